@@ -1,0 +1,205 @@
+//! Wiring: builds the shared [`App`] (store, bots, templates, limiter, clock) and starts
+//! the long-running tasks — the HTTP service, the Telegram pollers and the job workers —
+//! each with a shutdown signal and, for HTTP, an already-bound listener.
+
+use crate::channels::telegram::TelegramApi;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::jobs::limits::Limiter;
+use crate::store::Store;
+use crate::templates::Templates;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// A bot and its limiter slot.
+#[derive(Clone, Debug)]
+pub struct BotHandle {
+    pub api: TelegramApi,
+    /// Index into the limiter's per-bot budgets.
+    pub slot: usize,
+    /// The bot's Telegram user id, known after `getMe`.
+    pub id: i64,
+}
+
+/// Everything the handlers and jobs share.
+pub struct App {
+    pub store: Store,
+    pub config: Config,
+    pub clock: Clock,
+    pub templates: Templates,
+    /// The bot customers write to.
+    pub customer_bot: BotHandle,
+    /// The bot in the staff groups (the same one unless a staff token is set).
+    pub staff_bot: BotHandle,
+    pub limiter: Limiter,
+    /// Poked whenever jobs are enqueued, so workers start at once.
+    pub wake: Notify,
+}
+
+impl App {
+    pub fn same_bot(&self) -> bool {
+        self.customer_bot.id == self.staff_bot.id
+    }
+
+    /// The staff group that holds unclaimed leads.
+    pub fn queue_group(&self) -> i64 {
+        self.config.telegram.staff_chat_ids[0]
+    }
+
+    /// The staff group where a user's leads live: their configured one if it is a staff
+    /// group, else spread over the groups after the first (the first is the queue).
+    pub fn group_for_user(&self, user_id: i64, configured: Option<i64>) -> i64 {
+        let groups = &self.config.telegram.staff_chat_ids;
+        if let Some(c) = configured.filter(|c| groups.contains(c)) {
+            return c;
+        }
+        if groups.len() == 1 {
+            return groups[0];
+        }
+        groups[1 + (user_id.unsigned_abs() as usize % (groups.len() - 1))]
+    }
+
+    /// A display time in the dealership's time zone.
+    pub fn local_time(&self, ms: i64, with_date: bool) -> String {
+        use chrono::TimeZone;
+        let Some(t) = self.config.timezone.timestamp_millis_opt(ms).single() else {
+            return String::new();
+        };
+        if with_date {
+            t.format("%d.%m %H:%M").to_string()
+        } else {
+            t.format("%H:%M").to_string()
+        }
+    }
+}
+
+/// Connect to the database, apply migrations, reach the bots (`getMe`), and build the App.
+pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
+    config.check_for_run()?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "FORECOURT_DATA_DIR: cannot create {}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("DATABASE_URL: cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    if store.engine() == crate::store::Engine::Sqlite {
+        // One process owns a SQLite file: jobs left running belong to a dead process.
+        let released = store.release_all_running_jobs(clock.now_ms()).await?;
+        if released > 0 {
+            warn!(released, "released jobs left running by a previous process");
+        }
+    }
+    let token = config
+        .telegram
+        .token
+        .clone()
+        .context("FORECOURT_TELEGRAM_TOKEN is missing")?;
+    let api =
+        TelegramApi::new(token.expose(), &config.telegram.api_url).map_err(anyhow::Error::msg)?;
+    let id = api.me().await.context(
+        "FORECOURT_TELEGRAM_TOKEN: getMe failed (is the token right and the API reachable?)",
+    )?;
+    let customer_bot = BotHandle { api, slot: 0, id };
+    let staff_bot = match &config.telegram.staff_token {
+        Some(t) if t != &token => {
+            let api = TelegramApi::new(t.expose(), &config.telegram.api_url)
+                .map_err(anyhow::Error::msg)?;
+            let id = api
+                .me()
+                .await
+                .context("FORECOURT_STAFF_TELEGRAM_TOKEN: getMe failed")?;
+            BotHandle { api, slot: 1, id }
+        }
+        _ => customer_bot.clone(),
+    };
+    let templates = Templates::builtin()?;
+    Ok(Arc::new(App {
+        store,
+        config,
+        clock,
+        templates,
+        customer_bot,
+        staff_bot,
+        limiter: Limiter::new(),
+        wake: Notify::new(),
+    }))
+}
+
+/// A started Forecourt.
+pub struct Running {
+    pub app: Arc<App>,
+    pub http_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Signal every task to stop and wait for them.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.app.store.close().await;
+    }
+
+    /// Abort every task at once, as a crash would (tests).
+    pub fn abort(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Start everything on an already-bound listener.
+pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Running> {
+    let (tx, rx) = watch::channel(false);
+    let http_addr = listener.local_addr()?;
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(crate::web::serve(
+        app.clone(),
+        listener,
+        rx.clone(),
+    )));
+    if app.config.telegram.webhook_secret.is_some() {
+        info!("Telegram updates come by webhook at POST /webhooks/telegram");
+    } else {
+        let both = app.same_bot();
+        tasks.push(tokio::spawn(crate::staff::poll::run(
+            app.clone(),
+            app.customer_bot.clone(),
+            true,
+            both,
+            rx.clone(),
+        )));
+        if !both {
+            tasks.push(tokio::spawn(crate::staff::poll::run(
+                app.clone(),
+                app.staff_bot.clone(),
+                false,
+                true,
+                rx.clone(),
+            )));
+        }
+    }
+    tasks.push(tokio::spawn(crate::jobs::run(app.clone(), rx)));
+    info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");
+    Ok(Running {
+        app,
+        http_addr,
+        shutdown: tx,
+        tasks,
+    })
+}

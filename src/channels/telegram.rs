@@ -1,0 +1,680 @@
+//! Telegram: reading updates (customer messages in private chats, staff messages and
+//! button presses in the staff groups) and calling the Bot API through teloxide, with
+//! errors sorted into what the caller can act on.
+
+use crate::domain::{Channel, MessageKind};
+use crate::ingest::Inbound;
+use serde_json::json;
+use teloxide::net::Download;
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendAudioSetters,
+    SendDocumentSetters, SendLocationSetters, SendMediaGroupSetters, SendMessageSetters,
+    SendPhotoSetters, SendVideoSetters, SendVoiceSetters,
+};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    CallbackQueryId, ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
+    InputMedia, InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo, Message,
+    MessageId, ThreadId, Update, UpdateKind,
+};
+use teloxide::{ApiError, Bot, RequestError};
+
+/// A Bot API failure, sorted by what to do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TgError {
+    #[error("rate limited: retry after {0} s")]
+    RetryAfter(i64),
+    #[error("the user has blocked the bot or cannot be reached")]
+    Blocked,
+    #[error("message thread not found")]
+    ThreadNotFound,
+    #[error("the topic is closed")]
+    TopicClosed,
+    #[error("message is not modified")]
+    NotModified,
+    #[error("message to edit not found")]
+    EditTargetMissing,
+    #[error("message is too long")]
+    TooLong,
+    #[error("refused by Telegram: {0}")]
+    BadRequest(String),
+    #[error("temporary failure: {0}")]
+    Transient(String),
+}
+
+impl TgError {
+    /// Worth trying again later with the same request.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TgError::Transient(_) | TgError::RetryAfter(_))
+    }
+}
+
+fn classify(e: RequestError) -> TgError {
+    match e {
+        RequestError::RetryAfter(s) => TgError::RetryAfter(s.seconds() as i64),
+        RequestError::Api(api) => match api {
+            ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::BotKicked
+            | ApiError::CantInitiateConversation => TgError::Blocked,
+            ApiError::MessageNotModified => TgError::NotModified,
+            ApiError::MessageToEditNotFound => TgError::EditTargetMissing,
+            ApiError::MessageIsTooLong
+            | ApiError::EditedMessageIsTooLong
+            | ApiError::MessageTextIsEmpty => TgError::TooLong,
+            ApiError::Unknown(text) => {
+                if text.contains("message thread not found") || text.contains("TOPIC_DELETED") {
+                    TgError::ThreadNotFound
+                } else if text.contains("TOPIC_CLOSED") {
+                    TgError::TopicClosed
+                } else if text.starts_with("Internal Server Error")
+                    || text.starts_with("Bad Gateway")
+                    || text.contains("Gateway")
+                {
+                    TgError::Transient(text)
+                } else {
+                    TgError::BadRequest(text)
+                }
+            }
+            other => TgError::BadRequest(other.to_string()),
+        },
+        RequestError::Network(e) => TgError::Transient(e.to_string()),
+        RequestError::InvalidJson { raw, .. } => {
+            TgError::Transient(format!("unreadable answer: {}", truncate(&raw, 200)))
+        }
+        RequestError::Io(e) => TgError::Transient(e.to_string()),
+        RequestError::MigrateToChatId(c) => {
+            TgError::BadRequest(format!("the group moved to chat {c}"))
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// An inline keyboard: rows of (label, callback data).
+pub type Keyboard = Vec<Vec<(String, String)>>;
+
+fn markup(k: &Keyboard) -> InlineKeyboardMarkup {
+    InlineKeyboardMarkup::new(k.iter().map(|row| {
+        row.iter()
+            .map(|(label, data)| InlineKeyboardButton::callback(label.clone(), data.clone()))
+            .collect::<Vec<_>>()
+    }))
+}
+
+/// One item of an album.
+#[derive(Debug, Clone)]
+pub struct AlbumItem {
+    pub kind: MessageKind,
+    pub file: Vec<u8>,
+    pub file_id: Option<String>,
+    pub caption: Option<String>,
+}
+
+/// A file to send: an id the same bot knows, or bytes to upload.
+#[derive(Debug, Clone)]
+pub enum FileRef {
+    Id(String),
+    Bytes(Vec<u8>, String),
+}
+
+impl FileRef {
+    fn input(&self) -> InputFile {
+        match self {
+            FileRef::Id(id) => InputFile::file_id(FileId(id.clone())),
+            FileRef::Bytes(b, name) => InputFile::memory(b.clone()).file_name(name.clone()),
+        }
+    }
+}
+
+/// A Bot API client for one bot.
+#[derive(Clone, Debug)]
+pub struct TelegramApi {
+    bot: Bot,
+}
+
+fn thread(t: Option<i32>) -> Option<ThreadId> {
+    t.map(|t| ThreadId(MessageId(t)))
+}
+
+impl TelegramApi {
+    pub fn new(token: &str, api_url: &str) -> Result<TelegramApi, String> {
+        let url =
+            reqwest::Url::parse(api_url).map_err(|e| format!("FORECOURT_TELEGRAM_API_URL: {e}"))?;
+        Ok(TelegramApi {
+            bot: Bot::new(token).set_api_url(url),
+        })
+    }
+
+    /// The bot's own user id (`getMe`).
+    pub async fn me(&self) -> Result<i64, TgError> {
+        let me = self.bot.get_me().await.map_err(classify)?;
+        Ok(me.id.0 as i64)
+    }
+
+    pub async fn get_updates(
+        &self,
+        offset: Option<i32>,
+        timeout_s: u32,
+    ) -> Result<Vec<Update>, TgError> {
+        let mut req = self.bot.get_updates().timeout(timeout_s);
+        if let Some(o) = offset {
+            req = req.offset(o);
+        }
+        req.await.map_err(classify)
+    }
+
+    pub async fn send_text(
+        &self,
+        chat: i64,
+        thread_id: Option<i32>,
+        text: &str,
+        kb: Option<&Keyboard>,
+    ) -> Result<i32, TgError> {
+        let mut req = self.bot.send_message(ChatId(chat), text);
+        if let Some(t) = thread(thread_id) {
+            req = req.message_thread_id(t);
+        }
+        if let Some(k) = kb {
+            req = req.reply_markup(markup(k));
+        }
+        Ok(req.await.map_err(classify)?.id.0)
+    }
+
+    pub async fn edit_text(
+        &self,
+        chat: i64,
+        message: i32,
+        text: &str,
+        kb: Option<&Keyboard>,
+    ) -> Result<(), TgError> {
+        let mut req = self
+            .bot
+            .edit_message_text(ChatId(chat), MessageId(message), text);
+        if let Some(k) = kb {
+            req = req.reply_markup(markup(k));
+        }
+        req.await.map_err(classify)?;
+        Ok(())
+    }
+
+    /// Send a photo, document, video, voice or audio message.
+    pub async fn send_media(
+        &self,
+        chat: i64,
+        thread_id: Option<i32>,
+        kind: MessageKind,
+        file: &FileRef,
+        caption: Option<&str>,
+    ) -> Result<i32, TgError> {
+        let chat = ChatId(chat);
+        let t = thread(thread_id);
+        let cap = caption.map(str::to_string);
+        macro_rules! send {
+            ($req:expr) => {{
+                let mut r = $req;
+                if let Some(t) = t {
+                    r = r.message_thread_id(t);
+                }
+                if let Some(c) = cap {
+                    r = r.caption(c);
+                }
+                r.await.map_err(classify)?.id.0
+            }};
+        }
+        Ok(match kind {
+            MessageKind::Photo => send!(self.bot.send_photo(chat, file.input())),
+            MessageKind::Video => send!(self.bot.send_video(chat, file.input())),
+            MessageKind::Voice => send!(self.bot.send_voice(chat, file.input())),
+            MessageKind::Audio => send!(self.bot.send_audio(chat, file.input())),
+            _ => send!(self.bot.send_document(chat, file.input())),
+        })
+    }
+
+    /// Send 2–10 media as one album. Returns the first message's id.
+    pub async fn send_album(
+        &self,
+        chat: i64,
+        thread_id: Option<i32>,
+        items: &[(MessageKind, FileRef, Option<String>)],
+    ) -> Result<i32, TgError> {
+        let media: Vec<InputMedia> = items
+            .iter()
+            .map(|(kind, f, cap)| match kind {
+                MessageKind::Photo => {
+                    let mut m = InputMediaPhoto::new(f.input());
+                    if let Some(c) = cap {
+                        m = m.caption(c.clone());
+                    }
+                    InputMedia::Photo(m)
+                }
+                MessageKind::Video => {
+                    let mut m = InputMediaVideo::new(f.input());
+                    if let Some(c) = cap {
+                        m = m.caption(c.clone());
+                    }
+                    InputMedia::Video(m)
+                }
+                MessageKind::Audio => {
+                    let mut m = InputMediaAudio::new(f.input());
+                    if let Some(c) = cap {
+                        m = m.caption(c.clone());
+                    }
+                    InputMedia::Audio(m)
+                }
+                _ => {
+                    let mut m = InputMediaDocument::new(f.input());
+                    if let Some(c) = cap {
+                        m = m.caption(c.clone());
+                    }
+                    InputMedia::Document(m)
+                }
+            })
+            .collect();
+        let mut req = self.bot.send_media_group(ChatId(chat), media);
+        if let Some(t) = thread(thread_id) {
+            req = req.message_thread_id(t);
+        }
+        let sent = req.await.map_err(classify)?;
+        Ok(sent.first().map(|m| m.id.0).unwrap_or(0))
+    }
+
+    pub async fn send_location(
+        &self,
+        chat: i64,
+        thread_id: Option<i32>,
+        lat: f64,
+        lon: f64,
+    ) -> Result<i32, TgError> {
+        let mut req = self.bot.send_location(ChatId(chat), lat, lon);
+        if let Some(t) = thread(thread_id) {
+            req = req.message_thread_id(t);
+        }
+        Ok(req.await.map_err(classify)?.id.0)
+    }
+
+    pub async fn create_topic(&self, chat: i64, name: &str) -> Result<i32, TgError> {
+        let topic = self
+            .bot
+            .create_forum_topic(ChatId(chat), name)
+            .await
+            .map_err(classify)?;
+        Ok(topic.thread_id.0 .0)
+    }
+
+    pub async fn reopen_topic(&self, chat: i64, thread_id: i32) -> Result<(), TgError> {
+        match self
+            .bot
+            .reopen_forum_topic(ChatId(chat), ThreadId(MessageId(thread_id)))
+            .await
+            .map_err(classify)
+        {
+            Ok(_) => Ok(()),
+            Err(TgError::BadRequest(t)) if t.contains("TOPIC_NOT_MODIFIED") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn close_topic(&self, chat: i64, thread_id: i32) -> Result<(), TgError> {
+        match self
+            .bot
+            .close_forum_topic(ChatId(chat), ThreadId(MessageId(thread_id)))
+            .await
+            .map_err(classify)
+        {
+            Ok(_) => Ok(()),
+            Err(TgError::BadRequest(t)) if t.contains("TOPIC_NOT_MODIFIED") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn answer_callback(&self, id: &str, text: &str, alert: bool) -> Result<(), TgError> {
+        let mut req = self
+            .bot
+            .answer_callback_query(CallbackQueryId(id.to_string()));
+        if !text.is_empty() {
+            req = req.text(text.to_string()).show_alert(alert);
+        }
+        req.await.map_err(classify)?;
+        Ok(())
+    }
+
+    /// Download a file this bot knows by id.
+    pub async fn download(&self, file_id: &str) -> Result<Vec<u8>, TgError> {
+        let file = self
+            .bot
+            .get_file(FileId(file_id.to_string()))
+            .await
+            .map_err(classify)?;
+        let mut buf = Vec::new();
+        self.bot
+            .download_file(&file.path, &mut buf)
+            .await
+            .map_err(|e| TgError::Transient(e.to_string()))?;
+        Ok(buf)
+    }
+}
+
+/// What a message carries, read the same way for customers and staff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    pub file_id: Option<String>,
+    pub extra: Option<serde_json::Value>,
+}
+
+pub fn content(msg: &Message) -> Content {
+    let caption = msg.caption().map(str::to_string);
+    let with_file = |kind, id: &FileId, extra| Content {
+        kind,
+        text: caption.clone(),
+        file_id: Some(id.0.clone()),
+        extra,
+    };
+    if let Some(t) = msg.text() {
+        return Content {
+            kind: MessageKind::Text,
+            text: Some(t.to_string()),
+            file_id: None,
+            extra: None,
+        };
+    }
+    if let Some(p) = msg
+        .photo()
+        .and_then(|p| p.iter().max_by_key(|s| s.width * s.height))
+    {
+        return with_file(MessageKind::Photo, &p.file.id, None);
+    }
+    if let Some(d) = msg.document() {
+        return with_file(
+            MessageKind::Document,
+            &d.file.id,
+            d.file_name.as_ref().map(|n| json!({"file_name": n})),
+        );
+    }
+    if let Some(v) = msg.voice() {
+        return with_file(MessageKind::Voice, &v.file.id, None);
+    }
+    if let Some(v) = msg.video() {
+        return with_file(MessageKind::Video, &v.file.id, None);
+    }
+    if let Some(v) = msg.video_note() {
+        return with_file(MessageKind::Video, &v.file.id, None);
+    }
+    if let Some(a) = msg.audio() {
+        return with_file(MessageKind::Audio, &a.file.id, None);
+    }
+    if let Some(s) = msg.sticker() {
+        return Content {
+            kind: MessageKind::Sticker,
+            text: s.emoji.clone(),
+            file_id: Some(s.file.id.0.clone()),
+            extra: None,
+        };
+    }
+    if let Some(c) = msg.contact() {
+        // The phone number is deliberately dropped: Forecourt stores no phone numbers.
+        let name = [Some(c.first_name.as_str()), c.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Content {
+            kind: MessageKind::Contact,
+            text: None,
+            file_id: None,
+            extra: Some(json!({"name": name})),
+        };
+    }
+    if let Some(v) = msg.venue() {
+        return Content {
+            kind: MessageKind::Location,
+            text: Some(v.title.clone()),
+            file_id: None,
+            extra: Some(
+                json!({"latitude": v.location.latitude, "longitude": v.location.longitude}),
+            ),
+        };
+    }
+    if let Some(l) = msg.location() {
+        return Content {
+            kind: MessageKind::Location,
+            text: None,
+            file_id: None,
+            extra: Some(json!({"latitude": l.latitude, "longitude": l.longitude})),
+        };
+    }
+    Content {
+        kind: MessageKind::Other,
+        text: caption,
+        file_id: None,
+        extra: None,
+    }
+}
+
+/// A message written in a staff group.
+#[derive(Debug, Clone)]
+pub struct StaffMessage {
+    pub chat: i64,
+    pub thread: Option<i32>,
+    pub message_id: i32,
+    pub from: i64,
+    pub content: Content,
+    pub sent_at: i64,
+}
+
+/// A button press in a staff group.
+#[derive(Debug, Clone)]
+pub struct ButtonPress {
+    pub id: String,
+    pub from: i64,
+    pub chat: Option<i64>,
+    pub message_id: Option<i32>,
+    pub data: Option<String>,
+}
+
+/// What an update is, for Forecourt.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    Customer(Box<Inbound>),
+    Staff(StaffMessage),
+    Button(ButtonPress),
+    /// Nothing to do, and why (logged at debug).
+    Ignored(&'static str),
+}
+
+/// Sort one update. `staff_chats` are the configured staff groups; `customers` and
+/// `staff` say which sides this bot serves.
+pub fn classify_update(
+    update: &Update,
+    staff_chats: &[i64],
+    customers: bool,
+    staff: bool,
+) -> Incoming {
+    match &update.kind {
+        UpdateKind::Message(msg) => {
+            let Some(from) = msg.from.as_ref() else {
+                return Incoming::Ignored("message without a sender");
+            };
+            if from.is_bot {
+                return Incoming::Ignored("message from a bot");
+            }
+            let sent_at = msg.date.timestamp_millis();
+            if msg.chat.is_private() {
+                if !customers {
+                    return Incoming::Ignored("private chat on the staff-only bot");
+                }
+                let c = content(msg);
+                let name = [Some(from.first_name.as_str()), from.last_name.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                return Incoming::Customer(Box::new(Inbound {
+                    channel: Channel::Telegram,
+                    external_user: from.id.0.to_string(),
+                    external_message: format!("{}:{}", msg.chat.id.0, msg.id.0),
+                    sender_name: if name.trim().is_empty() {
+                        format!("Telegram user {}", from.id.0)
+                    } else {
+                        name
+                    },
+                    language: from.language_code.clone(),
+                    kind: c.kind,
+                    text: c.text,
+                    file_id: c.file_id,
+                    media_group_id: msg.media_group_id().map(|g| g.0.clone()),
+                    extra: c.extra,
+                    sent_at,
+                }));
+            }
+            if staff && staff_chats.contains(&msg.chat.id.0) {
+                if msg.forum_topic_created().is_some()
+                    || msg.forum_topic_closed().is_some()
+                    || msg.forum_topic_reopened().is_some()
+                {
+                    return Incoming::Ignored("topic service message");
+                }
+                return Incoming::Staff(StaffMessage {
+                    chat: msg.chat.id.0,
+                    thread: if msg.is_topic_message {
+                        msg.thread_id.map(|t| t.0 .0)
+                    } else {
+                        None
+                    },
+                    message_id: msg.id.0,
+                    from: from.id.0 as i64,
+                    content: content(msg),
+                    sent_at,
+                });
+            }
+            Incoming::Ignored("message in a chat that is not a staff group")
+        }
+        UpdateKind::CallbackQuery(q) => {
+            if !staff {
+                return Incoming::Ignored("button press on the customer-only bot");
+            }
+            let (chat, message_id) = match &q.message {
+                Some(m) => (Some(m.chat().id.0), Some(m.id().0)),
+                None => (None, None),
+            };
+            if chat.is_some_and(|c| !staff_chats.contains(&c)) {
+                return Incoming::Ignored("button press outside the staff groups");
+            }
+            Incoming::Button(ButtonPress {
+                id: q.id.0.clone(),
+                from: q.from.id.0 as i64,
+                chat,
+                message_id,
+                data: q.data.clone(),
+            })
+        }
+        UpdateKind::EditedMessage(_) => Incoming::Ignored("edited message (the original is kept)"),
+        UpdateKind::Error(_) => Incoming::Ignored("update Telegram sent that could not be read"),
+        _ => Incoming::Ignored("update kind Forecourt does not use"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(v: serde_json::Value) -> Update {
+        serde_json::from_str(&v.to_string()).expect("update parses")
+    }
+
+    fn private(extra: serde_json::Value) -> Update {
+        let mut m = json!({"message_id": 5, "date": 1_700_000_000, "chat": {"id": 42, "type": "private", "first_name": "Olena"},
+                           "from": {"id": 42, "is_bot": false, "first_name": "Olena", "last_name": "K", "language_code": "uk"}});
+        for (k, v) in extra.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        update(json!({"update_id": 1, "message": m}))
+    }
+
+    #[test]
+    fn customer_messages_of_every_kind_become_inbound() {
+        let cases = [
+            (json!({"text": "hello"}), MessageKind::Text),
+            (
+                json!({"photo": [{"file_id": "a", "file_unique_id": "ua", "width": 1, "height": 1},
+                               {"file_id": "b", "file_unique_id": "ub", "width": 9, "height": 9}], "caption": "car"}),
+                MessageKind::Photo,
+            ),
+            (
+                json!({"document": {"file_id": "d", "file_unique_id": "ud", "file_name": "vin.pdf", "mime_type": "application/pdf"}}),
+                MessageKind::Document,
+            ),
+            (
+                json!({"voice": {"file_id": "v", "file_unique_id": "uv", "duration": 2, "mime_type": "audio/ogg"}}),
+                MessageKind::Voice,
+            ),
+            (
+                json!({"video": {"file_id": "w", "file_unique_id": "uw", "width": 1, "height": 1, "duration": 2, "mime_type": "video/mp4"}}),
+                MessageKind::Video,
+            ),
+            (
+                json!({"contact": {"phone_number": "+380501112233", "first_name": "Ivan"}}),
+                MessageKind::Contact,
+            ),
+            (
+                json!({"location": {"latitude": 50.45, "longitude": 30.52}}),
+                MessageKind::Location,
+            ),
+        ];
+        for (extra, kind) in cases {
+            let got = classify_update(&private(extra.clone()), &[-100], true, true);
+            let Incoming::Customer(m) = got else {
+                panic!("{extra} {got:?} {:?}", private(extra.clone()))
+            };
+            assert_eq!(m.kind, kind, "{extra}");
+            assert_eq!(m.external_user, "42");
+            assert_eq!(m.external_message, "42:5");
+            assert_eq!(m.sender_name, "Olena K");
+            assert_eq!(m.language.as_deref(), Some("uk"));
+            assert!(
+                !format!("{m:?}").contains("380501112233"),
+                "a phone number was kept"
+            );
+        }
+        let Incoming::Customer(p) = classify_update(
+            &private(
+                json!({"photo": [{"file_id": "a", "file_unique_id": "ua", "width": 1, "height": 1},
+                                       {"file_id": "b", "file_unique_id": "ub", "width": 9, "height": 9}]}),
+            ),
+            &[],
+            true,
+            true,
+        ) else {
+            panic!()
+        };
+        assert_eq!(p.file_id.as_deref(), Some("b"), "the largest size is kept");
+    }
+
+    #[test]
+    fn staff_and_other_chats_are_told_apart() {
+        let group = update(
+            json!({"update_id": 2, "message": {"message_id": 9, "date": 1_700_000_000, "message_thread_id": 3,
+            "is_topic_message": true, "chat": {"id": -100, "type": "supergroup", "title": "Staff", "is_forum": true},
+            "from": {"id": 7, "is_bot": false, "first_name": "Max"}, "text": "hi"}}),
+        );
+        assert!(matches!(
+            classify_update(&group, &[-100], true, true),
+            Incoming::Staff(StaffMessage {
+                thread: Some(3),
+                ..
+            })
+        ));
+        assert!(matches!(
+            classify_update(&group, &[-200], true, true),
+            Incoming::Ignored(_)
+        ));
+        assert!(matches!(
+            classify_update(&private(json!({"text": "x"})), &[-100], false, true),
+            Incoming::Ignored(_)
+        ));
+    }
+}

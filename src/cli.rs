@@ -1,0 +1,329 @@
+//! The command line: `run`, `migrate`, `demo`, `bench`, `users`, `jobs`, `config check`.
+//! Output here is for people; the service logs through `tracing`.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{JobId, Role, TelegramUserId};
+use crate::store::Store;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "forecourt",
+    version,
+    about = "A CRM for car dealers that lives inside messengers"
+)]
+struct Cli {
+    /// Configuration file (TOML). Default: forecourt.toml if present.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: HTTP, Telegram, jobs.
+    Run,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Play a scripted dealership morning against the built-in fake Telegram and print it.
+    Demo {
+        /// How much faster than real time the demo's clock runs.
+        #[arg(long, default_value_t = 30.0)]
+        speed: f64,
+    },
+    /// Measure ingest and bridge throughput against the fake Telegram.
+    Bench(crate::bench::BenchArgs),
+    /// Staff users.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Parked jobs: list them, or put them back in the queue.
+    Jobs {
+        #[command(subcommand)]
+        command: Option<JobsCommand>,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a staff user, or update the one with this Telegram id.
+    Add {
+        #[arg(long)]
+        telegram_id: i64,
+        #[arg(long)]
+        name: String,
+        /// manager, supervisor, admin or analyst
+        #[arg(long)]
+        role: String,
+        /// The staff group where this user's leads live (default: spread over the groups).
+        #[arg(long)]
+        staff_chat: Option<i64>,
+    },
+    /// List staff users.
+    List,
+    /// Disable a user: they are then refused like a stranger.
+    Disable {
+        #[arg(long)]
+        telegram_id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List parked jobs (the default).
+    List,
+    /// Put a parked job (or all with --all) back in the queue.
+    Retry {
+        id: Option<i64>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the configuration for `run` and print it (secrets hidden).
+    Check,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    init_logs(matches!(cli.command, Command::Run));
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs(service: bool) {
+    let default = if service { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("DATABASE_URL: cannot open the database")?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Demo { speed } = cli.command {
+        return crate::demo::run(speed).await;
+    }
+    if let Command::Bench(args) = cli.command {
+        return crate::bench::run(args).await;
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    let now = Clock::real().now_ms();
+    match cli.command {
+        Command::Run => {
+            let app = crate::app::build(config, Clock::real()).await?;
+            let listener = tokio::net::TcpListener::bind(app.config.http_addr)
+                .await
+                .with_context(|| {
+                    format!(
+                        "FORECOURT_HTTP_ADDR: cannot listen on {}",
+                        app.config.http_addr
+                    )
+                })?;
+            let running = crate::app::start(app, listener).await?;
+            tokio::signal::ctrl_c().await.ok();
+            tracing::info!("shutting down");
+            running.stop().await;
+        }
+        Command::Migrate => {
+            store(&config).await?;
+            println!("migrations applied to {}", redact(&config.database_url));
+        }
+        Command::Users { command } => {
+            let store = store(&config).await?;
+            match command {
+                UsersCommand::Add {
+                    telegram_id,
+                    name,
+                    role,
+                    staff_chat,
+                } => {
+                    let role = Role::parse(&role).with_context(|| {
+                        format!(
+                            "--role: `{role}` is not one of manager, supervisor, admin, analyst"
+                        )
+                    })?;
+                    if name.trim().is_empty() {
+                        anyhow::bail!("--name: must not be empty");
+                    }
+                    let (u, created) = store
+                        .upsert_user(
+                            TelegramUserId(telegram_id),
+                            name.trim(),
+                            role,
+                            staff_chat,
+                            now,
+                        )
+                        .await?;
+                    println!(
+                        "{} user {} ({}, Telegram id {})",
+                        if created { "added" } else { "updated" },
+                        u.name,
+                        u.role,
+                        u.telegram_id
+                    );
+                }
+                UsersCommand::List => {
+                    println!(
+                        "{:>6}  {:>14}  {:<10}  {:<7}  name",
+                        "id", "telegram id", "role", "active"
+                    );
+                    for u in store.list_users().await? {
+                        println!(
+                            "{:>6}  {:>14}  {:<10}  {:<7}  {}",
+                            u.id,
+                            u.telegram_id,
+                            u.role,
+                            if u.active { "yes" } else { "no" },
+                            u.name
+                        );
+                    }
+                }
+                UsersCommand::Disable { telegram_id } => match store
+                    .set_user_active(TelegramUserId(telegram_id), false, now)
+                    .await
+                {
+                    Ok(u) => println!("disabled {} (Telegram id {})", u.name, u.telegram_id),
+                    Err(crate::store::StoreError::NotFound) => {
+                        eprintln!("error: no user with Telegram id {telegram_id}");
+                        return Ok(ExitCode::from(2));
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            }
+        }
+        Command::Jobs { command } => {
+            let store = store(&config).await?;
+            match command.unwrap_or(JobsCommand::List) {
+                JobsCommand::List => {
+                    let parked = store.parked_jobs().await?;
+                    let counts = store.job_counts().await?;
+                    let summary: Vec<String> = counts
+                        .iter()
+                        .map(|c| format!("{} {}", c.count, c.status))
+                        .collect();
+                    println!(
+                        "jobs: {}",
+                        if summary.is_empty() {
+                            "none".into()
+                        } else {
+                            summary.join(", ")
+                        }
+                    );
+                    for j in parked {
+                        println!(
+                            "#{} {} attempts={} payload={} error={}",
+                            j.id,
+                            j.kind.as_str(),
+                            j.attempts,
+                            j.payload,
+                            j.last_error.unwrap_or_default()
+                        );
+                    }
+                }
+                JobsCommand::Retry { id, all } => {
+                    let n = match (id, all) {
+                        (Some(id), false) => store.retry_parked(Some(JobId(id)), now).await?,
+                        (None, true) => store.retry_parked(None, now).await?,
+                        _ => anyhow::bail!("give a job id, or --all"),
+                    };
+                    println!("{n} job(s) back in the queue");
+                    if n == 0 && id.is_some() {
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            }
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            config.check_for_run()?;
+            println!("configuration OK");
+            println!("  database: {}", redact(&config.database_url));
+            println!("  http: {}", config.http_addr);
+            println!("  data dir: {}", config.data_dir.display());
+            println!("  Telegram API: {}", config.telegram.api_url);
+            println!(
+                "  staff groups: {:?} (the first is the queue)",
+                config.telegram.staff_chat_ids
+            );
+            println!(
+                "  separate staff bot: {}",
+                config.telegram.staff_token.is_some()
+            );
+            println!(
+                "  updates by: {}",
+                if config.telegram.webhook_secret.is_some() {
+                    "webhook"
+                } else {
+                    "long polling"
+                }
+            );
+        }
+        Command::Demo { .. } | Command::Bench(_) => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,436 @@
+//! The typed configuration: defaults, then the TOML file, then environment variables.
+//! Every problem names the setting (as its environment variable) in one line. Secrets
+//! never print: they are wrapped in [`Secret`].
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A value that must not reach logs or error messages.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub telegram: TelegramConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    /// The bot customers write to (and, unless `staff_token` is set, the staff bot too).
+    pub token: Option<Secret>,
+    /// An optional separate bot for the staff group.
+    pub staff_token: Option<Secret>,
+    /// The Bot API base, e.g. `https://api.telegram.org`.
+    pub api_url: String,
+    /// Staff supergroups (forums). The first is the queue of unclaimed leads.
+    pub staff_chat_ids: Vec<i64>,
+    /// When set, updates come by webhook (`POST /webhooks/telegram`) instead of polling.
+    pub webhook_secret: Option<Secret>,
+    /// Sign staff replies to customers with the manager's first name.
+    pub sign_replies: bool,
+    /// Long-polling timeout in seconds.
+    pub poll_timeout_s: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// How many jobs run at once.
+    pub workers: usize,
+    /// Attempts before a failing job is parked.
+    pub max_attempts: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://forecourt.db".into(),
+            http_addr: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("data"),
+            timezone: chrono_tz::Europe::Kyiv,
+            telegram: TelegramConfig {
+                token: None,
+                staff_token: None,
+                api_url: "https://api.telegram.org".into(),
+                staff_chat_ids: Vec::new(),
+                webhook_secret: None,
+                sign_replies: false,
+                poll_timeout_s: 25,
+            },
+            jobs: JobsConfig {
+                workers: 8,
+                max_attempts: 8,
+            },
+        }
+    }
+}
+
+/// A setting that is missing or wrong, named as its environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+/// The TOML file's shape; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    http_addr: Option<String>,
+    data_dir: Option<PathBuf>,
+    timezone: Option<String>,
+    #[serde(default)]
+    telegram: FileTelegram,
+    #[serde(default)]
+    jobs: FileJobs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTelegram {
+    token: Option<Secret>,
+    staff_token: Option<Secret>,
+    api_url: Option<String>,
+    staff_chat_ids: Option<Vec<i64>>,
+    webhook_secret: Option<Secret>,
+    sign_replies: Option<bool>,
+    poll_timeout_s: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileJobs {
+    workers: Option<usize>,
+    max_attempts: Option<i64>,
+}
+
+impl Config {
+    /// Load from the file (if given, or `forecourt.toml` if present) and the process
+    /// environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_with(path, &|k| std::env::var(k).ok())
+    }
+
+    /// Load with an explicit environment (tests).
+    pub fn load_with(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file = match path {
+            Some(p) => Some(read_file(p)?),
+            None if Path::new("forecourt.toml").exists() => {
+                Some(read_file(Path::new("forecourt.toml"))?)
+            }
+            None => None,
+        }
+        .unwrap_or_default();
+        let mut c = Config::default();
+        let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+
+        if let Some(v) = file.database_url {
+            c.database_url = v;
+        }
+        if let Some(v) = env("DATABASE_URL") {
+            c.database_url = v;
+        }
+        let addr = env("FORECOURT_HTTP_ADDR").or(file.http_addr);
+        if let Some(a) = addr {
+            c.http_addr = a.trim().parse().map_err(|_| {
+                bad(
+                    "FORECOURT_HTTP_ADDR",
+                    format!("`{a}` is not an address like 127.0.0.1:8080"),
+                )
+            })?;
+        }
+        if let Some(v) = env("FORECOURT_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+        {
+            c.data_dir = v;
+        }
+        if let Some(tz) = env("FORECOURT_TIMEZONE").or(file.timezone) {
+            c.timezone = tz.trim().parse().map_err(|_| {
+                bad(
+                    "FORECOURT_TIMEZONE",
+                    format!("`{tz}` is not a time zone name like Europe/Kyiv"),
+                )
+            })?;
+        }
+
+        let t = file.telegram;
+        c.telegram.token = env("FORECOURT_TELEGRAM_TOKEN")
+            .map(Secret::new)
+            .or(t.token)
+            .filter(|s| !s.0.is_empty());
+        c.telegram.staff_token = env("FORECOURT_STAFF_TELEGRAM_TOKEN")
+            .map(Secret::new)
+            .or(t.staff_token)
+            .filter(|s| !s.0.is_empty());
+        if let Some(u) = env("FORECOURT_TELEGRAM_API_URL").or(t.api_url) {
+            c.telegram.api_url = u.trim().trim_end_matches('/').to_string();
+        }
+        if !(c.telegram.api_url.starts_with("http://")
+            || c.telegram.api_url.starts_with("https://"))
+        {
+            return Err(bad(
+                "FORECOURT_TELEGRAM_API_URL",
+                format!("`{}` must start with https://", c.telegram.api_url),
+            ));
+        }
+        if let Some(list) = env("FORECOURT_STAFF_CHAT_ID") {
+            c.telegram.staff_chat_ids = parse_chat_list(&list)?;
+        } else if let Some(list) = t.staff_chat_ids {
+            c.telegram.staff_chat_ids = list;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for id in &c.telegram.staff_chat_ids {
+            if *id >= 0 {
+                return Err(bad(
+                    "FORECOURT_STAFF_CHAT_ID",
+                    format!("{id} is not a supergroup id (they are negative, like -1001234567890)"),
+                ));
+            }
+            if !seen.insert(*id) {
+                return Err(bad(
+                    "FORECOURT_STAFF_CHAT_ID",
+                    format!("{id} is listed twice"),
+                ));
+            }
+        }
+        c.telegram.webhook_secret = env("FORECOURT_TELEGRAM_WEBHOOK_SECRET")
+            .map(Secret::new)
+            .or(t.webhook_secret)
+            .filter(|s| !s.0.is_empty());
+        if let Some(s) = &c.telegram.webhook_secret {
+            let ok = (1..=256).contains(&s.0.len())
+                && s.0
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err(bad(
+                    "FORECOURT_TELEGRAM_WEBHOOK_SECRET",
+                    "must be 1-256 characters of A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+        }
+        c.telegram.sign_replies = match env("FORECOURT_SIGN_REPLIES") {
+            Some(v) => parse_bool("FORECOURT_SIGN_REPLIES", &v)?,
+            None => t.sign_replies.unwrap_or(false),
+        };
+        if let Some(v) = t.poll_timeout_s {
+            c.telegram.poll_timeout_s = v;
+        }
+        if let Some(v) = env("FORECOURT_JOB_WORKERS") {
+            c.jobs.workers = v
+                .trim()
+                .parse()
+                .map_err(|_| bad("FORECOURT_JOB_WORKERS", format!("`{v}` is not a number")))?;
+        } else if let Some(v) = file.jobs.workers {
+            c.jobs.workers = v;
+        }
+        if c.jobs.workers == 0 || c.jobs.workers > 256 {
+            return Err(bad("FORECOURT_JOB_WORKERS", "must be between 1 and 256"));
+        }
+        if let Some(v) = env("FORECOURT_JOB_MAX_ATTEMPTS") {
+            c.jobs.max_attempts = v.trim().parse().map_err(|_| {
+                bad(
+                    "FORECOURT_JOB_MAX_ATTEMPTS",
+                    format!("`{v}` is not a number"),
+                )
+            })?;
+        } else if let Some(v) = file.jobs.max_attempts {
+            c.jobs.max_attempts = v;
+        }
+        if c.jobs.max_attempts < 1 {
+            return Err(bad("FORECOURT_JOB_MAX_ATTEMPTS", "must be at least 1"));
+        }
+        if !(c.database_url.starts_with("sqlite:")
+            || c.database_url.starts_with("postgres://")
+            || c.database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "DATABASE_URL",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// What `run` needs beyond what loading checked: a bot token and a staff group.
+    pub fn check_for_run(&self) -> Result<(), ConfigError> {
+        if self.telegram.token.is_none() {
+            return Err(bad(
+                "FORECOURT_TELEGRAM_TOKEN",
+                "is missing: create a bot with @BotFather and set its token",
+            ));
+        }
+        if self.telegram.staff_chat_ids.is_empty() {
+            return Err(bad(
+                "FORECOURT_STAFF_CHAT_ID",
+                "is missing: the id of the staff supergroup with topics (a list for several)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bot token used for the staff group.
+    pub fn staff_token(&self) -> Option<&Secret> {
+        self.telegram
+            .staff_token
+            .as_ref()
+            .or(self.telegram.token.as_ref())
+    }
+}
+
+fn read_file(p: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| bad("--config", format!("cannot read {}: {e}", p.display())))?;
+    toml::from_str(&text).map_err(|e| bad("--config", format!("{}: {}", p.display(), e.message())))
+}
+
+fn parse_chat_list(list: &str) -> Result<Vec<i64>, ConfigError> {
+    list.split([',', ' '])
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim().parse::<i64>().map_err(|_| {
+                bad(
+                    "FORECOURT_STAFF_CHAT_ID",
+                    format!("`{s}` is not a chat id (a list is comma-separated)"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse_bool(setting: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(bad(setting, format!("`{v}` is not true or false"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = file.map(|f| {
+            let p = dir.path().join("f.toml");
+            std::fs::write(&p, f).unwrap();
+            p
+        });
+        Config::load_with(path.as_deref(), &|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let c = load(&[], None).unwrap();
+        assert_eq!(c.database_url, "sqlite://forecourt.db");
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+        let f = "database_url = \"sqlite://f.db\"\n[telegram]\nstaff_chat_ids = [-100]\ntoken = \"t\"\n";
+        let c = load(&[], Some(f)).unwrap();
+        assert_eq!(c.database_url, "sqlite://f.db");
+        assert_eq!(c.telegram.staff_chat_ids, vec![-100]);
+        let c = load(
+            &[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("FORECOURT_STAFF_CHAT_ID", "-1, -2"),
+            ],
+            Some(f),
+        )
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://x/y");
+        assert_eq!(c.telegram.staff_chat_ids, vec![-1, -2]);
+        assert!(c.check_for_run().is_ok());
+    }
+
+    #[test]
+    fn each_problem_names_its_setting() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("FORECOURT_HTTP_ADDR", "nowhere")], "FORECOURT_HTTP_ADDR"),
+            (
+                &[("FORECOURT_STAFF_CHAT_ID", "abc")],
+                "FORECOURT_STAFF_CHAT_ID",
+            ),
+            (
+                &[("FORECOURT_STAFF_CHAT_ID", "123")],
+                "FORECOURT_STAFF_CHAT_ID",
+            ),
+            (&[("FORECOURT_TIMEZONE", "Mars/Base")], "FORECOURT_TIMEZONE"),
+            (
+                &[("FORECOURT_TELEGRAM_API_URL", "api.telegram.org")],
+                "FORECOURT_TELEGRAM_API_URL",
+            ),
+            (
+                &[("FORECOURT_TELEGRAM_WEBHOOK_SECRET", "no spaces")],
+                "FORECOURT_TELEGRAM_WEBHOOK_SECRET",
+            ),
+            (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (
+                &[("FORECOURT_SIGN_REPLIES", "maybe")],
+                "FORECOURT_SIGN_REPLIES",
+            ),
+        ];
+        for (vars, setting) in cases {
+            let err = load(vars, None).unwrap_err();
+            assert_eq!(err.setting, *setting, "{err}");
+        }
+        let c = load(&[], None).unwrap();
+        assert_eq!(
+            c.check_for_run().unwrap_err().setting,
+            "FORECOURT_TELEGRAM_TOKEN"
+        );
+        let c = load(&[("FORECOURT_TELEGRAM_TOKEN", "t")], None).unwrap();
+        assert_eq!(
+            c.check_for_run().unwrap_err().setting,
+            "FORECOURT_STAFF_CHAT_ID"
+        );
+        assert_eq!(
+            load(&[], Some("nonsense = 1")).unwrap_err().setting,
+            "--config"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = load(&[("FORECOURT_TELEGRAM_TOKEN", "123:SECRET")], None).unwrap();
+        assert!(!format!("{c:?}").contains("SECRET"));
+    }
+}

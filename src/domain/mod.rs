@@ -1,0 +1,19 @@
+//! The business rules of Forecourt and nothing else: no IO, no SQL, no HTTP, no clock.
+//!
+//! Handlers translate requests into the commands here (`lead::claim`, `lead::move_stage`,
+//! `lead::staff_replied`) and translate the returned [`lead::Change`]s into storage writes
+//! and jobs. Everything in this module is pure and tested beside the code.
+
+pub mod callback;
+pub mod ids;
+pub mod lead;
+pub mod merge;
+pub mod message;
+pub mod role;
+pub mod stage;
+
+pub use ids::*;
+pub use lead::{Actor, Change, LeadFacts, LostReason, RuleError};
+pub use message::{Channel, Direction, MessageKind};
+pub use role::Role;
+pub use stage::Stage;

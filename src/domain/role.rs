@@ -1,0 +1,62 @@
+//! Staff roles and what each may do.
+
+use serde::{Deserialize, Serialize};
+
+/// A staff member's role, stored as text with a CHECK constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Manager,
+    Supervisor,
+    Admin,
+    Analyst,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Manager, Role::Supervisor, Role::Admin, Role::Analyst];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Manager => "manager",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim().to_ascii_lowercase())
+    }
+
+    /// Supervisors and admins act on every lead and may move stages backwards.
+    pub fn is_supervising(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+
+    /// Analysts read; they never change a lead or write to a customer.
+    pub fn may_act(self) -> bool {
+        !matches!(self, Role::Analyst)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_round_trips_through_its_name() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse(" Manager "), Some(Role::Manager));
+        assert_eq!(Role::parse("owner"), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! Telegram's sending limits, kept on our side so that a burst is delivered as fast as the
+//! limits allow without meeting 429s: about one message a second to a chat, 20 a minute to
+//! a group (every topic of a staff group shares that budget), 30 a second for a bot. A 429
+//! `retry_after` pauses only the chat it names.
+//!
+//! The windows carry a small margin over Telegram's numbers, because our clock and
+//! Telegram's disagree by the request's travel time.
+
+use dashmap::DashMap;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// (messages, per milliseconds)
+pub type Window = (usize, i64);
+
+pub const PRIVATE: &[Window] = &[(1, 1_100)];
+pub const GROUP: &[Window] = &[(20, 62_000), (1, 1_100)];
+pub const BOT: Window = (30, 1_100);
+
+#[derive(Debug, Default)]
+struct ChatLog {
+    sent: VecDeque<i64>,
+    paused_until: i64,
+}
+
+/// Per-chat and per-bot sliding windows. Cheap to share between workers.
+#[derive(Debug, Default)]
+pub struct Limiter {
+    chats: DashMap<(usize, i64), ChatLog>,
+    bots: DashMap<usize, Mutex<VecDeque<i64>>>,
+}
+
+fn wait_for(log: &VecDeque<i64>, (max, span): Window, now: i64) -> Option<i64> {
+    let inside = log.iter().rev().take_while(|t| **t > now - span).count();
+    if inside < max {
+        return None;
+    }
+    let oldest_that_counts = log[log.len() - max];
+    Some(oldest_that_counts + span)
+}
+
+impl Limiter {
+    pub fn new() -> Limiter {
+        Limiter::default()
+    }
+
+    /// Take one send to `chat` by bot `bot` at `now`, or say when to try again.
+    pub fn acquire(&self, bot: usize, chat: i64, now: i64) -> Result<(), i64> {
+        let windows = if chat < 0 { GROUP } else { PRIVATE };
+        let mut entry = self.chats.entry((bot, chat)).or_default();
+        let mut until = (entry.paused_until > now).then_some(entry.paused_until);
+        for w in windows {
+            if let Some(t) = wait_for(&entry.sent, *w, now) {
+                until = Some(until.map_or(t, |u| u.max(t)));
+            }
+        }
+        let bot_log = self.bots.entry(bot).or_default();
+        let mut bot_sent = bot_log.lock().expect("limiter lock");
+        if let Some(t) = wait_for(&bot_sent, BOT, now) {
+            until = Some(until.map_or(t, |u| u.max(t)));
+        }
+        if let Some(t) = until {
+            return Err(t);
+        }
+        entry.sent.push_back(now);
+        while entry.sent.len() > 32 {
+            entry.sent.pop_front();
+        }
+        bot_sent.push_back(now);
+        while bot_sent.len() > 64 {
+            bot_sent.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Telegram said 429 for this chat: stop sending to it until `until`.
+    pub fn pause(&self, bot: usize, chat: i64, until: i64) {
+        let mut entry = self.chats.entry((bot, chat)).or_default();
+        entry.paused_until = entry.paused_until.max(until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_is_held_to_twenty_a_minute_and_one_a_second() {
+        let l = Limiter::new();
+        let mut sent = 0;
+        let mut t = 0;
+        while t < 62_000 {
+            if l.acquire(0, -100, t).is_ok() {
+                sent += 1;
+            }
+            t += 100;
+        }
+        assert_eq!(sent, 20);
+        // one a second: two sends in the same instant are not allowed
+        let l = Limiter::new();
+        assert!(l.acquire(0, -5, 0).is_ok());
+        assert_eq!(l.acquire(0, -5, 10), Err(1_100));
+    }
+
+    #[test]
+    fn a_pause_holds_only_its_chat() {
+        let l = Limiter::new();
+        l.pause(0, 42, 5_000);
+        assert_eq!(l.acquire(0, 42, 1_000), Err(5_000));
+        assert!(l.acquire(0, 43, 1_000).is_ok());
+        assert!(l.acquire(0, 42, 5_000).is_ok());
+    }
+
+    #[test]
+    fn a_bot_sends_at_most_thirty_a_second() {
+        let l = Limiter::new();
+        let ok = (0..40)
+            .filter(|i| l.acquire(0, 1_000 + i, 0).is_ok())
+            .count();
+        assert_eq!(ok, 30);
+        assert!(l.acquire(1, 9, 0).is_ok(), "another bot has its own budget");
+    }
+}

@@ -1,0 +1,29 @@
+//! Forecourt: a CRM for car dealers that lives inside the messengers people already use.
+//!
+//! A guided tour, from the inside out:
+//! - [`domain`] holds the rules (stages, roles, callback data, message merging) with no IO.
+//! - [`store`] is the only place with SQL: one code path for SQLite and PostgreSQL.
+//! - [`clock`] is the time source, which tests and the demo may speed up.
+//! - [`channels`] turns each messenger's wire format into [`ingest::Inbound`] and back.
+//! - [`ingest`] stores one inbound message in one transaction, with its jobs.
+//! - [`staff`] is the staff group side: topics, lead cards, buttons, commands.
+//! - [`jobs`] is the durable outbox: workers, retries, rate limits.
+//! - [`web`] is the axum service: health and webhooks.
+//! - [`sandbox`] holds the fake Telegram Bot API the tests and the demo run against.
+//! - [`app`] wires it all together; [`config`] is the typed configuration.
+
+pub mod app;
+pub mod bench;
+pub mod channels;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod ingest;
+pub mod jobs;
+pub mod sandbox;
+pub mod staff;
+pub mod store;
+pub mod templates;
+pub mod web;

@@ -1,0 +1,414 @@
+//! The fake Bot API's world: chats, topics, messages, pending updates, uploaded files,
+//! the call log, injected faults and the real rate limits.
+
+use super::wire::{forum_chat, private_chat, user, ApiError, Content};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// One message in a chat, as the fake remembers it (latest edit).
+#[derive(Debug, Clone)]
+pub struct ChatMessage {
+    pub message_id: i32,
+    pub thread_id: Option<i32>,
+    /// Telegram user id of the sender (the bot's id for bot messages).
+    pub from: i64,
+    pub from_bot: bool,
+    pub content: Content,
+    pub reply_markup: Option<Value>,
+    pub media_group_id: Option<String>,
+    pub date: i64,
+    pub edits: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub name: String,
+    pub closed: bool,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChatKind {
+    Private {
+        first_name: String,
+        last_name: Option<String>,
+        language: Option<String>,
+        blocked: bool,
+    },
+    Forum {
+        title: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Chat {
+    pub id: i64,
+    pub kind: ChatKind,
+    pub next_message_id: i32,
+    pub messages: Vec<ChatMessage>,
+    pub topics: BTreeMap<i32, Topic>,
+}
+
+impl Chat {
+    pub fn json(&self) -> Value {
+        match &self.kind {
+            ChatKind::Private {
+                first_name,
+                last_name,
+                ..
+            } => private_chat(self.id, first_name, last_name.as_deref()),
+            ChatKind::Forum { title } => forum_chat(self.id, title),
+        }
+    }
+
+    pub fn is_forum(&self) -> bool {
+        matches!(self.kind, ChatKind::Forum { .. })
+    }
+
+    fn take_id(&mut self) -> i32 {
+        self.next_message_id += 1;
+        self.next_message_id
+    }
+}
+
+/// One Bot API call, as recorded for tests.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub params: Value,
+    pub at_ms: i64,
+    pub error: Option<ApiError>,
+}
+
+/// An injected failure: the next `times` calls of `method` (lower case) to `chat` (or any
+/// chat) fail with `error`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: String,
+    pub chat: Option<i64>,
+    pub error: ApiError,
+    pub times: u32,
+}
+
+/// Sliding-window limits, as Telegram applies them: about one message a second to a chat,
+/// 20 a minute to a group, 30 a second for the whole bot.
+#[derive(Debug, Default)]
+pub struct Limits {
+    pub enabled: bool,
+    per_chat: HashMap<i64, VecDeque<i64>>,
+    per_bot: VecDeque<i64>,
+}
+
+pub const PRIVATE_WINDOW: (usize, i64) = (1, 1_000);
+pub const GROUP_WINDOW: (usize, i64) = (20, 60_000);
+pub const GROUP_BURST: (usize, i64) = (1, 1_000);
+pub const BOT_WINDOW: (usize, i64) = (30, 1_000);
+
+fn window_wait(log: &VecDeque<i64>, (max, span): (usize, i64), now: i64) -> Option<i64> {
+    let inside: Vec<&i64> = log.iter().filter(|t| **t > now - span).collect();
+    if inside.len() < max {
+        return None;
+    }
+    let oldest = *inside[inside.len() - max];
+    Some(oldest + span - now)
+}
+
+impl Limits {
+    /// Count a send to `chat` at `now`, or say how many seconds to wait.
+    pub fn admit(&mut self, chat: i64, now: i64) -> Result<(), i64> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let log = self.per_chat.entry(chat).or_default();
+        let windows: &[(usize, i64)] = if chat < 0 {
+            &[GROUP_WINDOW, GROUP_BURST]
+        } else {
+            &[PRIVATE_WINDOW]
+        };
+        let mut wait = windows
+            .iter()
+            .filter_map(|w| window_wait(log, *w, now))
+            .max();
+        if let Some(w) = window_wait(&self.per_bot, BOT_WINDOW, now) {
+            wait = Some(wait.map_or(w, |x: i64| x.max(w)));
+        }
+        if let Some(ms) = wait {
+            return Err(((ms + 999) / 1000).max(1));
+        }
+        log.push_back(now);
+        while log.len() > 64 {
+            log.pop_front();
+        }
+        self.per_bot.push_back(now);
+        while self.per_bot.len() > 64 {
+            self.per_bot.pop_front();
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub token: String,
+    pub bot_id: i64,
+    pub bot_username: String,
+    pub next_update_id: i64,
+    pub updates: VecDeque<Value>,
+    pub chats: HashMap<i64, Chat>,
+    pub calls: Vec<Call>,
+    pub faults: Vec<Fault>,
+    pub limits: Limits,
+    pub files: HashMap<String, Vec<u8>>,
+    pub next_file: u64,
+    pub next_callback: u64,
+    pub next_topic_color: usize,
+    pub rate_limited: u64,
+    /// People who write (customers and staff), by Telegram user id, as `User` JSON.
+    pub people: HashMap<i64, Value>,
+}
+
+impl State {
+    pub fn new(token: &str) -> State {
+        let bot_id = token
+            .split(':')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(7_000_000_001);
+        State {
+            token: token.to_string(),
+            bot_id,
+            bot_username: "forecourt_demo_bot".into(),
+            next_update_id: 100_000,
+            updates: VecDeque::new(),
+            chats: HashMap::new(),
+            calls: Vec::new(),
+            faults: Vec::new(),
+            limits: Limits::default(),
+            files: HashMap::new(),
+            next_file: 0,
+            next_callback: 0,
+            next_topic_color: 0,
+            rate_limited: 0,
+            people: HashMap::new(),
+        }
+    }
+
+    pub fn bot_user(&self) -> Value {
+        let mut u = user(self.bot_id, "Forecourt", None, true, None);
+        u["username"] = json!(self.bot_username);
+        u
+    }
+
+    pub fn new_file_id(&mut self, kind: &str) -> String {
+        self.next_file += 1;
+        format!("{kind}-{:06}-AgADfake", self.next_file)
+    }
+
+    pub fn chat_mut(&mut self, id: i64) -> Result<&mut Chat, ApiError> {
+        self.chats
+            .get_mut(&id)
+            .ok_or_else(|| ApiError::bad_request("chat not found"))
+    }
+
+    pub fn ensure_private(
+        &mut self,
+        id: i64,
+        first_name: &str,
+        last_name: Option<&str>,
+        language: Option<&str>,
+    ) {
+        self.chats.entry(id).or_insert_with(|| Chat {
+            id,
+            kind: ChatKind::Private {
+                first_name: first_name.to_string(),
+                last_name: last_name.map(str::to_string),
+                language: language.map(str::to_string),
+                blocked: false,
+            },
+            next_message_id: 0,
+            messages: Vec::new(),
+            topics: BTreeMap::new(),
+        });
+    }
+
+    pub fn ensure_forum(&mut self, id: i64, title: &str) {
+        self.chats.entry(id).or_insert_with(|| Chat {
+            id,
+            kind: ChatKind::Forum {
+                title: title.to_string(),
+            },
+            next_message_id: 1,
+            messages: Vec::new(),
+            topics: BTreeMap::new(),
+        });
+    }
+
+    /// Check that a send to `chat` (and thread) may happen, as Telegram would.
+    pub fn check_target(&self, chat_id: i64, thread: Option<i32>) -> Result<(), ApiError> {
+        let chat = self
+            .chats
+            .get(&chat_id)
+            .ok_or_else(|| ApiError::bad_request("chat not found"))?;
+        match &chat.kind {
+            ChatKind::Private { blocked: true, .. } => {
+                return Err(ApiError::forbidden("bot was blocked by the user"))
+            }
+            ChatKind::Private { .. } => {}
+            ChatKind::Forum { .. } => {
+                if let Some(t) = thread {
+                    match chat.topics.get(&t) {
+                        None => return Err(ApiError::bad_request("message thread not found")),
+                        Some(topic) if topic.deleted => {
+                            return Err(ApiError::bad_request("message thread not found"))
+                        }
+                        Some(topic) if topic.closed => {
+                            return Err(ApiError::bad_request("TOPIC_CLOSED"))
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Store a message in a chat and return its Bot API JSON.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post(
+        &mut self,
+        chat_id: i64,
+        thread: Option<i32>,
+        from: i64,
+        from_bot: bool,
+        content: Content,
+        reply_markup: Option<Value>,
+        media_group_id: Option<String>,
+        date: i64,
+    ) -> Result<Value, ApiError> {
+        let chat = self.chat_mut(chat_id)?;
+        let message_id = chat.take_id();
+        chat.messages.push(ChatMessage {
+            message_id,
+            thread_id: thread,
+            from,
+            from_bot,
+            content,
+            reply_markup,
+            media_group_id,
+            date,
+            edits: 0,
+        });
+        self.message_json(chat_id, message_id)
+    }
+
+    pub fn find(&self, chat_id: i64, message_id: i32) -> Option<&ChatMessage> {
+        self.chats
+            .get(&chat_id)?
+            .messages
+            .iter()
+            .find(|m| m.message_id == message_id)
+    }
+
+    pub fn message_json(&self, chat_id: i64, message_id: i32) -> Result<Value, ApiError> {
+        let chat = self
+            .chats
+            .get(&chat_id)
+            .ok_or_else(|| ApiError::bad_request("chat not found"))?;
+        let m = self
+            .find(chat_id, message_id)
+            .ok_or_else(|| ApiError::bad_request("message not found"))?;
+        let from = if m.from_bot {
+            self.bot_user()
+        } else {
+            match &chat.kind {
+                ChatKind::Private {
+                    first_name,
+                    last_name,
+                    language,
+                    ..
+                } => user(
+                    m.from,
+                    first_name,
+                    last_name.as_deref(),
+                    false,
+                    language.as_deref(),
+                ),
+                ChatKind::Forum { .. } => {
+                    self.people.get(&m.from).cloned().unwrap_or_else(|| {
+                        user(m.from, &format!("User{}", m.from), None, false, None)
+                    })
+                }
+            }
+        };
+        let mut v = json!({
+            "message_id": m.message_id,
+            "date": m.date / 1000,
+            "chat": chat.json(),
+            "from": from,
+        });
+        if let Some(t) = m.thread_id {
+            v["message_thread_id"] = json!(t);
+            v["is_topic_message"] = json!(true);
+        }
+        if let Some(g) = &m.media_group_id {
+            v["media_group_id"] = json!(g);
+        }
+        if m.edits > 0 {
+            v["edit_date"] = json!(m.date / 1000);
+        }
+        m.content.write(&mut v, &|id: &str| {
+            format!(
+                "U{}",
+                id.len() * 7 + id.bytes().map(u64::from).sum::<u64>() as usize
+            )
+        });
+        if let Some(k) = &m.reply_markup {
+            v["reply_markup"] = k.clone();
+        }
+        Ok(v)
+    }
+
+    pub fn push_update(&mut self, mut update: Value) -> i64 {
+        self.next_update_id += 1;
+        update["update_id"] = json!(self.next_update_id);
+        self.updates.push_back(update);
+        self.next_update_id
+    }
+
+    /// Take an injected fault for this call, if one matches.
+    pub fn take_fault(&mut self, method: &str, chat: Option<i64>) -> Option<ApiError> {
+        let idx = self.faults.iter().position(|f| {
+            f.method == method && f.times > 0 && (f.chat.is_none() || f.chat == chat)
+        })?;
+        let f = &mut self.faults[idx];
+        f.times -= 1;
+        let err = f.error.clone();
+        if f.times == 0 {
+            self.faults.remove(idx);
+        }
+        Some(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_gets_twenty_a_minute_and_then_waits() {
+        let mut l = Limits {
+            enabled: true,
+            ..Default::default()
+        };
+        for i in 0..20 {
+            assert_eq!(l.admit(-100, i * 1_000), Ok(()), "send {i}");
+        }
+        let wait = l.admit(-100, 20_000).unwrap_err();
+        assert_eq!(wait, 40);
+        assert_eq!(l.admit(-100, 60_001), Ok(()));
+        // a private chat: one a second
+        assert_eq!(l.admit(5, 0), Ok(()));
+        assert_eq!(l.admit(5, 500), Err(1));
+        assert_eq!(l.admit(5, 1_001), Ok(()));
+    }
+}

@@ -1,0 +1,386 @@
+//! What staff do in the groups: commands, replies and notes in a lead's topic, and button
+//! presses on the card. Each is checked against the rules in `domain::lead`, written in one
+//! transaction with its history rows and jobs, and answered politely when refused.
+
+use super::card::Menu;
+use super::replies::{answer_callback_job, reply};
+use super::topic::system_message;
+use crate::app::App;
+use crate::channels::telegram::{ButtonPress, StaffMessage};
+use crate::domain::callback::CardAction;
+use crate::domain::lead::{self, allowed_targets, may_act_on};
+use crate::domain::{Actor, Direction, LeadId, MessageKind, Stage, TelegramUserId};
+use crate::ingest::topic_sync_job;
+use crate::store::{self, JobKind, NewJob, NewMessage, StoreError, UserRow};
+use serde_json::json;
+use std::sync::Arc;
+use tracing::{error, info};
+
+/// The rule errors and template failures of a handler end up here: a template that cannot
+/// render is a bug, logged, and the update is still confirmed.
+fn render(app: &App, name: &str, ctx: minijinja::Value) -> String {
+    app.templates.render(name, ctx).unwrap_or_else(|e| {
+        error!(error = %e, "template failed");
+        String::from("…")
+    })
+}
+
+async fn active_user(app: &App, telegram_id: i64) -> Result<Option<UserRow>, StoreError> {
+    Ok(app
+        .store
+        .user_by_telegram(TelegramUserId(telegram_id))
+        .await?
+        .filter(|u| u.active))
+}
+
+/// A command's name, without the bot's @username.
+fn command(text: &str) -> Option<(String, String)> {
+    let text = text.trim();
+    let rest = text.strip_prefix('/')?;
+    let (head, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let name = head.split('@').next().unwrap_or(head).to_ascii_lowercase();
+    Some((name, args.trim().to_string()))
+}
+
+pub async fn on_staff_message(
+    app: &Arc<App>,
+    source: &str,
+    update_id: i64,
+    m: StaffMessage,
+) -> Result<(), StoreError> {
+    let now = app.clock.now_ms();
+    let user = active_user(app, m.from).await?;
+    let lead_id = match m.thread {
+        Some(t) => app.store.lead_by_topic(m.chat, t).await?,
+        None => None,
+    };
+    let mut tx = app.store.begin().await?;
+    if !store::mark_update_seen(&mut tx, source, update_id, now).await? {
+        return Ok(());
+    }
+    let text = m.content.text.clone().unwrap_or_default();
+    let cmd = if m.content.kind == MessageKind::Text {
+        command(&text)
+    } else {
+        None
+    };
+
+    if let Some((name, args)) = cmd {
+        let Some(user) = user else {
+            let t = render(app, "staff/not_staff.txt", minijinja::context! {});
+            reply(app, &mut tx, m.chat, m.thread, &t)
+                .await
+                .map_err(other)?;
+            tx.commit().await?;
+            return Ok(());
+        };
+        let answer = match name.as_str() {
+            "help" | "start" => Some(render(app, "staff/help.txt", minijinja::context! {})),
+            "my" => Some(list(app, "staff/my.txt", Some(user.id)).await?),
+            "queue" => Some(list(app, "staff/queue.txt", None).await?),
+            "lead" => match args.trim_start_matches('#').parse::<i64>() {
+                Ok(n) => match store::lead_in_tx(&mut tx, LeadId(n)).await? {
+                    Some(l) => {
+                        // Re-post the card at the bottom of the lead's topic.
+                        store::bump_card(&mut tx, l.id, Some("main"), now).await?;
+                        forget_card(&mut tx, l.id).await?;
+                        store::jobs_enqueue(&mut tx, &topic_sync_job(l.id, now), now).await?;
+                        None
+                    }
+                    None => Some(render(
+                        app,
+                        "staff/lead_not_found.txt",
+                        minijinja::context! { id => n },
+                    )),
+                },
+                Err(_) => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
+            },
+            "note" => match lead_id {
+                _ if args.is_empty() => {
+                    Some(render(app, "staff/note_empty.txt", minijinja::context! {}))
+                }
+                Some(l) => {
+                    let Some(lead) = store::lead_in_tx(&mut tx, l).await? else {
+                        return Ok(());
+                    };
+                    let note = NewMessage {
+                        user: Some(user.id),
+                        channel: "staff".into(),
+                        direction: Direction::Note,
+                        body: Some(args.clone()),
+                        staff_state: "none",
+                        ..system_message(l, lead.customer_id, "", m.sent_at)
+                    };
+                    store::insert_message(&mut tx, &note, now).await?;
+                    info!(lead = l.0, "note saved");
+                    None
+                }
+                None => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
+            },
+            other => Some(render(
+                app,
+                "staff/unknown_command.txt",
+                minijinja::context! { command => format!("/{other}") },
+            )),
+        };
+        if let Some(a) = answer {
+            reply(app, &mut tx, m.chat, m.thread, &a)
+                .await
+                .map_err(other)?;
+        }
+        tx.commit().await?;
+        app.wake.notify_one();
+        return Ok(());
+    }
+
+    // Not a command: only messages in a lead's topic matter.
+    let Some(lead_id) = lead_id else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    let Some(lead) = store::lead_in_tx(&mut tx, lead_id).await? else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    let refuse = |reason: String| {
+        render(
+            app,
+            "staff/reply_refused.txt",
+            minijinja::context! { reason },
+        )
+    };
+    let Some(user) = user else {
+        let t = render(app, "staff/not_staff.txt", minijinja::context! {});
+        store::insert_message(
+            &mut tx,
+            &system_message(lead.id, lead.customer_id, &refuse(t), now),
+            now,
+        )
+        .await?;
+        store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+        tx.commit().await?;
+        app.wake.notify_one();
+        return Ok(());
+    };
+    let actor = Actor {
+        id: user.id,
+        role: user.role,
+    };
+    let changes = match lead::staff_replied(actor, &lead.facts()) {
+        Ok(c) => c,
+        Err(rule) => {
+            store::insert_message(
+                &mut tx,
+                &system_message(lead.id, lead.customer_id, &refuse(rule.to_string()), now),
+                now,
+            )
+            .await?;
+            store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+            tx.commit().await?;
+            app.wake.notify_one();
+            return Ok(());
+        }
+    };
+    if !changes.is_empty() {
+        store::apply_changes(&mut tx, lead.id, Some(user.id), &changes, now).await?;
+        store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+    }
+    let body = match (&m.content.text, m.content.kind) {
+        (Some(t), MessageKind::Text) if app.config.telegram.sign_replies => Some(render(
+            app,
+            "staff/staff_reply_signed.txt",
+            minijinja::context! { text => t, name => user.first_name() },
+        )),
+        (t, _) => t.clone(),
+    };
+    let out = NewMessage {
+        lead: lead.id,
+        customer: lead.customer_id,
+        user: Some(user.id),
+        channel: lead.last_channel.as_str().into(),
+        direction: Direction::Outgoing,
+        kind: m.content.kind,
+        body,
+        telegram_file_id: m.content.file_id.clone(),
+        media_group_id: None,
+        extra: m.content.extra.clone(),
+        external_id: None,
+        sent_at: m.sent_at,
+        delivery: Some("pending"),
+        staff_state: "none",
+    };
+    let Some(message) = store::insert_message(&mut tx, &out, now).await? else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    let job = NewJob {
+        kind: JobKind::Deliver,
+        payload: json!({ "message": message.0 }),
+        queue_key: format!("deliver:{}:{}", lead.last_channel, lead.customer_id),
+        dedupe_key: None,
+        run_at: now,
+    };
+    store::jobs_enqueue(&mut tx, &job, now).await?;
+    tx.commit().await?;
+    info!(
+        lead = lead.id.0,
+        message = message.0,
+        "staff reply queued for the customer"
+    );
+    app.wake.notify_one();
+    Ok(())
+}
+
+async fn forget_card(conn: &mut store::Conn, lead: LeadId) -> Result<(), StoreError> {
+    store::forget_card(conn, lead).await
+}
+
+async fn list(
+    app: &App,
+    template: &str,
+    owner: Option<crate::domain::UserId>,
+) -> Result<String, StoreError> {
+    let leads = app.store.open_leads(owner, 30).await?;
+    let view: Vec<_> = leads
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id.0, "customer": l.customer_name, "stage": l.stage.label(), "channel": l.last_channel.label(),
+                "last_message": l.last_message_preview,
+                "last_message_at": l.last_message_at.map(|t| app.local_time(t, true)),
+            })
+        })
+        .collect();
+    Ok(render(
+        app,
+        template,
+        minijinja::context! { leads => minijinja::value::Serde(&view) },
+    ))
+}
+
+fn other(e: anyhow::Error) -> StoreError {
+    StoreError::Corrupt(format!("{e:#}"))
+}
+
+pub async fn on_button(
+    app: &Arc<App>,
+    source: &str,
+    update_id: i64,
+    b: ButtonPress,
+) -> Result<(), StoreError> {
+    let now = app.clock.now_ms();
+    let user = active_user(app, b.from).await?;
+    let mut tx = app.store.begin().await?;
+    if !store::mark_update_seen(&mut tx, source, update_id, now).await? {
+        return Ok(());
+    }
+    let answer = |text: String, alert: bool| answer_callback_job(&b.id, &text, alert, now);
+    let job = 'decided: {
+        let Some(user) = user else {
+            break 'decided answer(
+                render(app, "staff/not_staff.txt", minijinja::context! {}),
+                true,
+            );
+        };
+        let stale = || render(app, "staff/stale_button.txt", minijinja::context! {});
+        let Ok(action) = CardAction::decode(b.data.as_deref().unwrap_or("")) else {
+            break 'decided answer(stale(), true);
+        };
+        let Some(lead) = store::lead_in_tx(&mut tx, action.lead()).await? else {
+            break 'decided answer(stale(), true);
+        };
+        let actor = Actor {
+            id: user.id,
+            role: user.role,
+        };
+        let facts = lead.facts();
+        let refused = |e: crate::domain::RuleError| {
+            render(
+                app,
+                "staff/refused.txt",
+                minijinja::context! { reason => e.to_string() },
+            )
+        };
+        let result = match action {
+            CardAction::Claim(_) => lead::claim(actor, &facts).map(|c| (c, Menu::Main, "claim")),
+            CardAction::SetStage(_, stage) => {
+                lead::move_stage(actor, &facts, stage, None).map(|c| (c, Menu::Main, "stage"))
+            }
+            CardAction::Lost(_, reason) => {
+                lead::move_stage(actor, &facts, Stage::Lost, Some(reason))
+                    .map(|c| (c, Menu::Main, "lost"))
+            }
+            CardAction::StageMenu(_) => {
+                if allowed_targets(actor, &facts).is_empty() {
+                    // Say why: the first rule that stops the simplest move.
+                    let why = may_act_on(actor, &facts)
+                        .and_then(|_| {
+                            lead::move_stage(actor, &facts, Stage::Contacted, None).map(|_| ())
+                        })
+                        .err()
+                        .unwrap_or(crate::domain::RuleError::SupervisorOnly);
+                    Err(why)
+                } else {
+                    Ok((vec![], Menu::Stage(user.id), "menu"))
+                }
+            }
+            CardAction::LostMenu(_) => may_act_on(actor, &facts)
+                .and_then(|_| {
+                    if facts.stage.is_open() {
+                        Ok(())
+                    } else {
+                        Err(crate::domain::RuleError::Closed)
+                    }
+                })
+                .map(|_| (vec![], Menu::Lost, "menu")),
+            CardAction::Back(_) => Ok((vec![], Menu::Main, "menu")),
+        };
+        match result {
+            Err(e) => answer(refused(e), true),
+            Ok((changes, menu, what)) => {
+                if !changes.is_empty() {
+                    store::apply_changes(&mut tx, lead.id, Some(user.id), &changes, now).await?;
+                }
+                store::bump_card(&mut tx, lead.id, Some(&menu.encode()), now).await?;
+                store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+                info!(
+                    lead = lead.id.0,
+                    user = user.id.0,
+                    action = what,
+                    "card button"
+                );
+                let after = lead::apply(&facts, &changes);
+                let text = match what {
+                    "menu" => String::new(),
+                    _ => render(
+                        app,
+                        "staff/done.txt",
+                        minijinja::context! { action => what, stage => after.stage.label(),
+                        reason => lead.lost_reason.or(match action { CardAction::Lost(_, r) => Some(r), _ => None }).map(|r| r.label()) },
+                    ),
+                };
+                answer(text, false)
+            }
+        }
+    };
+    store::jobs_enqueue(&mut tx, &job, now).await?;
+    tx.commit().await?;
+    app.wake.notify_one();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command;
+
+    #[test]
+    fn commands_are_read_with_or_without_the_bot_name() {
+        assert_eq!(command("/lead 12"), Some(("lead".into(), "12".into())));
+        assert_eq!(command("/My@forecourt_bot"), Some(("my".into(), "".into())));
+        assert_eq!(
+            command("/note  call after 18:00 "),
+            Some(("note".into(), "call after 18:00".into()))
+        );
+        assert_eq!(command("hello /note"), None);
+    }
+}

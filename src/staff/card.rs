@@ -1,0 +1,172 @@
+//! The lead card: its text (templates/staff/card.txt) and its inline keyboard, which shows
+//! the main buttons or one of the two menus (stages allowed to the user who opened it,
+//! or the reasons a lead is lost).
+
+use crate::app::App;
+use crate::channels::telegram::Keyboard;
+use crate::domain::callback::CardAction;
+use crate::domain::lead::allowed_targets;
+use crate::domain::{Actor, LostReason, UserId};
+use crate::store::LeadRow;
+use serde::Serialize;
+
+/// Which keyboard the card shows, as stored in `leads.card_menu`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Menu {
+    Main,
+    Stage(UserId),
+    Lost,
+}
+
+impl Menu {
+    pub fn encode(self) -> String {
+        match self {
+            Menu::Main => "main".into(),
+            Menu::Stage(u) => format!("stage:{u}"),
+            Menu::Lost => "lost".into(),
+        }
+    }
+
+    /// Unknown stored values fall back to the main keyboard.
+    pub fn decode(s: &str) -> Menu {
+        match s.split_once(':') {
+            Some(("stage", u)) => u
+                .parse()
+                .map(|u| Menu::Stage(UserId(u)))
+                .unwrap_or(Menu::Main),
+            _ if s == "lost" => Menu::Lost,
+            _ => Menu::Main,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CardView<'a> {
+    id: i64,
+    customer: &'a str,
+    channel: &'static str,
+    stage: &'static str,
+    lost_reason: Option<&'static str>,
+    owner: Option<&'a str>,
+    vehicles: i64,
+    do_not_contact: bool,
+    last_message: Option<&'a str>,
+    last_message_at: String,
+    menu_hint: Option<String>,
+}
+
+pub struct Card {
+    pub text: String,
+    pub keyboard: Keyboard,
+}
+
+fn button(label: impl Into<String>, action: CardAction) -> (String, String) {
+    (label.into(), action.encode())
+}
+
+/// Render a lead's card. `menu_actor` is the user whose stage menu is open, if any.
+pub fn render(
+    app: &App,
+    lead: &LeadRow,
+    menu_actor: Option<(Actor, String)>,
+) -> anyhow::Result<Card> {
+    let mut menu = Menu::decode(&lead.card_menu);
+    if matches!(menu, Menu::Stage(_)) && menu_actor.is_none() {
+        menu = Menu::Main;
+    }
+    let menu_hint = match (menu, &menu_actor) {
+        (Menu::Stage(_), Some((_, name))) => Some(app.templates.render(
+            "staff/stage_menu_hint.txt",
+            minijinja::context! { user => name },
+        )?),
+        (Menu::Lost, _) => Some(
+            app.templates
+                .render("staff/lost_menu_hint.txt", minijinja::context! {})?,
+        ),
+        _ => None,
+    };
+    let view = CardView {
+        id: lead.id.0,
+        customer: &lead.customer_name,
+        channel: lead.last_channel.label(),
+        stage: lead.stage.label(),
+        lost_reason: lead.lost_reason.map(|r| r.label()),
+        owner: lead.owner_name.as_deref(),
+        vehicles: lead.vehicles,
+        do_not_contact: lead.do_not_contact,
+        last_message: lead.last_message_preview.as_deref(),
+        last_message_at: lead
+            .last_message_at
+            .map(|t| app.local_time(t, true))
+            .unwrap_or_default(),
+        menu_hint,
+    };
+    let text = app.templates.render(
+        "staff/card.txt",
+        minijinja::context! { lead => minijinja::value::Serde(&view) },
+    )?;
+    let id = lead.id;
+    let keyboard = match (menu, menu_actor) {
+        (Menu::Stage(_), Some((actor, _))) => {
+            let targets = allowed_targets(actor, &lead.facts());
+            let mut rows: Keyboard = targets
+                .chunks(2)
+                .map(|pair| {
+                    pair.iter()
+                        .map(|s| button(s.label(), CardAction::SetStage(id, *s)))
+                        .collect()
+                })
+                .collect();
+            rows.push(vec![button("◂ Back", CardAction::Back(id))]);
+            rows
+        }
+        (Menu::Lost, _) => {
+            let mut rows: Keyboard = LostReason::ALL
+                .chunks(2)
+                .map(|pair| {
+                    pair.iter()
+                        .map(|r| button(r.label(), CardAction::Lost(id, *r)))
+                        .collect()
+                })
+                .collect();
+            rows.push(vec![button("◂ Back", CardAction::Back(id))]);
+            rows
+        }
+        _ => {
+            let mut rows: Keyboard = Vec::new();
+            if lead.owner.is_none() && lead.stage.is_open() {
+                rows.push(vec![button("✋ Claim", CardAction::Claim(id))]);
+            }
+            let mut second = vec![button("Stage ▸", CardAction::StageMenu(id))];
+            if lead.stage.is_open() {
+                second.push(button("Lost ▸", CardAction::LostMenu(id)));
+            }
+            rows.push(second);
+            rows
+        }
+    };
+    Ok(Card { text, keyboard })
+}
+
+/// The topic's name: number, customer, channel (at most 128 characters).
+pub fn topic_name(app: &App, lead: &LeadRow) -> anyhow::Result<String> {
+    let view = minijinja::context! { id => lead.id.0, customer => &lead.customer_name, channel => lead.last_channel.label() };
+    let name = app
+        .templates
+        .render("staff/topic_name.txt", minijinja::context! { lead => view })?;
+    Ok(name.chars().take(128).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn menus_round_trip_and_unknown_values_fall_back() {
+        for m in [Menu::Main, Menu::Lost, Menu::Stage(UserId(12))] {
+            assert_eq!(Menu::decode(&m.encode()), m);
+        }
+        assert_eq!(Menu::decode("stage:x"), Menu::Main);
+        assert_eq!(Menu::decode("something-new"), Menu::Main);
+    }
+}

@@ -1,0 +1,71 @@
+//! The staff side on Telegram: one forum topic per lead in the staff groups, a lead card
+//! with buttons that is edited in place, customer messages copied into the topic, staff
+//! replies relayed to the customer, and the commands. Updates come in through
+//! [`process_update`] (from long polling or the webhook); everything sent goes out as jobs.
+
+pub mod actions;
+pub mod card;
+pub mod deliver;
+pub mod poll;
+pub mod replies;
+pub mod topic;
+
+use crate::app::{App, BotHandle};
+use crate::channels::telegram::{classify_update, Incoming};
+use crate::store::{self, JobKind, JobRow, StoreError};
+use std::sync::Arc;
+use teloxide::types::Update;
+use tracing::{debug, info};
+
+/// Handle one Telegram update: commit everything it causes before returning, so the
+/// caller may then confirm it (advance the offset or answer the webhook 200).
+pub async fn process_update(
+    app: &Arc<App>,
+    bot: &BotHandle,
+    customers: bool,
+    staff: bool,
+    update: &Update,
+) -> Result<(), StoreError> {
+    let source = format!("tg:{}", bot.id);
+    let update_id = update.id.0 as i64;
+    let now = app.clock.now_ms();
+    match classify_update(
+        update,
+        &app.config.telegram.staff_chat_ids,
+        customers,
+        staff,
+    ) {
+        Incoming::Customer(inbound) => {
+            let mut tx = app.store.begin().await?;
+            if !store::mark_update_seen(&mut tx, &source, update_id, now).await? {
+                debug!(update_id, "update seen before");
+                return Ok(());
+            }
+            let out = crate::ingest::ingest_in_tx(&mut tx, &inbound, now).await?;
+            tx.commit().await?;
+            if let Some(i) = out {
+                info!(
+                    lead = i.lead.0,
+                    new_lead = i.new_lead,
+                    kind = inbound.kind.as_str(),
+                    "customer message stored"
+                );
+                app.wake.notify_one();
+            }
+            Ok(())
+        }
+        Incoming::Staff(m) => actions::on_staff_message(app, &source, update_id, m).await,
+        Incoming::Button(b) => actions::on_button(app, &source, update_id, b).await,
+        Incoming::Ignored(why) => {
+            debug!(update_id, why, "update ignored");
+            Ok(())
+        }
+    }
+}
+
+/// A job was parked: tell the people who need to know.
+pub async fn on_parked(app: &Arc<App>, job: &JobRow, error: &str) {
+    if job.kind == JobKind::Deliver {
+        deliver::on_gave_up(app, job, error).await;
+    }
+}

@@ -1,0 +1,468 @@
+//! The topic sync job: brings one lead's staff topic up to date — the topic exists in the
+//! right group (recreated if a person deleted it, reopened if closed, moved to the owner's
+//! group when claimed), the card shows the lead's latest state (edited once, however many
+//! changes waited), and the waiting messages are posted, merged into as few Telegram
+//! messages as the limits call for. Progress is saved after every send, so a retry
+//! repeats nothing that succeeded.
+
+use super::card;
+use crate::app::App;
+use crate::channels::telegram::{FileRef, TgError};
+use crate::domain::merge::{merge, Entry};
+use crate::domain::{Actor, Direction, LeadId, MessageKind, MessageRowId};
+use crate::ingest::ALBUM_GRACE_MS;
+use crate::jobs::Outcome;
+use crate::store::{self, JobRow, LeadRow, NewMessage, StaffPending};
+use anyhow::Context;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+enum Step {
+    /// Something changed (topic created or recreated): look at the lead again.
+    Again,
+    Finished(Outcome),
+}
+
+/// A unit of sending into the topic.
+#[derive(Debug)]
+enum Segment {
+    Text {
+        ids: Vec<MessageRowId>,
+        text: String,
+    },
+    Media {
+        id: MessageRowId,
+        kind: MessageKind,
+        file_id: String,
+        caption: String,
+    },
+    Album {
+        ids: Vec<MessageRowId>,
+        items: Vec<(MessageKind, String, Option<String>)>,
+    },
+    Location {
+        id: MessageRowId,
+        lat: f64,
+        lon: f64,
+    },
+}
+
+pub async fn sync(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
+    let lead_id = LeadId(
+        job.payload["lead"]
+            .as_i64()
+            .context("topic sync payload has no lead")?,
+    );
+    for _ in 0..4 {
+        let Some(lead) = app.store.lead(lead_id).await? else {
+            warn!(
+                lead = lead_id.0,
+                "topic sync for a lead that does not exist"
+            );
+            return Ok(Outcome::Done);
+        };
+        match step(app, &lead).await? {
+            Step::Again => continue,
+            Step::Finished(o) => return Ok(o),
+        }
+    }
+    Ok(Outcome::Retry("the topic kept changing under us".into()))
+}
+
+/// The group a lead's topic belongs in: its owner's, or the queue while unclaimed.
+fn target_group(app: &App, lead: &LeadRow) -> i64 {
+    match lead.owner {
+        Some(owner) => app.group_for_user(owner.0, lead.owner_staff_chat),
+        None => match lead.staff_chat_id {
+            // An unclaimed lead stays where it is (a supervisor may have un-assigned it).
+            Some(c) if app.config.telegram.staff_chat_ids.contains(&c) => c,
+            _ => app.queue_group(),
+        },
+    }
+}
+
+async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
+    let bot = &app.staff_bot;
+    let target = target_group(app, lead);
+    let now = app.clock.now_ms();
+
+    // 1. The topic.
+    let thread = match (lead.staff_chat_id, lead.topic_thread_id) {
+        (Some(chat), Some(thread)) if chat == target => thread,
+        (old_chat, old_thread) => {
+            if let (Some(c), Some(t)) = (old_chat, old_thread) {
+                // Moving to the owner's group: the old topic is closed, not deleted.
+                if let Err(e) = bot.api.close_topic(c, t).await {
+                    warn!(lead = lead.id.0, error = %e, "could not close the old topic");
+                }
+            }
+            let name = card::topic_name(app, lead)?;
+            match bot.api.create_topic(target, &name).await {
+                Ok(thread) => {
+                    app.store
+                        .set_lead_topic(lead.id, target, Some(thread), now)
+                        .await?;
+                    info!(lead = lead.id.0, chat = target, thread, "topic created");
+                    return Ok(Step::Again);
+                }
+                Err(e) => return Ok(Step::Finished(failure(app, target, e))),
+            }
+        }
+    };
+    let chat = target;
+
+    // 2. The card, at its latest version.
+    if lead.card_message_id.is_none() || lead.card_rendered_version < lead.card_version {
+        if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
+            return Ok(Step::Finished(Outcome::WaitUntil(until)));
+        }
+        let menu_actor = match card::Menu::decode(&lead.card_menu) {
+            card::Menu::Stage(u) => app
+                .store
+                .user_by_id(u)
+                .await?
+                .filter(|u| u.active)
+                .map(|u| {
+                    (
+                        Actor {
+                            id: u.id,
+                            role: u.role,
+                        },
+                        u.first_name().to_string(),
+                    )
+                }),
+            _ => None,
+        };
+        let c = card::render(app, lead, menu_actor)?;
+        let version = lead.card_version;
+        let sent = match lead.card_message_id {
+            None => {
+                bot.api
+                    .send_text(chat, Some(thread), &c.text, Some(&c.keyboard))
+                    .await
+            }
+            Some(m) => bot
+                .api
+                .edit_text(chat, m, &c.text, Some(&c.keyboard))
+                .await
+                .map(|_| m),
+        };
+        match sent {
+            Ok(m) => app.store.set_card_rendered(lead.id, m, version).await?,
+            Err(TgError::NotModified) => {
+                if let Some(m) = lead.card_message_id {
+                    app.store.set_card_rendered(lead.id, m, version).await?
+                }
+            }
+            Err(TgError::EditTargetMissing) => {
+                // Someone deleted the card: post a new one.
+                app.store
+                    .set_lead_topic(lead.id, chat, Some(thread), now)
+                    .await?;
+                return Ok(Step::Again);
+            }
+            Err(e) => return topic_error(app, lead, chat, thread, e).await,
+        }
+    }
+
+    // 3. Waiting messages.
+    let pending = app.store.staff_pending(lead.id, 200).await?;
+    let (segments, wait_for_album) = segments(app, &pending, now)?;
+    for seg in segments {
+        let now = app.clock.now_ms();
+        if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
+            return Ok(Step::Finished(Outcome::WaitUntil(until)));
+        }
+        let (ids, sent) = match &seg {
+            Segment::Text { ids, text } => (
+                ids.clone(),
+                bot.api.send_text(chat, Some(thread), text, None).await,
+            ),
+            Segment::Media {
+                id,
+                kind,
+                file_id,
+                caption,
+            } => {
+                let file = file_for_staff(app, file_id).await?;
+                (
+                    vec![*id],
+                    bot.api
+                        .send_media(chat, Some(thread), *kind, &file, Some(caption))
+                        .await,
+                )
+            }
+            Segment::Album { ids, items } => {
+                let mut files = Vec::new();
+                for (kind, file_id, caption) in items {
+                    files.push((*kind, file_for_staff(app, file_id).await?, caption.clone()));
+                }
+                (
+                    ids.clone(),
+                    bot.api.send_album(chat, Some(thread), &files).await,
+                )
+            }
+            Segment::Location { id, lat, lon } => (
+                vec![*id],
+                bot.api.send_location(chat, Some(thread), *lat, *lon).await,
+            ),
+        };
+        match sent {
+            Ok(m) => app.store.mark_posted(&ids, m).await?,
+            Err(why @ (TgError::BadRequest(_) | TgError::TooLong)) => {
+                // This one message cannot be shown as it is: say so instead of blocking
+                // the topic behind it.
+                warn!(lead = lead.id.0, error = %why, "a message could not be posted in the topic");
+                app.store.mark_posted(&ids, 0).await?;
+                let kind = match &seg {
+                    Segment::Media { kind, .. } => kind.as_str(),
+                    Segment::Album { .. } => "album",
+                    Segment::Location { .. } => "location",
+                    Segment::Text { .. } => "text",
+                };
+                let text = app
+                    .templates
+                    .render("staff/unsupported_kind.txt", minijinja::context! { kind })?;
+                add_system_message(app, lead, &text).await?;
+                return Ok(Step::Again);
+            }
+            Err(e) => return topic_error(app, lead, chat, thread, e).await,
+        }
+    }
+    Ok(Step::Finished(match wait_for_album {
+        Some(at) => Outcome::WaitUntil(at),
+        None => Outcome::Done,
+    }))
+}
+
+async fn topic_error(
+    app: &Arc<App>,
+    lead: &LeadRow,
+    chat: i64,
+    thread: i32,
+    e: TgError,
+) -> anyhow::Result<Step> {
+    let now = app.clock.now_ms();
+    match e {
+        TgError::ThreadNotFound => {
+            warn!(
+                lead = lead.id.0,
+                chat, thread, "the topic is gone; recreating it"
+            );
+            app.store.set_lead_topic(lead.id, chat, None, now).await?;
+            let text = app.templates.render(
+                "staff/topic_recreated.txt",
+                minijinja::context! { id => lead.id.0 },
+            )?;
+            add_system_message(app, lead, &text).await?;
+            Ok(Step::Again)
+        }
+        TgError::TopicClosed => {
+            info!(
+                lead = lead.id.0,
+                chat, thread, "the topic was closed; reopening it"
+            );
+            match app.staff_bot.api.reopen_topic(chat, thread).await {
+                Ok(()) => Ok(Step::Again),
+                Err(TgError::ThreadNotFound) => {
+                    app.store.set_lead_topic(lead.id, chat, None, now).await?;
+                    Ok(Step::Again)
+                }
+                Err(e) => Ok(Step::Finished(failure(app, chat, e))),
+            }
+        }
+        e => Ok(Step::Finished(failure(app, chat, e))),
+    }
+}
+
+/// Map a send failure to the job's outcome.
+pub fn failure(app: &App, chat: i64, e: TgError) -> Outcome {
+    let now = app.clock.now_ms();
+    match e {
+        TgError::RetryAfter(s) => {
+            let until = now + s.max(1) * 1_000;
+            app.limiter.pause(app.staff_bot.slot, chat, until);
+            Outcome::WaitUntil(until)
+        }
+        other => Outcome::Retry(other.to_string()),
+    }
+}
+
+/// A notice for the topic (not from the customer), shown with the next sync.
+pub async fn add_system_message(app: &App, lead: &LeadRow, text: &str) -> anyhow::Result<()> {
+    let now = app.clock.now_ms();
+    let mut tx = app.store.begin().await?;
+    store::insert_message(
+        &mut tx,
+        &system_message(lead.id, lead.customer_id, text, now),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub fn system_message(
+    lead: LeadId,
+    customer: crate::domain::CustomerId,
+    text: &str,
+    now: i64,
+) -> NewMessage {
+    NewMessage {
+        lead,
+        customer,
+        user: None,
+        channel: "staff".into(),
+        direction: Direction::System,
+        kind: MessageKind::Text,
+        body: Some(text.to_string()),
+        telegram_file_id: None,
+        media_group_id: None,
+        extra: None,
+        external_id: None,
+        sent_at: now,
+        delivery: None,
+        staff_state: "pending",
+    }
+}
+
+/// A customer's file, as the staff bot can send it: by id when one bot serves both sides,
+/// else downloaded through the customer bot and uploaded.
+async fn file_for_staff(app: &App, file_id: &str) -> anyhow::Result<FileRef> {
+    if app.same_bot() {
+        return Ok(FileRef::Id(file_id.to_string()));
+    }
+    let bytes = app
+        .customer_bot
+        .api
+        .download(file_id)
+        .await
+        .context("downloading a customer's file")?;
+    Ok(FileRef::Bytes(bytes, file_id.to_string()))
+}
+
+/// One line of the merged text for a message.
+fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
+    let body = m.body.clone().unwrap_or_default();
+    Ok(match m.kind {
+        MessageKind::Text => body,
+        MessageKind::Contact => {
+            let name = m
+                .extra
+                .as_ref()
+                .and_then(|e| e["name"].as_str())
+                .unwrap_or("")
+                .to_string();
+            app.templates
+                .render("staff/contact_shared.txt", minijinja::context! { name })?
+        }
+        MessageKind::Sticker => format!("🏷 {body}"),
+        kind => {
+            let described = app.templates.render(
+                "staff/unsupported_kind.txt",
+                minijinja::context! { kind => kind.as_str() },
+            )?;
+            if body.is_empty() {
+                described
+            } else {
+                format!("{described} {body}")
+            }
+        }
+    })
+}
+
+/// Cut the waiting messages into sends. Returns the segments and, if a trailing album may
+/// still be arriving, when to look again.
+fn segments(
+    app: &App,
+    pending: &[StaffPending],
+    now: i64,
+) -> anyhow::Result<(Vec<Segment>, Option<i64>)> {
+    let mut out = Vec::new();
+    let mut texts: Vec<(MessageRowId, String, String)> = Vec::new();
+    let flush = |texts: &mut Vec<(MessageRowId, String, String)>, out: &mut Vec<Segment>| {
+        if texts.is_empty() {
+            return;
+        }
+        let entries: Vec<Entry> = texts
+            .iter()
+            .map(|(_, stamp, text)| Entry { stamp, text })
+            .collect();
+        for chunk in merge(&entries) {
+            out.push(Segment::Text {
+                ids: chunk.completes.iter().map(|i| texts[*i].0).collect(),
+                text: chunk.text,
+            });
+        }
+        texts.clear();
+    };
+    let mut i = 0;
+    while i < pending.len() {
+        let m = &pending[i];
+        let stamp = app.local_time(m.sent_at, false);
+        let is_file =
+            m.kind.has_file() && m.kind != MessageKind::Sticker && m.telegram_file_id.is_some();
+        if is_file {
+            flush(&mut texts, &mut out);
+            let caption = match &m.body {
+                Some(b) if !b.is_empty() => format!("[{stamp}] {b}"),
+                _ => format!("[{stamp}]"),
+            };
+            if let Some(group) = m.media_group_id.as_ref().filter(|_| m.kind.albumable()) {
+                let mut j = i;
+                while j < pending.len()
+                    && j - i < 10
+                    && pending[j].media_group_id.as_ref() == Some(group)
+                    && pending[j].kind.albumable()
+                    && pending[j].telegram_file_id.is_some()
+                {
+                    j += 1;
+                }
+                if j == pending.len() && pending[j - 1].created_at + ALBUM_GRACE_MS > now {
+                    // The rest of the album may still be on its way.
+                    return Ok((out, Some(pending[j - 1].created_at + ALBUM_GRACE_MS)));
+                }
+                if j - i >= 2 {
+                    let items = pending[i..j]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, p)| {
+                            let cap = if k == 0 {
+                                Some(caption.clone())
+                            } else {
+                                p.body.clone().filter(|b| !b.is_empty())
+                            };
+                            (p.kind, p.telegram_file_id.clone().unwrap_or_default(), cap)
+                        })
+                        .collect();
+                    out.push(Segment::Album {
+                        ids: pending[i..j].iter().map(|p| p.id).collect(),
+                        items,
+                    });
+                    i = j;
+                    continue;
+                }
+            }
+            out.push(Segment::Media {
+                id: m.id,
+                kind: m.kind,
+                file_id: m.telegram_file_id.clone().unwrap_or_default(),
+                caption,
+            });
+        } else if m.kind == MessageKind::Location {
+            let lat = m.extra.as_ref().and_then(|e| e["latitude"].as_f64());
+            let lon = m.extra.as_ref().and_then(|e| e["longitude"].as_f64());
+            if let (Some(lat), Some(lon)) = (lat, lon) {
+                flush(&mut texts, &mut out);
+                out.push(Segment::Location { id: m.id, lat, lon });
+            } else {
+                texts.push((m.id, stamp, line_text(app, m)?));
+            }
+        } else {
+            texts.push((m.id, stamp, line_text(app, m)?));
+        }
+        i += 1;
+    }
+    flush(&mut texts, &mut out);
+    Ok((out, None))
+}

@@ -1,0 +1,279 @@
+//! The job queue (outbox): rows with a due time, a lease, attempts and the last error.
+//! Jobs sharing a `queue_key` run strictly in id order, one at a time; a job with a
+//! `dedupe_key` is not enqueued twice while one is pending. Claims are committed before
+//! any network call; no row lock is held while a job runs.
+
+use super::{col, Conn, Engine, Result, Store, StoreError};
+use crate::domain::JobId;
+use sqlx::any::AnyRow;
+
+/// What kind of work a job is. Stored as text with a CHECK constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Bring a lead's staff topic up to date: topic, card, waiting messages.
+    TopicSync,
+    /// Send one outgoing message to a customer.
+    Deliver,
+    /// Post a command's answer in the staff group.
+    StaffReply,
+    /// Answer a button press.
+    AnswerCallback,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 4] = [
+        JobKind::TopicSync,
+        JobKind::Deliver,
+        JobKind::StaffReply,
+        JobKind::AnswerCallback,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::TopicSync => "topic_sync",
+            JobKind::Deliver => "deliver",
+            JobKind::StaffReply => "staff_reply",
+            JobKind::AnswerCallback => "answer_callback",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    pub queue_key: String,
+    pub dedupe_key: Option<String>,
+    pub run_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    pub queue_key: String,
+    pub status: String,
+    pub attempts: i64,
+    pub run_at: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatusCount {
+    pub status: String,
+    pub count: i64,
+}
+
+fn job_from(row: &AnyRow) -> Result<JobRow> {
+    let kind: String = col(row, "kind")?;
+    let payload: String = col(row, "payload")?;
+    Ok(JobRow {
+        id: JobId(col(row, "id")?),
+        kind: JobKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown job kind {kind}")))?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
+        queue_key: col(row, "queue_key")?,
+        status: col(row, "status")?,
+        attempts: col(row, "attempts")?,
+        run_at: col(row, "run_at")?,
+        last_error: col(row, "last_error")?,
+    })
+}
+
+const JOB_COLS: &str = "id, kind, payload, queue_key, status, attempts, run_at, last_error";
+
+/// Enqueue inside the caller's transaction. Returns false when a pending job with the same
+/// dedupe key already exists (it will do this work too).
+pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {
+    let res = sqlx::query(
+        "INSERT INTO jobs (kind, payload, queue_key, dedupe_key, status, run_at, attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(job.kind.as_str())
+    .bind(job.payload.to_string())
+    .bind(&job.queue_key)
+    .bind(job.dedupe_key.as_deref())
+    .bind(job.run_at)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if res.rows_affected() == 0 {
+        // Bring the pending job forward if this one is due sooner.
+        if let Some(key) = &job.dedupe_key {
+            sqlx::query("UPDATE jobs SET run_at = $1 WHERE dedupe_key = $2 AND status = 'pending' AND run_at > $1")
+                .bind(job.run_at)
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+        }
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+impl Store {
+    pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let fresh = enqueue(&mut tx, job, now).await?;
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// Claim up to `limit` due jobs, each the oldest live job of its queue, with a lease
+    /// until `now + lease_ms`. Expired leases (a crashed worker) are released first.
+    pub async fn claim_jobs(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE jobs SET status = 'pending', updated_at = $1 WHERE status = 'running' AND locked_until < $1",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let lock = match self.engine {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', locked_until = $2, attempts = attempts + 1, updated_at = $1
+             WHERE id IN (
+                SELECT j.id FROM jobs j
+                WHERE j.status = 'pending' AND j.run_at <= $1
+                  AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.queue_key = j.queue_key AND e.id < j.id
+                                  AND e.status IN ('pending', 'running'))
+                ORDER BY j.run_at, j.id LIMIT $3 {lock})
+             RETURNING {JOB_COLS}"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now)
+            .bind(now + lease_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut jobs = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    /// The earliest time a pending job is due, if any.
+    pub async fn next_job_due(&self) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT MIN(run_at) AS due FROM jobs WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        col(&row, "due")
+    }
+
+    /// Done: the row goes away.
+    pub async fn finish_job(&self, id: JobId) -> Result<()> {
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Try again at `run_at`. `count_attempt = false` gives the attempt back (a rate-limit
+    /// wait is not a failure).
+    pub async fn reschedule_job(
+        &self,
+        id: JobId,
+        run_at: i64,
+        error: Option<&str>,
+        count_attempt: bool,
+        now: i64,
+    ) -> Result<()> {
+        let give_back = if count_attempt { 0 } else { 1 };
+        sqlx::query(
+            "UPDATE jobs SET status = 'pending', run_at = $1, attempts = attempts - $2,
+                 last_error = COALESCE($3, last_error), locked_until = NULL, updated_at = $4
+             WHERE id = $5",
+        )
+        .bind(run_at)
+        .bind(give_back as i64)
+        .bind(error)
+        .bind(now)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Stop retrying; the job stays visible to admins (`forecourt jobs`).
+    pub async fn park_job(&self, id: JobId, error: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'parked', last_error = $1, locked_until = NULL, updated_at = $2 WHERE id = $3",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// On start-up of a single SQLite instance every running job belongs to a dead
+    /// process: release them at once instead of waiting for their leases.
+    pub async fn release_all_running_jobs(&self, now: i64) -> Result<u64> {
+        let res = sqlx::query("UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running'")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    pub async fn parked_jobs(&self) -> Result<Vec<JobRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE status = 'parked' ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from).collect()
+    }
+
+    pub async fn job(&self, id: JobId) -> Result<Option<JobRow>> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_from).transpose()
+    }
+
+    /// Put parked jobs back in the queue with fresh attempts (`None`: all of them).
+    pub async fn retry_parked(&self, id: Option<JobId>, now: i64) -> Result<u64> {
+        let res = match id {
+            Some(id) => sqlx::query(
+                "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE status = 'parked' AND id = $2",
+            )
+            .bind(now)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?,
+            None => sqlx::query("UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE status = 'parked'")
+                .bind(now)
+                .execute(&self.pool)
+                .await?,
+        };
+        Ok(res.rows_affected())
+    }
+
+    pub async fn job_counts(&self) -> Result<Vec<JobStatusCount>> {
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(JobStatusCount {
+                    status: col(r, "status")?,
+                    count: col(r, "n")?,
+                })
+            })
+            .collect()
+    }
+}

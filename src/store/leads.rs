@@ -1,0 +1,737 @@
+//! Customers, identities, leads, messages and lead history.
+
+use super::{col, conflict, Conn, Result, Store, StoreError};
+use crate::domain::{
+    Change, Channel, CustomerId, Direction, LeadFacts, LeadId, LostReason, MessageKind,
+    MessageRowId, Stage, UserId,
+};
+use sqlx::any::AnyRow;
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub lead: LeadId,
+    pub customer: CustomerId,
+    pub user: Option<UserId>,
+    /// The customer's channel, or `staff` for notes and notices.
+    pub channel: String,
+    pub direction: Direction,
+    pub kind: MessageKind,
+    pub body: Option<String>,
+    pub telegram_file_id: Option<String>,
+    pub media_group_id: Option<String>,
+    pub extra: Option<serde_json::Value>,
+    pub external_id: Option<String>,
+    pub sent_at: i64,
+    /// For outgoing messages: `pending` until delivered.
+    pub delivery: Option<&'static str>,
+    /// Whether the staff topic still has to show it (`pending`) or not (`none`).
+    pub staff_state: &'static str,
+}
+
+/// Everything a lead card shows, and where its topic lives.
+#[derive(Debug, Clone)]
+pub struct LeadRow {
+    pub id: LeadId,
+    pub customer_id: CustomerId,
+    pub customer_name: String,
+    pub owner: Option<UserId>,
+    pub owner_name: Option<String>,
+    pub owner_staff_chat: Option<i64>,
+    pub stage: Stage,
+    pub lost_reason: Option<LostReason>,
+    pub source_channel: String,
+    pub last_channel: Channel,
+    pub staff_chat_id: Option<i64>,
+    pub topic_thread_id: Option<i32>,
+    pub card_message_id: Option<i32>,
+    pub card_version: i64,
+    pub card_rendered_version: i64,
+    pub card_menu: String,
+    pub last_message_at: Option<i64>,
+    pub last_message_preview: Option<String>,
+    pub created_at: i64,
+    pub vehicles: i64,
+    pub do_not_contact: bool,
+}
+
+impl LeadRow {
+    pub fn facts(&self) -> LeadFacts {
+        LeadFacts {
+            stage: self.stage,
+            owner: self.owner,
+            vehicles: self.vehicles.max(0) as u32,
+        }
+    }
+}
+
+/// A message waiting to be shown in the staff topic.
+#[derive(Debug, Clone)]
+pub struct StaffPending {
+    pub id: MessageRowId,
+    pub direction: Direction,
+    pub kind: MessageKind,
+    pub body: Option<String>,
+    pub telegram_file_id: Option<String>,
+    pub media_group_id: Option<String>,
+    pub extra: Option<serde_json::Value>,
+    pub sent_at: i64,
+    /// When Forecourt stored it.
+    pub created_at: i64,
+}
+
+/// An outgoing message and where it goes.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: MessageRowId,
+    pub lead: LeadId,
+    pub customer: CustomerId,
+    pub channel: Channel,
+    pub external_user: String,
+    pub kind: MessageKind,
+    pub body: Option<String>,
+    pub telegram_file_id: Option<String>,
+    pub delivery: Option<String>,
+    pub blocked: bool,
+}
+
+/// A stored message, for timelines, transcripts and tests.
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: MessageRowId,
+    pub direction: Direction,
+    pub kind: MessageKind,
+    pub body: Option<String>,
+    pub delivery: Option<String>,
+    pub delivery_error: Option<String>,
+    pub staff_state: String,
+    pub user: Option<UserId>,
+}
+
+/// One lead history row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub actor: Option<UserId>,
+    pub field: String,
+    pub from_value: Option<String>,
+    pub to_value: Option<String>,
+    pub reason: Option<String>,
+    pub at: i64,
+}
+
+/// A line in `/my` and `/queue`.
+#[derive(Debug, Clone)]
+pub struct LeadSummary {
+    pub id: LeadId,
+    pub customer_name: String,
+    pub stage: Stage,
+    pub last_channel: Channel,
+    pub last_message_at: Option<i64>,
+    pub last_message_preview: Option<String>,
+}
+
+fn parse_stage(s: &str) -> Result<Stage> {
+    Stage::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown stage {s}")))
+}
+
+fn parse_channel(s: &str) -> Result<Channel> {
+    Channel::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown channel {s}")))
+}
+
+fn parse_extra(s: Option<String>) -> Option<serde_json::Value> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, c.do_not_contact, l.owner_id,
+        u.name AS owner_name, u.staff_chat_id AS owner_staff_chat, l.stage, l.lost_reason, l.source_channel,
+        l.last_channel, l.staff_chat_id, l.topic_thread_id, l.card_message_id, l.card_version,
+        l.card_rendered_version, l.card_menu, l.last_message_at, l.last_message_preview, l.created_at,
+        (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
+    FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
+
+fn lead_from(row: &AnyRow) -> Result<LeadRow> {
+    let lost: Option<String> = col(row, "lost_reason")?;
+    Ok(LeadRow {
+        id: LeadId(col(row, "id")?),
+        customer_id: CustomerId(col(row, "customer_id")?),
+        customer_name: col(row, "customer_name")?,
+        do_not_contact: col::<i64>(row, "do_not_contact")? == 1,
+        owner: col::<Option<i64>>(row, "owner_id")?.map(UserId),
+        owner_name: col(row, "owner_name")?,
+        owner_staff_chat: col(row, "owner_staff_chat")?,
+        stage: parse_stage(&col::<String>(row, "stage")?)?,
+        lost_reason: lost.as_deref().and_then(LostReason::parse),
+        source_channel: col(row, "source_channel")?,
+        last_channel: parse_channel(&col::<String>(row, "last_channel")?)?,
+        staff_chat_id: col(row, "staff_chat_id")?,
+        topic_thread_id: col::<Option<i64>>(row, "topic_thread_id")?.map(|v| v as i32),
+        card_message_id: col::<Option<i64>>(row, "card_message_id")?.map(|v| v as i32),
+        card_version: col(row, "card_version")?,
+        card_rendered_version: col(row, "card_rendered_version")?,
+        card_menu: col(row, "card_menu")?,
+        last_message_at: col(row, "last_message_at")?,
+        last_message_preview: col(row, "last_message_preview")?,
+        created_at: col(row, "created_at")?,
+        vehicles: col(row, "vehicles")?,
+    })
+}
+
+/// Record an update id as processed. False if it was already seen: the caller stops.
+pub async fn mark_update_seen(
+    conn: &mut Conn,
+    source: &str,
+    update_id: i64,
+    now: i64,
+) -> Result<bool> {
+    let res = sqlx::query("INSERT INTO seen_updates (source, update_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(source)
+        .bind(update_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Find the customer behind a channel identity, or create both. A customer who writes
+/// again is no longer marked as having blocked the bot.
+pub async fn find_or_create_customer(
+    conn: &mut Conn,
+    channel: Channel,
+    external_id: &str,
+    display_name: &str,
+    language: Option<&str>,
+    at: i64,
+    now: i64,
+) -> Result<CustomerId> {
+    let existing = sqlx::query(
+        "SELECT customer_id FROM customer_identities WHERE channel = $1 AND external_id = $2",
+    )
+    .bind(channel.as_str())
+    .bind(external_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = existing {
+        let id: i64 = col(&row, "customer_id")?;
+        sqlx::query(
+            "UPDATE customer_identities SET display_name = $1, blocked = 0,
+                 last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $2 THEN $2 ELSE last_inbound_at END
+             WHERE channel = $3 AND external_id = $4",
+        )
+        .bind(display_name)
+        .bind(at)
+        .bind(channel.as_str())
+        .bind(external_id)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(CustomerId(id));
+    }
+    let row = sqlx::query("INSERT INTO customers (name, language, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id")
+        .bind(display_name)
+        .bind(language)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+    let id: i64 = col(&row, "id")?;
+    sqlx::query(
+        "INSERT INTO customer_identities (customer_id, channel, external_id, display_name, last_inbound_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(channel.as_str())
+    .bind(external_id)
+    .bind(display_name)
+    .bind(at)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(conflict)?;
+    Ok(CustomerId(id))
+}
+
+/// The customer's open lead, if any (the newest).
+pub async fn open_lead(conn: &mut Conn, customer: CustomerId) -> Result<Option<LeadId>> {
+    let row = sqlx::query(
+        "SELECT id FROM leads WHERE customer_id = $1 AND is_open = 1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(customer.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| col(&r, "id").map(LeadId)).transpose()
+}
+
+/// Open a `new` lead for the customer.
+pub async fn create_lead(
+    conn: &mut Conn,
+    customer: CustomerId,
+    channel: Channel,
+    now: i64,
+) -> Result<LeadId> {
+    let row = sqlx::query(
+        "INSERT INTO leads (customer_id, source_channel, last_channel, stage, is_open, created_at, updated_at)
+         VALUES ($1, $2, $2, 'new', 1, $3, $3) RETURNING id",
+    )
+    .bind(customer.0)
+    .bind(channel.as_str())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = LeadId(col(&row, "id")?);
+    insert_history(conn, id, None, "created", None, Some("new"), None, now).await?;
+    Ok(id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_history(
+    conn: &mut Conn,
+    lead: LeadId,
+    actor: Option<UserId>,
+    field: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO lead_history (lead_id, actor_id, field, from_value, to_value, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(lead.0)
+    .bind(actor.map(|a| a.0))
+    .bind(field)
+    .bind(from)
+    .bind(to)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Store a message. `None` if an incoming message with this external id exists already.
+pub async fn insert_message(
+    conn: &mut Conn,
+    m: &NewMessage,
+    now: i64,
+) -> Result<Option<MessageRowId>> {
+    let row = sqlx::query(
+        "INSERT INTO messages (lead_id, customer_id, user_id, channel, direction, kind, body, telegram_file_id,
+             media_group_id, extra, external_id, sent_at, delivery, staff_state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(m.lead.0)
+    .bind(m.customer.0)
+    .bind(m.user.map(|u| u.0))
+    .bind(&m.channel)
+    .bind(m.direction.as_str())
+    .bind(m.kind.as_str())
+    .bind(m.body.as_deref())
+    .bind(m.telegram_file_id.as_deref())
+    .bind(m.media_group_id.as_deref())
+    .bind(m.extra.as_ref().map(|v| v.to_string()))
+    .bind(m.external_id.as_deref())
+    .bind(m.sent_at)
+    .bind(m.delivery)
+    .bind(m.staff_state)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| col(&r, "id").map(MessageRowId)).transpose()
+}
+
+/// A customer wrote: remember when, on which channel, and what (for the card).
+pub async fn touch_lead(
+    conn: &mut Conn,
+    lead: LeadId,
+    channel: Channel,
+    preview: &str,
+    at: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE leads SET last_channel = $1, last_message_preview = $2,
+             last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END,
+             card_version = card_version + 1, updated_at = $4
+         WHERE id = $5",
+    )
+    .bind(channel.as_str())
+    .bind(preview)
+    .bind(at)
+    .bind(now)
+    .bind(lead.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Read a lead inside a transaction (the rules are checked against this).
+pub async fn lead_in_tx(conn: &mut Conn, lead: LeadId) -> Result<Option<LeadRow>> {
+    let row = sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1"))
+        .bind(lead.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(lead_from).transpose()
+}
+
+/// Write the changes the rules returned, one history row each, and mark the card dirty.
+pub async fn apply_changes(
+    conn: &mut Conn,
+    lead: LeadId,
+    actor: Option<UserId>,
+    changes: &[Change],
+    now: i64,
+) -> Result<()> {
+    for c in changes {
+        match c {
+            Change::Owner { from, to } => {
+                sqlx::query("UPDATE leads SET owner_id = $1, updated_at = $2 WHERE id = $3")
+                    .bind(to.map(|u| u.0))
+                    .bind(now)
+                    .bind(lead.0)
+                    .execute(&mut *conn)
+                    .await?;
+                let (f, t) = (from.map(|u| u.0.to_string()), to.map(|u| u.0.to_string()));
+                insert_history(
+                    conn,
+                    lead,
+                    actor,
+                    "owner",
+                    f.as_deref(),
+                    t.as_deref(),
+                    None,
+                    now,
+                )
+                .await?;
+            }
+            Change::Stage { from, to, reason } => {
+                sqlx::query("UPDATE leads SET stage = $1, is_open = $2, lost_reason = $3, updated_at = $4 WHERE id = $5")
+                    .bind(to.as_str())
+                    .bind(i64::from(to.is_open()))
+                    .bind(reason.map(|r| r.as_str()))
+                    .bind(now)
+                    .bind(lead.0)
+                    .execute(&mut *conn)
+                    .await?;
+                let r = reason.map(|r| r.as_str());
+                insert_history(
+                    conn,
+                    lead,
+                    actor,
+                    "stage",
+                    Some(from.as_str()),
+                    Some(to.as_str()),
+                    r,
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    bump_card(conn, lead, None, now).await
+}
+
+/// Mark the card as needing a re-render, optionally switching its keyboard (`main`,
+/// `stage:<user id>`, `lost`).
+pub async fn bump_card(conn: &mut Conn, lead: LeadId, menu: Option<&str>, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE leads SET card_version = card_version + 1, card_menu = COALESCE($1, card_menu), updated_at = $2 WHERE id = $3",
+    )
+    .bind(menu)
+    .bind(now)
+    .bind(lead.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Mark an identity's customer as having blocked the bot (or not).
+pub async fn set_blocked(
+    conn: &mut Conn,
+    customer: CustomerId,
+    channel: Channel,
+    blocked: bool,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE customer_identities SET blocked = $1 WHERE customer_id = $2 AND channel = $3",
+    )
+    .bind(i64::from(blocked))
+    .bind(customer.0)
+    .bind(channel.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Record a delivery outcome.
+pub async fn set_delivery(
+    conn: &mut Conn,
+    message: MessageRowId,
+    status: &str,
+    error: Option<&str>,
+    delivered_id: Option<&str>,
+) -> Result<()> {
+    sqlx::query("UPDATE messages SET delivery = $1, delivery_error = $2, delivered_id = COALESCE($3, delivered_id) WHERE id = $4")
+        .bind(status)
+        .bind(error)
+        .bind(delivered_id)
+        .bind(message.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn lead(&self, lead: LeadId) -> Result<Option<LeadRow>> {
+        let row = sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1"))
+            .bind(lead.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(lead_from).transpose()
+    }
+
+    pub async fn lead_by_topic(&self, chat: i64, thread: i32) -> Result<Option<LeadId>> {
+        let row = sqlx::query("SELECT id FROM leads WHERE staff_chat_id = $1 AND topic_thread_id = $2 ORDER BY id DESC LIMIT 1")
+            .bind(chat)
+            .bind(thread as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| col(&r, "id").map(LeadId)).transpose()
+    }
+
+    /// A topic was created for the lead: remember it, and forget the old card.
+    pub async fn set_lead_topic(
+        &self,
+        lead: LeadId,
+        chat: i64,
+        thread: Option<i32>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE leads SET staff_chat_id = $1, topic_thread_id = $2, card_message_id = NULL, card_rendered_version = 0,
+                 updated_at = $3 WHERE id = $4",
+        )
+        .bind(chat)
+        .bind(thread.map(i64::from))
+        .bind(now)
+        .bind(lead.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The card was posted or edited, showing `version`.
+    pub async fn set_card_rendered(
+        &self,
+        lead: LeadId,
+        message_id: i32,
+        version: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE leads SET card_message_id = $1,
+                 card_rendered_version = CASE WHEN card_rendered_version < $2 THEN $2 ELSE card_rendered_version END
+             WHERE id = $3",
+        )
+        .bind(message_id as i64)
+        .bind(version)
+        .bind(lead.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Messages waiting to be shown in the lead's topic, oldest first.
+    pub async fn staff_pending(&self, lead: LeadId, limit: i64) -> Result<Vec<StaffPending>> {
+        let rows = sqlx::query(
+            "SELECT id, direction, kind, body, telegram_file_id, media_group_id, extra, sent_at, created_at FROM messages
+             WHERE lead_id = $1 AND staff_state = 'pending' ORDER BY id LIMIT $2",
+        )
+        .bind(lead.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let d: String = col(r, "direction")?;
+                let k: String = col(r, "kind")?;
+                Ok(StaffPending {
+                    id: MessageRowId(col(r, "id")?),
+                    direction: Direction::parse(&d)
+                        .ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
+                    kind: MessageKind::parse(&k)
+                        .ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
+                    body: col(r, "body")?,
+                    telegram_file_id: col(r, "telegram_file_id")?,
+                    media_group_id: col(r, "media_group_id")?,
+                    extra: parse_extra(col(r, "extra")?),
+                    sent_at: col(r, "sent_at")?,
+                    created_at: col(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// These messages are now visible in the topic.
+    pub async fn mark_posted(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id = $2",
+            )
+            .bind(staff_message_id as i64)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delivery(&self, message: MessageRowId) -> Result<Option<Delivery>> {
+        let row = sqlx::query(
+            "SELECT m.id, m.lead_id, m.customer_id, m.channel, m.kind, m.body, m.telegram_file_id, m.delivery,
+                    i.external_id, i.blocked
+             FROM messages m JOIN customer_identities i ON i.customer_id = m.customer_id AND i.channel = m.channel
+             WHERE m.id = $1",
+        )
+        .bind(message.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let k: String = col(&r, "kind")?;
+        Ok(Some(Delivery {
+            id: MessageRowId(col(&r, "id")?),
+            lead: LeadId(col(&r, "lead_id")?),
+            customer: CustomerId(col(&r, "customer_id")?),
+            channel: parse_channel(&col::<String>(&r, "channel")?)?,
+            external_user: col(&r, "external_id")?,
+            kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
+            body: col(&r, "body")?,
+            telegram_file_id: col(&r, "telegram_file_id")?,
+            delivery: col(&r, "delivery")?,
+            blocked: col::<i64>(&r, "blocked")? == 1,
+        }))
+    }
+
+    /// Open leads owned by a user, or unclaimed (`None`), newest activity first.
+    pub async fn open_leads(&self, owner: Option<UserId>, limit: i64) -> Result<Vec<LeadSummary>> {
+        let cond = if owner.is_some() {
+            "l.owner_id = $1"
+        } else {
+            "l.owner_id IS NULL AND $1 = 0"
+        };
+        let sql = format!(
+            "SELECT l.id, c.name, l.stage, l.last_channel, l.last_message_at, l.last_message_preview
+             FROM leads l JOIN customers c ON c.id = l.customer_id
+             WHERE l.is_open = 1 AND {cond} ORDER BY COALESCE(l.last_message_at, l.created_at) DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner.map(|u| u.0).unwrap_or(0))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeadSummary {
+                    id: LeadId(col(r, "id")?),
+                    customer_name: col(r, "name")?,
+                    stage: parse_stage(&col::<String>(r, "stage")?)?,
+                    last_channel: parse_channel(&col::<String>(r, "last_channel")?)?,
+                    last_message_at: col(r, "last_message_at")?,
+                    last_message_preview: col(r, "last_message_preview")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn lead_messages(&self, lead: LeadId) -> Result<Vec<MessageRow>> {
+        let rows = sqlx::query(
+            "SELECT id, direction, kind, body, delivery, delivery_error, staff_state, user_id FROM messages WHERE lead_id = $1 ORDER BY id",
+        )
+        .bind(lead.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let d: String = col(r, "direction")?;
+                let k: String = col(r, "kind")?;
+                Ok(MessageRow {
+                    id: MessageRowId(col(r, "id")?),
+                    direction: Direction::parse(&d)
+                        .ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
+                    kind: MessageKind::parse(&k)
+                        .ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
+                    body: col(r, "body")?,
+                    delivery: col(r, "delivery")?,
+                    delivery_error: col(r, "delivery_error")?,
+                    staff_state: col(r, "staff_state")?,
+                    user: col::<Option<i64>>(r, "user_id")?.map(UserId),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn lead_history(&self, lead: LeadId) -> Result<Vec<HistoryRow>> {
+        let rows = sqlx::query(
+            "SELECT actor_id, field, from_value, to_value, reason, at FROM lead_history WHERE lead_id = $1 ORDER BY id",
+        )
+        .bind(lead.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryRow {
+                    actor: col::<Option<i64>>(r, "actor_id")?.map(UserId),
+                    field: col(r, "field")?,
+                    from_value: col(r, "from_value")?,
+                    to_value: col(r, "to_value")?,
+                    reason: col(r, "reason")?,
+                    at: col(r, "at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts for tests, the bench and health: (customers, leads, messages).
+    pub async fn counts(&self) -> Result<(i64, i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM customers) AS c, (SELECT COUNT(*) FROM leads) AS l, (SELECT COUNT(*) FROM messages) AS m",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((col(&row, "c")?, col(&row, "l")?, col(&row, "m")?))
+    }
+
+    /// All lead ids, oldest first (transcripts, bench).
+    pub async fn lead_ids(&self) -> Result<Vec<LeadId>> {
+        let rows = sqlx::query("SELECT id FROM leads ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| col(r, "id").map(LeadId)).collect()
+    }
+
+    /// A key-value setting (e.g. the Telegram update offset).
+    pub async fn kv_get(&self, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM kv WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| col(&r, "value")).transpose()
+    }
+
+    pub async fn kv_set(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Forget the card's message so the next sync posts a fresh one at the bottom of the topic.
+pub async fn forget_card(conn: &mut Conn, lead: LeadId) -> Result<()> {
+    sqlx::query("UPDATE leads SET card_message_id = NULL, card_rendered_version = 0 WHERE id = $1")
+        .bind(lead.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
