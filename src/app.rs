@@ -81,19 +81,10 @@ impl App {
 /// Connect to the database, apply migrations, reach the bots (`getMe`), and build the App.
 pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     config.check_for_run()?;
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "FORECOURT_DATA_DIR: cannot create {}",
-            config.data_dir.display()
-        )
-    })?;
-    let store = Store::connect(&config.database_url)
-        .await
-        .context("DATABASE_URL: cannot open the database")?;
-    store
-        .migrate()
-        .await
-        .context("applying database migrations")?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("FORECOURT_DATA_DIR: cannot create {}", config.data_dir.display()))?;
+    let store = Store::connect(&config.database_url).await.context("DATABASE_URL: cannot open the database")?;
+    store.migrate().await.context("applying database migrations")?;
     if store.engine() == crate::store::Engine::Sqlite {
         // One process owns a SQLite file: jobs left running belong to a dead process.
         let released = store.release_all_running_jobs(clock.now_ms()).await?;
@@ -101,25 +92,15 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
             warn!(released, "released jobs left running by a previous process");
         }
     }
-    let token = config
-        .telegram
-        .token
-        .clone()
-        .context("FORECOURT_TELEGRAM_TOKEN is missing")?;
-    let api =
-        TelegramApi::new(token.expose(), &config.telegram.api_url).map_err(anyhow::Error::msg)?;
-    let id = api.me().await.context(
-        "FORECOURT_TELEGRAM_TOKEN: getMe failed (is the token right and the API reachable?)",
-    )?;
+    let token = config.telegram.token.clone().context("FORECOURT_TELEGRAM_TOKEN is missing")?;
+    let api = TelegramApi::new(token.expose(), &config.telegram.api_url).map_err(anyhow::Error::msg)?;
+    let id =
+        api.me().await.context("FORECOURT_TELEGRAM_TOKEN: getMe failed (is the token right and the API reachable?)")?;
     let customer_bot = BotHandle { api, slot: 0, id };
     let staff_bot = match &config.telegram.staff_token {
         Some(t) if t != &token => {
-            let api = TelegramApi::new(t.expose(), &config.telegram.api_url)
-                .map_err(anyhow::Error::msg)?;
-            let id = api
-                .me()
-                .await
-                .context("FORECOURT_STAFF_TELEGRAM_TOKEN: getMe failed")?;
+            let api = TelegramApi::new(t.expose(), &config.telegram.api_url).map_err(anyhow::Error::msg)?;
+            let id = api.me().await.context("FORECOURT_STAFF_TELEGRAM_TOKEN: getMe failed")?;
             BotHandle { api, slot: 1, id }
         }
         _ => customer_bot.clone(),
@@ -168,11 +149,7 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
     let (tx, rx) = watch::channel(false);
     let http_addr = listener.local_addr()?;
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(crate::web::serve(
-        app.clone(),
-        listener,
-        rx.clone(),
-    )));
+    tasks.push(tokio::spawn(crate::web::serve(app.clone(), listener, rx.clone())));
     if app.config.telegram.webhook_secret.is_some() {
         info!("Telegram updates come by webhook at POST /webhooks/telegram");
     } else {
@@ -196,10 +173,5 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
     }
     tasks.push(tokio::spawn(crate::jobs::run(app.clone(), rx)));
     info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");
-    Ok(Running {
-        app,
-        http_addr,
-        shutdown: tx,
-        tasks,
-    })
+    Ok(Running { app, http_addr, shutdown: tx, tasks })
 }

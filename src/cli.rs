@@ -11,11 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "forecourt",
-    version,
-    about = "A CRM for car dealers that lives inside messengers"
-)]
+#[command(name = "forecourt", version, about = "A CRM for car dealers that lives inside messengers")]
 struct Cli {
     /// Configuration file (TOML). Default: forecourt.toml if present.
     #[arg(long, global = true)]
@@ -101,10 +97,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
     init_logs(matches!(cli.command, Command::Run));
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -124,16 +117,11 @@ fn init_logs(service: bool) {
     let default = if service { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 async fn store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database_url)
-        .await
-        .context("DATABASE_URL: cannot open the database")?;
+    let store = Store::connect(&config.database_url).await.context("DATABASE_URL: cannot open the database")?;
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }
@@ -152,12 +140,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = crate::app::build(config, Clock::real()).await?;
             let listener = tokio::net::TcpListener::bind(app.config.http_addr)
                 .await
-                .with_context(|| {
-                    format!(
-                        "FORECOURT_HTTP_ADDR: cannot listen on {}",
-                        app.config.http_addr
-                    )
-                })?;
+                .with_context(|| format!("FORECOURT_HTTP_ADDR: cannot listen on {}", app.config.http_addr))?;
             let running = crate::app::start(app, listener).await?;
             tokio::signal::ctrl_c().await.ok();
             tracing::info!("shutting down");
@@ -170,29 +153,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { command } => {
             let store = store(&config).await?;
             match command {
-                UsersCommand::Add {
-                    telegram_id,
-                    name,
-                    role,
-                    staff_chat,
-                } => {
+                UsersCommand::Add { telegram_id, name, role, staff_chat } => {
                     let role = Role::parse(&role).with_context(|| {
-                        format!(
-                            "--role: `{role}` is not one of manager, supervisor, admin, analyst"
-                        )
+                        format!("--role: `{role}` is not one of manager, supervisor, admin, analyst")
                     })?;
                     if name.trim().is_empty() {
                         anyhow::bail!("--name: must not be empty");
                     }
-                    let (u, created) = store
-                        .upsert_user(
-                            TelegramUserId(telegram_id),
-                            name.trim(),
-                            role,
-                            staff_chat,
-                            now,
-                        )
-                        .await?;
+                    let (u, created) =
+                        store.upsert_user(TelegramUserId(telegram_id), name.trim(), role, staff_chat, now).await?;
                     println!(
                         "{} user {} ({}, Telegram id {})",
                         if created { "added" } else { "updated" },
@@ -202,10 +171,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
                 UsersCommand::List => {
-                    println!(
-                        "{:>6}  {:>14}  {:<10}  {:<7}  name",
-                        "id", "telegram id", "role", "active"
-                    );
+                    println!("{:>6}  {:>14}  {:<10}  {:<7}  name", "id", "telegram id", "role", "active");
                     for u in store.list_users().await? {
                         println!(
                             "{:>6}  {:>14}  {:<10}  {:<7}  {}",
@@ -217,17 +183,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         );
                     }
                 }
-                UsersCommand::Disable { telegram_id } => match store
-                    .set_user_active(TelegramUserId(telegram_id), false, now)
-                    .await
-                {
-                    Ok(u) => println!("disabled {} (Telegram id {})", u.name, u.telegram_id),
-                    Err(crate::store::StoreError::NotFound) => {
-                        eprintln!("error: no user with Telegram id {telegram_id}");
-                        return Ok(ExitCode::from(2));
+                UsersCommand::Disable { telegram_id } => {
+                    match store.set_user_active(TelegramUserId(telegram_id), false, now).await {
+                        Ok(u) => println!("disabled {} (Telegram id {})", u.name, u.telegram_id),
+                        Err(crate::store::StoreError::NotFound) => {
+                            eprintln!("error: no user with Telegram id {telegram_id}");
+                            return Ok(ExitCode::from(2));
+                        }
+                        Err(e) => return Err(e.into()),
                     }
-                    Err(e) => return Err(e.into()),
-                },
+                }
             }
         }
         Command::Jobs { command } => {
@@ -236,18 +201,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 JobsCommand::List => {
                     let parked = store.parked_jobs().await?;
                     let counts = store.job_counts().await?;
-                    let summary: Vec<String> = counts
-                        .iter()
-                        .map(|c| format!("{} {}", c.count, c.status))
-                        .collect();
-                    println!(
-                        "jobs: {}",
-                        if summary.is_empty() {
-                            "none".into()
-                        } else {
-                            summary.join(", ")
-                        }
-                    );
+                    let summary: Vec<String> = counts.iter().map(|c| format!("{} {}", c.count, c.status)).collect();
+                    println!("jobs: {}", if summary.is_empty() { "none".into() } else { summary.join(", ") });
                     for j in parked {
                         println!(
                             "#{} {} attempts={} payload={} error={}",
@@ -272,30 +227,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Config {
-            command: ConfigCommand::Check,
-        } => {
+        Command::Config { command: ConfigCommand::Check } => {
             config.check_for_run()?;
             println!("configuration OK");
             println!("  database: {}", redact(&config.database_url));
             println!("  http: {}", config.http_addr);
             println!("  data dir: {}", config.data_dir.display());
             println!("  Telegram API: {}", config.telegram.api_url);
-            println!(
-                "  staff groups: {:?} (the first is the queue)",
-                config.telegram.staff_chat_ids
-            );
-            println!(
-                "  separate staff bot: {}",
-                config.telegram.staff_token.is_some()
-            );
+            println!("  staff groups: {:?} (the first is the queue)", config.telegram.staff_chat_ids);
+            println!("  separate staff bot: {}", config.telegram.staff_token.is_some());
             println!(
                 "  updates by: {}",
-                if config.telegram.webhook_secret.is_some() {
-                    "webhook"
-                } else {
-                    "long polling"
-                }
+                if config.telegram.webhook_secret.is_some() { "webhook" } else { "long polling" }
             );
         }
         Command::Demo { .. } | Command::Bench(_) => unreachable!("handled above"),

@@ -26,10 +26,7 @@ impl Default for Clock {
 }
 
 fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Clock {
@@ -46,12 +43,7 @@ impl Clock {
     /// A clock starting at `start_ms` that runs `speed` times faster than real time.
     pub fn starting_at(start_ms: i64, speed: f64) -> Clock {
         let speed_milli = (speed * 1000.0).round().max(1.0) as i64;
-        Clock(Arc::new(Inner {
-            started: Instant::now(),
-            start_ms,
-            speed_milli,
-            offset_ms: AtomicI64::new(0),
-        }))
+        Clock(Arc::new(Inner { started: Instant::now(), start_ms, speed_milli, offset_ms: AtomicI64::new(0) }))
     }
 
     pub fn speed(&self) -> f64 {
@@ -61,16 +53,12 @@ impl Clock {
     /// Now, in unix milliseconds.
     pub fn now_ms(&self) -> i64 {
         let real = self.0.started.elapsed().as_micros() as i64;
-        self.0.start_ms
-            + real * self.0.speed_milli / 1_000_000
-            + self.0.offset_ms.load(Ordering::Relaxed)
+        self.0.start_ms + real * self.0.speed_milli / 1_000_000 + self.0.offset_ms.load(Ordering::Relaxed)
     }
 
     /// Move the clock forward by hand (tests).
     pub fn advance(&self, by: Duration) {
-        self.0
-            .offset_ms
-            .fetch_add(by.as_millis() as i64, Ordering::Relaxed);
+        self.0.offset_ms.fetch_add(by.as_millis() as i64, Ordering::Relaxed);
     }
 
     /// How long in real time until the clock shows `at_ms`.

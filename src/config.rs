@@ -78,10 +78,7 @@ impl Default for Config {
                 sign_replies: false,
                 poll_timeout_s: 25,
             },
-            jobs: JobsConfig {
-                workers: 8,
-                max_attempts: 8,
-            },
+            jobs: JobsConfig { workers: 8, max_attempts: 8 },
         }
     }
 }
@@ -95,10 +92,7 @@ pub struct ConfigError {
 }
 
 fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting,
-        problem: problem.into(),
-    }
+    ConfigError { setting, problem: problem.into() }
 }
 
 /// The TOML file's shape; every key optional.
@@ -142,15 +136,10 @@ impl Config {
     }
 
     /// Load with an explicit environment (tests).
-    pub fn load_with(
-        path: Option<&Path>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load_with(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let file = match path {
             Some(p) => Some(read_file(p)?),
-            None if Path::new("forecourt.toml").exists() => {
-                Some(read_file(Path::new("forecourt.toml"))?)
-            }
+            None if Path::new("forecourt.toml").exists() => Some(read_file(Path::new("forecourt.toml"))?),
             None => None,
         }
         .unwrap_or_default();
@@ -165,43 +154,29 @@ impl Config {
         }
         let addr = env("FORECOURT_HTTP_ADDR").or(file.http_addr);
         if let Some(a) = addr {
-            c.http_addr = a.trim().parse().map_err(|_| {
-                bad(
-                    "FORECOURT_HTTP_ADDR",
-                    format!("`{a}` is not an address like 127.0.0.1:8080"),
-                )
-            })?;
+            c.http_addr = a
+                .trim()
+                .parse()
+                .map_err(|_| bad("FORECOURT_HTTP_ADDR", format!("`{a}` is not an address like 127.0.0.1:8080")))?;
         }
-        if let Some(v) = env("FORECOURT_DATA_DIR")
-            .map(PathBuf::from)
-            .or(file.data_dir)
-        {
+        if let Some(v) = env("FORECOURT_DATA_DIR").map(PathBuf::from).or(file.data_dir) {
             c.data_dir = v;
         }
         if let Some(tz) = env("FORECOURT_TIMEZONE").or(file.timezone) {
-            c.timezone = tz.trim().parse().map_err(|_| {
-                bad(
-                    "FORECOURT_TIMEZONE",
-                    format!("`{tz}` is not a time zone name like Europe/Kyiv"),
-                )
-            })?;
+            c.timezone = tz
+                .trim()
+                .parse()
+                .map_err(|_| bad("FORECOURT_TIMEZONE", format!("`{tz}` is not a time zone name like Europe/Kyiv")))?;
         }
 
         let t = file.telegram;
-        c.telegram.token = env("FORECOURT_TELEGRAM_TOKEN")
-            .map(Secret::new)
-            .or(t.token)
-            .filter(|s| !s.0.is_empty());
-        c.telegram.staff_token = env("FORECOURT_STAFF_TELEGRAM_TOKEN")
-            .map(Secret::new)
-            .or(t.staff_token)
-            .filter(|s| !s.0.is_empty());
+        c.telegram.token = env("FORECOURT_TELEGRAM_TOKEN").map(Secret::new).or(t.token).filter(|s| !s.0.is_empty());
+        c.telegram.staff_token =
+            env("FORECOURT_STAFF_TELEGRAM_TOKEN").map(Secret::new).or(t.staff_token).filter(|s| !s.0.is_empty());
         if let Some(u) = env("FORECOURT_TELEGRAM_API_URL").or(t.api_url) {
             c.telegram.api_url = u.trim().trim_end_matches('/').to_string();
         }
-        if !(c.telegram.api_url.starts_with("http://")
-            || c.telegram.api_url.starts_with("https://"))
-        {
+        if !(c.telegram.api_url.starts_with("http://") || c.telegram.api_url.starts_with("https://")) {
             return Err(bad(
                 "FORECOURT_TELEGRAM_API_URL",
                 format!("`{}` must start with https://", c.telegram.api_url),
@@ -221,21 +196,14 @@ impl Config {
                 ));
             }
             if !seen.insert(*id) {
-                return Err(bad(
-                    "FORECOURT_STAFF_CHAT_ID",
-                    format!("{id} is listed twice"),
-                ));
+                return Err(bad("FORECOURT_STAFF_CHAT_ID", format!("{id} is listed twice")));
             }
         }
-        c.telegram.webhook_secret = env("FORECOURT_TELEGRAM_WEBHOOK_SECRET")
-            .map(Secret::new)
-            .or(t.webhook_secret)
-            .filter(|s| !s.0.is_empty());
+        c.telegram.webhook_secret =
+            env("FORECOURT_TELEGRAM_WEBHOOK_SECRET").map(Secret::new).or(t.webhook_secret).filter(|s| !s.0.is_empty());
         if let Some(s) = &c.telegram.webhook_secret {
             let ok = (1..=256).contains(&s.0.len())
-                && s.0
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                && s.0.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
             if !ok {
                 return Err(bad(
                     "FORECOURT_TELEGRAM_WEBHOOK_SECRET",
@@ -251,10 +219,8 @@ impl Config {
             c.telegram.poll_timeout_s = v;
         }
         if let Some(v) = env("FORECOURT_JOB_WORKERS") {
-            c.jobs.workers = v
-                .trim()
-                .parse()
-                .map_err(|_| bad("FORECOURT_JOB_WORKERS", format!("`{v}` is not a number")))?;
+            c.jobs.workers =
+                v.trim().parse().map_err(|_| bad("FORECOURT_JOB_WORKERS", format!("`{v}` is not a number")))?;
         } else if let Some(v) = file.jobs.workers {
             c.jobs.workers = v;
         }
@@ -262,12 +228,8 @@ impl Config {
             return Err(bad("FORECOURT_JOB_WORKERS", "must be between 1 and 256"));
         }
         if let Some(v) = env("FORECOURT_JOB_MAX_ATTEMPTS") {
-            c.jobs.max_attempts = v.trim().parse().map_err(|_| {
-                bad(
-                    "FORECOURT_JOB_MAX_ATTEMPTS",
-                    format!("`{v}` is not a number"),
-                )
-            })?;
+            c.jobs.max_attempts =
+                v.trim().parse().map_err(|_| bad("FORECOURT_JOB_MAX_ATTEMPTS", format!("`{v}` is not a number")))?;
         } else if let Some(v) = file.jobs.max_attempts {
             c.jobs.max_attempts = v;
         }
@@ -278,10 +240,7 @@ impl Config {
             || c.database_url.starts_with("postgres://")
             || c.database_url.starts_with("postgresql://"))
         {
-            return Err(bad(
-                "DATABASE_URL",
-                "must start with sqlite:// or postgres://",
-            ));
+            return Err(bad("DATABASE_URL", "must start with sqlite:// or postgres://"));
         }
         Ok(c)
     }
@@ -289,10 +248,7 @@ impl Config {
     /// What `run` needs beyond what loading checked: a bot token and a staff group.
     pub fn check_for_run(&self) -> Result<(), ConfigError> {
         if self.telegram.token.is_none() {
-            return Err(bad(
-                "FORECOURT_TELEGRAM_TOKEN",
-                "is missing: create a bot with @BotFather and set its token",
-            ));
+            return Err(bad("FORECOURT_TELEGRAM_TOKEN", "is missing: create a bot with @BotFather and set its token"));
         }
         if self.telegram.staff_chat_ids.is_empty() {
             return Err(bad(
@@ -305,16 +261,12 @@ impl Config {
 
     /// The bot token used for the staff group.
     pub fn staff_token(&self) -> Option<&Secret> {
-        self.telegram
-            .staff_token
-            .as_ref()
-            .or(self.telegram.token.as_ref())
+        self.telegram.staff_token.as_ref().or(self.telegram.token.as_ref())
     }
 }
 
 fn read_file(p: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(p)
-        .map_err(|e| bad("--config", format!("cannot read {}: {e}", p.display())))?;
+    let text = std::fs::read_to_string(p).map_err(|e| bad("--config", format!("cannot read {}: {e}", p.display())))?;
     toml::from_str(&text).map_err(|e| bad("--config", format!("{}: {}", p.display(), e.message())))
 }
 
@@ -323,10 +275,7 @@ fn parse_chat_list(list: &str) -> Result<Vec<i64>, ConfigError> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             s.trim().parse::<i64>().map_err(|_| {
-                bad(
-                    "FORECOURT_STAFF_CHAT_ID",
-                    format!("`{s}` is not a chat id (a list is comma-separated)"),
-                )
+                bad("FORECOURT_STAFF_CHAT_ID", format!("`{s}` is not a chat id (a list is comma-separated)"))
             })
         })
         .collect()
@@ -346,10 +295,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let dir = tempfile::tempdir().unwrap();
         let path = file.map(|f| {
             let p = dir.path().join("f.toml");
@@ -368,14 +314,7 @@ mod tests {
         let c = load(&[], Some(f)).unwrap();
         assert_eq!(c.database_url, "sqlite://f.db");
         assert_eq!(c.telegram.staff_chat_ids, vec![-100]);
-        let c = load(
-            &[
-                ("DATABASE_URL", "postgres://x/y"),
-                ("FORECOURT_STAFF_CHAT_ID", "-1, -2"),
-            ],
-            Some(f),
-        )
-        .unwrap();
+        let c = load(&[("DATABASE_URL", "postgres://x/y"), ("FORECOURT_STAFF_CHAT_ID", "-1, -2")], Some(f)).unwrap();
         assert_eq!(c.database_url, "postgres://x/y");
         assert_eq!(c.telegram.staff_chat_ids, vec![-1, -2]);
         assert!(c.check_for_run().is_ok());
@@ -385,47 +324,23 @@ mod tests {
     fn each_problem_names_its_setting() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("FORECOURT_HTTP_ADDR", "nowhere")], "FORECOURT_HTTP_ADDR"),
-            (
-                &[("FORECOURT_STAFF_CHAT_ID", "abc")],
-                "FORECOURT_STAFF_CHAT_ID",
-            ),
-            (
-                &[("FORECOURT_STAFF_CHAT_ID", "123")],
-                "FORECOURT_STAFF_CHAT_ID",
-            ),
+            (&[("FORECOURT_STAFF_CHAT_ID", "abc")], "FORECOURT_STAFF_CHAT_ID"),
+            (&[("FORECOURT_STAFF_CHAT_ID", "123")], "FORECOURT_STAFF_CHAT_ID"),
             (&[("FORECOURT_TIMEZONE", "Mars/Base")], "FORECOURT_TIMEZONE"),
-            (
-                &[("FORECOURT_TELEGRAM_API_URL", "api.telegram.org")],
-                "FORECOURT_TELEGRAM_API_URL",
-            ),
-            (
-                &[("FORECOURT_TELEGRAM_WEBHOOK_SECRET", "no spaces")],
-                "FORECOURT_TELEGRAM_WEBHOOK_SECRET",
-            ),
+            (&[("FORECOURT_TELEGRAM_API_URL", "api.telegram.org")], "FORECOURT_TELEGRAM_API_URL"),
+            (&[("FORECOURT_TELEGRAM_WEBHOOK_SECRET", "no spaces")], "FORECOURT_TELEGRAM_WEBHOOK_SECRET"),
             (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
-            (
-                &[("FORECOURT_SIGN_REPLIES", "maybe")],
-                "FORECOURT_SIGN_REPLIES",
-            ),
+            (&[("FORECOURT_SIGN_REPLIES", "maybe")], "FORECOURT_SIGN_REPLIES"),
         ];
         for (vars, setting) in cases {
             let err = load(vars, None).unwrap_err();
             assert_eq!(err.setting, *setting, "{err}");
         }
         let c = load(&[], None).unwrap();
-        assert_eq!(
-            c.check_for_run().unwrap_err().setting,
-            "FORECOURT_TELEGRAM_TOKEN"
-        );
+        assert_eq!(c.check_for_run().unwrap_err().setting, "FORECOURT_TELEGRAM_TOKEN");
         let c = load(&[("FORECOURT_TELEGRAM_TOKEN", "t")], None).unwrap();
-        assert_eq!(
-            c.check_for_run().unwrap_err().setting,
-            "FORECOURT_STAFF_CHAT_ID"
-        );
-        assert_eq!(
-            load(&[], Some("nonsense = 1")).unwrap_err().setting,
-            "--config"
-        );
+        assert_eq!(c.check_for_run().unwrap_err().setting, "FORECOURT_STAFF_CHAT_ID");
+        assert_eq!(load(&[], Some("nonsense = 1")).unwrap_err().setting, "--config");
     }
 
     #[test]

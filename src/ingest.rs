@@ -53,11 +53,7 @@ pub fn topic_sync_job(lead: LeadId, run_at: i64) -> NewJob {
 
 /// Store one inbound message inside the caller's transaction. `Ok(None)` means it was a
 /// duplicate and nothing changed.
-pub async fn ingest_in_tx(
-    conn: &mut store::Conn,
-    m: &Inbound,
-    now: i64,
-) -> Result<Option<Ingested>, StoreError> {
+pub async fn ingest_in_tx(conn: &mut store::Conn, m: &Inbound, now: i64) -> Result<Option<Ingested>, StoreError> {
     let customer = store::find_or_create_customer(
         conn,
         m.channel,
@@ -70,10 +66,7 @@ pub async fn ingest_in_tx(
     .await?;
     let (lead, new_lead) = match store::open_lead(conn, customer).await? {
         Some(l) => (l, false),
-        None => (
-            store::create_lead(conn, customer, m.channel, now).await?,
-            true,
-        ),
+        None => (store::create_lead(conn, customer, m.channel, now).await?, true),
     };
     let row = NewMessage {
         lead,
@@ -94,27 +87,10 @@ pub async fn ingest_in_tx(
     let Some(message) = store::insert_message(conn, &row, now).await? else {
         return Ok(None);
     };
-    store::touch_lead(
-        conn,
-        lead,
-        m.channel,
-        &preview(m.kind, m.text.as_deref()),
-        m.sent_at,
-        now,
-    )
-    .await?;
-    let run_at = if m.media_group_id.is_some() {
-        now + ALBUM_GRACE_MS
-    } else {
-        now
-    };
+    store::touch_lead(conn, lead, m.channel, &preview(m.kind, m.text.as_deref()), m.sent_at, now).await?;
+    let run_at = if m.media_group_id.is_some() { now + ALBUM_GRACE_MS } else { now };
     store::jobs_enqueue(conn, &topic_sync_job(lead, run_at), now).await?;
-    Ok(Some(Ingested {
-        customer,
-        lead,
-        message,
-        new_lead,
-    }))
+    Ok(Some(Ingested { customer, lead, message, new_lead }))
 }
 
 /// Store one inbound message in its own transaction.

@@ -7,91 +7,28 @@ use serde::Serialize;
 
 /// The built-in templates, by name.
 const BUILTIN: &[(&str, &str)] = &[
-    (
-        "staff/card.txt",
-        include_str!("../templates/staff/card.txt"),
-    ),
-    (
-        "staff/contact_shared.txt",
-        include_str!("../templates/staff/contact_shared.txt"),
-    ),
-    (
-        "staff/delivery_failed.txt",
-        include_str!("../templates/staff/delivery_failed.txt"),
-    ),
-    (
-        "staff/done.txt",
-        include_str!("../templates/staff/done.txt"),
-    ),
-    (
-        "staff/help.txt",
-        include_str!("../templates/staff/help.txt"),
-    ),
-    (
-        "staff/lead_not_found.txt",
-        include_str!("../templates/staff/lead_not_found.txt"),
-    ),
-    (
-        "staff/lost_menu_hint.txt",
-        include_str!("../templates/staff/lost_menu_hint.txt"),
-    ),
+    ("staff/card.txt", include_str!("../templates/staff/card.txt")),
+    ("staff/contact_shared.txt", include_str!("../templates/staff/contact_shared.txt")),
+    ("staff/delivery_failed.txt", include_str!("../templates/staff/delivery_failed.txt")),
+    ("staff/done.txt", include_str!("../templates/staff/done.txt")),
+    ("staff/help.txt", include_str!("../templates/staff/help.txt")),
+    ("staff/lead_not_found.txt", include_str!("../templates/staff/lead_not_found.txt")),
+    ("staff/lost_menu_hint.txt", include_str!("../templates/staff/lost_menu_hint.txt")),
     ("staff/my.txt", include_str!("../templates/staff/my.txt")),
-    (
-        "staff/not_staff.txt",
-        include_str!("../templates/staff/not_staff.txt"),
-    ),
-    (
-        "staff/note_empty.txt",
-        include_str!("../templates/staff/note_empty.txt"),
-    ),
-    (
-        "staff/note_saved.txt",
-        include_str!("../templates/staff/note_saved.txt"),
-    ),
-    (
-        "staff/queue.txt",
-        include_str!("../templates/staff/queue.txt"),
-    ),
-    (
-        "staff/refused.txt",
-        include_str!("../templates/staff/refused.txt"),
-    ),
-    (
-        "staff/reply_refused.txt",
-        include_str!("../templates/staff/reply_refused.txt"),
-    ),
-    (
-        "staff/staff_reply_signed.txt",
-        include_str!("../templates/staff/staff_reply_signed.txt"),
-    ),
-    (
-        "staff/stage_menu_hint.txt",
-        include_str!("../templates/staff/stage_menu_hint.txt"),
-    ),
-    (
-        "staff/stale_button.txt",
-        include_str!("../templates/staff/stale_button.txt"),
-    ),
-    (
-        "staff/topic_name.txt",
-        include_str!("../templates/staff/topic_name.txt"),
-    ),
-    (
-        "staff/topic_recreated.txt",
-        include_str!("../templates/staff/topic_recreated.txt"),
-    ),
-    (
-        "staff/unknown_command.txt",
-        include_str!("../templates/staff/unknown_command.txt"),
-    ),
-    (
-        "staff/unsupported_kind.txt",
-        include_str!("../templates/staff/unsupported_kind.txt"),
-    ),
-    (
-        "staff/usage_lead.txt",
-        include_str!("../templates/staff/usage_lead.txt"),
-    ),
+    ("staff/not_staff.txt", include_str!("../templates/staff/not_staff.txt")),
+    ("staff/note_empty.txt", include_str!("../templates/staff/note_empty.txt")),
+    ("staff/note_saved.txt", include_str!("../templates/staff/note_saved.txt")),
+    ("staff/queue.txt", include_str!("../templates/staff/queue.txt")),
+    ("staff/refused.txt", include_str!("../templates/staff/refused.txt")),
+    ("staff/reply_refused.txt", include_str!("../templates/staff/reply_refused.txt")),
+    ("staff/staff_reply_signed.txt", include_str!("../templates/staff/staff_reply_signed.txt")),
+    ("staff/stage_menu_hint.txt", include_str!("../templates/staff/stage_menu_hint.txt")),
+    ("staff/stale_button.txt", include_str!("../templates/staff/stale_button.txt")),
+    ("staff/topic_name.txt", include_str!("../templates/staff/topic_name.txt")),
+    ("staff/topic_recreated.txt", include_str!("../templates/staff/topic_recreated.txt")),
+    ("staff/unknown_command.txt", include_str!("../templates/staff/unknown_command.txt")),
+    ("staff/unsupported_kind.txt", include_str!("../templates/staff/unsupported_kind.txt")),
+    ("staff/usage_lead.txt", include_str!("../templates/staff/usage_lead.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -115,39 +52,23 @@ impl Templates {
         let syntax = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
             .build()
-            .map_err(|source| TemplateError {
-                name: "syntax".into(),
-                source,
-            })?;
+            .map_err(|source| TemplateError { name: "syntax".into(), source })?;
         env.set_syntax(syntax);
         // A template that reads a field the code does not pass renders it empty rather than
         // failing the whole message.
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         for (name, source) in BUILTIN {
-            env.add_template(name, source)
-                .map_err(|source| TemplateError {
-                    name: name.to_string(),
-                    source,
-                })?;
+            env.add_template(name, source).map_err(|source| TemplateError { name: name.to_string(), source })?;
         }
         Ok(Templates { env })
     }
 
     /// Render a template; the result is trimmed of surrounding blank lines.
     pub fn render<S: Serialize>(&self, name: &str, ctx: S) -> Result<String, TemplateError> {
-        let t = self
-            .env
-            .get_template(name)
-            .map_err(|source| TemplateError {
-                name: name.to_string(),
-                source,
-            })?;
+        let t = self.env.get_template(name).map_err(|source| TemplateError { name: name.to_string(), source })?;
         let out = t
             .render(minijinja::value::Serde(&ctx))
-            .map_err(|source| TemplateError {
-                name: name.to_string(),
-                source,
-            })?;
+            .map_err(|source| TemplateError { name: name.to_string(), source })?;
         Ok(out.trim().to_string())
     }
 
@@ -164,8 +85,7 @@ mod tests {
     fn every_shipped_template_compiles_and_renders_with_an_empty_context() {
         let t = Templates::builtin().expect("templates compile");
         for name in t.names() {
-            t.render(name, minijinja::context! {})
-                .unwrap_or_else(|e| panic!("{e}"));
+            t.render(name, minijinja::context! {}).unwrap_or_else(|e| panic!("{e}"));
         }
     }
 
@@ -174,9 +94,7 @@ mod tests {
         let t = Templates::builtin().unwrap();
         let lead = minijinja::context! { id => 7, customer => "Olena", channel => "Telegram", stage => "New",
         last_message => "hi", last_message_at => "09:00" };
-        let card = t
-            .render("staff/card.txt", minijinja::context! { lead })
-            .unwrap();
+        let card = t.render("staff/card.txt", minijinja::context! { lead }).unwrap();
         assert!(card.starts_with("🚗 Lead #7 · Olena"), "{card}");
         assert!(card.contains("Owner: — unassigned —"), "{card}");
         assert!(card.contains("Last message (09:00): hi"), "{card}");

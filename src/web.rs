@@ -17,10 +17,7 @@ use tokio::sync::watch;
 use tracing::{error, warn};
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/webhooks/telegram", post(telegram_webhook))
-        .with_state(app)
+    Router::new().route("/healthz", get(healthz)).route("/webhooks/telegram", post(telegram_webhook)).with_state(app)
 }
 
 pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
@@ -38,19 +35,12 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.ping().await {
         Ok(()) => {
             let jobs = app.store.job_counts().await.unwrap_or_default();
-            let counts: serde_json::Map<_, _> = jobs
-                .into_iter()
-                .map(|c| (c.status, json!(c.count)))
-                .collect();
+            let counts: serde_json::Map<_, _> = jobs.into_iter().map(|c| (c.status, json!(c.count))).collect();
             Json(json!({"status": "ok", "jobs": counts})).into_response()
         }
         Err(e) => {
             error!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "database unreachable"})),
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "database unreachable"}))).into_response()
         }
     }
 }
@@ -59,36 +49,20 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({"error": reason}))).into_response()
 }
 
-async fn telegram_webhook(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn telegram_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(secret) = app.config.telegram.webhook_secret.as_ref() else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "webhook mode is off (FORECOURT_TELEGRAM_WEBHOOK_SECRET is not set)",
-        );
+        return refuse(StatusCode::NOT_FOUND, "webhook mode is off (FORECOURT_TELEGRAM_WEBHOOK_SECRET is not set)");
     };
-    let given = headers
-        .get("x-telegram-bot-api-secret-token")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
+    let given = headers.get("x-telegram-bot-api-secret-token").map(|v| v.as_bytes()).unwrap_or_default();
     if !bool::from(given.ct_eq(secret.expose().as_bytes())) {
         warn!("Telegram webhook refused: wrong or missing secret token");
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "wrong or missing X-Telegram-Bot-Api-Secret-Token",
-        );
+        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing X-Telegram-Bot-Api-Secret-Token");
     }
     let update: teloxide::types::Update = match serde_json::from_slice(&body) {
         Ok(u) => u,
         Err(e) => {
             warn!(error = %e, "Telegram webhook refused: not an update");
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("not a Telegram update: {e}"),
-            );
+            return refuse(StatusCode::BAD_REQUEST, &format!("not a Telegram update: {e}"));
         }
     };
     let bot = app.customer_bot.clone();
@@ -98,10 +72,7 @@ async fn telegram_webhook(
         Err(e) => {
             // Telegram will deliver it again.
             error!(error = %e, update_id = update.id.0, "could not store a webhook update");
-            refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "could not store the update; try again",
-            )
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "could not store the update; try again")
         }
     }
 }

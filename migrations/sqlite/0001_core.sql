@@ -66,6 +66,7 @@ CREATE TABLE leads (
     notes                 TEXT,
     staff_chat_id         BIGINT,
     topic_thread_id       BIGINT,
+    topic_closed          BIGINT NOT NULL DEFAULT 0 CHECK (topic_closed IN (0, 1)),
     card_message_id       BIGINT,
     card_version          BIGINT NOT NULL DEFAULT 1,
     card_rendered_version BIGINT NOT NULL DEFAULT 0,

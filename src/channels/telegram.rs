@@ -7,15 +7,15 @@ use crate::ingest::Inbound;
 use serde_json::json;
 use teloxide::net::Download;
 use teloxide::payloads::{
-    AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendAudioSetters,
-    SendDocumentSetters, SendLocationSetters, SendMediaGroupSetters, SendMessageSetters,
-    SendPhotoSetters, SendVideoSetters, SendVoiceSetters,
+    AnswerCallbackQuerySetters, EditMessageTextSetters, GetUpdatesSetters, SendAudioSetters, SendDocumentSetters,
+    SendLocationSetters, SendMediaGroupSetters, SendMessageSetters, SendPhotoSetters, SendVideoSetters,
+    SendVoiceSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    CallbackQueryId, ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
-    InputMedia, InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo, Message,
-    MessageId, ThreadId, Update, UpdateKind,
+    CallbackQueryId, ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, InputMedia,
+    InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo, Message, MessageId, ThreadId, Update,
+    UpdateKind,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
@@ -59,9 +59,9 @@ fn classify(e: RequestError) -> TgError {
             | ApiError::CantInitiateConversation => TgError::Blocked,
             ApiError::MessageNotModified => TgError::NotModified,
             ApiError::MessageToEditNotFound => TgError::EditTargetMissing,
-            ApiError::MessageIsTooLong
-            | ApiError::EditedMessageIsTooLong
-            | ApiError::MessageTextIsEmpty => TgError::TooLong,
+            ApiError::MessageIsTooLong | ApiError::EditedMessageIsTooLong | ApiError::MessageTextIsEmpty => {
+                TgError::TooLong
+            }
             ApiError::Unknown(text) => {
                 if text.contains("message thread not found") || text.contains("TOPIC_DELETED") {
                     TgError::ThreadNotFound
@@ -83,9 +83,7 @@ fn classify(e: RequestError) -> TgError {
             TgError::Transient(format!("unreadable answer: {}", truncate(&raw, 200)))
         }
         RequestError::Io(e) => TgError::Transient(e.to_string()),
-        RequestError::MigrateToChatId(c) => {
-            TgError::BadRequest(format!("the group moved to chat {c}"))
-        }
+        RequestError::MigrateToChatId(c) => TgError::BadRequest(format!("the group moved to chat {c}")),
     }
 }
 
@@ -98,9 +96,7 @@ pub type Keyboard = Vec<Vec<(String, String)>>;
 
 fn markup(k: &Keyboard) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(k.iter().map(|row| {
-        row.iter()
-            .map(|(label, data)| InlineKeyboardButton::callback(label.clone(), data.clone()))
-            .collect::<Vec<_>>()
+        row.iter().map(|(label, data)| InlineKeyboardButton::callback(label.clone(), data.clone())).collect::<Vec<_>>()
     }))
 }
 
@@ -141,11 +137,8 @@ fn thread(t: Option<i32>) -> Option<ThreadId> {
 
 impl TelegramApi {
     pub fn new(token: &str, api_url: &str) -> Result<TelegramApi, String> {
-        let url =
-            reqwest::Url::parse(api_url).map_err(|e| format!("FORECOURT_TELEGRAM_API_URL: {e}"))?;
-        Ok(TelegramApi {
-            bot: Bot::new(token).set_api_url(url),
-        })
+        let url = reqwest::Url::parse(api_url).map_err(|e| format!("FORECOURT_TELEGRAM_API_URL: {e}"))?;
+        Ok(TelegramApi { bot: Bot::new(token).set_api_url(url) })
     }
 
     /// The bot's own user id (`getMe`).
@@ -154,11 +147,7 @@ impl TelegramApi {
         Ok(me.id.0 as i64)
     }
 
-    pub async fn get_updates(
-        &self,
-        offset: Option<i32>,
-        timeout_s: u32,
-    ) -> Result<Vec<Update>, TgError> {
+    pub async fn get_updates(&self, offset: Option<i32>, timeout_s: u32) -> Result<Vec<Update>, TgError> {
         let mut req = self.bot.get_updates().timeout(timeout_s);
         if let Some(o) = offset {
             req = req.offset(o);
@@ -183,16 +172,8 @@ impl TelegramApi {
         Ok(req.await.map_err(classify)?.id.0)
     }
 
-    pub async fn edit_text(
-        &self,
-        chat: i64,
-        message: i32,
-        text: &str,
-        kb: Option<&Keyboard>,
-    ) -> Result<(), TgError> {
-        let mut req = self
-            .bot
-            .edit_message_text(ChatId(chat), MessageId(message), text);
+    pub async fn edit_text(&self, chat: i64, message: i32, text: &str, kb: Option<&Keyboard>) -> Result<(), TgError> {
+        let mut req = self.bot.edit_message_text(ChatId(chat), MessageId(message), text);
         if let Some(k) = kb {
             req = req.reply_markup(markup(k));
         }
@@ -281,13 +262,7 @@ impl TelegramApi {
         Ok(sent.first().map(|m| m.id.0).unwrap_or(0))
     }
 
-    pub async fn send_location(
-        &self,
-        chat: i64,
-        thread_id: Option<i32>,
-        lat: f64,
-        lon: f64,
-    ) -> Result<i32, TgError> {
+    pub async fn send_location(&self, chat: i64, thread_id: Option<i32>, lat: f64, lon: f64) -> Result<i32, TgError> {
         let mut req = self.bot.send_location(ChatId(chat), lat, lon);
         if let Some(t) = thread(thread_id) {
             req = req.message_thread_id(t);
@@ -296,21 +271,12 @@ impl TelegramApi {
     }
 
     pub async fn create_topic(&self, chat: i64, name: &str) -> Result<i32, TgError> {
-        let topic = self
-            .bot
-            .create_forum_topic(ChatId(chat), name)
-            .await
-            .map_err(classify)?;
+        let topic = self.bot.create_forum_topic(ChatId(chat), name).await.map_err(classify)?;
         Ok(topic.thread_id.0 .0)
     }
 
     pub async fn reopen_topic(&self, chat: i64, thread_id: i32) -> Result<(), TgError> {
-        match self
-            .bot
-            .reopen_forum_topic(ChatId(chat), ThreadId(MessageId(thread_id)))
-            .await
-            .map_err(classify)
-        {
+        match self.bot.reopen_forum_topic(ChatId(chat), ThreadId(MessageId(thread_id))).await.map_err(classify) {
             Ok(_) => Ok(()),
             Err(TgError::BadRequest(t)) if t.contains("TOPIC_NOT_MODIFIED") => Ok(()),
             Err(e) => Err(e),
@@ -318,12 +284,7 @@ impl TelegramApi {
     }
 
     pub async fn close_topic(&self, chat: i64, thread_id: i32) -> Result<(), TgError> {
-        match self
-            .bot
-            .close_forum_topic(ChatId(chat), ThreadId(MessageId(thread_id)))
-            .await
-            .map_err(classify)
-        {
+        match self.bot.close_forum_topic(ChatId(chat), ThreadId(MessageId(thread_id))).await.map_err(classify) {
             Ok(_) => Ok(()),
             Err(TgError::BadRequest(t)) if t.contains("TOPIC_NOT_MODIFIED") => Ok(()),
             Err(e) => Err(e),
@@ -331,9 +292,7 @@ impl TelegramApi {
     }
 
     pub async fn answer_callback(&self, id: &str, text: &str, alert: bool) -> Result<(), TgError> {
-        let mut req = self
-            .bot
-            .answer_callback_query(CallbackQueryId(id.to_string()));
+        let mut req = self.bot.answer_callback_query(CallbackQueryId(id.to_string()));
         if !text.is_empty() {
             req = req.text(text.to_string()).show_alert(alert);
         }
@@ -343,16 +302,9 @@ impl TelegramApi {
 
     /// Download a file this bot knows by id.
     pub async fn download(&self, file_id: &str) -> Result<Vec<u8>, TgError> {
-        let file = self
-            .bot
-            .get_file(FileId(file_id.to_string()))
-            .await
-            .map_err(classify)?;
+        let file = self.bot.get_file(FileId(file_id.to_string())).await.map_err(classify)?;
         let mut buf = Vec::new();
-        self.bot
-            .download_file(&file.path, &mut buf)
-            .await
-            .map_err(|e| TgError::Transient(e.to_string()))?;
+        self.bot.download_file(&file.path, &mut buf).await.map_err(|e| TgError::Transient(e.to_string()))?;
         Ok(buf)
     }
 }
@@ -368,32 +320,16 @@ pub struct Content {
 
 pub fn content(msg: &Message) -> Content {
     let caption = msg.caption().map(str::to_string);
-    let with_file = |kind, id: &FileId, extra| Content {
-        kind,
-        text: caption.clone(),
-        file_id: Some(id.0.clone()),
-        extra,
-    };
+    let with_file =
+        |kind, id: &FileId, extra| Content { kind, text: caption.clone(), file_id: Some(id.0.clone()), extra };
     if let Some(t) = msg.text() {
-        return Content {
-            kind: MessageKind::Text,
-            text: Some(t.to_string()),
-            file_id: None,
-            extra: None,
-        };
+        return Content { kind: MessageKind::Text, text: Some(t.to_string()), file_id: None, extra: None };
     }
-    if let Some(p) = msg
-        .photo()
-        .and_then(|p| p.iter().max_by_key(|s| s.width * s.height))
-    {
+    if let Some(p) = msg.photo().and_then(|p| p.iter().max_by_key(|s| s.width * s.height)) {
         return with_file(MessageKind::Photo, &p.file.id, None);
     }
     if let Some(d) = msg.document() {
-        return with_file(
-            MessageKind::Document,
-            &d.file.id,
-            d.file_name.as_ref().map(|n| json!({"file_name": n})),
-        );
+        return with_file(MessageKind::Document, &d.file.id, d.file_name.as_ref().map(|n| json!({"file_name": n})));
     }
     if let Some(v) = msg.voice() {
         return with_file(MessageKind::Voice, &v.file.id, None);
@@ -417,26 +353,16 @@ pub fn content(msg: &Message) -> Content {
     }
     if let Some(c) = msg.contact() {
         // The phone number is deliberately dropped: Forecourt stores no phone numbers.
-        let name = [Some(c.first_name.as_str()), c.last_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Content {
-            kind: MessageKind::Contact,
-            text: None,
-            file_id: None,
-            extra: Some(json!({"name": name})),
-        };
+        let name =
+            [Some(c.first_name.as_str()), c.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        return Content { kind: MessageKind::Contact, text: None, file_id: None, extra: Some(json!({"name": name})) };
     }
     if let Some(v) = msg.venue() {
         return Content {
             kind: MessageKind::Location,
             text: Some(v.title.clone()),
             file_id: None,
-            extra: Some(
-                json!({"latitude": v.location.latitude, "longitude": v.location.longitude}),
-            ),
+            extra: Some(json!({"latitude": v.location.latitude, "longitude": v.location.longitude})),
         };
     }
     if let Some(l) = msg.location() {
@@ -447,12 +373,7 @@ pub fn content(msg: &Message) -> Content {
             extra: Some(json!({"latitude": l.latitude, "longitude": l.longitude})),
         };
     }
-    Content {
-        kind: MessageKind::Other,
-        text: caption,
-        file_id: None,
-        extra: None,
-    }
+    Content { kind: MessageKind::Other, text: caption, file_id: None, extra: None }
 }
 
 /// A message written in a staff group.
@@ -482,18 +403,19 @@ pub enum Incoming {
     Customer(Box<Inbound>),
     Staff(StaffMessage),
     Button(ButtonPress),
+    /// A person closed (`true`) or reopened a topic in a staff group.
+    TopicState {
+        chat: i64,
+        thread: i32,
+        closed: bool,
+    },
     /// Nothing to do, and why (logged at debug).
     Ignored(&'static str),
 }
 
 /// Sort one update. `staff_chats` are the configured staff groups; `customers` and
 /// `staff` say which sides this bot serves.
-pub fn classify_update(
-    update: &Update,
-    staff_chats: &[i64],
-    customers: bool,
-    staff: bool,
-) -> Incoming {
+pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, staff: bool) -> Incoming {
     match &update.kind {
         UpdateKind::Message(msg) => {
             let Some(from) = msg.from.as_ref() else {
@@ -517,11 +439,7 @@ pub fn classify_update(
                     channel: Channel::Telegram,
                     external_user: from.id.0.to_string(),
                     external_message: format!("{}:{}", msg.chat.id.0, msg.id.0),
-                    sender_name: if name.trim().is_empty() {
-                        format!("Telegram user {}", from.id.0)
-                    } else {
-                        name
-                    },
+                    sender_name: if name.trim().is_empty() { format!("Telegram user {}", from.id.0) } else { name },
                     language: from.language_code.clone(),
                     kind: c.kind,
                     text: c.text,
@@ -532,19 +450,18 @@ pub fn classify_update(
                 }));
             }
             if staff && staff_chats.contains(&msg.chat.id.0) {
-                if msg.forum_topic_created().is_some()
-                    || msg.forum_topic_closed().is_some()
-                    || msg.forum_topic_reopened().is_some()
-                {
+                let thread = msg.thread_id.map(|t| t.0 .0);
+                match (thread, msg.forum_topic_closed().is_some(), msg.forum_topic_reopened().is_some()) {
+                    (Some(thread), true, _) => return Incoming::TopicState { chat: msg.chat.id.0, thread, closed: true },
+                    (Some(thread), _, true) => return Incoming::TopicState { chat: msg.chat.id.0, thread, closed: false },
+                    _ => {}
+                }
+                if msg.forum_topic_created().is_some() {
                     return Incoming::Ignored("topic service message");
                 }
                 return Incoming::Staff(StaffMessage {
                     chat: msg.chat.id.0,
-                    thread: if msg.is_topic_message {
-                        msg.thread_id.map(|t| t.0 .0)
-                    } else {
-                        None
-                    },
+                    thread: if msg.is_topic_message { msg.thread_id.map(|t| t.0 .0) } else { None },
                     message_id: msg.id.0,
                     from: from.id.0 as i64,
                     content: content(msg),
@@ -616,35 +533,22 @@ mod tests {
                 json!({"video": {"file_id": "w", "file_unique_id": "uw", "width": 1, "height": 1, "duration": 2, "mime_type": "video/mp4"}}),
                 MessageKind::Video,
             ),
-            (
-                json!({"contact": {"phone_number": "+380501112233", "first_name": "Ivan"}}),
-                MessageKind::Contact,
-            ),
-            (
-                json!({"location": {"latitude": 50.45, "longitude": 30.52}}),
-                MessageKind::Location,
-            ),
+            (json!({"contact": {"phone_number": "+380501112233", "first_name": "Ivan"}}), MessageKind::Contact),
+            (json!({"location": {"latitude": 50.45, "longitude": 30.52}}), MessageKind::Location),
         ];
         for (extra, kind) in cases {
             let got = classify_update(&private(extra.clone()), &[-100], true, true);
-            let Incoming::Customer(m) = got else {
-                panic!("{extra} {got:?} {:?}", private(extra.clone()))
-            };
+            let Incoming::Customer(m) = got else { panic!("{extra} {got:?} {:?}", private(extra.clone())) };
             assert_eq!(m.kind, kind, "{extra}");
             assert_eq!(m.external_user, "42");
             assert_eq!(m.external_message, "42:5");
             assert_eq!(m.sender_name, "Olena K");
             assert_eq!(m.language.as_deref(), Some("uk"));
-            assert!(
-                !format!("{m:?}").contains("380501112233"),
-                "a phone number was kept"
-            );
+            assert!(!format!("{m:?}").contains("380501112233"), "a phone number was kept");
         }
         let Incoming::Customer(p) = classify_update(
-            &private(
-                json!({"photo": [{"file_id": "a", "file_unique_id": "ua", "width": 1, "height": 1},
-                                       {"file_id": "b", "file_unique_id": "ub", "width": 9, "height": 9}]}),
-            ),
+            &private(json!({"photo": [{"file_id": "a", "file_unique_id": "ua", "width": 1, "height": 1},
+                                       {"file_id": "b", "file_unique_id": "ub", "width": 9, "height": 9}]})),
             &[],
             true,
             true,
@@ -656,25 +560,15 @@ mod tests {
 
     #[test]
     fn staff_and_other_chats_are_told_apart() {
-        let group = update(
-            json!({"update_id": 2, "message": {"message_id": 9, "date": 1_700_000_000, "message_thread_id": 3,
+        let group =
+            update(json!({"update_id": 2, "message": {"message_id": 9, "date": 1_700_000_000, "message_thread_id": 3,
             "is_topic_message": true, "chat": {"id": -100, "type": "supergroup", "title": "Staff", "is_forum": true},
-            "from": {"id": 7, "is_bot": false, "first_name": "Max"}, "text": "hi"}}),
-        );
+            "from": {"id": 7, "is_bot": false, "first_name": "Max"}, "text": "hi"}}));
         assert!(matches!(
             classify_update(&group, &[-100], true, true),
-            Incoming::Staff(StaffMessage {
-                thread: Some(3),
-                ..
-            })
+            Incoming::Staff(StaffMessage { thread: Some(3), .. })
         ));
-        assert!(matches!(
-            classify_update(&group, &[-200], true, true),
-            Incoming::Ignored(_)
-        ));
-        assert!(matches!(
-            classify_update(&private(json!({"text": "x"})), &[-100], false, true),
-            Incoming::Ignored(_)
-        ));
+        assert!(matches!(classify_update(&group, &[-200], true, true), Incoming::Ignored(_)));
+        assert!(matches!(classify_update(&private(json!({"text": "x"})), &[-100], false, true), Incoming::Ignored(_)));
     }
 }

@@ -75,11 +75,7 @@ impl CardAction {
                 CardAction::SetStage(lead, stage)
             }
             ("l", Some(code)) => {
-                let reason = code
-                    .parse::<u8>()
-                    .ok()
-                    .and_then(LostReason::from_code)
-                    .ok_or(Stale)?;
+                let reason = code.parse::<u8>().ok().and_then(LostReason::from_code).ok_or(Stale)?;
                 CardAction::Lost(lead, reason)
             }
             _ => return Err(Stale),

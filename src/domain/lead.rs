@@ -78,10 +78,7 @@ impl LostReason {
 
     /// Index used inside callback data.
     pub fn code(self) -> u8 {
-        LostReason::ALL
-            .iter()
-            .position(|r| *r == self)
-            .expect("reason is in ALL") as u8
+        LostReason::ALL.iter().position(|r| *r == self).expect("reason is in ALL") as u8
     }
 
     pub fn from_code(code: u8) -> Option<LostReason> {
@@ -92,15 +89,8 @@ impl LostReason {
 /// One recorded change: becomes one lead history row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Owner {
-        from: Option<UserId>,
-        to: Option<UserId>,
-    },
-    Stage {
-        from: Stage,
-        to: Stage,
-        reason: Option<LostReason>,
-    },
+    Owner { from: Option<UserId>, to: Option<UserId> },
+    Stage { from: Stage, to: Stage, reason: Option<LostReason> },
 }
 
 /// A broken rule, worded for the person who pressed the button.
@@ -151,10 +141,7 @@ pub fn claim(actor: Actor, lead: &LeadFacts) -> Result<Vec<Change>, RuleError> {
     if lead.owner == Some(actor.id) {
         return Err(RuleError::AlreadyYours);
     }
-    Ok(vec![Change::Owner {
-        from: lead.owner,
-        to: Some(actor.id),
-    }])
+    Ok(vec![Change::Owner { from: lead.owner, to: Some(actor.id) }])
 }
 
 /// Move a lead to another stage. `reason` is required for `lost` and ignored otherwise.
@@ -189,11 +176,7 @@ pub fn move_stage(
             return Err(RuleError::SoldNeedsVehicle);
         }
     }
-    let reason = if to == Stage::Lost {
-        Some(reason.ok_or(RuleError::LostNeedsReason)?)
-    } else {
-        None
-    };
+    let reason = if to == Stage::Lost { Some(reason.ok_or(RuleError::LostNeedsReason)?) } else { None };
     Ok(vec![Change::Stage { from, to, reason }])
 }
 
@@ -215,18 +198,11 @@ pub fn staff_replied(actor: Actor, lead: &LeadFacts) -> Result<Vec<Change>, Rule
     let mut changes = Vec::new();
     let mut owner = lead.owner;
     if owner.is_none() && lead.stage.is_open() {
-        changes.push(Change::Owner {
-            from: None,
-            to: Some(actor.id),
-        });
+        changes.push(Change::Owner { from: None, to: Some(actor.id) });
         owner = Some(actor.id);
     }
     if lead.stage == Stage::New && owner.is_some() {
-        changes.push(Change::Stage {
-            from: Stage::New,
-            to: Stage::Contacted,
-            reason: None,
-        });
+        changes.push(Change::Stage { from: Stage::New, to: Stage::Contacted, reason: None });
     }
     Ok(changes)
 }
@@ -256,11 +232,7 @@ mod tests {
     }
 
     fn lead(stage: Stage, owner: Option<UserId>, vehicles: u32) -> LeadFacts {
-        LeadFacts {
-            stage,
-            owner,
-            vehicles,
-        }
+        LeadFacts { stage, owner, vehicles }
     }
 
     /// The expected answer for a move `from → to`, written out by hand for an owned lead
@@ -283,23 +255,14 @@ mod tests {
             for (j, to) in Stage::ALL.into_iter().enumerate() {
                 let cell = MATRIX[i].as_bytes()[j];
                 for role in Role::ALL {
-                    let got = move_stage(
-                        actor(role),
-                        &lead(from, Some(ME), 1),
-                        to,
-                        Some(LostReason::Price),
-                    );
+                    let got = move_stage(actor(role), &lead(from, Some(ME), 1), to, Some(LostReason::Price));
                     let expected_ok = match cell {
                         b'.' => false,
                         b'Y' => role.may_act(),
                         b'S' => role.is_supervising(),
                         _ => unreachable!(),
                     };
-                    assert_eq!(
-                        got.is_ok(),
-                        expected_ok,
-                        "{role:?} {from:?} → {to:?}: {got:?}"
-                    );
+                    assert_eq!(got.is_ok(), expected_ok, "{role:?} {from:?} → {to:?}: {got:?}");
                     match (cell, role) {
                         (b'.', Role::Analyst) | (_, Role::Analyst) => {
                             assert_eq!(got, Err(RuleError::ReadOnly))
@@ -320,115 +283,53 @@ mod tests {
     #[test]
     fn a_manager_acts_only_on_own_or_unassigned_leads() {
         let m = actor(Role::Manager);
-        assert_eq!(
-            move_stage(m, &lead(Contacted, Some(OTHER), 1), Qualified, None),
-            Err(RuleError::NotYourLead)
-        );
+        assert_eq!(move_stage(m, &lead(Contacted, Some(OTHER), 1), Qualified, None), Err(RuleError::NotYourLead));
         assert!(move_stage(m, &lead(Contacted, None, 1), Qualified, None).is_ok());
-        assert_eq!(
-            claim(m, &lead(New, Some(OTHER), 0)),
-            Err(RuleError::NotYourLead)
-        );
-        assert_eq!(
-            staff_replied(m, &lead(New, Some(OTHER), 0)),
-            Err(RuleError::NotYourLead)
-        );
+        assert_eq!(claim(m, &lead(New, Some(OTHER), 0)), Err(RuleError::NotYourLead));
+        assert_eq!(staff_replied(m, &lead(New, Some(OTHER), 0)), Err(RuleError::NotYourLead));
         for role in [Role::Supervisor, Role::Admin] {
-            assert!(move_stage(
-                actor(role),
-                &lead(Contacted, Some(OTHER), 1),
-                Qualified,
-                None
-            )
-            .is_ok());
+            assert!(move_stage(actor(role), &lead(Contacted, Some(OTHER), 1), Qualified, None).is_ok());
             assert_eq!(
                 claim(actor(role), &lead(New, Some(OTHER), 0)),
-                Ok(vec![Change::Owner {
-                    from: Some(OTHER),
-                    to: Some(ME)
-                }])
+                Ok(vec![Change::Owner { from: Some(OTHER), to: Some(ME) }])
             );
         }
-        assert_eq!(
-            claim(actor(Role::Analyst), &lead(New, None, 0)),
-            Err(RuleError::ReadOnly)
-        );
+        assert_eq!(claim(actor(Role::Analyst), &lead(New, None, 0)), Err(RuleError::ReadOnly));
     }
 
     #[test]
     fn leaving_new_needs_an_owner_except_to_lost() {
         for role in [Role::Manager, Role::Supervisor, Role::Admin] {
             for to in [Contacted, Qualified, InNegotiation, Prepayment, Sold] {
-                assert_eq!(
-                    move_stage(actor(role), &lead(New, None, 1), to, None),
-                    Err(RuleError::NeedsOwner)
-                );
+                assert_eq!(move_stage(actor(role), &lead(New, None, 1), to, None), Err(RuleError::NeedsOwner));
             }
-            assert!(move_stage(
-                actor(role),
-                &lead(New, None, 0),
-                Lost,
-                Some(LostReason::Spam)
-            )
-            .is_ok());
+            assert!(move_stage(actor(role), &lead(New, None, 0), Lost, Some(LostReason::Spam)).is_ok());
         }
     }
 
     #[test]
     fn lost_needs_a_reason_and_sold_needs_a_vehicle_and_an_owner() {
         let m = actor(Role::Manager);
-        assert_eq!(
-            move_stage(m, &lead(Qualified, Some(ME), 1), Lost, None),
-            Err(RuleError::LostNeedsReason)
-        );
-        assert_eq!(
-            move_stage(m, &lead(Prepayment, Some(ME), 0), Sold, None),
-            Err(RuleError::SoldNeedsVehicle)
-        );
+        assert_eq!(move_stage(m, &lead(Qualified, Some(ME), 1), Lost, None), Err(RuleError::LostNeedsReason));
+        assert_eq!(move_stage(m, &lead(Prepayment, Some(ME), 0), Sold, None), Err(RuleError::SoldNeedsVehicle));
         let s = actor(Role::Supervisor);
-        assert_eq!(
-            move_stage(s, &lead(Prepayment, None, 1), Sold, None),
-            Err(RuleError::NeedsOwner)
-        );
+        assert_eq!(move_stage(s, &lead(Prepayment, None, 1), Sold, None), Err(RuleError::NeedsOwner));
         // a reason given for another stage is not recorded
         assert_eq!(
-            move_stage(
-                m,
-                &lead(Qualified, Some(ME), 1),
-                Prepayment,
-                Some(LostReason::Price)
-            ),
-            Ok(vec![Change::Stage {
-                from: Qualified,
-                to: Prepayment,
-                reason: None
-            }])
+            move_stage(m, &lead(Qualified, Some(ME), 1), Prepayment, Some(LostReason::Price)),
+            Ok(vec![Change::Stage { from: Qualified, to: Prepayment, reason: None }])
         );
     }
 
     #[test]
     fn closed_leads_cannot_be_claimed_and_are_reopened_by_supervisors_only() {
         for closed in [Sold, Lost] {
+            assert_eq!(claim(actor(Role::Manager), &lead(closed, None, 1)), Err(RuleError::Closed));
             assert_eq!(
-                claim(actor(Role::Manager), &lead(closed, None, 1)),
-                Err(RuleError::Closed)
-            );
-            assert_eq!(
-                move_stage(
-                    actor(Role::Manager),
-                    &lead(closed, Some(ME), 1),
-                    Contacted,
-                    None
-                ),
+                move_stage(actor(Role::Manager), &lead(closed, Some(ME), 1), Contacted, None),
                 Err(RuleError::SupervisorOnly)
             );
-            assert!(move_stage(
-                actor(Role::Supervisor),
-                &lead(closed, Some(ME), 1),
-                Contacted,
-                None
-            )
-            .is_ok());
+            assert!(move_stage(actor(Role::Supervisor), &lead(closed, Some(ME), 1), Contacted, None).is_ok());
         }
     }
 
@@ -438,35 +339,18 @@ mod tests {
         assert_eq!(
             staff_replied(m, &lead(New, None, 0)),
             Ok(vec![
-                Change::Owner {
-                    from: None,
-                    to: Some(ME)
-                },
-                Change::Stage {
-                    from: New,
-                    to: Contacted,
-                    reason: None
-                },
+                Change::Owner { from: None, to: Some(ME) },
+                Change::Stage { from: New, to: Contacted, reason: None },
             ])
         );
         assert_eq!(
             staff_replied(m, &lead(New, Some(ME), 0)),
-            Ok(vec![Change::Stage {
-                from: New,
-                to: Contacted,
-                reason: None
-            }])
+            Ok(vec![Change::Stage { from: New, to: Contacted, reason: None }])
         );
         assert_eq!(staff_replied(m, &lead(Qualified, Some(ME), 0)), Ok(vec![]));
         // a supervisor replying in someone else's lead does not take it over
-        assert_eq!(
-            staff_replied(actor(Role::Supervisor), &lead(Qualified, Some(OTHER), 0)),
-            Ok(vec![])
-        );
-        assert_eq!(
-            staff_replied(actor(Role::Analyst), &lead(New, None, 0)),
-            Err(RuleError::ReadOnly)
-        );
+        assert_eq!(staff_replied(actor(Role::Supervisor), &lead(Qualified, Some(OTHER), 0)), Ok(vec![]));
+        assert_eq!(staff_replied(actor(Role::Analyst), &lead(New, None, 0)), Err(RuleError::ReadOnly));
         // replying on a closed lead changes nothing
         assert_eq!(staff_replied(m, &lead(Lost, None, 0)), Ok(vec![]));
     }
@@ -475,22 +359,13 @@ mod tests {
     fn the_stage_menu_offers_exactly_the_allowed_moves() {
         let m = actor(Role::Manager);
         assert_eq!(allowed_targets(m, &lead(New, None, 0)), Vec::<Stage>::new());
-        assert_eq!(
-            allowed_targets(m, &lead(Contacted, Some(ME), 0)),
-            vec![Qualified, InNegotiation, Prepayment]
-        );
-        assert_eq!(
-            allowed_targets(m, &lead(Contacted, Some(ME), 1)),
-            vec![Qualified, InNegotiation, Prepayment, Sold]
-        );
+        assert_eq!(allowed_targets(m, &lead(Contacted, Some(ME), 0)), vec![Qualified, InNegotiation, Prepayment]);
+        assert_eq!(allowed_targets(m, &lead(Contacted, Some(ME), 1)), vec![Qualified, InNegotiation, Prepayment, Sold]);
         assert_eq!(
             allowed_targets(actor(Role::Supervisor), &lead(Qualified, Some(OTHER), 0)),
             vec![New, Contacted, InNegotiation, Prepayment]
         );
-        assert_eq!(
-            allowed_targets(actor(Role::Analyst), &lead(Qualified, Some(ME), 1)),
-            Vec::<Stage>::new()
-        );
+        assert_eq!(allowed_targets(actor(Role::Analyst), &lead(Qualified, Some(ME), 1)), Vec::<Stage>::new());
     }
 
     #[test]

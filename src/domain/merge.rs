@@ -49,19 +49,13 @@ fn merge_with_limit(entries: &[Entry<'_>], limit: usize) -> Vec<Chunk> {
         }
         // Does not fit: close the current chunk, then place the line, splitting if needed.
         if current_len > 0 {
-            chunks.push(Chunk {
-                text: std::mem::take(&mut current),
-                completes: std::mem::take(&mut completes),
-            });
+            chunks.push(Chunk { text: std::mem::take(&mut current), completes: std::mem::take(&mut completes) });
         }
         let chars: Vec<char> = line.chars().collect();
         let mut start = 0;
         while chars.len() - start > limit {
             let piece: String = chars[start..start + limit].iter().collect();
-            chunks.push(Chunk {
-                text: piece,
-                completes: Vec::new(),
-            });
+            chunks.push(Chunk { text: piece, completes: Vec::new() });
             start += limit;
         }
         current = chars[start..].iter().collect();
@@ -69,10 +63,7 @@ fn merge_with_limit(entries: &[Entry<'_>], limit: usize) -> Vec<Chunk> {
         completes.push(i);
     }
     if current_len > 0 {
-        chunks.push(Chunk {
-            text: current,
-            completes,
-        });
+        chunks.push(Chunk { text: current, completes });
     }
     chunks
 }
@@ -84,53 +75,24 @@ mod tests {
 
     #[test]
     fn short_messages_become_one_stamped_message() {
-        let e = [
-            Entry {
-                stamp: "09:01",
-                text: "Hi",
-            },
-            Entry {
-                stamp: "09:02",
-                text: "Is the RAV4 still there?",
-            },
-        ];
+        let e = [Entry { stamp: "09:01", text: "Hi" }, Entry { stamp: "09:02", text: "Is the RAV4 still there?" }];
         let chunks = merge(&e);
         assert_eq!(chunks.len(), 1);
-        assert_eq!(
-            chunks[0].text,
-            "[09:01] Hi\n[09:02] Is the RAV4 still there?"
-        );
+        assert_eq!(chunks[0].text, "[09:01] Hi\n[09:02] Is the RAV4 still there?");
         assert_eq!(chunks[0].completes, vec![0, 1]);
     }
 
     #[test]
     fn a_long_message_is_split_and_completed_in_its_last_part() {
         let long = "x".repeat(25);
-        let e = [
-            Entry {
-                stamp: "1",
-                text: "a",
-            },
-            Entry {
-                stamp: "2",
-                text: &long,
-            },
-            Entry {
-                stamp: "3",
-                text: "b",
-            },
-        ];
+        let e = [Entry { stamp: "1", text: "a" }, Entry { stamp: "2", text: &long }, Entry { stamp: "3", text: "b" }];
         let chunks = merge_with_limit(&e, 10);
         for c in &chunks {
             assert!(c.text.chars().count() <= 10, "{c:?}");
         }
         let all: Vec<usize> = chunks.iter().flat_map(|c| c.completes.clone()).collect();
         assert_eq!(all, vec![0, 1, 2]);
-        let joined: String = chunks
-            .iter()
-            .map(|c| c.text.as_str())
-            .collect::<Vec<_>>()
-            .join("");
+        let joined: String = chunks.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("");
         assert!(joined.contains(&format!("[2] {long}")));
     }
 

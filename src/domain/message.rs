@@ -83,10 +83,7 @@ impl MessageKind {
 
     /// Kinds Telegram can put in an album (sendMediaGroup).
     pub fn albumable(self) -> bool {
-        matches!(
-            self,
-            MessageKind::Photo | MessageKind::Video | MessageKind::Document | MessageKind::Audio
-        )
+        matches!(self, MessageKind::Photo | MessageKind::Video | MessageKind::Document | MessageKind::Audio)
     }
 }
 
@@ -104,16 +101,8 @@ pub fn preview(kind: MessageKind, body: Option<&str>) -> String {
         MessageKind::Sticker => "🏷 ",
         MessageKind::Other => "",
     };
-    let body = body
-        .unwrap_or("")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let label = if body.is_empty() && kind != MessageKind::Text {
-        kind.as_str().to_string()
-    } else {
-        body
-    };
+    let body = body.unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+    let label = if body.is_empty() && kind != MessageKind::Text { kind.as_str().to_string() } else { body };
     let mut s: String = format!("{icon}{label}");
     if s.chars().count() > 120 {
         s = s.chars().take(119).collect::<String>() + "…";
@@ -141,15 +130,9 @@ mod tests {
 
     #[test]
     fn previews_are_one_short_line() {
-        assert_eq!(
-            preview(MessageKind::Text, Some("hello\n  world")),
-            "hello world"
-        );
+        assert_eq!(preview(MessageKind::Text, Some("hello\n  world")), "hello world");
         assert_eq!(preview(MessageKind::Photo, None), "📷 photo");
-        assert_eq!(
-            preview(MessageKind::Photo, Some("rear bumper")),
-            "📷 rear bumper"
-        );
+        assert_eq!(preview(MessageKind::Photo, Some("rear bumper")), "📷 rear bumper");
         let long = "a".repeat(500);
         assert_eq!(preview(MessageKind::Text, Some(&long)).chars().count(), 120);
     }

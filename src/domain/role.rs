@@ -25,9 +25,7 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s.trim().to_ascii_lowercase())
+        Role::ALL.into_iter().find(|r| r.as_str() == s.trim().to_ascii_lowercase())
     }
 
     /// Supervisors and admins act on every lead and may move stages backwards.

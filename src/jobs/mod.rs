@@ -43,7 +43,8 @@ async fn run_body(app: &Arc<App>, job: &JobRow) -> Outcome {
 
 /// Run one claimed job and record its outcome.
 pub async fn run_job(app: &Arc<App>, job: JobRow) {
-    let span = info_span!("job", id = job.id.0, kind = job.kind.as_str(), queue = %job.queue_key, attempt = job.attempts);
+    let span =
+        info_span!("job", id = job.id.0, kind = job.kind.as_str(), queue = %job.queue_key, attempt = job.attempts);
     async {
         let outcome = run_body(app, &job).await;
         let now = app.clock.now_ms();
@@ -52,9 +53,7 @@ pub async fn run_job(app: &Arc<App>, job: JobRow) {
             Outcome::Done => store.finish_job(job.id).await,
             Outcome::WaitUntil(at) => {
                 debug!(until = at, "waiting for a rate limit");
-                store
-                    .reschedule_job(job.id, (*at).max(now), None, false, now)
-                    .await
+                store.reschedule_job(job.id, (*at).max(now), None, false, now).await
             }
             Outcome::Retry(err) if job.attempts >= app.config.jobs.max_attempts => {
                 error!(error = %err, "job failed too often; parked");
@@ -86,10 +85,7 @@ pub async fn run_job(app: &Arc<App>, job: JobRow) {
 pub async fn run_once(app: &Arc<App>) -> anyhow::Result<usize> {
     let mut ran = 0;
     loop {
-        let jobs = app
-            .store
-            .claim_jobs(app.clock.now_ms(), lease_ms(app), 32)
-            .await?;
+        let jobs = app.store.claim_jobs(app.clock.now_ms(), lease_ms(app), 32).await?;
         if jobs.is_empty() {
             return Ok(ran);
         }
@@ -114,11 +110,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         }
         let free = permits.available_permits() as i64;
         let claimed = if free > 0 {
-            match app
-                .store
-                .claim_jobs(app.clock.now_ms(), lease_ms(&app), free)
-                .await
-            {
+            match app.store.claim_jobs(app.clock.now_ms(), lease_ms(&app), free).await {
                 Ok(j) => j,
                 Err(e) => {
                     error!(error = %e, "could not claim jobs");
@@ -130,11 +122,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         };
         let got = claimed.len();
         for job in claimed {
-            let permit = permits
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("semaphore is never closed");
+            let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
             let app = app.clone();
             tokio::spawn(async move {
                 run_job(&app, job).await;
@@ -166,11 +154,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
         }
     }
     // Let running jobs finish (they hold all permits when done).
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        permits.acquire_many(app.config.jobs.workers as u32),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), permits.acquire_many(app.config.jobs.workers as u32)).await;
 }
 
 #[cfg(test)]

@@ -26,11 +26,7 @@ fn render(app: &App, name: &str, ctx: minijinja::Value) -> String {
 }
 
 async fn active_user(app: &App, telegram_id: i64) -> Result<Option<UserRow>, StoreError> {
-    Ok(app
-        .store
-        .user_by_telegram(TelegramUserId(telegram_id))
-        .await?
-        .filter(|u| u.active))
+    Ok(app.store.user_by_telegram(TelegramUserId(telegram_id)).await?.filter(|u| u.active))
 }
 
 /// A command's name, without the bot's @username.
@@ -42,12 +38,7 @@ fn command(text: &str) -> Option<(String, String)> {
     Some((name, args.trim().to_string()))
 }
 
-pub async fn on_staff_message(
-    app: &Arc<App>,
-    source: &str,
-    update_id: i64,
-    m: StaffMessage,
-) -> Result<(), StoreError> {
+pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: StaffMessage) -> Result<(), StoreError> {
     let now = app.clock.now_ms();
     let user = active_user(app, m.from).await?;
     let lead_id = match m.thread {
@@ -59,18 +50,12 @@ pub async fn on_staff_message(
         return Ok(());
     }
     let text = m.content.text.clone().unwrap_or_default();
-    let cmd = if m.content.kind == MessageKind::Text {
-        command(&text)
-    } else {
-        None
-    };
+    let cmd = if m.content.kind == MessageKind::Text { command(&text) } else { None };
 
     if let Some((name, args)) = cmd {
         let Some(user) = user else {
             let t = render(app, "staff/not_staff.txt", minijinja::context! {});
-            reply(app, &mut tx, m.chat, m.thread, &t)
-                .await
-                .map_err(other)?;
+            reply(app, &mut tx, m.chat, m.thread, &t).await.map_err(other)?;
             tx.commit().await?;
             return Ok(());
         };
@@ -87,18 +72,12 @@ pub async fn on_staff_message(
                         store::jobs_enqueue(&mut tx, &topic_sync_job(l.id, now), now).await?;
                         None
                     }
-                    None => Some(render(
-                        app,
-                        "staff/lead_not_found.txt",
-                        minijinja::context! { id => n },
-                    )),
+                    None => Some(render(app, "staff/lead_not_found.txt", minijinja::context! { id => n })),
                 },
                 Err(_) => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
             },
             "note" => match lead_id {
-                _ if args.is_empty() => {
-                    Some(render(app, "staff/note_empty.txt", minijinja::context! {}))
-                }
+                _ if args.is_empty() => Some(render(app, "staff/note_empty.txt", minijinja::context! {})),
                 Some(l) => {
                     let Some(lead) = store::lead_in_tx(&mut tx, l).await? else {
                         return Ok(());
@@ -117,16 +96,12 @@ pub async fn on_staff_message(
                 }
                 None => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
             },
-            other => Some(render(
-                app,
-                "staff/unknown_command.txt",
-                minijinja::context! { command => format!("/{other}") },
-            )),
+            other => {
+                Some(render(app, "staff/unknown_command.txt", minijinja::context! { command => format!("/{other}") }))
+            }
         };
         if let Some(a) = answer {
-            reply(app, &mut tx, m.chat, m.thread, &a)
-                .await
-                .map_err(other)?;
+            reply(app, &mut tx, m.chat, m.thread, &a).await.map_err(other)?;
         }
         tx.commit().await?;
         app.wake.notify_one();
@@ -142,30 +117,16 @@ pub async fn on_staff_message(
         tx.commit().await?;
         return Ok(());
     };
-    let refuse = |reason: String| {
-        render(
-            app,
-            "staff/reply_refused.txt",
-            minijinja::context! { reason },
-        )
-    };
+    let refuse = |reason: String| render(app, "staff/reply_refused.txt", minijinja::context! { reason });
     let Some(user) = user else {
         let t = render(app, "staff/not_staff.txt", minijinja::context! {});
-        store::insert_message(
-            &mut tx,
-            &system_message(lead.id, lead.customer_id, &refuse(t), now),
-            now,
-        )
-        .await?;
+        store::insert_message(&mut tx, &system_message(lead.id, lead.customer_id, &refuse(t), now), now).await?;
         store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
         tx.commit().await?;
         app.wake.notify_one();
         return Ok(());
     };
-    let actor = Actor {
-        id: user.id,
-        role: user.role,
-    };
+    let actor = Actor { id: user.id, role: user.role };
     let changes = match lead::staff_replied(actor, &lead.facts()) {
         Ok(c) => c,
         Err(rule) => {
@@ -222,11 +183,7 @@ pub async fn on_staff_message(
     };
     store::jobs_enqueue(&mut tx, &job, now).await?;
     tx.commit().await?;
-    info!(
-        lead = lead.id.0,
-        message = message.0,
-        "staff reply queued for the customer"
-    );
+    info!(lead = lead.id.0, message = message.0, "staff reply queued for the customer");
     app.wake.notify_one();
     Ok(())
 }
@@ -235,11 +192,7 @@ async fn forget_card(conn: &mut store::Conn, lead: LeadId) -> Result<(), StoreEr
     store::forget_card(conn, lead).await
 }
 
-async fn list(
-    app: &App,
-    template: &str,
-    owner: Option<crate::domain::UserId>,
-) -> Result<String, StoreError> {
+async fn list(app: &App, template: &str, owner: Option<crate::domain::UserId>) -> Result<String, StoreError> {
     let leads = app.store.open_leads(owner, 30).await?;
     let view: Vec<_> = leads
         .iter()
@@ -251,23 +204,14 @@ async fn list(
             })
         })
         .collect();
-    Ok(render(
-        app,
-        template,
-        minijinja::context! { leads => minijinja::value::Serde(&view) },
-    ))
+    Ok(render(app, template, minijinja::context! { leads => minijinja::value::Serde(&view) }))
 }
 
 fn other(e: anyhow::Error) -> StoreError {
     StoreError::Corrupt(format!("{e:#}"))
 }
 
-pub async fn on_button(
-    app: &Arc<App>,
-    source: &str,
-    update_id: i64,
-    b: ButtonPress,
-) -> Result<(), StoreError> {
+pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPress) -> Result<(), StoreError> {
     let now = app.clock.now_ms();
     let user = active_user(app, b.from).await?;
     let mut tx = app.store.begin().await?;
@@ -277,10 +221,7 @@ pub async fn on_button(
     let answer = |text: String, alert: bool| answer_callback_job(&b.id, &text, alert, now);
     let job = 'decided: {
         let Some(user) = user else {
-            break 'decided answer(
-                render(app, "staff/not_staff.txt", minijinja::context! {}),
-                true,
-            );
+            break 'decided answer(render(app, "staff/not_staff.txt", minijinja::context! {}), true);
         };
         let stale = || render(app, "staff/stale_button.txt", minijinja::context! {});
         let Ok(action) = CardAction::decode(b.data.as_deref().unwrap_or("")) else {
@@ -289,17 +230,10 @@ pub async fn on_button(
         let Some(lead) = store::lead_in_tx(&mut tx, action.lead()).await? else {
             break 'decided answer(stale(), true);
         };
-        let actor = Actor {
-            id: user.id,
-            role: user.role,
-        };
+        let actor = Actor { id: user.id, role: user.role };
         let facts = lead.facts();
         let refused = |e: crate::domain::RuleError| {
-            render(
-                app,
-                "staff/refused.txt",
-                minijinja::context! { reason => e.to_string() },
-            )
+            render(app, "staff/refused.txt", minijinja::context! { reason => e.to_string() })
         };
         let result = match action {
             CardAction::Claim(_) => lead::claim(actor, &facts).map(|c| (c, Menu::Main, "claim")),
@@ -307,16 +241,13 @@ pub async fn on_button(
                 lead::move_stage(actor, &facts, stage, None).map(|c| (c, Menu::Main, "stage"))
             }
             CardAction::Lost(_, reason) => {
-                lead::move_stage(actor, &facts, Stage::Lost, Some(reason))
-                    .map(|c| (c, Menu::Main, "lost"))
+                lead::move_stage(actor, &facts, Stage::Lost, Some(reason)).map(|c| (c, Menu::Main, "lost"))
             }
             CardAction::StageMenu(_) => {
                 if allowed_targets(actor, &facts).is_empty() {
                     // Say why: the first rule that stops the simplest move.
                     let why = may_act_on(actor, &facts)
-                        .and_then(|_| {
-                            lead::move_stage(actor, &facts, Stage::Contacted, None).map(|_| ())
-                        })
+                        .and_then(|_| lead::move_stage(actor, &facts, Stage::Contacted, None).map(|_| ()))
                         .err()
                         .unwrap_or(crate::domain::RuleError::SupervisorOnly);
                     Err(why)
@@ -325,13 +256,7 @@ pub async fn on_button(
                 }
             }
             CardAction::LostMenu(_) => may_act_on(actor, &facts)
-                .and_then(|_| {
-                    if facts.stage.is_open() {
-                        Ok(())
-                    } else {
-                        Err(crate::domain::RuleError::Closed)
-                    }
-                })
+                .and_then(|_| if facts.stage.is_open() { Ok(()) } else { Err(crate::domain::RuleError::Closed) })
                 .map(|_| (vec![], Menu::Lost, "menu")),
             CardAction::Back(_) => Ok((vec![], Menu::Main, "menu")),
         };
@@ -343,12 +268,7 @@ pub async fn on_button(
                 }
                 store::bump_card(&mut tx, lead.id, Some(&menu.encode()), now).await?;
                 store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
-                info!(
-                    lead = lead.id.0,
-                    user = user.id.0,
-                    action = what,
-                    "card button"
-                );
+                info!(lead = lead.id.0, user = user.id.0, action = what, "card button");
                 let after = lead::apply(&facts, &changes);
                 let text = match what {
                     "menu" => String::new(),
@@ -377,10 +297,7 @@ mod tests {
     fn commands_are_read_with_or_without_the_bot_name() {
         assert_eq!(command("/lead 12"), Some(("lead".into(), "12".into())));
         assert_eq!(command("/My@forecourt_bot"), Some(("my".into(), "".into())));
-        assert_eq!(
-            command("/note  call after 18:00 "),
-            Some(("note".into(), "call after 18:00".into()))
-        );
+        assert_eq!(command("/note  call after 18:00 "), Some(("note".into(), "call after 18:00".into())));
         assert_eq!(command("hello /note"), None);
     }
 }

@@ -30,10 +30,7 @@ impl Menu {
     /// Unknown stored values fall back to the main keyboard.
     pub fn decode(s: &str) -> Menu {
         match s.split_once(':') {
-            Some(("stage", u)) => u
-                .parse()
-                .map(|u| Menu::Stage(UserId(u)))
-                .unwrap_or(Menu::Main),
+            Some(("stage", u)) => u.parse().map(|u| Menu::Stage(UserId(u))).unwrap_or(Menu::Main),
             _ if s == "lost" => Menu::Lost,
             _ => Menu::Main,
         }
@@ -65,24 +62,16 @@ fn button(label: impl Into<String>, action: CardAction) -> (String, String) {
 }
 
 /// Render a lead's card. `menu_actor` is the user whose stage menu is open, if any.
-pub fn render(
-    app: &App,
-    lead: &LeadRow,
-    menu_actor: Option<(Actor, String)>,
-) -> anyhow::Result<Card> {
+pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>) -> anyhow::Result<Card> {
     let mut menu = Menu::decode(&lead.card_menu);
     if matches!(menu, Menu::Stage(_)) && menu_actor.is_none() {
         menu = Menu::Main;
     }
     let menu_hint = match (menu, &menu_actor) {
-        (Menu::Stage(_), Some((_, name))) => Some(app.templates.render(
-            "staff/stage_menu_hint.txt",
-            minijinja::context! { user => name },
-        )?),
-        (Menu::Lost, _) => Some(
-            app.templates
-                .render("staff/lost_menu_hint.txt", minijinja::context! {})?,
-        ),
+        (Menu::Stage(_), Some((_, name))) => {
+            Some(app.templates.render("staff/stage_menu_hint.txt", minijinja::context! { user => name })?)
+        }
+        (Menu::Lost, _) => Some(app.templates.render("staff/lost_menu_hint.txt", minijinja::context! {})?),
         _ => None,
     };
     let view = CardView {
@@ -95,27 +84,18 @@ pub fn render(
         vehicles: lead.vehicles,
         do_not_contact: lead.do_not_contact,
         last_message: lead.last_message_preview.as_deref(),
-        last_message_at: lead
-            .last_message_at
-            .map(|t| app.local_time(t, true))
-            .unwrap_or_default(),
+        last_message_at: lead.last_message_at.map(|t| app.local_time(t, true)).unwrap_or_default(),
         menu_hint,
     };
-    let text = app.templates.render(
-        "staff/card.txt",
-        minijinja::context! { lead => minijinja::value::Serde(&view) },
-    )?;
+    let text =
+        app.templates.render("staff/card.txt", minijinja::context! { lead => minijinja::value::Serde(&view) })?;
     let id = lead.id;
     let keyboard = match (menu, menu_actor) {
         (Menu::Stage(_), Some((actor, _))) => {
             let targets = allowed_targets(actor, &lead.facts());
             let mut rows: Keyboard = targets
                 .chunks(2)
-                .map(|pair| {
-                    pair.iter()
-                        .map(|s| button(s.label(), CardAction::SetStage(id, *s)))
-                        .collect()
-                })
+                .map(|pair| pair.iter().map(|s| button(s.label(), CardAction::SetStage(id, *s))).collect())
                 .collect();
             rows.push(vec![button("◂ Back", CardAction::Back(id))]);
             rows
@@ -123,11 +103,7 @@ pub fn render(
         (Menu::Lost, _) => {
             let mut rows: Keyboard = LostReason::ALL
                 .chunks(2)
-                .map(|pair| {
-                    pair.iter()
-                        .map(|r| button(r.label(), CardAction::Lost(id, *r)))
-                        .collect()
-                })
+                .map(|pair| pair.iter().map(|r| button(r.label(), CardAction::Lost(id, *r))).collect())
                 .collect();
             rows.push(vec![button("◂ Back", CardAction::Back(id))]);
             rows
@@ -150,10 +126,9 @@ pub fn render(
 
 /// The topic's name: number, customer, channel (at most 128 characters).
 pub fn topic_name(app: &App, lead: &LeadRow) -> anyhow::Result<String> {
-    let view = minijinja::context! { id => lead.id.0, customer => &lead.customer_name, channel => lead.last_channel.label() };
-    let name = app
-        .templates
-        .render("staff/topic_name.txt", minijinja::context! { lead => view })?;
+    let view =
+        minijinja::context! { id => lead.id.0, customer => &lead.customer_name, channel => lead.last_channel.label() };
+    let name = app.templates.render("staff/topic_name.txt", minijinja::context! { lead => view })?;
     Ok(name.chars().take(128).collect())
 }
 

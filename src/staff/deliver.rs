@@ -14,35 +14,19 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let id = MessageRowId(
-        job.payload["message"]
-            .as_i64()
-            .context("deliver payload has no message")?,
-    );
+    let id = MessageRowId(job.payload["message"].as_i64().context("deliver payload has no message")?);
     let Some(d) = app.store.delivery(id).await? else {
-        warn!(
-            message = id.0,
-            "deliver: the message or its customer identity is gone"
-        );
+        warn!(message = id.0, "deliver: the message or its customer identity is gone");
         return Ok(Outcome::Done);
     };
     if d.delivery.as_deref() != Some("pending") {
         return Ok(Outcome::Done); // already delivered or failed: a repeated job does nothing
     }
     if d.channel != Channel::Telegram {
-        fail(
-            app,
-            &d,
-            "unsupported",
-            &format!("{} is not connected yet", d.channel.label()),
-        )
-        .await?;
+        fail(app, &d, "unsupported", &format!("{} is not connected yet", d.channel.label())).await?;
         return Ok(Outcome::Done);
     }
-    let chat: i64 = d
-        .external_user
-        .parse()
-        .context("a Telegram identity that is not a chat id")?;
+    let chat: i64 = d.external_user.parse().context("a Telegram identity that is not a chat id")?;
     let bot = &app.customer_bot;
     let now = app.clock.now_ms();
     if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
@@ -55,12 +39,7 @@ pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
             let file = if app.same_bot() {
                 FileRef::Id(file_id.clone())
             } else {
-                let bytes = app
-                    .staff_bot
-                    .api
-                    .download(file_id)
-                    .await
-                    .context("downloading the staff member's file")?;
+                let bytes = app.staff_bot.api.download(file_id).await.context("downloading the staff member's file")?;
                 FileRef::Bytes(bytes, file_id.clone())
             };
             let caption = (!body.is_empty()).then_some(body.as_str());
@@ -70,20 +49,9 @@ pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     match sent {
         Ok(message_id) => {
             let mut tx = app.store.begin().await?;
-            store::set_delivery(
-                &mut tx,
-                d.id,
-                "sent",
-                None,
-                Some(&format!("{chat}:{message_id}")),
-            )
-            .await?;
+            store::set_delivery(&mut tx, d.id, "sent", None, Some(&format!("{chat}:{message_id}"))).await?;
             tx.commit().await?;
-            info!(
-                lead = d.lead.0,
-                message = d.id.0,
-                "delivered to the customer"
-            );
+            info!(lead = d.lead.0, message = d.id.0, "delivered to the customer");
             Ok(Outcome::Done)
         }
         Err(TgError::RetryAfter(s)) => {
@@ -116,23 +84,11 @@ async fn fail(app: &App, d: &Delivery, reason: &str, detail: &str) -> anyhow::Re
         minijinja::context! { reason, detail, quote, channel => d.channel.label() },
     )?;
     let mut tx = app.store.begin().await?;
-    store::set_delivery(
-        &mut tx,
-        d.id,
-        "failed",
-        Some(if detail.is_empty() { reason } else { detail }),
-        None,
-    )
-    .await?;
+    store::set_delivery(&mut tx, d.id, "failed", Some(if detail.is_empty() { reason } else { detail }), None).await?;
     if reason == "blocked" {
         store::set_blocked(&mut tx, d.customer, d.channel, true).await?;
     }
-    store::insert_message(
-        &mut tx,
-        &system_message(d.lead, d.customer, &text, now),
-        now,
-    )
-    .await?;
+    store::insert_message(&mut tx, &system_message(d.lead, d.customer, &text, now), now).await?;
     store::jobs_enqueue(&mut tx, &topic_sync_job(d.lead, now), now).await?;
     tx.commit().await?;
     app.wake.notify_one();

@@ -29,12 +29,7 @@ pub async fn process_update(
     let source = format!("tg:{}", bot.id);
     let update_id = update.id.0 as i64;
     let now = app.clock.now_ms();
-    match classify_update(
-        update,
-        &app.config.telegram.staff_chat_ids,
-        customers,
-        staff,
-    ) {
+    match classify_update(update, &app.config.telegram.staff_chat_ids, customers, staff) {
         Incoming::Customer(inbound) => {
             let mut tx = app.store.begin().await?;
             if !store::mark_update_seen(&mut tx, &source, update_id, now).await? {
@@ -44,18 +39,19 @@ pub async fn process_update(
             let out = crate::ingest::ingest_in_tx(&mut tx, &inbound, now).await?;
             tx.commit().await?;
             if let Some(i) = out {
-                info!(
-                    lead = i.lead.0,
-                    new_lead = i.new_lead,
-                    kind = inbound.kind.as_str(),
-                    "customer message stored"
-                );
+                info!(lead = i.lead.0, new_lead = i.new_lead, kind = inbound.kind.as_str(), "customer message stored");
                 app.wake.notify_one();
             }
             Ok(())
         }
         Incoming::Staff(m) => actions::on_staff_message(app, &source, update_id, m).await,
         Incoming::Button(b) => actions::on_button(app, &source, update_id, b).await,
+        Incoming::TopicState { chat, thread, closed } => {
+            if let Some(lead) = app.store.set_topic_closed(chat, thread, closed).await? {
+                info!(lead = lead.0, closed, "a person changed the lead's topic");
+            }
+            Ok(())
+        }
         Incoming::Ignored(why) => {
             debug!(update_id, why, "update ignored");
             Ok(())

@@ -8,21 +8,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{error, warn};
 
-pub async fn run(
-    app: Arc<App>,
-    bot: BotHandle,
-    customers: bool,
-    staff: bool,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run(app: Arc<App>, bot: BotHandle, customers: bool, staff: bool, mut shutdown: watch::Receiver<bool>) {
     let key = format!("telegram_offset:{}", bot.id);
-    let mut offset: Option<i32> = app
-        .store
-        .kv_get(&key)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse().ok());
+    let mut offset: Option<i32> = app.store.kv_get(&key).await.ok().flatten().and_then(|v| v.parse().ok());
     let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {

@@ -44,9 +44,7 @@ pub async fn reply(
 }
 
 pub async fn staff_reply(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let chat = job.payload["chat"]
-        .as_i64()
-        .context("staff reply without chat")?;
+    let chat = job.payload["chat"].as_i64().context("staff reply without chat")?;
     let thread = job.payload["thread"].as_i64().map(|t| t as i32);
     let text = job.payload["text"].as_str().unwrap_or_default();
     let bot = &app.staff_bot;
@@ -66,9 +64,7 @@ pub async fn staff_reply(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome
 }
 
 pub async fn answer_callback(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let id = job.payload["id"]
-        .as_str()
-        .context("callback answer without id")?;
+    let id = job.payload["id"].as_str().context("callback answer without id")?;
     let text = job.payload["text"].as_str().unwrap_or_default();
     let alert = job.payload["alert"].as_bool().unwrap_or(false);
     match app.staff_bot.api.answer_callback(id, text, alert).await {
@@ -78,9 +74,7 @@ pub async fn answer_callback(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Out
             debug!(error = %e, "callback answer refused");
             Ok(Outcome::Done)
         }
-        Err(TgError::RetryAfter(s)) => {
-            Ok(Outcome::WaitUntil(app.clock.now_ms() + s.max(1) * 1_000))
-        }
+        Err(TgError::RetryAfter(s)) => Ok(Outcome::WaitUntil(app.clock.now_ms() + s.max(1) * 1_000)),
         Err(e) => Ok(Outcome::Retry(e.to_string())),
     }
 }

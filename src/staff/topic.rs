@@ -26,39 +26,17 @@ enum Step {
 /// A unit of sending into the topic.
 #[derive(Debug)]
 enum Segment {
-    Text {
-        ids: Vec<MessageRowId>,
-        text: String,
-    },
-    Media {
-        id: MessageRowId,
-        kind: MessageKind,
-        file_id: String,
-        caption: String,
-    },
-    Album {
-        ids: Vec<MessageRowId>,
-        items: Vec<(MessageKind, String, Option<String>)>,
-    },
-    Location {
-        id: MessageRowId,
-        lat: f64,
-        lon: f64,
-    },
+    Text { ids: Vec<MessageRowId>, text: String },
+    Media { id: MessageRowId, kind: MessageKind, file_id: String, caption: String },
+    Album { ids: Vec<MessageRowId>, items: Vec<(MessageKind, String, Option<String>)> },
+    Location { id: MessageRowId, lat: f64, lon: f64 },
 }
 
 pub async fn sync(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let lead_id = LeadId(
-        job.payload["lead"]
-            .as_i64()
-            .context("topic sync payload has no lead")?,
-    );
+    let lead_id = LeadId(job.payload["lead"].as_i64().context("topic sync payload has no lead")?);
     for _ in 0..4 {
         let Some(lead) = app.store.lead(lead_id).await? else {
-            warn!(
-                lead = lead_id.0,
-                "topic sync for a lead that does not exist"
-            );
+            warn!(lead = lead_id.0, "topic sync for a lead that does not exist");
             return Ok(Outcome::Done);
         };
         match step(app, &lead).await? {
@@ -99,9 +77,7 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
             let name = card::topic_name(app, lead)?;
             match bot.api.create_topic(target, &name).await {
                 Ok(thread) => {
-                    app.store
-                        .set_lead_topic(lead.id, target, Some(thread), now)
-                        .await?;
+                    app.store.set_lead_topic(lead.id, target, Some(thread), now).await?;
                     info!(lead = lead.id.0, chat = target, thread, "topic created");
                     return Ok(Step::Again);
                 }
@@ -110,6 +86,17 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         }
     };
     let chat = target;
+    if lead.topic_closed {
+        // A person closed it, and the lead needs it again.
+        match bot.api.reopen_topic(chat, thread).await {
+            Ok(()) => {
+                app.store.set_topic_closed(chat, thread, false).await?;
+                info!(lead = lead.id.0, chat, thread, "topic reopened");
+                return Ok(Step::Again);
+            }
+            Err(e) => return topic_error(app, lead, chat, thread, e).await,
+        }
+    }
 
     // 2. The card, at its latest version.
     if lead.card_message_id.is_none() || lead.card_rendered_version < lead.card_version {
@@ -122,30 +109,14 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
                 .user_by_id(u)
                 .await?
                 .filter(|u| u.active)
-                .map(|u| {
-                    (
-                        Actor {
-                            id: u.id,
-                            role: u.role,
-                        },
-                        u.first_name().to_string(),
-                    )
-                }),
+                .map(|u| (Actor { id: u.id, role: u.role }, u.first_name().to_string())),
             _ => None,
         };
         let c = card::render(app, lead, menu_actor)?;
         let version = lead.card_version;
         let sent = match lead.card_message_id {
-            None => {
-                bot.api
-                    .send_text(chat, Some(thread), &c.text, Some(&c.keyboard))
-                    .await
-            }
-            Some(m) => bot
-                .api
-                .edit_text(chat, m, &c.text, Some(&c.keyboard))
-                .await
-                .map(|_| m),
+            None => bot.api.send_text(chat, Some(thread), &c.text, Some(&c.keyboard)).await,
+            Some(m) => bot.api.edit_text(chat, m, &c.text, Some(&c.keyboard)).await.map(|_| m),
         };
         match sent {
             Ok(m) => app.store.set_card_rendered(lead.id, m, version).await?,
@@ -156,9 +127,7 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
             }
             Err(TgError::EditTargetMissing) => {
                 // Someone deleted the card: post a new one.
-                app.store
-                    .set_lead_topic(lead.id, chat, Some(thread), now)
-                    .await?;
+                app.store.set_lead_topic(lead.id, chat, Some(thread), now).await?;
                 return Ok(Step::Again);
             }
             Err(e) => return topic_error(app, lead, chat, thread, e).await,
@@ -174,38 +143,21 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
             return Ok(Step::Finished(Outcome::WaitUntil(until)));
         }
         let (ids, sent) = match &seg {
-            Segment::Text { ids, text } => (
-                ids.clone(),
-                bot.api.send_text(chat, Some(thread), text, None).await,
-            ),
-            Segment::Media {
-                id,
-                kind,
-                file_id,
-                caption,
-            } => {
+            Segment::Text { ids, text } => (ids.clone(), bot.api.send_text(chat, Some(thread), text, None).await),
+            Segment::Media { id, kind, file_id, caption } => {
                 let file = file_for_staff(app, file_id).await?;
-                (
-                    vec![*id],
-                    bot.api
-                        .send_media(chat, Some(thread), *kind, &file, Some(caption))
-                        .await,
-                )
+                (vec![*id], bot.api.send_media(chat, Some(thread), *kind, &file, Some(caption)).await)
             }
             Segment::Album { ids, items } => {
                 let mut files = Vec::new();
                 for (kind, file_id, caption) in items {
                     files.push((*kind, file_for_staff(app, file_id).await?, caption.clone()));
                 }
-                (
-                    ids.clone(),
-                    bot.api.send_album(chat, Some(thread), &files).await,
-                )
+                (ids.clone(), bot.api.send_album(chat, Some(thread), &files).await)
             }
-            Segment::Location { id, lat, lon } => (
-                vec![*id],
-                bot.api.send_location(chat, Some(thread), *lat, *lon).await,
-            ),
+            Segment::Location { id, lat, lon } => {
+                (vec![*id], bot.api.send_location(chat, Some(thread), *lat, *lon).await)
+            }
         };
         match sent {
             Ok(m) => app.store.mark_posted(&ids, m).await?,
@@ -220,9 +172,7 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
                     Segment::Location { .. } => "location",
                     Segment::Text { .. } => "text",
                 };
-                let text = app
-                    .templates
-                    .render("staff/unsupported_kind.txt", minijinja::context! { kind })?;
+                let text = app.templates.render("staff/unsupported_kind.txt", minijinja::context! { kind })?;
                 add_system_message(app, lead, &text).await?;
                 return Ok(Step::Again);
             }
@@ -235,33 +185,18 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
     }))
 }
 
-async fn topic_error(
-    app: &Arc<App>,
-    lead: &LeadRow,
-    chat: i64,
-    thread: i32,
-    e: TgError,
-) -> anyhow::Result<Step> {
+async fn topic_error(app: &Arc<App>, lead: &LeadRow, chat: i64, thread: i32, e: TgError) -> anyhow::Result<Step> {
     let now = app.clock.now_ms();
     match e {
         TgError::ThreadNotFound => {
-            warn!(
-                lead = lead.id.0,
-                chat, thread, "the topic is gone; recreating it"
-            );
+            warn!(lead = lead.id.0, chat, thread, "the topic is gone; recreating it");
             app.store.set_lead_topic(lead.id, chat, None, now).await?;
-            let text = app.templates.render(
-                "staff/topic_recreated.txt",
-                minijinja::context! { id => lead.id.0 },
-            )?;
+            let text = app.templates.render("staff/topic_recreated.txt", minijinja::context! { id => lead.id.0 })?;
             add_system_message(app, lead, &text).await?;
             Ok(Step::Again)
         }
         TgError::TopicClosed => {
-            info!(
-                lead = lead.id.0,
-                chat, thread, "the topic was closed; reopening it"
-            );
+            info!(lead = lead.id.0, chat, thread, "the topic was closed; reopening it");
             match app.staff_bot.api.reopen_topic(chat, thread).await {
                 Ok(()) => Ok(Step::Again),
                 Err(TgError::ThreadNotFound) => {
@@ -292,22 +227,12 @@ pub fn failure(app: &App, chat: i64, e: TgError) -> Outcome {
 pub async fn add_system_message(app: &App, lead: &LeadRow, text: &str) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
     let mut tx = app.store.begin().await?;
-    store::insert_message(
-        &mut tx,
-        &system_message(lead.id, lead.customer_id, text, now),
-        now,
-    )
-    .await?;
+    store::insert_message(&mut tx, &system_message(lead.id, lead.customer_id, text, now), now).await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub fn system_message(
-    lead: LeadId,
-    customer: crate::domain::CustomerId,
-    text: &str,
-    now: i64,
-) -> NewMessage {
+pub fn system_message(lead: LeadId, customer: crate::domain::CustomerId, text: &str, now: i64) -> NewMessage {
     NewMessage {
         lead,
         customer,
@@ -332,12 +257,7 @@ async fn file_for_staff(app: &App, file_id: &str) -> anyhow::Result<FileRef> {
     if app.same_bot() {
         return Ok(FileRef::Id(file_id.to_string()));
     }
-    let bytes = app
-        .customer_bot
-        .api
-        .download(file_id)
-        .await
-        .context("downloading a customer's file")?;
+    let bytes = app.customer_bot.api.download(file_id).await.context("downloading a customer's file")?;
     Ok(FileRef::Bytes(bytes, file_id.to_string()))
 }
 
@@ -347,21 +267,13 @@ fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
     Ok(match m.kind {
         MessageKind::Text => body,
         MessageKind::Contact => {
-            let name = m
-                .extra
-                .as_ref()
-                .and_then(|e| e["name"].as_str())
-                .unwrap_or("")
-                .to_string();
-            app.templates
-                .render("staff/contact_shared.txt", minijinja::context! { name })?
+            let name = m.extra.as_ref().and_then(|e| e["name"].as_str()).unwrap_or("").to_string();
+            app.templates.render("staff/contact_shared.txt", minijinja::context! { name })?
         }
         MessageKind::Sticker => format!("🏷 {body}"),
         kind => {
-            let described = app.templates.render(
-                "staff/unsupported_kind.txt",
-                minijinja::context! { kind => kind.as_str() },
-            )?;
+            let described =
+                app.templates.render("staff/unsupported_kind.txt", minijinja::context! { kind => kind.as_str() })?;
             if body.is_empty() {
                 described
             } else {
@@ -373,26 +285,16 @@ fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
 
 /// Cut the waiting messages into sends. Returns the segments and, if a trailing album may
 /// still be arriving, when to look again.
-fn segments(
-    app: &App,
-    pending: &[StaffPending],
-    now: i64,
-) -> anyhow::Result<(Vec<Segment>, Option<i64>)> {
+fn segments(app: &App, pending: &[StaffPending], now: i64) -> anyhow::Result<(Vec<Segment>, Option<i64>)> {
     let mut out = Vec::new();
     let mut texts: Vec<(MessageRowId, String, String)> = Vec::new();
     let flush = |texts: &mut Vec<(MessageRowId, String, String)>, out: &mut Vec<Segment>| {
         if texts.is_empty() {
             return;
         }
-        let entries: Vec<Entry> = texts
-            .iter()
-            .map(|(_, stamp, text)| Entry { stamp, text })
-            .collect();
+        let entries: Vec<Entry> = texts.iter().map(|(_, stamp, text)| Entry { stamp, text }).collect();
         for chunk in merge(&entries) {
-            out.push(Segment::Text {
-                ids: chunk.completes.iter().map(|i| texts[*i].0).collect(),
-                text: chunk.text,
-            });
+            out.push(Segment::Text { ids: chunk.completes.iter().map(|i| texts[*i].0).collect(), text: chunk.text });
         }
         texts.clear();
     };
@@ -400,8 +302,7 @@ fn segments(
     while i < pending.len() {
         let m = &pending[i];
         let stamp = app.local_time(m.sent_at, false);
-        let is_file =
-            m.kind.has_file() && m.kind != MessageKind::Sticker && m.telegram_file_id.is_some();
+        let is_file = m.kind.has_file() && m.kind != MessageKind::Sticker && m.telegram_file_id.is_some();
         if is_file {
             flush(&mut texts, &mut out);
             let caption = match &m.body {
@@ -427,18 +328,12 @@ fn segments(
                         .iter()
                         .enumerate()
                         .map(|(k, p)| {
-                            let cap = if k == 0 {
-                                Some(caption.clone())
-                            } else {
-                                p.body.clone().filter(|b| !b.is_empty())
-                            };
+                            let cap =
+                                if k == 0 { Some(caption.clone()) } else { p.body.clone().filter(|b| !b.is_empty()) };
                             (p.kind, p.telegram_file_id.clone().unwrap_or_default(), cap)
                         })
                         .collect();
-                    out.push(Segment::Album {
-                        ids: pending[i..j].iter().map(|p| p.id).collect(),
-                        items,
-                    });
+                    out.push(Segment::Album { ids: pending[i..j].iter().map(|p| p.id).collect(), items });
                     i = j;
                     continue;
                 }

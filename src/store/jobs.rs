@@ -21,12 +21,7 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
-        JobKind::TopicSync,
-        JobKind::Deliver,
-        JobKind::StaffReply,
-        JobKind::AnswerCallback,
-    ];
+    pub const ALL: [JobKind; 4] = [JobKind::TopicSync, JobKind::Deliver, JobKind::StaffReply, JobKind::AnswerCallback];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -74,10 +69,8 @@ fn job_from(row: &AnyRow) -> Result<JobRow> {
     let payload: String = col(row, "payload")?;
     Ok(JobRow {
         id: JobId(col(row, "id")?),
-        kind: JobKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown job kind {kind}")))?,
-        payload: serde_json::from_str(&payload)
-            .map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
+        kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("unknown job kind {kind}")))?,
+        payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))?,
         queue_key: col(row, "queue_key")?,
         status: col(row, "status")?,
         attempts: col(row, "attempts")?,
@@ -149,12 +142,7 @@ impl Store {
                 ORDER BY j.run_at, j.id LIMIT $3 {lock})
              RETURNING {JOB_COLS}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(now)
-            .bind(now + lease_ms)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows = sqlx::query(&sql).bind(now).bind(now + lease_ms).bind(limit).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         let mut jobs = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.id);
@@ -163,23 +151,20 @@ impl Store {
 
     /// The earliest time a pending job is due, if any.
     pub async fn next_job_due(&self) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT MIN(run_at) AS due FROM jobs WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT MIN(run_at) AS due FROM jobs WHERE status = 'pending'").fetch_one(&self.pool).await?;
         col(&row, "due")
     }
 
     /// Done: the row goes away.
     pub async fn finish_job(&self, id: JobId) -> Result<()> {
-        sqlx::query("DELETE FROM jobs WHERE id = $1")
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id.0).execute(&self.pool).await?;
         Ok(())
     }
 
     /// Try again at `run_at`. `count_attempt = false` gives the attempt back (a rate-limit
-    /// wait is not a failure).
+    /// wait is not a failure). If a newer job with the same dedupe key is already pending,
+    /// that one will do this work: this row goes away instead.
     pub async fn reschedule_job(
         &self,
         id: JobId,
@@ -188,19 +173,30 @@ impl Store {
         count_attempt: bool,
         now: i64,
     ) -> Result<()> {
-        let give_back = if count_attempt { 0 } else { 1 };
-        sqlx::query(
-            "UPDATE jobs SET status = 'pending', run_at = $1, attempts = attempts - $2,
-                 last_error = COALESCE($3, last_error), locked_until = NULL, updated_at = $4
-             WHERE id = $5",
+        let mut tx = self.begin().await?;
+        let absorbed = sqlx::query(
+            "DELETE FROM jobs WHERE id = $1 AND dedupe_key IS NOT NULL AND EXISTS
+                (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending' AND o.id <> $1)",
         )
-        .bind(run_at)
-        .bind(give_back as i64)
-        .bind(error)
-        .bind(now)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if absorbed.rows_affected() == 0 {
+            let give_back = if count_attempt { 0 } else { 1 };
+            sqlx::query(
+                "UPDATE jobs SET status = 'pending', run_at = $1, attempts = attempts - $2,
+                     last_error = COALESCE($3, last_error), locked_until = NULL, updated_at = $4
+                 WHERE id = $5",
+            )
+            .bind(run_at)
+            .bind(give_back as i64)
+            .bind(error)
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -220,19 +216,19 @@ impl Store {
     /// On start-up of a single SQLite instance every running job belongs to a dead
     /// process: release them at once instead of waiting for their leases.
     pub async fn release_all_running_jobs(&self, now: i64) -> Result<u64> {
-        let res = sqlx::query("UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running'")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let res = sqlx::query(
+            "UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running'",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(res.rows_affected())
     }
 
     pub async fn parked_jobs(&self) -> Result<Vec<JobRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLS} FROM jobs WHERE status = 'parked' ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE status = 'parked' ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(job_from).collect()
     }
 
@@ -244,36 +240,34 @@ impl Store {
         row.as_ref().map(job_from).transpose()
     }
 
-    /// Put parked jobs back in the queue with fresh attempts (`None`: all of them).
+    /// Put parked jobs back in the queue with fresh attempts (`None`: all of them). A parked
+    /// job whose work a pending job with the same dedupe key will do is simply removed.
     pub async fn retry_parked(&self, id: Option<JobId>, now: i64) -> Result<u64> {
-        let res = match id {
-            Some(id) => sqlx::query(
-                "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE status = 'parked' AND id = $2",
-            )
-            .bind(now)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?,
-            None => sqlx::query("UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE status = 'parked'")
-                .bind(now)
-                .execute(&self.pool)
-                .await?,
-        };
-        Ok(res.rows_affected())
+        let only = if id.is_some() { "AND id = $2" } else { "AND $2 = 0" };
+        let mut tx = self.begin().await?;
+        let only_one = if id.is_some() { "AND id = $1" } else { "AND $1 = 0" };
+        let covered = sqlx::query(&format!(
+            "DELETE FROM jobs WHERE status = 'parked' {only_one} AND dedupe_key IS NOT NULL AND EXISTS
+                (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending')"
+        ))
+        .bind(id.map(|i| i.0).unwrap_or(0))
+        .execute(&mut *tx)
+        .await?;
+        let res = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, updated_at = $1 WHERE status = 'parked' {only}"
+        ))
+        .bind(now)
+        .bind(id.map(|i| i.0).unwrap_or(0))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(res.rows_affected() + covered.rows_affected())
     }
 
     pub async fn job_counts(&self) -> Result<Vec<JobStatusCount>> {
-        let rows =
-            sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(JobStatusCount {
-                    status: col(r, "status")?,
-                    count: col(r, "n")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(JobStatusCount { status: col(r, "status")?, count: col(r, "n")? })).collect()
     }
 }

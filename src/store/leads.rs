@@ -2,8 +2,7 @@
 
 use super::{col, conflict, Conn, Result, Store, StoreError};
 use crate::domain::{
-    Change, Channel, CustomerId, Direction, LeadFacts, LeadId, LostReason, MessageKind,
-    MessageRowId, Stage, UserId,
+    Change, Channel, CustomerId, Direction, LeadFacts, LeadId, LostReason, MessageKind, MessageRowId, Stage, UserId,
 };
 use sqlx::any::AnyRow;
 
@@ -44,6 +43,8 @@ pub struct LeadRow {
     pub last_channel: Channel,
     pub staff_chat_id: Option<i64>,
     pub topic_thread_id: Option<i32>,
+    /// A person closed the topic; it is reopened before anything is posted.
+    pub topic_closed: bool,
     pub card_message_id: Option<i32>,
     pub card_version: i64,
     pub card_rendered_version: i64,
@@ -57,11 +58,7 @@ pub struct LeadRow {
 
 impl LeadRow {
     pub fn facts(&self) -> LeadFacts {
-        LeadFacts {
-            stage: self.stage,
-            owner: self.owner,
-            vehicles: self.vehicles.max(0) as u32,
-        }
+        LeadFacts { stage: self.stage, owner: self.owner, vehicles: self.vehicles.max(0) as u32 }
     }
 }
 
@@ -144,7 +141,7 @@ fn parse_extra(s: Option<String>) -> Option<serde_json::Value> {
 
 const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, c.do_not_contact, l.owner_id,
         u.name AS owner_name, u.staff_chat_id AS owner_staff_chat, l.stage, l.lost_reason, l.source_channel,
-        l.last_channel, l.staff_chat_id, l.topic_thread_id, l.card_message_id, l.card_version,
+        l.last_channel, l.staff_chat_id, l.topic_thread_id, l.topic_closed, l.card_message_id, l.card_version,
         l.card_rendered_version, l.card_menu, l.last_message_at, l.last_message_preview, l.created_at,
         (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
     FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
@@ -165,6 +162,7 @@ fn lead_from(row: &AnyRow) -> Result<LeadRow> {
         last_channel: parse_channel(&col::<String>(row, "last_channel")?)?,
         staff_chat_id: col(row, "staff_chat_id")?,
         topic_thread_id: col::<Option<i64>>(row, "topic_thread_id")?.map(|v| v as i32),
+        topic_closed: col::<i64>(row, "topic_closed")? == 1,
         card_message_id: col::<Option<i64>>(row, "card_message_id")?.map(|v| v as i32),
         card_version: col(row, "card_version")?,
         card_rendered_version: col(row, "card_rendered_version")?,
@@ -177,18 +175,14 @@ fn lead_from(row: &AnyRow) -> Result<LeadRow> {
 }
 
 /// Record an update id as processed. False if it was already seen: the caller stops.
-pub async fn mark_update_seen(
-    conn: &mut Conn,
-    source: &str,
-    update_id: i64,
-    now: i64,
-) -> Result<bool> {
-    let res = sqlx::query("INSERT INTO seen_updates (source, update_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(source)
-        .bind(update_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+pub async fn mark_update_seen(conn: &mut Conn, source: &str, update_id: i64, now: i64) -> Result<bool> {
+    let res =
+        sqlx::query("INSERT INTO seen_updates (source, update_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(source)
+            .bind(update_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
     Ok(res.rows_affected() == 1)
 }
 
@@ -203,13 +197,11 @@ pub async fn find_or_create_customer(
     at: i64,
     now: i64,
 ) -> Result<CustomerId> {
-    let existing = sqlx::query(
-        "SELECT customer_id FROM customer_identities WHERE channel = $1 AND external_id = $2",
-    )
-    .bind(channel.as_str())
-    .bind(external_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let existing = sqlx::query("SELECT customer_id FROM customer_identities WHERE channel = $1 AND external_id = $2")
+        .bind(channel.as_str())
+        .bind(external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     if let Some(row) = existing {
         let id: i64 = col(&row, "customer_id")?;
         sqlx::query(
@@ -225,12 +217,14 @@ pub async fn find_or_create_customer(
         .await?;
         return Ok(CustomerId(id));
     }
-    let row = sqlx::query("INSERT INTO customers (name, language, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id")
-        .bind(display_name)
-        .bind(language)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "INSERT INTO customers (name, language, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
+    )
+    .bind(display_name)
+    .bind(language)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
     let id: i64 = col(&row, "id")?;
     sqlx::query(
         "INSERT INTO customer_identities (customer_id, channel, external_id, display_name, last_inbound_at, created_at)
@@ -250,22 +244,15 @@ pub async fn find_or_create_customer(
 
 /// The customer's open lead, if any (the newest).
 pub async fn open_lead(conn: &mut Conn, customer: CustomerId) -> Result<Option<LeadId>> {
-    let row = sqlx::query(
-        "SELECT id FROM leads WHERE customer_id = $1 AND is_open = 1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(customer.0)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query("SELECT id FROM leads WHERE customer_id = $1 AND is_open = 1 ORDER BY id DESC LIMIT 1")
+        .bind(customer.0)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| col(&r, "id").map(LeadId)).transpose()
 }
 
 /// Open a `new` lead for the customer.
-pub async fn create_lead(
-    conn: &mut Conn,
-    customer: CustomerId,
-    channel: Channel,
-    now: i64,
-) -> Result<LeadId> {
+pub async fn create_lead(conn: &mut Conn, customer: CustomerId, channel: Channel, now: i64) -> Result<LeadId> {
     let row = sqlx::query(
         "INSERT INTO leads (customer_id, source_channel, last_channel, stage, is_open, created_at, updated_at)
          VALUES ($1, $2, $2, 'new', 1, $3, $3) RETURNING id",
@@ -307,11 +294,7 @@ async fn insert_history(
 }
 
 /// Store a message. `None` if an incoming message with this external id exists already.
-pub async fn insert_message(
-    conn: &mut Conn,
-    m: &NewMessage,
-    now: i64,
-) -> Result<Option<MessageRowId>> {
+pub async fn insert_message(conn: &mut Conn, m: &NewMessage, now: i64) -> Result<Option<MessageRowId>> {
     let row = sqlx::query(
         "INSERT INTO messages (lead_id, customer_id, user_id, channel, direction, kind, body, telegram_file_id,
              media_group_id, extra, external_id, sent_at, delivery, staff_state, created_at)
@@ -365,10 +348,7 @@ pub async fn touch_lead(
 
 /// Read a lead inside a transaction (the rules are checked against this).
 pub async fn lead_in_tx(conn: &mut Conn, lead: LeadId) -> Result<Option<LeadRow>> {
-    let row = sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1"))
-        .bind(lead.0)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1")).bind(lead.0).fetch_optional(&mut *conn).await?;
     row.as_ref().map(lead_from).transpose()
 }
 
@@ -390,39 +370,21 @@ pub async fn apply_changes(
                     .execute(&mut *conn)
                     .await?;
                 let (f, t) = (from.map(|u| u.0.to_string()), to.map(|u| u.0.to_string()));
-                insert_history(
-                    conn,
-                    lead,
-                    actor,
-                    "owner",
-                    f.as_deref(),
-                    t.as_deref(),
-                    None,
-                    now,
-                )
-                .await?;
+                insert_history(conn, lead, actor, "owner", f.as_deref(), t.as_deref(), None, now).await?;
             }
             Change::Stage { from, to, reason } => {
-                sqlx::query("UPDATE leads SET stage = $1, is_open = $2, lost_reason = $3, updated_at = $4 WHERE id = $5")
-                    .bind(to.as_str())
-                    .bind(i64::from(to.is_open()))
-                    .bind(reason.map(|r| r.as_str()))
-                    .bind(now)
-                    .bind(lead.0)
-                    .execute(&mut *conn)
-                    .await?;
-                let r = reason.map(|r| r.as_str());
-                insert_history(
-                    conn,
-                    lead,
-                    actor,
-                    "stage",
-                    Some(from.as_str()),
-                    Some(to.as_str()),
-                    r,
-                    now,
+                sqlx::query(
+                    "UPDATE leads SET stage = $1, is_open = $2, lost_reason = $3, updated_at = $4 WHERE id = $5",
                 )
+                .bind(to.as_str())
+                .bind(i64::from(to.is_open()))
+                .bind(reason.map(|r| r.as_str()))
+                .bind(now)
+                .bind(lead.0)
+                .execute(&mut *conn)
                 .await?;
+                let r = reason.map(|r| r.as_str());
+                insert_history(conn, lead, actor, "stage", Some(from.as_str()), Some(to.as_str()), r, now).await?;
             }
         }
     }
@@ -444,20 +406,13 @@ pub async fn bump_card(conn: &mut Conn, lead: LeadId, menu: Option<&str>, now: i
 }
 
 /// Mark an identity's customer as having blocked the bot (or not).
-pub async fn set_blocked(
-    conn: &mut Conn,
-    customer: CustomerId,
-    channel: Channel,
-    blocked: bool,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE customer_identities SET blocked = $1 WHERE customer_id = $2 AND channel = $3",
-    )
-    .bind(i64::from(blocked))
-    .bind(customer.0)
-    .bind(channel.as_str())
-    .execute(&mut *conn)
-    .await?;
+pub async fn set_blocked(conn: &mut Conn, customer: CustomerId, channel: Channel, blocked: bool) -> Result<()> {
+    sqlx::query("UPDATE customer_identities SET blocked = $1 WHERE customer_id = $2 AND channel = $3")
+        .bind(i64::from(blocked))
+        .bind(customer.0)
+        .bind(channel.as_str())
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -481,33 +436,27 @@ pub async fn set_delivery(
 
 impl Store {
     pub async fn lead(&self, lead: LeadId) -> Result<Option<LeadRow>> {
-        let row = sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1"))
-            .bind(lead.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1")).bind(lead.0).fetch_optional(&self.pool).await?;
         row.as_ref().map(lead_from).transpose()
     }
 
     pub async fn lead_by_topic(&self, chat: i64, thread: i32) -> Result<Option<LeadId>> {
-        let row = sqlx::query("SELECT id FROM leads WHERE staff_chat_id = $1 AND topic_thread_id = $2 ORDER BY id DESC LIMIT 1")
-            .bind(chat)
-            .bind(thread as i64)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id FROM leads WHERE staff_chat_id = $1 AND topic_thread_id = $2 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(chat)
+        .bind(thread as i64)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| col(&r, "id").map(LeadId)).transpose()
     }
 
     /// A topic was created for the lead: remember it, and forget the old card.
-    pub async fn set_lead_topic(
-        &self,
-        lead: LeadId,
-        chat: i64,
-        thread: Option<i32>,
-        now: i64,
-    ) -> Result<()> {
+    pub async fn set_lead_topic(&self, lead: LeadId, chat: i64, thread: Option<i32>, now: i64) -> Result<()> {
         sqlx::query(
             "UPDATE leads SET staff_chat_id = $1, topic_thread_id = $2, card_message_id = NULL, card_rendered_version = 0,
-                 updated_at = $3 WHERE id = $4",
+                 topic_closed = 0, updated_at = $3 WHERE id = $4",
         )
         .bind(chat)
         .bind(thread.map(i64::from))
@@ -518,13 +467,21 @@ impl Store {
         Ok(())
     }
 
+    /// A person closed (or reopened) a lead's topic.
+    pub async fn set_topic_closed(&self, chat: i64, thread: i32, closed: bool) -> Result<Option<LeadId>> {
+        let row = sqlx::query(
+            "UPDATE leads SET topic_closed = $1 WHERE staff_chat_id = $2 AND topic_thread_id = $3 RETURNING id",
+        )
+        .bind(i64::from(closed))
+        .bind(chat)
+        .bind(thread as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| col(&r, "id").map(LeadId)).transpose()
+    }
+
     /// The card was posted or edited, showing `version`.
-    pub async fn set_card_rendered(
-        &self,
-        lead: LeadId,
-        message_id: i32,
-        version: i64,
-    ) -> Result<()> {
+    pub async fn set_card_rendered(&self, lead: LeadId, message_id: i32, version: i64) -> Result<()> {
         sqlx::query(
             "UPDATE leads SET card_message_id = $1,
                  card_rendered_version = CASE WHEN card_rendered_version < $2 THEN $2 ELSE card_rendered_version END
@@ -554,10 +511,8 @@ impl Store {
                 let k: String = col(r, "kind")?;
                 Ok(StaffPending {
                     id: MessageRowId(col(r, "id")?),
-                    direction: Direction::parse(&d)
-                        .ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
-                    kind: MessageKind::parse(&k)
-                        .ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
+                    direction: Direction::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
+                    kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
                     body: col(r, "body")?,
                     telegram_file_id: col(r, "telegram_file_id")?,
                     media_group_id: col(r, "media_group_id")?,
@@ -573,13 +528,11 @@ impl Store {
     pub async fn mark_posted(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
         let mut tx = self.begin().await?;
         for id in ids {
-            sqlx::query(
-                "UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id = $2",
-            )
-            .bind(staff_message_id as i64)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id = $2")
+                .bind(staff_message_id as i64)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -613,21 +566,13 @@ impl Store {
 
     /// Open leads owned by a user, or unclaimed (`None`), newest activity first.
     pub async fn open_leads(&self, owner: Option<UserId>, limit: i64) -> Result<Vec<LeadSummary>> {
-        let cond = if owner.is_some() {
-            "l.owner_id = $1"
-        } else {
-            "l.owner_id IS NULL AND $1 = 0"
-        };
+        let cond = if owner.is_some() { "l.owner_id = $1" } else { "l.owner_id IS NULL AND $1 = 0" };
         let sql = format!(
             "SELECT l.id, c.name, l.stage, l.last_channel, l.last_message_at, l.last_message_preview
              FROM leads l JOIN customers c ON c.id = l.customer_id
              WHERE l.is_open = 1 AND {cond} ORDER BY COALESCE(l.last_message_at, l.created_at) DESC LIMIT $2"
         );
-        let rows = sqlx::query(&sql)
-            .bind(owner.map(|u| u.0).unwrap_or(0))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&sql).bind(owner.map(|u| u.0).unwrap_or(0)).bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(LeadSummary {
@@ -655,10 +600,8 @@ impl Store {
                 let k: String = col(r, "kind")?;
                 Ok(MessageRow {
                     id: MessageRowId(col(r, "id")?),
-                    direction: Direction::parse(&d)
-                        .ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
-                    kind: MessageKind::parse(&k)
-                        .ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
+                    direction: Direction::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
+                    kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
                     body: col(r, "body")?,
                     delivery: col(r, "delivery")?,
                     delivery_error: col(r, "delivery_error")?,
@@ -702,18 +645,13 @@ impl Store {
 
     /// All lead ids, oldest first (transcripts, bench).
     pub async fn lead_ids(&self) -> Result<Vec<LeadId>> {
-        let rows = sqlx::query("SELECT id FROM leads ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT id FROM leads ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| col(r, "id").map(LeadId)).collect()
     }
 
     /// A key-value setting (e.g. the Telegram update offset).
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT value FROM kv WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT value FROM kv WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
         row.map(|r| col(&r, "value")).transpose()
     }
 

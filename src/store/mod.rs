@@ -66,11 +66,7 @@ impl Store {
     /// missing; every pooled SQLite connection gets WAL, foreign keys and a busy timeout.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let engine = if url.starts_with("sqlite:") {
-            Engine::Sqlite
-        } else {
-            Engine::Postgres
-        };
+        let engine = if url.starts_with("sqlite:") { Engine::Sqlite } else { Engine::Postgres };
         let url = match engine {
             Engine::Sqlite if !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
@@ -81,8 +77,7 @@ impl Store {
             if let Some(path) = sqlite_path(&url) {
                 if let Some(dir) = std::path::Path::new(&path).parent() {
                     if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| StoreError::Other(sqlx::Error::Io(e)))?;
+                        std::fs::create_dir_all(dir).map_err(|e| StoreError::Other(sqlx::Error::Io(e)))?;
                     }
                 }
             }
@@ -123,11 +118,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         match self.engine {
             Engine::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Engine::Postgres => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            Engine::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
         }
         Ok(())
     }
@@ -154,9 +145,7 @@ impl Store {
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     if path.is_empty() || path == ":memory:" {
         return None;
@@ -170,8 +159,7 @@ where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     use sqlx::Row;
-    row.try_get(name)
-        .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    row.try_get(name).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
 #[cfg(test)]
@@ -180,14 +168,8 @@ mod tests {
 
     #[test]
     fn sqlite_paths_are_found_in_urls() {
-        assert_eq!(
-            sqlite_path("sqlite://forecourt.db?mode=rwc").as_deref(),
-            Some("forecourt.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/x/y.db").as_deref(),
-            Some("/tmp/x/y.db")
-        );
+        assert_eq!(sqlite_path("sqlite://forecourt.db?mode=rwc").as_deref(), Some("forecourt.db"));
+        assert_eq!(sqlite_path("sqlite:///tmp/x/y.db").as_deref(), Some("/tmp/x/y.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

@@ -26,8 +26,7 @@ fn user_from(row: &AnyRow) -> Result<UserRow> {
         id: UserId(col(row, "id")?),
         telegram_id: TelegramUserId(col(row, "telegram_id")?),
         name: col(row, "name")?,
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?,
         staff_chat_id: col(row, "staff_chat_id")?,
         active: col::<i64>(row, "active")? == 1,
     })
@@ -66,12 +65,10 @@ impl Store {
     }
 
     pub async fn user_by_telegram(&self, telegram_id: TelegramUserId) -> Result<Option<UserRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE telegram_id = $1"
-        ))
-        .bind(telegram_id.0)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE telegram_id = $1"))
+            .bind(telegram_id.0)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user_from).transpose()
     }
 
@@ -84,19 +81,12 @@ impl Store {
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY id")).fetch_all(&self.pool).await?;
         rows.iter().map(user_from).collect()
     }
 
     /// Enable or disable a user. A disabled user is treated as unregistered.
-    pub async fn set_user_active(
-        &self,
-        telegram_id: TelegramUserId,
-        active: bool,
-        now: i64,
-    ) -> Result<UserRow> {
+    pub async fn set_user_active(&self, telegram_id: TelegramUserId, active: bool, now: i64) -> Result<UserRow> {
         let row = sqlx::query(&format!(
             "UPDATE users SET active = $1, updated_at = $2 WHERE telegram_id = $3 RETURNING {USER_COLS}"
         ))
@@ -105,9 +95,6 @@ impl Store {
         .bind(telegram_id.0)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref()
-            .map(user_from)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        row.as_ref().map(user_from).transpose()?.ok_or(StoreError::NotFound)
     }
 }

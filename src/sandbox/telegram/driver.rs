@@ -27,13 +27,7 @@ impl FakeUser {
     }
 
     fn json(&self) -> Value {
-        user(
-            self.id,
-            &self.first_name,
-            self.last_name.as_deref(),
-            false,
-            self.language.as_deref(),
-        )
+        user(self.id, &self.first_name, self.last_name.as_deref(), false, self.language.as_deref())
     }
 
     pub fn full_name(&self) -> String {
@@ -67,37 +61,16 @@ impl FakeTelegram {
     }
 
     /// A customer sends any content (a media group id makes it part of an album).
-    pub fn customer_sends(
-        &self,
-        who: &FakeUser,
-        content: Content,
-        media_group: Option<&str>,
-    ) -> i32 {
+    pub fn customer_sends(&self, who: &FakeUser, content: Content, media_group: Option<&str>) -> i32 {
         let now = self.clock().now_ms();
         let mut st = self.lock();
         st.people.insert(who.id, who.json());
-        st.ensure_private(
-            who.id,
-            &who.first_name,
-            who.last_name.as_deref(),
-            who.language.as_deref(),
-        );
+        st.ensure_private(who.id, &who.first_name, who.last_name.as_deref(), who.language.as_deref());
         if let Some(f) = content.file_id() {
-            st.files
-                .entry(f.to_string())
-                .or_insert_with(|| format!("bytes of {f}").into_bytes());
+            st.files.entry(f.to_string()).or_insert_with(|| format!("bytes of {f}").into_bytes());
         }
         let msg = st
-            .post(
-                who.id,
-                None,
-                who.id,
-                false,
-                content,
-                None,
-                media_group.map(str::to_string),
-                now,
-            )
+            .post(who.id, None, who.id, false, content, None, media_group.map(str::to_string), now)
             .expect("private chat exists");
         let id = msg["message_id"].as_i64().unwrap_or(0) as i32;
         st.push_update(json!({"message": msg}));
@@ -120,24 +93,14 @@ impl FakeTelegram {
         self.staff_sends(chat, thread, who, Content::Text(text.into()))
     }
 
-    pub fn staff_sends(
-        &self,
-        chat: i64,
-        thread: Option<i32>,
-        who: &FakeUser,
-        content: Content,
-    ) -> i32 {
+    pub fn staff_sends(&self, chat: i64, thread: Option<i32>, who: &FakeUser, content: Content) -> i32 {
         let now = self.clock().now_ms();
         let mut st = self.lock();
         st.people.insert(who.id, who.json());
         if let Some(f) = content.file_id() {
-            st.files
-                .entry(f.to_string())
-                .or_insert_with(|| format!("bytes of {f}").into_bytes());
+            st.files.entry(f.to_string()).or_insert_with(|| format!("bytes of {f}").into_bytes());
         }
-        let msg = st
-            .post(chat, thread, who.id, false, content, None, None, now)
-            .expect("staff group exists");
+        let msg = st.post(chat, thread, who.id, false, content, None, None, now).expect("staff group exists");
         let id = msg["message_id"].as_i64().unwrap_or(0) as i32;
         st.push_update(json!({"message": msg}));
         drop(st);
@@ -170,12 +133,7 @@ impl FakeTelegram {
 
     /// The next `times` calls of `method` (any case) to `chat` fail with `error`.
     pub fn fail_next(&self, method: &str, chat: Option<i64>, error: ApiError, times: u32) {
-        self.lock().faults.push(Fault {
-            method: method.to_ascii_lowercase(),
-            chat,
-            error,
-            times,
-        });
+        self.lock().faults.push(Fault { method: method.to_ascii_lowercase(), chat, error, times });
     }
 
     /// Turn Telegram's rate limits on or off.
@@ -199,28 +157,16 @@ impl FakeTelegram {
 
     /// Successful calls of one method (lower case).
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
-        self.lock()
-            .calls
-            .iter()
-            .filter(|c| c.method == method && c.error.is_none())
-            .cloned()
-            .collect()
+        self.lock().calls.iter().filter(|c| c.method == method && c.error.is_none()).cloned().collect()
     }
 
     pub fn messages(&self, chat: i64) -> Vec<ChatMessage> {
-        self.lock()
-            .chats
-            .get(&chat)
-            .map(|c| c.messages.clone())
-            .unwrap_or_default()
+        self.lock().chats.get(&chat).map(|c| c.messages.clone()).unwrap_or_default()
     }
 
     /// Bot messages a customer received.
     pub fn bot_messages_to(&self, customer: i64) -> Vec<ChatMessage> {
-        self.messages(customer)
-            .into_iter()
-            .filter(|m| m.from_bot)
-            .collect()
+        self.messages(customer).into_iter().filter(|m| m.from_bot).collect()
     }
 
     pub fn topics(&self, chat: i64) -> Vec<(i32, Topic)> {
@@ -241,33 +187,29 @@ impl FakeTelegram {
 
     /// Messages in the group's General chat (no topic).
     pub fn general_messages(&self, chat: i64) -> Vec<ChatMessage> {
-        self.messages(chat)
-            .into_iter()
-            .filter(|m| m.thread_id.is_none())
-            .collect()
+        self.messages(chat).into_iter().filter(|m| m.thread_id.is_none()).collect()
     }
 
     /// A person deletes a topic, or closes it.
     pub fn delete_topic(&self, chat: i64, thread: i32) {
-        if let Some(t) = self
-            .lock()
-            .chats
-            .get_mut(&chat)
-            .and_then(|c| c.topics.get_mut(&thread))
-        {
+        if let Some(t) = self.lock().chats.get_mut(&chat).and_then(|c| c.topics.get_mut(&thread)) {
             t.deleted = true;
         }
     }
 
-    pub fn close_topic(&self, chat: i64, thread: i32) {
-        if let Some(t) = self
-            .lock()
-            .chats
-            .get_mut(&chat)
-            .and_then(|c| c.topics.get_mut(&thread))
-        {
-            t.closed = true;
+    /// A person (`who`) closes a topic: Telegram posts a service message, which bots in
+    /// the group receive as an update.
+    pub fn close_topic(&self, chat: i64, thread: i32, who: &FakeUser) {
+        let now = self.clock().now_ms();
+        let mut st = self.lock();
+        let Some(t) = st.chats.get_mut(&chat).and_then(|c| c.topics.get_mut(&thread)) else { return };
+        t.closed = true;
+        st.people.insert(who.id, who.json());
+        if let Ok(msg) = st.post(chat, Some(thread), who.id, false, Content::Service("topic closed".into()), None, None, now) {
+            st.push_update(json!({ "message": msg }));
         }
+        drop(st);
+        self.updates_ready();
     }
 
     /// Every chat, readable: customer chats first, then each staff group topic by topic.
@@ -292,35 +234,19 @@ impl FakeTelegram {
                 .unwrap_or_else(|| id.to_string())
         };
         let line = |out: &mut String, m: &ChatMessage| {
-            let who = if m.from_bot {
-                "bot".to_string()
-            } else {
-                name_of(m.from)
-            };
-            let edited = if m.edits > 0 {
-                format!("  (edited {}×)", m.edits)
-            } else {
-                String::new()
-            };
+            let who = if m.from_bot { "bot".to_string() } else { name_of(m.from) };
+            let edited = if m.edits > 0 { format!("  (edited {}×)", m.edits) } else { String::new() };
             let body = m.content.describe();
             let mut lines = body.lines();
             let _ = writeln!(out, "  {who:>14} │ {}{edited}", lines.next().unwrap_or(""));
             for l in lines {
                 let _ = writeln!(out, "  {:>14} │ {l}", "");
             }
-            if let Some(k) = m
-                .reply_markup
-                .as_ref()
-                .and_then(|k| k["inline_keyboard"].as_array())
-            {
+            if let Some(k) = m.reply_markup.as_ref().and_then(|k| k["inline_keyboard"].as_array()) {
                 for row in k {
                     let labels: Vec<String> = row
                         .as_array()
-                        .map(|r| {
-                            r.iter()
-                                .map(|b| format!("[{}]", b["text"].as_str().unwrap_or("?")))
-                                .collect()
-                        })
+                        .map(|r| r.iter().map(|b| format!("[{}]", b["text"].as_str().unwrap_or("?"))).collect())
                         .unwrap_or_default();
                     let _ = writeln!(out, "  {:>14} │   {}", "", labels.join(" "));
                 }
@@ -328,11 +254,7 @@ impl FakeTelegram {
         };
         for chat in chats {
             match &chat.kind {
-                ChatKind::Private {
-                    first_name,
-                    last_name,
-                    ..
-                } => {
+                ChatKind::Private { first_name, last_name, .. } => {
                     let name = match last_name {
                         Some(l) => format!("{first_name} {l}"),
                         None => first_name.clone(),
@@ -343,11 +265,7 @@ impl FakeTelegram {
                     }
                 }
                 ChatKind::Forum { title } => {
-                    let general: Vec<_> = chat
-                        .messages
-                        .iter()
-                        .filter(|m| m.thread_id.is_none())
-                        .collect();
+                    let general: Vec<_> = chat.messages.iter().filter(|m| m.thread_id.is_none()).collect();
                     if !general.is_empty() {
                         let _ = writeln!(out, "\n━━ Staff group “{title}” · General ━━");
                         for m in general {
@@ -362,14 +280,12 @@ impl FakeTelegram {
                         } else {
                             ""
                         };
-                        let _ = writeln!(
-                            out,
-                            "\n━━ Staff group “{title}” · topic “{}”{state} ━━",
-                            topic.name
-                        );
-                        for m in chat.messages.iter().filter(|m| {
-                            m.thread_id == Some(*tid) && !matches!(m.content, Content::Service(_))
-                        }) {
+                        let _ = writeln!(out, "\n━━ Staff group “{title}” · topic “{}”{state} ━━", topic.name);
+                        for m in chat
+                            .messages
+                            .iter()
+                            .filter(|m| m.thread_id == Some(*tid) && !matches!(m.content, Content::Service(_)))
+                        {
                             line(&mut out, m);
                         }
                     }

@@ -25,19 +25,12 @@ pub async fn get_updates(fake: &FakeTelegram, p: &Params) -> Result<Value, ApiEr
             let mut st = fake.lock();
             // Confirming an offset forgets every earlier update, as Telegram does.
             if offset > 0 {
-                while st
-                    .updates
-                    .front()
-                    .and_then(|u| u["update_id"].as_i64())
-                    .is_some_and(|id| id < offset)
-                {
+                while st.updates.front().and_then(|u| u["update_id"].as_i64()).is_some_and(|id| id < offset) {
                     st.updates.pop_front();
                 }
             }
             if !st.updates.is_empty() {
-                return Ok(Value::Array(
-                    st.updates.iter().take(limit).cloned().collect(),
-                ));
+                return Ok(Value::Array(st.updates.iter().take(limit).cloned().collect()));
             }
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -97,11 +90,7 @@ fn media_content(method: &str, p: &Params) -> Result<Content, ApiError> {
     let caption = caption(p)?;
     Ok(match key {
         "photo" => Content::Photo { file_id, caption },
-        "document" => Content::Document {
-            file_id,
-            caption,
-            file_name: None,
-        },
+        "document" => Content::Document { file_id, caption, file_name: None },
         "video" => Content::Video { file_id, caption },
         "voice" => Content::Voice { file_id, caption },
         "audio" => Content::Audio { file_id, caption },
@@ -125,7 +114,15 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
         }
     }
     match method {
-        "getme" => Ok(st.bot_user()),
+        "getme" => {
+            let mut me = st.bot_user();
+            me["can_join_groups"] = json!(true);
+            me["can_read_all_group_messages"] = json!(true);
+            me["supports_inline_queries"] = json!(false);
+            me["can_connect_to_business"] = json!(false);
+            me["has_main_web_app"] = json!(false);
+            Ok(me)
+        }
         "setwebhook" | "deletewebhook" | "setmycommands" => Ok(json!(true)),
         "sendmessage" => {
             let chat = p.require_i64("chat_id")?;
@@ -133,25 +130,14 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             st.check_target(chat, thread(p))?;
             let markup = inline_markup(p)?;
             let bot = st.bot_id;
-            st.post(
-                chat,
-                thread(p),
-                bot,
-                true,
-                Content::Text(text),
-                markup,
-                None,
-                now,
-            )
+            st.post(chat, thread(p), bot, true, Content::Text(text), markup, None, now)
         }
         "sendphoto" | "senddocument" | "sendvideo" | "sendvoice" | "sendaudio" => {
             let chat = p.require_i64("chat_id")?;
             let content = media_content(method, p)?;
             if let Some(f) = content.file_id() {
                 if !st.files.contains_key(f) {
-                    return Err(ApiError::bad_request(
-                        "wrong file identifier/HTTP URL specified",
-                    ));
+                    return Err(ApiError::bad_request("wrong file identifier/HTTP URL specified"));
                 }
             }
             st.check_target(chat, thread(p))?;
@@ -171,28 +157,12 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                 .ok_or_else(|| ApiError::bad_request("longitude is required"))?;
             st.check_target(chat, thread(p))?;
             let bot = st.bot_id;
-            st.post(
-                chat,
-                thread(p),
-                bot,
-                true,
-                Content::Location {
-                    latitude: lat,
-                    longitude: lon,
-                },
-                None,
-                None,
-                now,
-            )
+            st.post(chat, thread(p), bot, true, Content::Location { latitude: lat, longitude: lon }, None, None, now)
         }
         "sendcontact" => {
             let chat = p.require_i64("chat_id")?;
-            let phone = p
-                .str("phone_number")
-                .ok_or_else(|| ApiError::bad_request("phone_number is required"))?;
-            let name = p
-                .str("first_name")
-                .ok_or_else(|| ApiError::bad_request("first_name is required"))?;
+            let phone = p.str("phone_number").ok_or_else(|| ApiError::bad_request("phone_number is required"))?;
+            let name = p.str("first_name").ok_or_else(|| ApiError::bad_request("first_name is required"))?;
             st.check_target(chat, thread(p))?;
             let bot = st.bot_id;
             st.post(
@@ -200,10 +170,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                 thread(p),
                 bot,
                 true,
-                Content::Contact {
-                    phone_number: phone,
-                    first_name: name,
-                },
+                Content::Contact { phone_number: phone, first_name: name },
                 None,
                 None,
                 now,
@@ -230,32 +197,17 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                     None => raw,
                 };
                 if !st.files.contains_key(&file_id) {
-                    return Err(ApiError::bad_request(
-                        "wrong file identifier/HTTP URL specified",
-                    ));
+                    return Err(ApiError::bad_request("wrong file identifier/HTTP URL specified"));
                 }
                 let caption = item["caption"].as_str().map(str::to_string);
                 let content = match item["type"].as_str() {
                     Some("photo") => Content::Photo { file_id, caption },
                     Some("video") => Content::Video { file_id, caption },
                     Some("audio") => Content::Audio { file_id, caption },
-                    Some("document") => Content::Document {
-                        file_id,
-                        caption,
-                        file_name: None,
-                    },
+                    Some("document") => Content::Document { file_id, caption, file_name: None },
                     _ => return Err(ApiError::bad_request("unsupported media type")),
                 };
-                out.push(st.post(
-                    chat,
-                    thread(p),
-                    bot,
-                    true,
-                    content,
-                    None,
-                    Some(group.clone()),
-                    now,
-                )?);
+                out.push(st.post(chat, thread(p), bot, true, content, None, Some(group.clone()), now)?);
             }
             Ok(Value::Array(out))
         }
@@ -263,10 +215,8 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             let chat = p.require_i64("chat_id")?;
             let from = p.require_i64("from_chat_id")?;
             let id = p.require_i64("message_id")? as i32;
-            let original = st
-                .find(from, id)
-                .cloned()
-                .ok_or_else(|| ApiError::bad_request("message to copy not found"))?;
+            let original =
+                st.find(from, id).cloned().ok_or_else(|| ApiError::bad_request("message to copy not found"))?;
             st.check_target(chat, thread(p))?;
             let mut content = original.content.clone();
             if let Some(c) = p.str("caption") {
@@ -280,36 +230,21 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                 }
             }
             let bot = st.bot_id;
-            let sent = st.post(
-                chat,
-                thread(p),
-                bot,
-                true,
-                content,
-                inline_markup(p)?,
-                None,
-                now,
-            )?;
+            let sent = st.post(chat, thread(p), bot, true, content, inline_markup(p)?, None, now)?;
             Ok(json!({"message_id": sent["message_id"]}))
         }
         "editmessagetext" | "editmessagereplymarkup" => {
             let chat = p.require_i64("chat_id")?;
             let id = p.require_i64("message_id")? as i32;
             let markup = inline_markup(p)?;
-            let new_text = if method == "editmessagetext" {
-                Some(text_param(p, "text", TEXT_LIMIT)?)
-            } else {
-                None
-            };
+            let new_text = if method == "editmessagetext" { Some(text_param(p, "text", TEXT_LIMIT)?) } else { None };
             let c = st.chat_mut(chat)?;
             let m = c
                 .messages
                 .iter_mut()
                 .find(|m| m.message_id == id && m.from_bot)
                 .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
-            let same_text = new_text
-                .as_ref()
-                .is_none_or(|t| matches!(&m.content, Content::Text(old) if old == t));
+            let same_text = new_text.as_ref().is_none_or(|t| matches!(&m.content, Content::Text(old) if old == t));
             if same_text && m.reply_markup == markup {
                 return Err(ApiError::bad_request(
                     "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
@@ -323,8 +258,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             st.message_json(chat, id)
         }
         "answercallbackquery" => {
-            p.str("callback_query_id")
-                .ok_or_else(|| ApiError::bad_request("callback_query_id is required"))?;
+            p.str("callback_query_id").ok_or_else(|| ApiError::bad_request("callback_query_id is required"))?;
             Ok(json!(true))
         }
         "createforumtopic" => {
@@ -342,29 +276,14 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                 return Err(ApiError::bad_request("the chat is not a forum"));
             }
             // The topic's id is the id of its service message.
-            let created = st.post(
-                chat,
-                None,
-                bot,
-                true,
-                Content::Service(format!("topic “{name}” created")),
-                None,
-                None,
-                now,
-            )?;
+            let created =
+                st.post(chat, None, bot, true, Content::Service(format!("topic “{name}” created")), None, None, now)?;
             let thread_id = created["message_id"].as_i64().unwrap_or(0) as i32;
             let c = st.chat_mut(chat)?;
             if let Some(m) = c.messages.last_mut() {
                 m.thread_id = Some(thread_id);
             }
-            c.topics.insert(
-                thread_id,
-                Topic {
-                    name: name.clone(),
-                    closed: false,
-                    deleted: false,
-                },
-            );
+            c.topics.insert(thread_id, Topic { name: name.clone(), closed: false, deleted: false });
             Ok(json!({"message_thread_id": thread_id, "name": name, "icon_color": color}))
         }
         "editforumtopic" | "closeforumtopic" | "reopenforumtopic" | "deleteforumtopic" => {
@@ -405,14 +324,8 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             Ok(json!(true))
         }
         "getfile" => {
-            let id = p
-                .str("file_id")
-                .ok_or_else(|| ApiError::bad_request("file_id is required"))?;
-            let size = st
-                .files
-                .get(&id)
-                .map(Vec::len)
-                .ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
+            let id = p.str("file_id").ok_or_else(|| ApiError::bad_request("file_id is required"))?;
+            let size = st.files.get(&id).map(Vec::len).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
             Ok(
                 json!({"file_id": id, "file_unique_id": format!("U{id}"), "file_size": size, "file_path": format!("files/{id}")}),
             )
@@ -426,10 +339,6 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             }
             Ok(v)
         }
-        _ => Err(ApiError {
-            code: 404,
-            description: "Not Found: method not found".into(),
-            retry_after: None,
-        }),
+        _ => Err(ApiError { code: 404, description: "Not Found: method not found".into(), retry_after: None }),
     }
 }

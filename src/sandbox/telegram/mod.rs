@@ -116,37 +116,17 @@ fn respond(result: Result<serde_json::Value, ApiError>) -> Response {
 
 async fn read_params(req: Request, fake: &FakeTelegram) -> Result<Params, ApiError> {
     let mut params = Params::default();
-    for pair in req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|s| !s.is_empty())
-    {
+    for pair in req.uri().query().unwrap_or("").split('&').filter(|s| !s.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         params.insert_text(decode(k), decode(v));
     }
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     if ctype.starts_with("multipart/form-data") {
-        let mut mp = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::bad_request(&e.to_string()))?;
-        while let Some(field) = mp
-            .next_field()
-            .await
-            .map_err(|e| ApiError::bad_request(&e.to_string()))?
-        {
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::bad_request(&e.to_string()))?;
+        while let Some(field) = mp.next_field().await.map_err(|e| ApiError::bad_request(&e.to_string()))? {
             let name = field.name().unwrap_or("").to_string();
             let is_file = field.file_name().is_some();
-            let data = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::bad_request(&e.to_string()))?;
+            let data = field.bytes().await.map_err(|e| ApiError::bad_request(&e.to_string()))?;
             if is_file {
                 // An upload: keep the bytes under a new file id, as Telegram would.
                 let mut st = fake.lock();
@@ -173,10 +153,7 @@ async fn read_params(req: Request, fake: &FakeTelegram) -> Result<Params, ApiErr
         };
         params.0.extend(map);
     } else {
-        for pair in String::from_utf8_lossy(&body)
-            .split('&')
-            .filter(|s| !s.is_empty())
-        {
+        for pair in String::from_utf8_lossy(&body).split('&').filter(|s| !s.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             params.insert_text(decode(k), decode(v));
         }
@@ -211,11 +188,7 @@ async fn handle_method(
     req: Request,
 ) -> Response {
     if token != fake.token() {
-        return respond(Err(ApiError {
-            code: 401,
-            description: "Unauthorized".into(),
-            retry_after: None,
-        }));
+        return respond(Err(ApiError { code: 401, description: "Unauthorized".into(), retry_after: None }));
     }
     let method = method.to_ascii_lowercase();
     let params = match read_params(req, &fake).await {
@@ -245,10 +218,7 @@ async fn handle_method(
     respond(result)
 }
 
-async fn handle_file(
-    AxState(fake): AxState<FakeTelegram>,
-    Path((token, path)): Path<(String, String)>,
-) -> Response {
+async fn handle_file(AxState(fake): AxState<FakeTelegram>, Path((token, path)): Path<(String, String)>) -> Response {
     if token != fake.token() {
         return StatusCode::UNAUTHORIZED.into_response();
     }

@@ -13,18 +13,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn bad_request(what: &str) -> ApiError {
-        ApiError {
-            code: 400,
-            description: format!("Bad Request: {what}"),
-            retry_after: None,
-        }
+        ApiError { code: 400, description: format!("Bad Request: {what}"), retry_after: None }
     }
     pub fn forbidden(what: &str) -> ApiError {
-        ApiError {
-            code: 403,
-            description: format!("Forbidden: {what}"),
-            retry_after: None,
-        }
+        ApiError { code: 403, description: format!("Forbidden: {what}"), retry_after: None }
     }
     pub fn too_many(retry_after: i64) -> ApiError {
         ApiError {
@@ -34,11 +26,7 @@ impl ApiError {
         }
     }
     pub fn server(what: &str) -> ApiError {
-        ApiError {
-            code: 500,
-            description: format!("Internal Server Error: {what}"),
-            retry_after: None,
-        }
+        ApiError { code: 500, description: format!("Internal Server Error: {what}"), retry_after: None }
     }
     pub fn body(&self) -> Value {
         let mut v = json!({"ok": false, "error_code": self.code, "description": self.description});
@@ -97,8 +85,7 @@ impl Params {
     }
 
     pub fn require_i64(&self, key: &str) -> Result<i64, ApiError> {
-        self.i64(key)
-            .ok_or_else(|| ApiError::bad_request(&format!("{key} is required")))
+        self.i64(key).ok_or_else(|| ApiError::bad_request(&format!("{key} is required")))
     }
 }
 
@@ -114,13 +101,7 @@ pub fn forum_chat(id: i64, title: &str) -> Value {
     json!({"id": id, "type": "supergroup", "title": title, "is_forum": true})
 }
 
-pub fn user(
-    id: i64,
-    first_name: &str,
-    last_name: Option<&str>,
-    is_bot: bool,
-    language: Option<&str>,
-) -> Value {
+pub fn user(id: i64, first_name: &str, last_name: Option<&str>, is_bot: bool, language: Option<&str>) -> Value {
     let mut u = json!({"id": id, "is_bot": is_bot, "first_name": first_name});
     if let Some(l) = last_name {
         u["last_name"] = json!(l);
@@ -198,22 +179,13 @@ impl Content {
         match self {
             Content::Text(t) => t.clone(),
             Content::Photo { caption, .. } => format!("[photo]{}", cap(caption)),
-            Content::Document {
-                caption, file_name, ..
-            } => {
-                format!(
-                    "[document {}]{}",
-                    file_name.as_deref().unwrap_or(""),
-                    cap(caption)
-                )
+            Content::Document { caption, file_name, .. } => {
+                format!("[document {}]{}", file_name.as_deref().unwrap_or(""), cap(caption))
             }
             Content::Video { caption, .. } => format!("[video]{}", cap(caption)),
             Content::Voice { caption, .. } => format!("[voice]{}", cap(caption)),
             Content::Audio { caption, .. } => format!("[audio]{}", cap(caption)),
-            Content::Location {
-                latitude,
-                longitude,
-            } => format!("[location {latitude:.4}, {longitude:.4}]"),
+            Content::Location { latitude, longitude } => format!("[location {latitude:.4}, {longitude:.4}]"),
             Content::Contact { first_name, .. } => format!("[contact {first_name}]"),
             Content::Service(s) => format!("({s})"),
         }
@@ -240,11 +212,7 @@ impl Content {
                 m["photo"] = json!([small, big]);
                 set_caption(m, caption);
             }
-            Content::Document {
-                file_id,
-                caption,
-                file_name,
-            } => {
+            Content::Document { file_id, caption, file_name } => {
                 let mut d = file(file_id);
                 if let Some(n) = file_name {
                     d["file_name"] = json!(n);
@@ -276,15 +244,14 @@ impl Content {
                 m["audio"] = v;
                 set_caption(m, caption);
             }
-            Content::Location {
-                latitude,
-                longitude,
-            } => m["location"] = json!({"latitude": latitude, "longitude": longitude}),
-            Content::Contact {
-                phone_number,
-                first_name,
-            } => m["contact"] = json!({"phone_number": phone_number, "first_name": first_name}),
-            Content::Service(_) => m["forum_topic_closed"] = json!({}),
+            Content::Location { latitude, longitude } => {
+                m["location"] = json!({"latitude": latitude, "longitude": longitude})
+            }
+            Content::Contact { phone_number, first_name } => {
+                m["contact"] = json!({"phone_number": phone_number, "first_name": first_name})
+            }
+            Content::Service(s) if s.starts_with("topic closed") => m["forum_topic_closed"] = json!({}),
+            Content::Service(s) => m["forum_topic_created"] = json!({"name": s, "icon_color": 7322096}),
         }
     }
 }

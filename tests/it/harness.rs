@@ -1,0 +1,345 @@
+//! The test harness: the real program, started on port 0 with its own database, pointed at
+//! the fake Telegram Bot API from `forecourt::sandbox`. Typed helpers keep tests readable.
+
+use forecourt::app::{self, App, Running};
+use forecourt::clock::Clock;
+use forecourt::config::{Config, Secret};
+use forecourt::domain::{LeadId, Role, TelegramUserId};
+use forecourt::sandbox::telegram::{ChatMessage, FakeTelegram, FakeUser};
+use forecourt::store::{LeadRow, Store};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const TOKEN: &str = "7000000001:TEST-token";
+pub const STAFF: i64 = -1001000000001;
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL database.
+pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}/forecourt.db", dir.display()),
+        Db::Postgres => {
+            let admin = postgres_url();
+            let name = format!(
+                "forecourt_t{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000
+            );
+            sqlx::any::install_default_drivers();
+            let mut conn =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("PostgreSQL reachable");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// The PostgreSQL server the suite uses (`FORECOURT_TEST_POSTGRES_URL`).
+pub fn postgres_url() -> String {
+    std::env::var("FORECOURT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Whether the PostgreSQL half of the suite runs: always in CI (`FORECOURT_TEST_POSTGRES=1`),
+/// else when the server answers.
+pub async fn postgres_enabled() -> bool {
+    if std::env::var("FORECOURT_TEST_POSTGRES").as_deref() == Ok("1") {
+        return true;
+    }
+    if std::env::var("FORECOURT_TEST_POSTGRES").as_deref() == Ok("0") {
+        return false;
+    }
+    sqlx::any::install_default_drivers();
+    tokio::time::timeout(Duration::from_secs(3), <sqlx::AnyConnection as sqlx::Connection>::connect(&postgres_url()))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+pub struct Opts {
+    pub groups: Vec<i64>,
+    pub speed: f64,
+    pub db: Db,
+    pub webhook_secret: Option<String>,
+    pub max_attempts: i64,
+    pub rate_limits: bool,
+    pub sign_replies: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            groups: vec![STAFF],
+            speed: 5.0,
+            db: Db::Sqlite,
+            webhook_secret: None,
+            max_attempts: 8,
+            rate_limits: false,
+            sign_replies: false,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub fake: FakeTelegram,
+    pub running: Option<Running>,
+    pub config: Config,
+    pub clock: Clock,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        TestApp::start_with(Opts::default()).await
+    }
+
+    pub async fn start_with(opts: Opts) -> TestApp {
+        init();
+        let clock = Clock::with_speed(opts.speed);
+        let fake = FakeTelegram::start(TOKEN, clock.clone()).await.expect("fake starts");
+        fake.set_rate_limits(opts.rate_limits);
+        for (i, g) in opts.groups.iter().enumerate() {
+            fake.add_staff_group(*g, &format!("Staff {}", i + 1));
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::default();
+        config.database_url = fresh_database(opts.db, dir.path()).await;
+        config.data_dir = dir.path().join("data");
+        config.http_addr = "127.0.0.1:0".parse().unwrap();
+        config.telegram.token = Some(Secret::new(TOKEN));
+        config.telegram.api_url = fake.url();
+        config.telegram.staff_chat_ids = opts.groups.clone();
+        config.telegram.webhook_secret = opts.webhook_secret.map(Secret::new);
+        config.telegram.poll_timeout_s = 1;
+        config.telegram.sign_replies = opts.sign_replies;
+        config.jobs.max_attempts = opts.max_attempts;
+        let store = Store::connect(&config.database_url).await.expect("database");
+        store.migrate().await.expect("migrations");
+        let mut t = TestApp { fake, running: None, config, clock, store, _dir: dir };
+        t.boot().await;
+        t
+    }
+
+    async fn boot(&mut self) {
+        let app = app::build(self.config.clone(), self.clock.clone()).await.expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.running = Some(app::start(app, listener).await.expect("app starts"));
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.running.as_ref().expect("running").app
+    }
+
+    pub fn http(&self) -> String {
+        format!("http://{}", self.running.as_ref().expect("running").http_addr)
+    }
+
+    /// Stop cleanly and start again on the same database.
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        self.boot().await;
+    }
+
+    /// Stop as a crash would: every task aborted mid-flight.
+    pub fn crash(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.abort();
+        }
+    }
+
+    pub async fn start_again(&mut self) {
+        self.boot().await;
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+        self.fake.stop();
+    }
+
+    /// Register a staff member and return them as a Telegram user.
+    pub async fn staff(&self, telegram_id: i64, name: &str, role: Role) -> FakeUser {
+        self.store.upsert_user(TelegramUserId(telegram_id), name, role, None, self.clock.now_ms()).await.unwrap();
+        let mut parts = name.splitn(2, ' ');
+        let first = parts.next().unwrap_or(name);
+        FakeUser::new(telegram_id, first, parts.next())
+    }
+
+    pub fn customer(&self, id: i64, first: &str, last: Option<&str>) -> FakeUser {
+        FakeUser::new(id, first, last)
+    }
+
+    pub async fn lead(&self, id: LeadId) -> LeadRow {
+        self.store.lead(id).await.unwrap().expect("lead exists")
+    }
+
+    /// The lead of a Telegram customer, once it exists.
+    pub async fn lead_of(&self, customer: &FakeUser) -> LeadRow {
+        let store = self.store.clone();
+        let ext = customer.id.to_string();
+        eventually("the customer's lead exists", || {
+            let store = store.clone();
+            let ext = ext.clone();
+            async move {
+                for id in store.lead_ids().await.ok()? {
+                    let l = store.lead(id).await.ok()??;
+                    let d: Option<String> = sqlx::query_scalar::<_, String>(
+                        "SELECT external_id FROM customer_identities WHERE customer_id = $1",
+                    )
+                    .bind(l.customer_id.0)
+                    .fetch_optional(store.pool())
+                    .await
+                    .ok()?;
+                    if d.as_deref() == Some(ext.as_str()) {
+                        return Some(l);
+                    }
+                }
+                None
+            }
+        })
+        .await
+    }
+
+    /// The lead's topic once it exists, with its card posted: (chat, thread, card message).
+    pub async fn topic_of(&self, customer: &FakeUser) -> (i64, i32, i32) {
+        let lead = self.lead_of(customer).await;
+        let store = self.store.clone();
+        eventually("the lead's topic and card exist", || {
+            let store = store.clone();
+            async move {
+                let l = store.lead(lead.id).await.ok()??;
+                Some((l.staff_chat_id?, l.topic_thread_id?, l.card_message_id?))
+            }
+        })
+        .await
+    }
+
+    /// Texts (and captions) posted in a topic by the bot, card excluded.
+    pub fn topic_texts(&self, chat: i64, thread: i32) -> Vec<String> {
+        self.fake
+            .topic_messages(chat, thread)
+            .into_iter()
+            .filter(|m| m.from_bot && m.reply_markup.is_none())
+            .map(|m| m.content.text_or_caption().map(str::to_string).unwrap_or_else(|| m.content.describe()))
+            .collect()
+    }
+
+    /// The card message as the fake holds it now.
+    pub fn card(&self, chat: i64, message: i32) -> ChatMessage {
+        self.fake.messages(chat).into_iter().find(|m| m.message_id == message).expect("card exists")
+    }
+
+    /// Wait until the card's text contains `needle`; returns the card.
+    pub async fn card_shows(&self, chat: i64, message: i32, needle: &str) -> ChatMessage {
+        let fake = self.fake.clone();
+        let n = needle.to_string();
+        eventually(&format!("the card shows {needle:?}"), || {
+            let fake = fake.clone();
+            let n = n.clone();
+            async move {
+                let m = fake.messages(chat).into_iter().find(|m| m.message_id == message)?;
+                m.content.text_or_caption()?.contains(&n).then_some(m)
+            }
+        })
+        .await
+    }
+
+    /// Press a button on the card, found by its label.
+    pub fn press(&self, chat: i64, card: i32, who: &FakeUser, label: &str) -> String {
+        let m = self.card(chat, card);
+        let data = button_data(&m, label).unwrap_or_else(|| panic!("no button {label:?} on {:?}", m.reply_markup));
+        self.fake.staff_presses(chat, card, who, &data)
+    }
+
+    /// Wait for the answer to a button press; returns its text.
+    pub async fn callback_answer(&self, callback_id: &str) -> String {
+        let fake = self.fake.clone();
+        let id = callback_id.to_string();
+        eventually("the button press is answered", || {
+            let fake = fake.clone();
+            let id = id.clone();
+            async move {
+                fake.calls_of("answercallbackquery")
+                    .into_iter()
+                    .find(|c| c.params["callback_query_id"].as_str() == Some(id.as_str()))
+                    .map(|c| c.params["text"].as_str().unwrap_or("").to_string())
+            }
+        })
+        .await
+    }
+
+    /// Wait until every job is done (none pending or running).
+    pub async fn settled(&self) {
+        let store = self.store.clone();
+        eventually("the job queue is empty", || {
+            let store = store.clone();
+            async move {
+                let counts = store.job_counts().await.ok()?;
+                counts.iter().all(|c| c.status == "parked").then_some(())
+            }
+        })
+        .await
+    }
+}
+
+/// Labels and callback data of a message's inline keyboard.
+pub fn buttons(m: &ChatMessage) -> Vec<(String, String)> {
+    m.reply_markup
+        .as_ref()
+        .and_then(|k| k["inline_keyboard"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .map(|b| (b["text"].as_str().unwrap_or("").to_string(), b["callback_data"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+pub fn button_data(m: &ChatMessage, label: &str) -> Option<String> {
+    buttons(m).into_iter().find(|(l, _)| l.contains(label)).map(|(_, d)| d)
+}
+
+/// Poll `check` until it gives a value, for up to 30 seconds.
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_within(what, Duration::from_secs(30), check).await
+}
+
+pub async fn eventually_within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

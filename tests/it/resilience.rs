@@ -1,0 +1,392 @@
+//! Nothing lost, nothing twice: duplicates, restarts, crashes, rate limits, failures,
+//! topics deleted by people, bad input.
+
+use crate::harness::*;
+use forecourt::domain::Role;
+use forecourt::sandbox::telegram::{ApiError, FakeUser};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+async fn wait_texts_in_topics(t: &TestApp, chats: &[i64], texts: &[String]) {
+    let fake = t.fake.clone();
+    let chats = chats.to_vec();
+    let texts = texts.to_vec();
+    eventually("every text is visible in a topic", || {
+        let fake = fake.clone();
+        let chats = chats.clone();
+        let texts = texts.clone();
+        async move {
+            let all: String = chats
+                .iter()
+                .flat_map(|c| fake.messages(*c))
+                .filter(|m| m.from_bot && m.thread_id.is_some() && m.reply_markup.is_none())
+                .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+                .collect::<Vec<_>>()
+                .join("\n");
+            texts.iter().all(|x| all.contains(x.as_str())).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_update_is_stored_once() {
+    let t = TestApp::start().await;
+    let c = t.customer(701, "Dmytro", None);
+    t.fake.customer_writes(&c, "only once");
+    let (chat, thread, _) = t.topic_of(&c).await;
+    // Telegram delivers the same message again (a new update id, the same message).
+    let original = t.fake.messages(701).into_iter().next().unwrap();
+    let msg = json!({"message_id": original.message_id, "date": 1_800_000_000,
+        "chat": {"id": 701, "type": "private", "first_name": "Dmytro"},
+        "from": {"id": 701, "is_bot": false, "first_name": "Dmytro"}, "text": "only once"});
+    t.fake.inject_raw(json!({"message": msg.clone()}));
+    t.fake.inject_raw(json!({"message": msg}));
+    let fake = t.fake.clone();
+    eventually("the updates are consumed", || {
+        let fake = fake.clone();
+        async move { (fake.pending_updates() == 0).then_some(()) }
+    })
+    .await;
+    t.settled().await;
+    let lead = t.lead_of(&c).await;
+    assert_eq!(t.store.lead_messages(lead.id).await.unwrap().len(), 1);
+    assert_eq!(t.topic_texts(chat, thread).iter().filter(|x| x.ends_with("only once")).count(), 1);
+    assert_eq!(t.store.counts().await.unwrap(), (1, 1, 1));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_updates_are_skipped_with_a_log_line_and_change_nothing() {
+    let t = TestApp::start().await;
+    t.fake.inject_raw(json!({"message": {"what": "is this"}}));
+    t.fake.inject_raw(json!({"edited_message": {"message_id": 1}}));
+    t.fake.inject_raw(json!({"poll": {"id": "x"}}));
+    let c = t.customer(702, "Halyna", None);
+    t.fake.customer_writes(&c, "after the garbage");
+    t.topic_of(&c).await;
+    t.settled().await;
+    assert_eq!(t.store.counts().await.unwrap(), (1, 1, 1));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_loses_nothing() {
+    let mut t = TestApp::start().await;
+    let people: Vec<FakeUser> = (0..4).map(|i| t.customer(710 + i, &format!("Client{i}"), None)).collect();
+    let mut texts = Vec::new();
+    for round in 0..3 {
+        for p in &people {
+            let x = format!("{} message {round}", p.first_name);
+            t.fake.customer_writes(p, &x);
+            texts.push(x);
+        }
+        if round == 0 {
+            t.crash();
+        }
+        if round == 1 {
+            t.start_again().await;
+        }
+    }
+    wait_texts_in_topics(&t, &[STAFF], &texts).await;
+    t.settled().await;
+    let (_, leads, messages) = t.store.counts().await.unwrap();
+    assert_eq!((leads, messages), (4, 12));
+    t.restart().await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_and_server_errors_are_retried_until_delivered() {
+    let t = TestApp::start().await;
+    let max = t.staff(9501, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(720, "Nadia", None);
+    t.fake.customer_writes(&c, "hi");
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.settled().await;
+    t.fake.fail_next("sendMessage", Some(720), ApiError::too_many(1), 1);
+    t.fake.fail_next("sendMessage", Some(720), ApiError::server("try later"), 1);
+    t.fake.staff_writes(chat, Some(thread), &max, "We have it in stock");
+    let fake = t.fake.clone();
+    eventually("the reply is delivered after a 429 and a 500", || {
+        let fake = fake.clone();
+        async move { (!fake.bot_messages_to(720).is_empty()).then_some(()) }
+    })
+    .await;
+    let failed: Vec<u16> = t.fake.calls().iter().filter_map(|c| c.error.as_ref().map(|e| e.code)).collect();
+    assert_eq!(failed, vec![429, 500]);
+    assert_eq!(t.fake.bot_messages_to(720).len(), 1, "delivered once");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_that_keeps_failing_is_parked_said_in_the_topic_and_can_be_retried() {
+    let t = TestApp::start_with(Opts { max_attempts: 2, ..Opts::default() }).await;
+    let max = t.staff(9502, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(721, "Pavlo", None);
+    t.fake.customer_writes(&c, "hi");
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.settled().await;
+    t.fake.fail_next("sendMessage", Some(721), ApiError::server("down"), 2);
+    t.fake.staff_writes(chat, Some(thread), &max, "Are you still interested?");
+    let store = t.store.clone();
+    let parked = eventually("the delivery is parked", || {
+        let store = store.clone();
+        async move {
+            let p = store.parked_jobs().await.ok()?;
+            (!p.is_empty()).then_some(p)
+        }
+    })
+    .await;
+    assert_eq!(parked.len(), 1);
+    let fake = t.fake.clone();
+    eventually("the topic says it was not delivered", || {
+        let fake = fake.clone();
+        async move {
+            fake.topic_messages(chat, thread)
+                .iter()
+                .any(|m| {
+                    m.content
+                        .text_or_caption()
+                        .is_some_and(|x| x.contains("Not delivered") && x.contains("kept failing"))
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    // An admin retries it: it was marked failed, so the retry does not send it twice.
+    assert_eq!(t.store.retry_parked(None, t.clock.now_ms()).await.unwrap(), 1);
+    t.app().wake.notify_one();
+    t.settled().await;
+    assert!(t.fake.bot_messages_to(721).is_empty());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_blocked_the_bot_is_reported_in_the_topic() {
+    let t = TestApp::start().await;
+    let max = t.staff(9503, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(722, "Ilona", None);
+    t.fake.customer_writes(&c, "hi");
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.fake.set_blocked(722, true);
+    t.fake.staff_writes(chat, Some(thread), &max, "Hello?");
+    let fake = t.fake.clone();
+    eventually("the topic says the customer blocked the bot", || {
+        let fake = fake.clone();
+        async move {
+            fake.topic_messages(chat, thread)
+                .iter()
+                .any(|m| {
+                    m.content.text_or_caption().is_some_and(|x| x.contains("blocked the bot") && x.contains("Hello?"))
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    let lead = t.lead_of(&c).await;
+    let out = t.store.lead_messages(lead.id).await.unwrap();
+    assert!(out
+        .iter()
+        .any(|m| m.delivery.as_deref() == Some("failed") && m.delivery_error.as_deref() == Some("blocked")));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_topic_is_recreated_and_a_closed_one_reopened() {
+    let t = TestApp::start().await;
+    let c = t.customer(723, "Stepan", None);
+    t.fake.customer_writes(&c, "first");
+    let (chat, thread, card) = t.topic_of(&c).await;
+    t.settled().await;
+
+    let boss = forecourt::sandbox::telegram::FakeUser::new(9600, "Boss", None);
+    t.fake.close_topic(chat, thread, &boss);
+    let store = t.store.clone();
+    let lead_id = t.lead_of(&c).await.id;
+    eventually("the closing is noticed", || {
+        let store = store.clone();
+        async move { store.lead(lead_id).await.ok()?.filter(|l| l.topic_closed).map(|_| ()) }
+    })
+    .await;
+    t.fake.customer_writes(&c, "second, topic closed");
+    wait_texts_in_topics(&t, &[chat], &["second, topic closed".into()]).await;
+    assert!(!t.fake.topics(chat)[0].1.closed, "the topic was reopened");
+    assert_eq!(t.fake.calls_of("reopenforumtopic").len(), 1);
+
+    t.fake.delete_topic(chat, thread);
+    t.fake.customer_writes(&c, "third, topic deleted");
+    let lead = t.lead_of(&c).await.id;
+    let store = t.store.clone();
+    let (new_thread, new_card) = eventually("a new topic with a new card", || {
+        let store = store.clone();
+        async move {
+            let l = store.lead(lead).await.ok()??;
+            let th = l.topic_thread_id.filter(|x| *x != thread)?;
+            Some((th, l.card_message_id.filter(|m| *m != card)?))
+        }
+    })
+    .await;
+    wait_texts_in_topics(&t, &[chat], &["third, topic deleted".into()]).await;
+    let texts = t.topic_texts(chat, new_thread);
+    assert!(texts.iter().any(|x| x.contains("replaces an earlier one")), "{texts:?}");
+    assert!(texts.iter().any(|x| x.contains("] third, topic deleted")), "{texts:?}");
+    assert!(t.card(chat, new_card).content.text_or_caption().unwrap().contains("Stepan"));
+    assert!(t.fake.general_messages(chat).is_empty(), "nothing meant for a topic landed in General");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_is_merged_to_fit_the_group_limit_without_429s() {
+    // Telegram's real limits, on a clock 20 times faster than real time.
+    let t = TestApp::start_with(Opts { rate_limits: true, speed: 20.0, ..Opts::default() }).await;
+    let people: Vec<FakeUser> = (0..6).map(|i| t.customer(730 + i, &format!("Buyer{i}"), None)).collect();
+    let mut texts = Vec::new();
+    for round in 0..8 {
+        for p in &people {
+            let x = format!("{} asks #{round}", p.first_name);
+            t.fake.customer_writes(p, &x);
+            texts.push(x);
+        }
+    }
+    wait_texts_in_topics(&t, &[STAFF], &texts).await;
+    assert_eq!(t.fake.rate_limited_count(), 0, "no 429 was met");
+    let sends: Vec<i64> = t
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.error.is_none() && c.params["chat_id"].as_i64() == Some(STAFF))
+        .filter(|c| c.method.starts_with("send") || c.method.starts_with("edit"))
+        .map(|c| c.at_ms)
+        .collect();
+    assert!(sends.len() < texts.len(), "{} sends for {} messages: they were merged", sends.len(), texts.len());
+    for (i, at) in sends.iter().enumerate() {
+        let in_window = sends[i..].iter().take_while(|x| **x < at + 60_000).count();
+        assert!(in_window <= 20, "more than 20 sends in a minute from #{i}");
+    }
+    let (_, leads, messages) = t.store.counts().await.unwrap();
+    assert_eq!((leads, messages), (6, 48));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_checks_the_secret_and_commits_before_answering() {
+    let t = TestApp::start_with(Opts { webhook_secret: Some("s3cret-token".into()), ..Opts::default() }).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/webhooks/telegram", t.http());
+    let update = json!({"update_id": 5001, "message": {"message_id": 1, "date": 1_800_000_000,
+        "chat": {"id": 740, "type": "private", "first_name": "Web"},
+        "from": {"id": 740, "is_bot": false, "first_name": "Web"}, "text": "via webhook"}});
+    let wrong = client.post(&url).header("X-Telegram-Bot-Api-Secret-Token", "nope").json(&update).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let missing = client.post(&url).json(&update).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(t.store.counts().await.unwrap(), (0, 0, 0), "nothing stored");
+    let bad = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "s3cret-token")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("not a Telegram update"));
+    for _ in 0..2 {
+        let ok = client
+            .post(&url)
+            .header("X-Telegram-Bot-Api-Secret-Token", "s3cret-token")
+            .json(&update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+        // 200 means committed: the message is there already.
+        assert_eq!(t.store.counts().await.unwrap(), (1, 1, 1));
+    }
+    let health = client.get(format!("{}/healthz", t.http())).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    t.stop().await;
+}
+
+/// A child process that is killed when the test ends, even by a panic.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The real binary, killed with SIGKILL in the middle of a burst and started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_process_mid_burst_loses_no_message() {
+    init();
+    let clock = forecourt::clock::Clock::real();
+    let fake = forecourt::sandbox::telegram::FakeTelegram::start(TOKEN, clock).await.unwrap();
+    fake.add_staff_group(STAFF, "Staff");
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/kill.db", dir.path().display());
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
+            .arg("run")
+            .env("DATABASE_URL", &db)
+            .env("FORECOURT_TELEGRAM_TOKEN", TOKEN)
+            .env("FORECOURT_TELEGRAM_API_URL", fake.url())
+            .env("FORECOURT_STAFF_CHAT_ID", STAFF.to_string())
+            .env("FORECOURT_HTTP_ADDR", "127.0.0.1:0")
+            .env("FORECOURT_DATA_DIR", dir.path().join("data"))
+            .env("FORECOURT_LOG", "warn")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(Child)
+            .expect("the binary starts")
+    };
+    let people: Vec<FakeUser> = (0..4).map(|i| FakeUser::new(800 + i, &format!("Kill{i}"), None)).collect();
+    let mut texts = Vec::new();
+    let mut child = spawn();
+    for round in 0..6 {
+        for p in &people {
+            let x = format!("{} burst {round}", p.first_name);
+            fake.customer_writes(p, &x);
+            texts.push(x);
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        if round == 3 {
+            child.0.kill().expect("SIGKILL");
+            child.0.wait().unwrap();
+        }
+    }
+    child = spawn();
+    let f = fake.clone();
+    let wanted = texts.clone();
+    // Real time and real limits' pacing on our side: give it a minute.
+    eventually_within("every message of the burst is in a topic", Duration::from_secs(90), || {
+        let f = f.clone();
+        let wanted = wanted.clone();
+        async move {
+            let all: String = f
+                .messages(STAFF)
+                .into_iter()
+                .filter(|m| m.from_bot && m.thread_id.is_some())
+                .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+                .collect::<Vec<_>>()
+                .join("\n");
+            wanted.iter().all(|x| all.contains(x.as_str())).then_some(())
+        }
+    })
+    .await;
+    drop(child);
+    let store = forecourt::store::Store::connect(&db).await.unwrap();
+    let (customers, leads, messages) = store.counts().await.unwrap();
+    assert_eq!((customers, leads, messages), (4, 4, 24), "each message stored exactly once");
+    let mut per_lead: HashMap<i64, usize> = HashMap::new();
+    for id in store.lead_ids().await.unwrap() {
+        per_lead.insert(id.0, store.lead_messages(id).await.unwrap().len());
+    }
+    assert!(per_lead.values().all(|n| *n == 6), "{per_lead:?}");
+    fake.stop();
+}

@@ -1,0 +1,211 @@
+//! The store suite, run on SQLite and on PostgreSQL.
+
+use crate::harness::*;
+use forecourt::domain::{Change, Channel, LeadId, LostReason, MessageKind, Role, Stage, TelegramUserId, UserId};
+use forecourt::ingest::{ingest, Inbound};
+use forecourt::store::{JobKind, NewJob, Store, StoreError};
+use serde_json::json;
+
+async fn engines() -> Vec<Db> {
+    let mut v = vec![Db::Sqlite];
+    if postgres_enabled().await {
+        v.push(Db::Postgres);
+    } else {
+        eprintln!("PostgreSQL is not reachable: the store suite runs on SQLite only (set FORECOURT_TEST_POSTGRES=1 to require it)");
+    }
+    v
+}
+
+async fn store(db: Db, dir: &tempfile::TempDir) -> Store {
+    let url = fresh_database(db, dir.path()).await;
+    let s = Store::connect(&url).await.unwrap_or_else(|e| panic!("{db:?}: {e}"));
+    s.migrate().await.unwrap();
+    s
+}
+
+fn inbound(user: &str, msg: &str, text: &str) -> Inbound {
+    Inbound {
+        channel: Channel::Telegram,
+        external_user: user.into(),
+        external_message: msg.into(),
+        sender_name: format!("Customer {user}"),
+        language: Some("uk".into()),
+        kind: MessageKind::Text,
+        text: Some(text.into()),
+        file_id: None,
+        media_group_id: None,
+        extra: None,
+        sent_at: 1_000,
+    }
+}
+
+fn job(key: &str, dedupe: Option<&str>, run_at: i64) -> NewJob {
+    NewJob {
+        kind: JobKind::StaffReply,
+        payload: json!({"k": key}),
+        queue_key: key.into(),
+        dedupe_key: dedupe.map(Into::into),
+        run_at,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_added_updated_and_disabled() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        let (u, created) = s.upsert_user(TelegramUserId(5), "Max", Role::Manager, None, 1).await.unwrap();
+        assert!(created, "{db:?}");
+        let (u2, created) = s.upsert_user(TelegramUserId(5), "Max P", Role::Supervisor, Some(-100), 2).await.unwrap();
+        assert!(!created);
+        assert_eq!((u2.id, u2.role, u2.name.as_str(), u2.staff_chat_id), (u.id, Role::Supervisor, "Max P", Some(-100)));
+        let d = s.set_user_active(TelegramUserId(5), false, 3).await.unwrap();
+        assert!(!d.active);
+        assert!(matches!(s.set_user_active(TelegramUserId(6), false, 3).await, Err(StoreError::NotFound)));
+        let (again, _) = s.upsert_user(TelegramUserId(5), "Max P", Role::Supervisor, None, 4).await.unwrap();
+        assert!(again.active, "adding again re-enables");
+        assert_eq!(again.staff_chat_id, Some(-100), "an unset group keeps the old one");
+        assert_eq!(s.list_users().await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_dedupes_reuses_the_open_lead_and_opens_a_new_one_after_closing() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        let a = ingest(&s, &inbound("42", "42:1", "hi"), 10).await.unwrap().expect("stored");
+        assert!(a.new_lead);
+        assert!(ingest(&s, &inbound("42", "42:1", "hi"), 11).await.unwrap().is_none(), "{db:?}: duplicate");
+        let b = ingest(&s, &inbound("42", "42:2", "again"), 12).await.unwrap().unwrap();
+        assert_eq!((b.lead, b.customer, b.new_lead), (a.lead, a.customer, false));
+        assert_eq!(s.counts().await.unwrap(), (1, 1, 2));
+        // The pending topic sync is enqueued once for both messages.
+        assert_eq!(s.job_counts().await.unwrap()[0].count, 1);
+
+        let mut tx = s.begin().await.unwrap();
+        let changes = [Change::Stage { from: Stage::New, to: Stage::Lost, reason: Some(LostReason::Spam) }];
+        forecourt::store::apply_changes(&mut tx, a.lead, None, &changes, 13).await.unwrap();
+        tx.commit().await.unwrap();
+        let c = ingest(&s, &inbound("42", "42:3", "back"), 14).await.unwrap().unwrap();
+        assert!(c.new_lead && c.lead != a.lead && c.customer == a.customer);
+        let lead = s.lead(a.lead).await.unwrap().unwrap();
+        assert_eq!((lead.stage, lead.lost_reason), (Stage::Lost, Some(LostReason::Spam)));
+        let h = s.lead_history(a.lead).await.unwrap();
+        assert_eq!(h.last().unwrap().reason.as_deref(), Some("spam"));
+        assert!(s.lead(LeadId(999)).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_changes_and_history_rows_are_written_together() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        let (u, _) = s.upsert_user(TelegramUserId(9), "Olga", Role::Manager, None, 1).await.unwrap();
+        let a = ingest(&s, &inbound("7", "7:1", "hi"), 10).await.unwrap().unwrap();
+        let mut tx = s.begin().await.unwrap();
+        let changes = [
+            Change::Owner { from: None, to: Some(u.id) },
+            Change::Stage { from: Stage::New, to: Stage::Contacted, reason: None },
+        ];
+        forecourt::store::apply_changes(&mut tx, a.lead, Some(u.id), &changes, 20).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(s.lead(a.lead).await.unwrap().unwrap().owner, None, "{db:?}: a rolled back change leaves nothing");
+        assert_eq!(s.lead_history(a.lead).await.unwrap().len(), 1);
+        let mut tx = s.begin().await.unwrap();
+        forecourt::store::apply_changes(&mut tx, a.lead, Some(u.id), &changes, 20).await.unwrap();
+        tx.commit().await.unwrap();
+        let lead = s.lead(a.lead).await.unwrap().unwrap();
+        assert_eq!((lead.owner, lead.owner_name.as_deref(), lead.stage), (Some(u.id), Some("Olga"), Stage::Contacted));
+        let h = s.lead_history(a.lead).await.unwrap();
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[1].actor, Some(u.id));
+        assert_eq!(s.open_leads(Some(u.id), 10).await.unwrap().len(), 1);
+        assert_eq!(s.open_leads(None, 10).await.unwrap().len(), 0);
+        assert_eq!(s.open_leads(Some(UserId(12345)), 10).await.unwrap().len(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_run_in_order_per_queue_and_are_deduplicated_parked_and_retried() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        assert!(s.enqueue(&job("a", None, 0), 0).await.unwrap());
+        assert!(s.enqueue(&job("a", None, 0), 0).await.unwrap());
+        assert!(s.enqueue(&job("b", Some("b"), 0), 0).await.unwrap());
+        assert!(!s.enqueue(&job("b", Some("b"), 0), 0).await.unwrap(), "{db:?}: deduplicated");
+        let first = s.claim_jobs(100, 1_000, 10).await.unwrap();
+        let keys: Vec<&str> = first.iter().map(|j| j.queue_key.as_str()).collect();
+        assert_eq!(keys, vec!["a", "b"], "one per queue");
+        assert!(s.claim_jobs(100, 1_000, 10).await.unwrap().is_empty(), "the second `a` waits for the first");
+        // While `b` runs, a new `b` may be queued (the running one may have missed it).
+        assert!(s.enqueue(&job("b", Some("b"), 0), 0).await.unwrap());
+
+        // A rate-limit wait gives the attempt back; a failure counts it.
+        s.reschedule_job(first[0].id, 200, None, false, 100).await.unwrap();
+        s.finish_job(first[1].id).await.unwrap();
+        let again = s.claim_jobs(250, 1_000, 10).await.unwrap();
+        assert_eq!(again.len(), 2);
+        let a = again.iter().find(|j| j.queue_key == "a").unwrap();
+        assert_eq!(a.attempts, 1, "the wait did not count");
+        s.park_job(a.id, "broken", 300).await.unwrap();
+        let parked = s.parked_jobs().await.unwrap();
+        assert_eq!(parked.len(), 1);
+        assert_eq!(parked[0].last_error.as_deref(), Some("broken"));
+        // A parked job no longer holds its queue.
+        let next = s.claim_jobs(400, 1_000, 10).await.unwrap();
+        assert_eq!(next.iter().map(|j| j.queue_key.as_str()).collect::<Vec<_>>(), vec!["a"]);
+        // A crashed worker's lease expires and the job comes back.
+        let b_back = s.claim_jobs(1_300, 1_000, 10).await.unwrap();
+        assert_eq!(
+            b_back.iter().map(|j| j.queue_key.as_str()).collect::<Vec<_>>(),
+            vec!["b"],
+            "b's lease ended at 1250"
+        );
+        assert!(s.claim_jobs(1_350, 1_000, 10).await.unwrap().is_empty());
+        let a_back = s.claim_jobs(1_401, 1_000, 10).await.unwrap();
+        assert_eq!(
+            a_back.iter().map(|j| j.queue_key.as_str()).collect::<Vec<_>>(),
+            vec!["a"],
+            "a's lease ended at 1400"
+        );
+        assert_eq!(s.retry_parked(None, 2_000).await.unwrap(), 1);
+        assert_eq!(s.retry_parked(None, 2_000).await.unwrap(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_never_hand_out_the_same_job_twice() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        for i in 0..60 {
+            s.enqueue(&job(&format!("q{i}"), None, 0), 0).await.unwrap();
+        }
+        let mut handles = Vec::new();
+        for _ in 0..4 {
+            let s = s.clone();
+            handles.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let j = s.claim_jobs(10, 60_000, 5).await.unwrap();
+                    if j.is_empty() {
+                        break;
+                    }
+                    got.extend(j.into_iter().map(|j| j.id));
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.await.unwrap());
+        }
+        let n = all.len();
+        all.sort_by_key(|j| j.0);
+        all.dedup();
+        assert_eq!((n, all.len()), (60, 60), "{db:?}");
+    }
+}
