@@ -96,7 +96,11 @@ enum ConfigCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    init_logs(matches!(cli.command, Command::Run));
+    init_logs(match cli.command {
+        Command::Run => "info",
+        Command::Demo { .. } | Command::Bench(_) => "error",
+        _ => "warn",
+    });
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -113,8 +117,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logs(service: bool) {
-    let default = if service { "info" } else { "warn" };
+fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();

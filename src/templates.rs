@@ -14,6 +14,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/help.txt", include_str!("../templates/staff/help.txt")),
     ("staff/lead_not_found.txt", include_str!("../templates/staff/lead_not_found.txt")),
     ("staff/lost_menu_hint.txt", include_str!("../templates/staff/lost_menu_hint.txt")),
+    ("staff/moved.txt", include_str!("../templates/staff/moved.txt")),
     ("staff/my.txt", include_str!("../templates/staff/my.txt")),
     ("staff/not_staff.txt", include_str!("../templates/staff/not_staff.txt")),
     ("staff/note_empty.txt", include_str!("../templates/staff/note_empty.txt")),

@@ -452,8 +452,12 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
             if staff && staff_chats.contains(&msg.chat.id.0) {
                 let thread = msg.thread_id.map(|t| t.0 .0);
                 match (thread, msg.forum_topic_closed().is_some(), msg.forum_topic_reopened().is_some()) {
-                    (Some(thread), true, _) => return Incoming::TopicState { chat: msg.chat.id.0, thread, closed: true },
-                    (Some(thread), _, true) => return Incoming::TopicState { chat: msg.chat.id.0, thread, closed: false },
+                    (Some(thread), true, _) => {
+                        return Incoming::TopicState { chat: msg.chat.id.0, thread, closed: true }
+                    }
+                    (Some(thread), _, true) => {
+                        return Incoming::TopicState { chat: msg.chat.id.0, thread, closed: false }
+                    }
                     _ => {}
                 }
                 if msg.forum_topic_created().is_some() {

@@ -69,7 +69,21 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         (Some(chat), Some(thread)) if chat == target => thread,
         (old_chat, old_thread) => {
             if let (Some(c), Some(t)) = (old_chat, old_thread) {
-                // Moving to the owner's group: the old topic is closed, not deleted.
+                // Moving to the owner's group: the old card says where the lead went and
+                // loses its buttons; the old topic is closed, not deleted.
+                if let Some(card) = lead.card_message_id {
+                    if let Err(until) = app.limiter.acquire(bot.slot, c, now) {
+                        return Ok(Step::Finished(Outcome::WaitUntil(until)));
+                    }
+                    let text = app.templates.render(
+                        "staff/moved.txt",
+                        minijinja::context! { id => lead.id.0, customer => &lead.customer_name,
+                        owner => lead.owner_name.as_deref().unwrap_or("") },
+                    )?;
+                    if let Err(e) = bot.api.edit_text(c, card, &text, None).await {
+                        warn!(lead = lead.id.0, error = %e, "could not mark the old card as moved");
+                    }
+                }
                 if let Err(e) = bot.api.close_topic(c, t).await {
                     warn!(lead = lead.id.0, error = %e, "could not close the old topic");
                 }

@@ -205,7 +205,9 @@ impl FakeTelegram {
         let Some(t) = st.chats.get_mut(&chat).and_then(|c| c.topics.get_mut(&thread)) else { return };
         t.closed = true;
         st.people.insert(who.id, who.json());
-        if let Ok(msg) = st.post(chat, Some(thread), who.id, false, Content::Service("topic closed".into()), None, None, now) {
+        if let Ok(msg) =
+            st.post(chat, Some(thread), who.id, false, Content::Service("topic closed".into()), None, None, now)
+        {
             st.push_update(json!({ "message": msg }));
         }
         drop(st);
@@ -236,7 +238,10 @@ impl FakeTelegram {
         let line = |out: &mut String, m: &ChatMessage| {
             let who = if m.from_bot { "bot".to_string() } else { name_of(m.from) };
             let edited = if m.edits > 0 { format!("  (edited {}×)", m.edits) } else { String::new() };
-            let body = m.content.describe();
+            let mut body = m.content.describe();
+            if m.media_group_id.is_some() {
+                body = format!("(album) {body}");
+            }
             let mut lines = body.lines();
             let _ = writeln!(out, "  {who:>14} │ {}{edited}", lines.next().unwrap_or(""));
             for l in lines {
@@ -290,6 +295,22 @@ impl FakeTelegram {
                         }
                     }
                 }
+            }
+        }
+        let presses: Vec<&Call> = st.calls.iter().filter(|c| c.method == "answercallbackquery").collect();
+        if !presses.is_empty() {
+            let _ = writeln!(out, "\n━━ Answers to button presses (pop-ups) ━━");
+            for c in presses {
+                let text = c.params["text"].as_str().unwrap_or("");
+                let _ = writeln!(out, "  {}", if text.is_empty() { "(menu opened)" } else { text });
+            }
+        }
+        let failures: Vec<&Call> = st.calls.iter().filter(|c| c.error.is_some()).collect();
+        if !failures.is_empty() {
+            let _ = writeln!(out, "\n━━ Calls Telegram refused (each was handled) ━━");
+            for c in failures {
+                let e = c.error.as_ref().expect("filtered");
+                let _ = writeln!(out, "  {} to chat {} → {} {}", c.method, c.params["chat_id"], e.code, e.description);
             }
         }
         Transcript(out)
