@@ -29,8 +29,8 @@ impl Demo {
     async fn settle(&self) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
-            let busy = self.fake.pending_updates() > 0
-                || self.app.store.job_counts().await?.iter().any(|c| c.status != "parked" && c.count > 0);
+            let soon = self.app.clock.now_ms() + 5_000;
+            let busy = self.fake.pending_updates() > 0 || self.app.store.jobs_in_flight(soon).await? > 0;
             if !busy {
                 return Ok(());
             }

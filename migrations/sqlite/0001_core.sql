@@ -71,6 +71,8 @@ CREATE TABLE leads (
     card_version          BIGINT NOT NULL DEFAULT 1,
     card_rendered_version BIGINT NOT NULL DEFAULT 0,
     card_menu             TEXT NOT NULL DEFAULT 'main',
+    preview_version       BIGINT NOT NULL DEFAULT 0,
+    preview_rendered      BIGINT NOT NULL DEFAULT 0,
     last_message_at       BIGINT,
     last_message_preview  TEXT,
     created_at            BIGINT NOT NULL,

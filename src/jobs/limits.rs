@@ -74,6 +74,20 @@ impl Limiter {
         Ok(())
     }
 
+    /// Whether a send to `chat` now would leave the chat's minute half unused: low-priority
+    /// sends (refreshing a card's preview) go only then.
+    pub fn has_headroom(&self, bot: usize, chat: i64, now: i64) -> bool {
+        let windows = if chat < 0 { GROUP } else { PRIVATE };
+        let Some(entry) = self.chats.get(&(bot, chat)) else { return true };
+        if entry.paused_until > now {
+            return false;
+        }
+        windows.iter().all(|(max, span)| {
+            let inside = entry.sent.iter().rev().take_while(|t| **t > now - span).count();
+            inside < (max / 2).max(1)
+        })
+    }
+
     /// Telegram said 429 for this chat: stop sending to it until `until`.
     pub fn pause(&self, bot: usize, chat: i64, until: i64) {
         let mut entry = self.chats.entry((bot, chat)).or_default();

@@ -117,26 +117,17 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
             return Ok(Step::Finished(Outcome::WaitUntil(until)));
         }
-        let menu_actor = match card::Menu::decode(&lead.card_menu) {
-            card::Menu::Stage(u) => app
-                .store
-                .user_by_id(u)
-                .await?
-                .filter(|u| u.active)
-                .map(|u| (Actor { id: u.id, role: u.role }, u.first_name().to_string())),
-            _ => None,
-        };
-        let c = card::render(app, lead, menu_actor)?;
+        let c = card::render(app, lead, menu_actor(app, lead).await?)?;
         let version = lead.card_version;
         let sent = match lead.card_message_id {
             None => bot.api.send_text(chat, Some(thread), &c.text, Some(&c.keyboard)).await,
             Some(m) => bot.api.edit_text(chat, m, &c.text, Some(&c.keyboard)).await.map(|_| m),
         };
         match sent {
-            Ok(m) => app.store.set_card_rendered(lead.id, m, version).await?,
+            Ok(m) => app.store.set_card_rendered(lead.id, m, version, lead.preview_version).await?,
             Err(TgError::NotModified) => {
                 if let Some(m) = lead.card_message_id {
-                    app.store.set_card_rendered(lead.id, m, version).await?
+                    app.store.set_card_rendered(lead.id, m, version, lead.preview_version).await?
                 }
             }
             Err(TgError::EditTargetMissing) => {
@@ -193,10 +184,47 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
             Err(e) => return topic_error(app, lead, chat, thread, e).await,
         }
     }
-    Ok(Step::Finished(match wait_for_album {
-        Some(at) => Outcome::WaitUntil(at),
-        None => Outcome::Done,
-    }))
+    if let Some(at) = wait_for_album {
+        return Ok(Step::Finished(Outcome::WaitUntil(at)));
+    }
+
+    // 4. The card's "last message" line: refreshed only when the group has budget to
+    //    spare, so that customer messages never wait behind it.
+    if lead.preview_rendered < lead.preview_version {
+        let now = app.clock.now_ms();
+        if !app.limiter.has_headroom(bot.slot, chat, now) {
+            return Ok(Step::Finished(Outcome::WaitUntil(now + PREVIEW_RETRY_MS)));
+        }
+        if app.limiter.acquire(bot.slot, chat, now).is_ok() {
+            let fresh = app.store.lead(lead.id).await?.unwrap_or_else(|| lead.clone());
+            if let Some(m) = fresh.card_message_id {
+                let c = card::render(app, &fresh, menu_actor(app, &fresh).await?)?;
+                match bot.api.edit_text(chat, m, &c.text, Some(&c.keyboard)).await {
+                    Ok(()) | Err(TgError::NotModified) => {
+                        app.store.set_card_rendered(lead.id, m, fresh.card_version, fresh.preview_version).await?
+                    }
+                    Err(e) => return topic_error(app, &fresh, chat, thread, e).await,
+                }
+            }
+        }
+    }
+    Ok(Step::Finished(Outcome::Done))
+}
+
+/// How long a card's preview refresh waits when the group is busy.
+const PREVIEW_RETRY_MS: i64 = 20_000;
+
+/// The user whose stage menu is open on the card, if any.
+async fn menu_actor(app: &App, lead: &LeadRow) -> anyhow::Result<Option<(Actor, String)>> {
+    Ok(match card::Menu::decode(&lead.card_menu) {
+        card::Menu::Stage(u) => app
+            .store
+            .user_by_id(u)
+            .await?
+            .filter(|u| u.active)
+            .map(|u| (Actor { id: u.id, role: u.role }, u.first_name().to_string())),
+        _ => None,
+    })
 }
 
 async fn topic_error(app: &Arc<App>, lead: &LeadRow, chat: i64, thread: i32, e: TgError) -> anyhow::Result<Step> {

@@ -264,6 +264,17 @@ impl Store {
         Ok(res.rows_affected() + covered.rows_affected())
     }
 
+    /// Jobs running, or pending and due before `until`: the work still in flight.
+    pub async fn jobs_in_flight(&self, until: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE status = 'running' OR (status = 'pending' AND run_at <= $1)",
+        )
+        .bind(until)
+        .fetch_one(&self.pool)
+        .await?;
+        col(&row, "n")
+    }
+
     pub async fn job_counts(&self) -> Result<Vec<JobStatusCount>> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
             .fetch_all(&self.pool)

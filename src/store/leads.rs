@@ -49,6 +49,10 @@ pub struct LeadRow {
     pub card_version: i64,
     pub card_rendered_version: i64,
     pub card_menu: String,
+    /// Bumped by each customer message; the card's "last message" line is refreshed when
+    /// the staff group has budget to spare (see `staff::topic`).
+    pub preview_version: i64,
+    pub preview_rendered: i64,
     pub last_message_at: Option<i64>,
     pub last_message_preview: Option<String>,
     pub created_at: i64,
@@ -142,7 +146,7 @@ fn parse_extra(s: Option<String>) -> Option<serde_json::Value> {
 const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, c.do_not_contact, l.owner_id,
         u.name AS owner_name, u.staff_chat_id AS owner_staff_chat, l.stage, l.lost_reason, l.source_channel,
         l.last_channel, l.staff_chat_id, l.topic_thread_id, l.topic_closed, l.card_message_id, l.card_version,
-        l.card_rendered_version, l.card_menu, l.last_message_at, l.last_message_preview, l.created_at,
+        l.card_rendered_version, l.card_menu, l.preview_version, l.preview_rendered, l.last_message_at, l.last_message_preview, l.created_at,
         (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
     FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
 
@@ -167,6 +171,8 @@ fn lead_from(row: &AnyRow) -> Result<LeadRow> {
         card_version: col(row, "card_version")?,
         card_rendered_version: col(row, "card_rendered_version")?,
         card_menu: col(row, "card_menu")?,
+        preview_version: col(row, "preview_version")?,
+        preview_rendered: col(row, "preview_rendered")?,
         last_message_at: col(row, "last_message_at")?,
         last_message_preview: col(row, "last_message_preview")?,
         created_at: col(row, "created_at")?,
@@ -333,7 +339,7 @@ pub async fn touch_lead(
     sqlx::query(
         "UPDATE leads SET last_channel = $1, last_message_preview = $2,
              last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END,
-             card_version = card_version + 1, updated_at = $4
+             preview_version = preview_version + 1, updated_at = $4
          WHERE id = $5",
     )
     .bind(channel.as_str())
@@ -480,15 +486,17 @@ impl Store {
         row.map(|r| col(&r, "id").map(LeadId)).transpose()
     }
 
-    /// The card was posted or edited, showing `version`.
-    pub async fn set_card_rendered(&self, lead: LeadId, message_id: i32, version: i64) -> Result<()> {
+    /// The card was posted or edited, showing `version` and `preview` of the lead.
+    pub async fn set_card_rendered(&self, lead: LeadId, message_id: i32, version: i64, preview: i64) -> Result<()> {
         sqlx::query(
             "UPDATE leads SET card_message_id = $1,
-                 card_rendered_version = CASE WHEN card_rendered_version < $2 THEN $2 ELSE card_rendered_version END
-             WHERE id = $3",
+                 card_rendered_version = CASE WHEN card_rendered_version < $2 THEN $2 ELSE card_rendered_version END,
+                 preview_rendered = CASE WHEN preview_rendered < $3 THEN $3 ELSE preview_rendered END
+             WHERE id = $4",
         )
         .bind(message_id as i64)
         .bind(version)
+        .bind(preview)
         .bind(lead.0)
         .execute(&self.pool)
         .await?;
