@@ -106,16 +106,8 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         _ => customer_bot.clone(),
     };
     let templates = Templates::builtin()?;
-    Ok(Arc::new(App {
-        store,
-        config,
-        clock,
-        templates,
-        customer_bot,
-        staff_bot,
-        limiter: Limiter::new(),
-        wake: Notify::new(),
-    }))
+    let limiter = if config.telegram.rate_limits { Limiter::new() } else { Limiter::unlimited() };
+    Ok(Arc::new(App { store, config, clock, templates, customer_bot, staff_bot, limiter, wake: Notify::new() }))
 }
 
 /// A started Forecourt.

@@ -1,7 +1,363 @@
-//! `forecourt bench`.
+//! `forecourt bench`: measurements the repo carries (BENCHMARKS.md has the figures).
+//!
+//! - `throughput`: N inbound Telegram messages through ingest and the bridge to the staff
+//!   topics, against the fake Bot API with its rate limits off (and ours off too): a burst
+//!   for messages/s, then a paced run for latency from update to staff send, on SQLite and
+//!   PostgreSQL, with the process's peak memory.
+//! - `limits`: Telegram's real limits on: 60 customer messages a minute from 30 active leads
+//!   over 3 staff groups; how long each took to become visible in its topic, how many 429s
+//!   were met, how many messages were lost.
+
+use crate::app;
+use crate::clock::Clock;
+use crate::config::{Config, Secret};
+use crate::domain::{Role, TelegramUserId};
+use crate::sandbox::telegram::{FakeTelegram, FakeUser};
+use anyhow::{bail, Context};
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "7000000001:BENCH";
+
 #[derive(clap::Args)]
-pub struct BenchArgs {}
-pub async fn run(_a: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("bench: not yet")
+pub struct BenchArgs {
+    #[command(subcommand)]
+    kind: BenchKind,
+}
+
+#[derive(clap::Subcommand)]
+enum BenchKind {
+    /// Ingest + bridge throughput and latency, limits off.
+    Throughput {
+        /// Messages in the burst.
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// Customers writing them (one lead and topic each).
+        #[arg(long, default_value_t = 500)]
+        customers: usize,
+        /// Messages per second in the paced latency run.
+        #[arg(long, default_value_t = 1_000)]
+        rate: usize,
+        /// Seconds of the paced latency run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// sqlite, postgres or both.
+        #[arg(long, default_value = "both")]
+        engine: String,
+        /// The PostgreSQL server (a fresh database is created on it).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        postgres_url: String,
+    },
+    /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
+    Limits {
+        /// Virtual minutes of traffic.
+        #[arg(long, default_value_t = 5)]
+        minutes: i64,
+        /// How much faster than real time the shared clock runs.
+        #[arg(long, default_value_t = 10.0)]
+        speed: f64,
+        /// `bursty`: a random lead writes 1-3 messages a second apart (how customers write);
+        /// `round-robin`: the leads take strict turns, so nothing can be merged (worst case).
+        #[arg(long, default_value = "bursty")]
+        pattern: String,
+    },
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    match args.kind {
+        BenchKind::Throughput { messages, customers, rate, seconds, engine, postgres_url } => {
+            let engines: Vec<&str> = match engine.as_str() {
+                "both" => vec!["sqlite", "postgres"],
+                "sqlite" => vec!["sqlite"],
+                "postgres" => vec!["postgres"],
+                other => bail!("--engine: `{other}` is not sqlite, postgres or both"),
+            };
+            for e in engines {
+                throughput(e, messages, customers.max(1), rate.max(1), seconds, &postgres_url).await?;
+            }
+        }
+        BenchKind::Limits { minutes, speed, pattern } => {
+            if pattern != "bursty" && pattern != "round-robin" {
+                bail!("--pattern: `{pattern}` is not bursty or round-robin");
+            }
+            limits(minutes, speed, pattern == "bursty").await?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// The process's peak resident memory, in MB (Linux).
+pub fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
+    sqlx::any::install_default_drivers();
+    let name = format!("forecourt_bench_{}", std::process::id());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await.context("--postgres-url")?;
+    let _ = sqlx::Executor::execute(&mut conn, format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_else(|| admin.to_string());
+    Ok(format!("{base}/{name}"))
+}
+
+/// First time (ms) each `bench m<N>` marker was posted to a staff topic.
+fn first_seen(fake: &FakeTelegram, staff: &[i64]) -> HashMap<usize, i64> {
+    let mut seen = HashMap::new();
+    for c in fake.calls() {
+        if c.error.is_some() || !c.params["chat_id"].as_i64().is_some_and(|id| staff.contains(&id)) {
+            continue;
+        }
+        if !(c.method == "sendmessage" || c.method == "sendphoto") {
+            continue;
+        }
+        let text = c.params["text"].as_str().or(c.params["caption"].as_str()).unwrap_or("");
+        for part in text.split("bench m").skip(1) {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(n) = digits.parse::<usize>() {
+                seen.entry(n).or_insert(c.at_ms);
+            }
+        }
+    }
+    seen
+}
+
+async fn throughput(
+    engine: &str,
+    messages: usize,
+    customers: usize,
+    rate: usize,
+    seconds: u64,
+    postgres_url: &str,
+) -> anyhow::Result<()> {
+    let clock = Clock::real();
+    let fake = FakeTelegram::start(TOKEN, clock.clone()).await?;
+    let staff = -1001000000001;
+    fake.add_staff_group(staff, "Bench staff");
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::default();
+    config.database_url = match engine {
+        "sqlite" => format!("sqlite://{}/bench.db", dir.path().display()),
+        _ => fresh_postgres(postgres_url).await?,
+    };
+    config.data_dir = dir.path().join("data");
+    config.telegram.token = Some(Secret::new(TOKEN));
+    config.telegram.api_url = fake.url();
+    config.telegram.staff_chat_ids = vec![staff];
+    config.telegram.poll_timeout_s = 1;
+    config.telegram.rate_limits = false;
+    config.jobs.workers = 16;
+    let app = app::build(config, clock.clone()).await?;
+    let running = app::start(app.clone(), tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
+    let people: Vec<FakeUser> =
+        (0..customers).map(|i| FakeUser::new(100_000 + i as i64, &format!("C{i}"), None)).collect();
+
+    let wait_all = |upto: usize, limit: Duration| {
+        let fake = fake.clone();
+        async move {
+            let deadline = Instant::now() + limit;
+            loop {
+                let seen = first_seen(&fake, &[staff]);
+                if (0..upto).all(|i| seen.contains_key(&i)) {
+                    return Ok::<_, anyhow::Error>(seen);
+                }
+                if Instant::now() > deadline {
+                    bail!("only {} of {upto} messages reached the topics in time", seen.len());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    // Burst: everything at once.
+    let mut sent_at = Vec::with_capacity(messages);
+    let start = clock.now_ms();
+    for i in 0..messages {
+        sent_at.push(clock.now_ms());
+        fake.customer_writes(&people[i % customers], &format!("bench m{i} is the car still there?"));
+    }
+    let injected = clock.now_ms();
+    let stored_at = loop {
+        if app.store.counts().await?.2 as usize >= messages {
+            break clock.now_ms();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let seen = wait_all(messages, Duration::from_secs(600)).await?;
+    let last = seen.values().copied().max().unwrap_or(start);
+    let ingest_rate = messages as f64 / ((stored_at - start).max(1) as f64 / 1000.0);
+    let burst_rate = messages as f64 / ((last - start).max(1) as f64 / 1000.0);
+
+    // Paced: `rate` a second for `seconds`, for latency.
+    let paced = rate * seconds as usize;
+    let t0 = Instant::now();
+    for k in 0..paced {
+        let i = messages + k;
+        let due = t0 + Duration::from_secs_f64(k as f64 / rate as f64);
+        tokio::time::sleep_until(due.into()).await;
+        sent_at.push(clock.now_ms());
+        fake.customer_writes(&people[i % customers], &format!("bench m{i} and the price?"));
+    }
+    let seen = wait_all(messages + paced, Duration::from_secs(600)).await?;
+    let mut lat: Vec<i64> = (messages..messages + paced).map(|i| seen[&i] - sent_at[i]).collect();
+    lat.sort_unstable();
+    let (_, _, stored) = app.store.counts().await?;
+    let sends = fake.calls_of("sendmessage").len();
+    println!(
+        "throughput {engine}: burst {messages} msgs from {customers} customers (injected in {} ms): stored {ingest_rate:.0} msgs/s, \
+         in the topics {burst_rate:.0} msgs/s ({sends} sends after merging); \
+         paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms, max {} ms; stored {stored}; peak memory {:.0} MB",
+        injected - start,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(0),
+        peak_memory_mb().unwrap_or(0.0)
+    );
+    running.stop().await;
+    fake.stop();
+    Ok(())
+}
+
+/// Which lead writes the i-th message: strict turns, or bursts of 1-3 from a random lead
+/// (a fixed-seed generator, so runs are comparable).
+fn writers(total: usize, leads: usize, bursty: bool) -> Vec<usize> {
+    if !bursty {
+        return (0..total).map(|i| i % leads).collect();
+    }
+    let mut state: u64 = 0x5eed_f00d;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    let mut out = Vec::with_capacity(total);
+    while out.len() < total {
+        let lead = next() % leads;
+        let burst = 1 + next() % 3;
+        for _ in 0..burst.min(total - out.len()) {
+            out.push(lead);
+        }
+    }
+    out
+}
+
+async fn limits(minutes: i64, speed: f64, bursty: bool) -> anyhow::Result<()> {
+    let clock = Clock::with_speed(speed);
+    let fake = FakeTelegram::start(TOKEN, clock.clone()).await?;
+    fake.set_rate_limits(true);
+    let groups = [-1001000000001, -1001000000002, -1001000000003];
+    for (i, g) in groups.iter().enumerate() {
+        fake.add_staff_group(*g, &format!("Team {}", i + 1));
+    }
+    let dir = tempfile::tempdir()?;
+    let mut config = Config::default();
+    config.database_url = format!("sqlite://{}/limits.db", dir.path().display());
+    config.data_dir = dir.path().join("data");
+    config.telegram.token = Some(Secret::new(TOKEN));
+    config.telegram.api_url = fake.url();
+    config.telegram.staff_chat_ids = groups.to_vec();
+    config.telegram.poll_timeout_s = 2;
+    let app = app::build(config, clock.clone()).await?;
+    let running = app::start(app.clone(), tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
+    let store = &app.store;
+    // Three managers, one per group; ten leads each.
+    let mut managers = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        let id = 9_000 + i as i64;
+        store.upsert_user(TelegramUserId(id), &format!("Manager {i}"), Role::Manager, Some(*g), clock.now_ms()).await?;
+        managers.push(FakeUser::new(id, &format!("Manager{i}"), None));
+    }
+    let people: Vec<FakeUser> = (0..30).map(|i| FakeUser::new(200_000 + i, &format!("Lead{i}"), None)).collect();
+    println!("limits: setting up 30 leads (each claimed into its manager's group)…");
+    for p in &people {
+        fake.customer_writes(p, "hello");
+    }
+    let settle = |label: &'static str| {
+        let store = store.clone();
+        let fake = fake.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(600);
+            loop {
+                // Everything done, however long the rate limits made it wait.
+                if fake.pending_updates() == 0 && store.jobs_in_flight(i64::MAX).await? == 0 {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                if Instant::now() > deadline {
+                    bail!("{label} did not settle");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    settle("setup").await?;
+    for (i, p) in people.iter().enumerate() {
+        let lead: i64 = sqlx::query_scalar(
+            "SELECT l.id FROM leads l JOIN customer_identities c ON c.customer_id = l.customer_id WHERE c.external_id = $1",
+        )
+        .bind(p.id.to_string())
+        .fetch_one(store.pool())
+        .await?;
+        let l = store.lead(crate::domain::LeadId(lead)).await?.context("lead")?;
+        let data = crate::domain::callback::CardAction::Claim(l.id).encode();
+        fake.staff_presses(
+            l.staff_chat_id.context("topic")?,
+            l.card_message_id.context("card")?,
+            &managers[i % 3],
+            &data,
+        );
+    }
+    settle("claims").await?;
+    // Let the setup's sends leave the minute windows: measure the steady state.
+    clock.sleep_ms(61_000).await;
+    let base_429 = fake.rate_limited_count();
+    let base_calls = fake.calls().len();
+
+    println!("limits: {minutes} virtual minutes of 60 messages a minute (clock ×{speed})…");
+    let total = (minutes * 60) as usize;
+    let who = writers(total, people.len(), bursty);
+    let mut sent_at = Vec::with_capacity(total);
+    let start = clock.now_ms();
+    for i in 0..total {
+        let due = start + i as i64 * 1_000;
+        clock.sleep_ms(due - clock.now_ms()).await;
+        sent_at.push(clock.now_ms());
+        fake.customer_writes(&people[who[i]], &format!("bench m{i} when can I come?"));
+    }
+    // Give the tail up to five virtual minutes to drain.
+    let drain_until = clock.now_ms() + 300_000;
+    let seen = loop {
+        let seen = first_seen(&fake, &groups);
+        if (0..total).all(|i| seen.contains_key(&i)) || clock.now_ms() > drain_until {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut lat: Vec<i64> = (0..total).filter_map(|i| seen.get(&i).map(|t| t - sent_at[i])).collect();
+    lat.sort_unstable();
+    let lost = total - lat.len();
+    let sends = fake.calls().len() - base_calls;
+    println!(
+        "limits ({}): {total} messages, 30 leads, 3 groups: visible in topic p50 {:.1} s, p95 {:.1} s, p99 {:.1} s, max {:.1} s; \
+         429s met: {}; lost: {lost}; Bot API calls: {sends}",
+        if bursty { "bursty" } else { "round-robin" },
+        percentile(&lat, 0.5) as f64 / 1000.0,
+        percentile(&lat, 0.95) as f64 / 1000.0,
+        percentile(&lat, 0.99) as f64 / 1000.0,
+        lat.last().copied().unwrap_or(0) as f64 / 1000.0,
+        fake.rate_limited_count() - base_429
+    );
+    running.stop().await;
+    fake.stop();
+    Ok(())
 }

@@ -52,6 +52,9 @@ pub struct TelegramConfig {
     pub sign_replies: bool,
     /// Long-polling timeout in seconds.
     pub poll_timeout_s: u32,
+    /// Keep to Telegram's sending limits on our side. Off only against a fake Bot API
+    /// whose limits are off (benchmarks).
+    pub rate_limits: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +80,7 @@ impl Default for Config {
                 webhook_secret: None,
                 sign_replies: false,
                 poll_timeout_s: 25,
+                rate_limits: true,
             },
             jobs: JobsConfig { workers: 8, max_attempts: 8 },
         }
@@ -119,6 +123,7 @@ struct FileTelegram {
     webhook_secret: Option<Secret>,
     sign_replies: Option<bool>,
     poll_timeout_s: Option<u32>,
+    rate_limits: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +223,10 @@ impl Config {
         if let Some(v) = t.poll_timeout_s {
             c.telegram.poll_timeout_s = v;
         }
+        c.telegram.rate_limits = match env("FORECOURT_TELEGRAM_RATE_LIMITS") {
+            Some(v) => parse_bool("FORECOURT_TELEGRAM_RATE_LIMITS", &v)?,
+            None => t.rate_limits.unwrap_or(true),
+        };
         if let Some(v) = env("FORECOURT_JOB_WORKERS") {
             c.jobs.workers =
                 v.trim().parse().map_err(|_| bad("FORECOURT_JOB_WORKERS", format!("`{v}` is not a number")))?;

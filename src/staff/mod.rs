@@ -59,6 +59,58 @@ pub async fn process_update(
     }
 }
 
+/// Handle a batch of updates from one `getUpdates`, in order. Runs of customer messages
+/// are stored in one transaction (much faster than one each); if that transaction fails,
+/// they are retried one by one. Returns how many updates from the start are committed.
+pub async fn process_batch(app: &Arc<App>, bot: &BotHandle, customers: bool, staff: bool, updates: &[Update]) -> usize {
+    let staff_chats = &app.config.telegram.staff_chat_ids;
+    let source = format!("tg:{}", bot.id);
+    let mut done = 0;
+    while done < updates.len() {
+        let run: Vec<(i64, Box<crate::ingest::Inbound>)> = updates[done..]
+            .iter()
+            .map_while(|u| match classify_update(u, staff_chats, customers, staff) {
+                Incoming::Customer(m) => Some((u.id.0 as i64, m)),
+                _ => None,
+            })
+            .collect();
+        if run.len() > 1 {
+            match ingest_run(app, &source, &run).await {
+                Ok(n) => {
+                    debug!(stored = n, batch = run.len(), "customer messages stored");
+                    if n > 0 {
+                        app.wake.notify_one();
+                    }
+                    done += run.len();
+                    continue;
+                }
+                Err(e) => tracing::warn!(error = %e, "a batch of updates failed; storing them one by one"),
+            }
+        }
+        if let Err(e) = process_update(app, bot, customers, staff, &updates[done]).await {
+            tracing::error!(error = %e, update_id = updates[done].id.0, "could not store an update; will retry");
+            return done;
+        }
+        done += 1;
+    }
+    done
+}
+
+async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inbound>)]) -> Result<usize, StoreError> {
+    let now = app.clock.now_ms();
+    let mut tx = app.store.begin().await?;
+    let mut stored = 0;
+    for (update_id, m) in run {
+        if store::mark_update_seen(&mut tx, source, *update_id, now).await?
+            && crate::ingest::ingest_in_tx(&mut tx, m, now).await?.is_some()
+        {
+            stored += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
 /// A job was parked: tell the people who need to know.
 pub async fn on_parked(app: &Arc<App>, job: &JobRow, error: &str) {
     if job.kind == JobKind::Deliver {

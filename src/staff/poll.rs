@@ -6,7 +6,7 @@ use crate::channels::telegram::TgError;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tracing::{error, warn};
+use tracing::warn;
 
 pub async fn run(app: Arc<App>, bot: BotHandle, customers: bool, staff: bool, mut shutdown: watch::Receiver<bool>) {
     let key = format!("telegram_offset:{}", bot.id);
@@ -40,14 +40,13 @@ pub async fn run(app: Arc<App>, bot: BotHandle, customers: bool, staff: bool, mu
                 continue;
             }
         };
-        for u in &updates {
-            if let Err(e) = crate::staff::process_update(&app, &bot, customers, staff, u).await {
-                // Not committed: do not confirm it; the same update comes again.
-                error!(error = %e, update_id = u.id.0, "could not store an update; will retry");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                break;
-            }
-            offset = Some(u.id.0 as i32 + 1);
+        let done = crate::staff::process_batch(&app, &bot, customers, staff, &updates).await;
+        if let Some(last) = done.checked_sub(1).map(|i| &updates[i]) {
+            offset = Some(last.id.0 as i32 + 1);
+        }
+        if done < updates.len() {
+            // Not committed: not confirmed either; the same updates come again.
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         if let Some(o) = offset {
             if let Err(e) = app.store.kv_set(&key, &o.to_string()).await {

@@ -141,6 +141,14 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
 
     // 3. Waiting messages.
     let pending = app.store.staff_pending(lead.id, 200).await?;
+    // When the group's minute is more than half used, a customer who is still typing gets
+    // a moment to finish, so their burst costs one send instead of several.
+    if let Some(newest) = pending.iter().filter(|p| p.direction == Direction::Incoming).map(|p| p.created_at).max() {
+        let now = app.clock.now_ms();
+        if newest + COALESCE_MS > now && !app.limiter.has_headroom(bot.slot, chat, now) {
+            return Ok(Step::Finished(Outcome::WaitUntil(newest + COALESCE_MS)));
+        }
+    }
     let (segments, wait_for_album) = segments(app, &pending, now)?;
     for seg in segments {
         let now = app.clock.now_ms();
@@ -188,10 +196,15 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         return Ok(Step::Finished(Outcome::WaitUntil(at)));
     }
 
-    // 4. The card's "last message" line: refreshed only when the group has budget to
-    //    spare, so that customer messages never wait behind it.
+    // 4. The card's "last message" line: refreshed once the customer has been quiet for a
+    //    moment (not on every message), and only when the group has budget to spare, so
+    //    that customer messages never wait behind it.
     if lead.preview_rendered < lead.preview_version {
         let now = app.clock.now_ms();
+        let quiet_since = pending.iter().map(|p| p.created_at).max().unwrap_or(0) + PREVIEW_QUIET_MS;
+        if !pending.is_empty() && quiet_since > now {
+            return Ok(Step::Finished(Outcome::WaitUntil(quiet_since)));
+        }
         if !app.limiter.has_headroom(bot.slot, chat, now) {
             return Ok(Step::Finished(Outcome::WaitUntil(now + PREVIEW_RETRY_MS)));
         }
@@ -213,6 +226,10 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
 
 /// How long a card's preview refresh waits when the group is busy.
 const PREVIEW_RETRY_MS: i64 = 20_000;
+/// How long a busy group waits for a customer's burst to end before posting it.
+const COALESCE_MS: i64 = 3_000;
+/// How long a customer stays quiet before the card's "last message" line is refreshed.
+const PREVIEW_QUIET_MS: i64 = 2_000;
 
 /// The user whose stage menu is open on the card, if any.
 async fn menu_actor(app: &App, lead: &LeadRow) -> anyhow::Result<Option<(Actor, String)>> {

@@ -390,3 +390,29 @@ async fn killing_the_process_mid_burst_loses_no_message() {
     assert!(per_lead.values().all(|n| *n == 6), "{per_lead:?}");
     fake.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_too_long_for_the_customer_is_reported_and_not_retried() {
+    // A signature pushes a maximal staff message over Telegram's 4,096 characters.
+    let t = TestApp::start_with(Opts { sign_replies: true, ..Opts::default() }).await;
+    let max = t.staff(9504, "Maximilian Petrenko", Role::Manager).await;
+    let c = t.customer(724, "Long", None);
+    t.fake.customer_writes(&c, "hi");
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.fake.staff_writes(chat, Some(thread), &max, &"x".repeat(4090));
+    let fake = t.fake.clone();
+    eventually("the topic says it was too long", || {
+        let fake = fake.clone();
+        async move {
+            fake.topic_messages(chat, thread)
+                .iter()
+                .any(|m| m.content.text_or_caption().is_some_and(|x| x.contains("too long")))
+                .then_some(())
+        }
+    })
+    .await;
+    t.settled().await;
+    assert!(t.fake.bot_messages_to(724).is_empty());
+    assert!(t.store.parked_jobs().await.unwrap().is_empty(), "a message that can never fit is not retried");
+    t.stop().await;
+}
