@@ -104,13 +104,22 @@ fn lease_ms(app: &App) -> i64 {
 /// The worker loop: up to `jobs.workers` jobs at once, until shutdown.
 pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(app.config.jobs.workers));
+    let mut next_release = 0;
     loop {
         if *shutdown.borrow() {
             break;
         }
+        let now = app.clock.now_ms();
+        if now >= next_release {
+            // Claims of a crashed worker come back after their lease; no need to look often.
+            if let Err(e) = app.store.release_expired_jobs(now).await {
+                error!(error = %e, "could not release expired job claims");
+            }
+            next_release = now + (5_000.0 * app.clock.speed()) as i64;
+        }
         let free = permits.available_permits() as i64;
         let claimed = if free > 0 {
-            match app.store.claim_jobs(app.clock.now_ms(), lease_ms(&app), free).await {
+            match app.store.claim_due_jobs(now, lease_ms(&app), free).await {
                 Ok(j) => j,
                 Err(e) => {
                     error!(error = %e, "could not claim jobs");

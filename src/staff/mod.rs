@@ -98,17 +98,28 @@ pub async fn process_batch(app: &Arc<App>, bot: &BotHandle, customers: bool, sta
 
 async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inbound>)]) -> Result<usize, StoreError> {
     let now = app.clock.now_ms();
+    let items: Vec<store::BatchItem> = run
+        .iter()
+        .map(|(update_id, m)| store::BatchItem {
+            update_id: *update_id,
+            channel: m.channel,
+            external_user: m.external_user.clone(),
+            external_message: m.external_message.clone(),
+            sender_name: m.sender_name.clone(),
+            language: m.language.clone(),
+            kind: m.kind,
+            text: m.text.clone(),
+            file_id: m.file_id.clone(),
+            media_group_id: m.media_group_id.clone(),
+            extra: m.extra.clone(),
+            sent_at: m.sent_at,
+            preview: crate::domain::message::preview(m.kind, m.text.as_deref()),
+        })
+        .collect();
     let mut tx = app.store.begin().await?;
-    let mut stored = 0;
-    for (update_id, m) in run {
-        if store::mark_update_seen(&mut tx, source, *update_id, now).await?
-            && crate::ingest::ingest_in_tx(&mut tx, m, now).await?.is_some()
-        {
-            stored += 1;
-        }
-    }
+    let stored = store::store_inbound_batch(&mut tx, source, &items, now, crate::ingest::ALBUM_GRACE_MS).await?;
     tx.commit().await?;
-    Ok(stored)
+    Ok(stored.len())
 }
 
 /// A job was parked: tell the people who need to know.

@@ -110,6 +110,35 @@ pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {
     Ok(true)
 }
 
+/// Put running jobs matching `cond` back to pending. One whose work a pending job with the
+/// same dedupe key will do anyway is removed instead (two pending copies cannot exist). Runs
+/// outside any transaction: on PostgreSQL a copy may be enqueued between the two statements,
+/// and the unique index then refuses the update; the delete is simply tried again.
+async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64) -> Result<u64> {
+    for _ in 0..5 {
+        sqlx::query(&format!(
+            "DELETE FROM jobs WHERE status = 'running' AND {cond} AND dedupe_key IS NOT NULL AND EXISTS
+                (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending')"
+        ))
+        .bind(now)
+        .execute(pool)
+        .await?;
+        match sqlx::query(&format!(
+            "UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running' AND {cond}"
+        ))
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(super::conflict)
+        {
+            Ok(res) => return Ok(res.rows_affected()),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict("jobs kept being enqueued while releasing expired claims".into()))
+}
+
 impl Store {
     pub async fn enqueue(&self, job: &NewJob, now: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
@@ -121,13 +150,19 @@ impl Store {
     /// Claim up to `limit` due jobs, each the oldest live job of its queue, with a lease
     /// until `now + lease_ms`. Expired leases (a crashed worker) are released first.
     pub async fn claim_jobs(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
+        self.release_expired_jobs(now).await?;
+        self.claim_due_jobs(now, lease_ms, limit).await
+    }
+
+    /// Release claims whose lease has run out (their worker died).
+    pub async fn release_expired_jobs(&self, now: i64) -> Result<u64> {
+        release(&self.pool, "locked_until < $1", now).await
+    }
+
+    /// Claim without releasing expired leases first (the worker loop releases them on its
+    /// own schedule, not on every claim).
+    pub async fn claim_due_jobs(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE jobs SET status = 'pending', updated_at = $1 WHERE status = 'running' AND locked_until < $1",
-        )
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
         let lock = match self.engine {
             Engine::Postgres => "FOR UPDATE SKIP LOCKED",
             Engine::Sqlite => "",
@@ -173,17 +208,14 @@ impl Store {
         count_attempt: bool,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let absorbed = sqlx::query(
-            "DELETE FROM jobs WHERE id = $1 AND dedupe_key IS NOT NULL AND EXISTS
-                (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending' AND o.id <> $1)",
-        )
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
-        if absorbed.rows_affected() == 0 {
+        let covered = "DELETE FROM jobs WHERE id = $1 AND dedupe_key IS NOT NULL AND EXISTS
+            (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending' AND o.id <> $1)";
+        for _ in 0..5 {
+            if sqlx::query(covered).bind(id.0).execute(&self.pool).await?.rows_affected() > 0 {
+                return Ok(());
+            }
             let give_back = if count_attempt { 0 } else { 1 };
-            sqlx::query(
+            let res = sqlx::query(
                 "UPDATE jobs SET status = 'pending', run_at = $1, attempts = attempts - $2,
                      last_error = COALESCE($3, last_error), locked_until = NULL, updated_at = $4
                  WHERE id = $5",
@@ -193,11 +225,17 @@ impl Store {
             .bind(error)
             .bind(now)
             .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&self.pool)
+            .await
+            .map_err(super::conflict);
+            match res {
+                Ok(_) => return Ok(()),
+                // A copy was enqueued in between (PostgreSQL): it will do the work.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
         }
-        tx.commit().await?;
-        Ok(())
+        Err(StoreError::Conflict("jobs kept being enqueued while rescheduling".into()))
     }
 
     /// Stop retrying; the job stays visible to admins (`forecourt jobs`).
@@ -216,13 +254,7 @@ impl Store {
     /// On start-up of a single SQLite instance every running job belongs to a dead
     /// process: release them at once instead of waiting for their leases.
     pub async fn release_all_running_jobs(&self, now: i64) -> Result<u64> {
-        let res = sqlx::query(
-            "UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running'",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(res.rows_affected())
+        release(&self.pool, "$1 = $1", now).await
     }
 
     pub async fn parked_jobs(&self) -> Result<Vec<JobRow>> {

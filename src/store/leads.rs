@@ -534,15 +534,15 @@ impl Store {
 
     /// These messages are now visible in the topic.
     pub async fn mark_posted(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for id in ids {
-            sqlx::query("UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id = $2")
-                .bind(staff_message_id as i64)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in ids.chunks(500) {
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let sql = format!("UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql).bind(staff_message_id as i64);
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            q.execute(&self.pool).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

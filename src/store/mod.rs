@@ -5,10 +5,12 @@
 //! Functions are shaped by what callers need. Those that must share a transaction take a
 //! `&mut AnyConnection` (from [`Store::begin`]); the rest use the pool.
 
+mod batch;
 mod jobs;
 mod leads;
 mod users;
 
+pub use batch::{store_inbound_batch, BatchItem, Stored};
 pub use jobs::{enqueue as jobs_enqueue, JobKind, JobRow, JobStatusCount, NewJob};
 pub use leads::*;
 pub use users::UserRow;

@@ -209,3 +209,85 @@ async fn concurrent_claims_never_hand_out_the_same_job_twice() {
         assert_eq!((n, all.len()), (60, 60), "{db:?}");
     }
 }
+
+fn item(update_id: i64, user: &str, msg: &str, text: &str, group: Option<&str>) -> forecourt::store::BatchItem {
+    forecourt::store::BatchItem {
+        update_id,
+        channel: Channel::Telegram,
+        external_user: user.into(),
+        external_message: msg.into(),
+        sender_name: format!("Customer {user}"),
+        language: None,
+        kind: MessageKind::Text,
+        text: Some(text.into()),
+        file_id: None,
+        media_group_id: group.map(Into::into),
+        extra: None,
+        sent_at: 1_000 + update_id,
+        preview: text.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        // An existing customer with an open lead and a topic sync waiting for later.
+        let a = ingest(&s, &inbound("1", "1:1", "earlier"), 10).await.unwrap().unwrap();
+        let pending = s.claim_jobs(10, 60_000, 10).await.unwrap();
+        s.reschedule_job(pending[0].id, 50_000, None, false, 10).await.unwrap();
+
+        let batch = vec![
+            item(11, "1", "1:2", "again", None),
+            item(12, "2", "2:1", "new customer", None),
+            item(13, "2", "2:2", "second from new", None),
+            item(14, "3", "3:1", "album part", Some("g1")),
+            item(15, "1", "1:2", "again", None), // the same message in another update
+        ];
+        let mut tx = s.begin().await.unwrap();
+        let stored = forecourt::store::store_inbound_batch(&mut tx, "tg:1", &batch, 100, 1_500).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(stored.len(), 4, "{db:?}");
+        assert_eq!(s.counts().await.unwrap(), (3, 3, 5));
+        assert_eq!(stored[0].1, a.lead, "attached to the open lead");
+        assert_eq!(stored[1].1, stored[2].1, "one lead for the new customer");
+        let lead2 = s.lead(stored[1].1).await.unwrap().unwrap();
+        assert_eq!(lead2.last_message_preview.as_deref(), Some("second from new"));
+        assert_eq!(lead2.customer_name, "Customer 2");
+        // The same batch again stores nothing.
+        let mut tx = s.begin().await.unwrap();
+        assert!(forecourt::store::store_inbound_batch(&mut tx, "tg:1", &batch, 200, 1_500).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+        assert_eq!(s.counts().await.unwrap(), (3, 3, 5));
+        // Topic syncs: the waiting one brought forward, the album's delayed by the grace.
+        let due = s.claim_jobs(100, 60_000, 10).await.unwrap();
+        let mut leads: Vec<i64> = due.iter().map(|j| j.payload["lead"].as_i64().unwrap()).collect();
+        leads.sort();
+        assert_eq!(leads, vec![a.lead.0, stored[1].1 .0], "{db:?}");
+        let album = s.claim_jobs(1_600, 60_000, 10).await.unwrap();
+        assert_eq!(album.len(), 1);
+        assert_eq!(album[0].payload["lead"].as_i64(), Some(stored[3].1 .0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_claim_with_a_newer_pending_copy_does_not_block_the_queue() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        s.enqueue(&job("topic:1", Some("topic:1"), 0), 0).await.unwrap();
+        let first = s.claim_jobs(0, 1_000, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        // While it runs, the same work is asked for again; then its worker dies.
+        assert!(s.enqueue(&job("topic:1", Some("topic:1"), 0), 0).await.unwrap());
+        let next = s.claim_jobs(5_000, 1_000, 10).await.unwrap();
+        assert_eq!(next.len(), 1, "{db:?}: the pending copy runs");
+        assert_ne!(next[0].id, first[0].id);
+        assert!(s.job(first[0].id).await.unwrap().is_none(), "the dead claim is gone");
+        // The same at start-up.
+        s.enqueue(&job("topic:1", Some("topic:1"), 0), 0).await.unwrap();
+        assert_eq!(s.release_all_running_jobs(6_000).await.unwrap(), 0);
+        assert_eq!(s.claim_jobs(6_000, 1_000, 10).await.unwrap().len(), 1);
+    }
+}
