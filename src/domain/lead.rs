@@ -190,6 +190,37 @@ pub fn allowed_targets(actor: Actor, lead: &LeadFacts) -> Vec<Stage> {
         .collect()
 }
 
+/// Opening the Stage ▸ menu: the stages on offer, or the rule that leaves none (the first
+/// rule that stops the simplest move, so the person learns what to do).
+pub fn stage_menu(actor: Actor, lead: &LeadFacts) -> Result<Vec<Stage>, RuleError> {
+    let targets = allowed_targets(actor, lead);
+    if !targets.is_empty() {
+        return Ok(targets);
+    }
+    may_act_on(actor, lead)?;
+    // The next stage forward (for a closed lead: reopening it).
+    let simplest = lead
+        .stage
+        .rank()
+        .and_then(|r| Stage::ALL.into_iter().find(|s| s.rank() == Some(r + 1)))
+        .filter(|_| lead.stage.is_open())
+        .unwrap_or(Stage::New);
+    match move_stage(actor, lead, simplest, None) {
+        Err(e) => Err(e),
+        Ok(_) => Err(RuleError::SupervisorOnly),
+    }
+}
+
+/// Opening the Lost ▸ menu: only for an open lead the actor may change.
+pub fn lost_menu(actor: Actor, lead: &LeadFacts) -> Result<(), RuleError> {
+    may_act_on(actor, lead)?;
+    if lead.stage.is_open() {
+        Ok(())
+    } else {
+        Err(RuleError::Closed)
+    }
+}
+
 /// A staff member wrote to the customer from the topic. The reply is allowed if the actor
 /// may act on the lead; an unassigned lead becomes the replier's, and the first reply to a
 /// `new` lead moves it to `contacted`.
@@ -366,6 +397,20 @@ mod tests {
             vec![New, Contacted, InNegotiation, Prepayment]
         );
         assert_eq!(allowed_targets(actor(Role::Analyst), &lead(Qualified, Some(ME), 1)), Vec::<Stage>::new());
+    }
+
+    #[test]
+    fn menus_open_only_when_they_have_something_to_offer() {
+        let m = actor(Role::Manager);
+        assert_eq!(stage_menu(m, &lead(New, None, 0)), Err(RuleError::NeedsOwner));
+        assert_eq!(stage_menu(m, &lead(New, Some(OTHER), 0)), Err(RuleError::NotYourLead));
+        assert_eq!(stage_menu(m, &lead(Sold, Some(ME), 1)), Err(RuleError::SupervisorOnly));
+        assert_eq!(stage_menu(actor(Role::Analyst), &lead(Contacted, Some(ME), 1)), Err(RuleError::ReadOnly));
+        assert_eq!(stage_menu(m, &lead(Prepayment, Some(ME), 0)), Err(RuleError::SoldNeedsVehicle));
+        assert_eq!(stage_menu(m, &lead(Prepayment, Some(ME), 1)), Ok(vec![Sold]));
+        assert_eq!(lost_menu(m, &lead(New, None, 0)), Ok(()));
+        assert_eq!(lost_menu(m, &lead(Lost, Some(ME), 0)), Err(RuleError::Closed));
+        assert_eq!(lost_menu(m, &lead(Qualified, Some(OTHER), 0)), Err(RuleError::NotYourLead));
     }
 
     #[test]

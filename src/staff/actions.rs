@@ -8,7 +8,7 @@ use super::topic::system_message;
 use crate::app::App;
 use crate::channels::telegram::{ButtonPress, StaffMessage};
 use crate::domain::callback::CardAction;
-use crate::domain::lead::{self, allowed_targets, may_act_on};
+use crate::domain::lead;
 use crate::domain::{Actor, Direction, LeadId, MessageKind, Stage, TelegramUserId};
 use crate::ingest::topic_sync_job;
 use crate::store::{self, JobKind, NewJob, NewMessage, StoreError, UserRow};
@@ -243,21 +243,8 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             CardAction::Lost(_, reason) => {
                 lead::move_stage(actor, &facts, Stage::Lost, Some(reason)).map(|c| (c, Menu::Main, "lost"))
             }
-            CardAction::StageMenu(_) => {
-                if allowed_targets(actor, &facts).is_empty() {
-                    // Say why: the first rule that stops the simplest move.
-                    let why = may_act_on(actor, &facts)
-                        .and_then(|_| lead::move_stage(actor, &facts, Stage::Contacted, None).map(|_| ()))
-                        .err()
-                        .unwrap_or(crate::domain::RuleError::SupervisorOnly);
-                    Err(why)
-                } else {
-                    Ok((vec![], Menu::Stage(user.id), "menu"))
-                }
-            }
-            CardAction::LostMenu(_) => may_act_on(actor, &facts)
-                .and_then(|_| if facts.stage.is_open() { Ok(()) } else { Err(crate::domain::RuleError::Closed) })
-                .map(|_| (vec![], Menu::Lost, "menu")),
+            CardAction::StageMenu(_) => lead::stage_menu(actor, &facts).map(|_| (vec![], Menu::Stage(user.id), "menu")),
+            CardAction::LostMenu(_) => lead::lost_menu(actor, &facts).map(|_| (vec![], Menu::Lost, "menu")),
             CardAction::Back(_) => Ok((vec![], Menu::Main, "menu")),
         };
         match result {
