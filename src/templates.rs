@@ -12,6 +12,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/delivery_failed.txt", include_str!("../templates/staff/delivery_failed.txt")),
     ("staff/done.txt", include_str!("../templates/staff/done.txt")),
     ("staff/help.txt", include_str!("../templates/staff/help.txt")),
+    ("staff/label.txt", include_str!("../templates/staff/label.txt")),
     ("staff/lead_not_found.txt", include_str!("../templates/staff/lead_not_found.txt")),
     ("staff/lost_menu_hint.txt", include_str!("../templates/staff/lost_menu_hint.txt")),
     ("staff/moved.txt", include_str!("../templates/staff/moved.txt")),
@@ -73,6 +74,15 @@ impl Templates {
         Ok(out.trim().to_string())
     }
 
+    /// A label from `staff/label.txt` (`kind`: stage, lost or button), or `fallback` when
+    /// the template gives nothing (an admin removed a line).
+    pub fn label(&self, kind: &str, value: &str, fallback: &str) -> String {
+        match self.render("staff/label.txt", minijinja::context! { kind, value }) {
+            Ok(s) if !s.is_empty() => s,
+            _ => fallback.to_string(),
+        }
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         BUILTIN.iter().map(|(n, _)| *n)
     }
@@ -88,6 +98,21 @@ mod tests {
         for name in t.names() {
             t.render(name, minijinja::context! {}).unwrap_or_else(|e| panic!("{e}"));
         }
+    }
+
+    #[test]
+    fn every_stage_reason_and_button_has_a_label() {
+        let t = Templates::builtin().unwrap();
+        for s in crate::domain::Stage::ALL {
+            assert_eq!(t.label("stage", s.as_str(), "?"), s.label());
+        }
+        for r in crate::domain::LostReason::ALL {
+            assert_eq!(t.label("lost", r.as_str(), "?"), r.label());
+        }
+        for b in ["claim", "stage_menu", "lost_menu", "back"] {
+            assert_ne!(t.label("button", b, "?"), "?", "{b}");
+        }
+        assert_eq!(t.label("button", "unknown", "fallback"), "fallback");
     }
 
     #[test]

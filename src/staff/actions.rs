@@ -198,7 +198,7 @@ async fn list(app: &App, template: &str, owner: Option<crate::domain::UserId>) -
         .iter()
         .map(|l| {
             json!({
-                "id": l.id.0, "customer": l.customer_name, "stage": l.stage.label(), "channel": l.last_channel.label(),
+                "id": l.id.0, "customer": l.customer_name, "stage": app.templates.label("stage", l.stage.as_str(), l.stage.label()), "channel": l.last_channel.label(),
                 "last_message": l.last_message_preview,
                 "last_message_at": l.last_message_at.map(|t| app.local_time(t, true)),
             })
@@ -262,8 +262,10 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
                     _ => render(
                         app,
                         "staff/done.txt",
-                        minijinja::context! { action => what, stage => after.stage.label(),
-                        reason => lead.lost_reason.or(match action { CardAction::Lost(_, r) => Some(r), _ => None }).map(|r| r.label()) },
+                        minijinja::context! { action => what,
+                        stage => app.templates.label("stage", after.stage.as_str(), after.stage.label()),
+                        reason => lead.lost_reason.or(match action { CardAction::Lost(_, r) => Some(r), _ => None })
+                            .map(|r| app.templates.label("lost", r.as_str(), r.label())) },
                     ),
                 };
                 answer(text, false)

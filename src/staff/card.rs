@@ -42,8 +42,8 @@ struct CardView<'a> {
     id: i64,
     customer: &'a str,
     channel: &'static str,
-    stage: &'static str,
-    lost_reason: Option<&'static str>,
+    stage: String,
+    lost_reason: Option<String>,
     owner: Option<&'a str>,
     vehicles: i64,
     do_not_contact: bool,
@@ -57,8 +57,8 @@ pub struct Card {
     pub keyboard: Keyboard,
 }
 
-fn button(label: impl Into<String>, action: CardAction) -> (String, String) {
-    (label.into(), action.encode())
+fn button(label: String, action: CardAction) -> (String, String) {
+    (label, action.encode())
 }
 
 /// Render a lead's card. `menu_actor` is the user whose stage menu is open, if any.
@@ -78,8 +78,8 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>) ->
         id: lead.id.0,
         customer: &lead.customer_name,
         channel: lead.last_channel.label(),
-        stage: lead.stage.label(),
-        lost_reason: lead.lost_reason.map(|r| r.label()),
+        stage: app.templates.label("stage", lead.stage.as_str(), lead.stage.label()),
+        lost_reason: lead.lost_reason.map(|r| app.templates.label("lost", r.as_str(), r.label())),
         owner: lead.owner_name.as_deref(),
         vehicles: lead.vehicles,
         do_not_contact: lead.do_not_contact,
@@ -95,27 +95,38 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>) ->
             let targets = allowed_targets(actor, &lead.facts());
             let mut rows: Keyboard = targets
                 .chunks(2)
-                .map(|pair| pair.iter().map(|s| button(s.label(), CardAction::SetStage(id, *s))).collect())
+                .map(|pair| {
+                    pair.iter()
+                        .map(|s| {
+                            button(app.templates.label("stage", s.as_str(), s.label()), CardAction::SetStage(id, *s))
+                        })
+                        .collect()
+                })
                 .collect();
-            rows.push(vec![button("◂ Back", CardAction::Back(id))]);
+            rows.push(vec![button(app.templates.label("button", "back", "◂ Back"), CardAction::Back(id))]);
             rows
         }
         (Menu::Lost, _) => {
             let mut rows: Keyboard = LostReason::ALL
                 .chunks(2)
-                .map(|pair| pair.iter().map(|r| button(r.label(), CardAction::Lost(id, *r))).collect())
+                .map(|pair| {
+                    pair.iter()
+                        .map(|r| button(app.templates.label("lost", r.as_str(), r.label()), CardAction::Lost(id, *r)))
+                        .collect()
+                })
                 .collect();
-            rows.push(vec![button("◂ Back", CardAction::Back(id))]);
+            rows.push(vec![button(app.templates.label("button", "back", "◂ Back"), CardAction::Back(id))]);
             rows
         }
         _ => {
             let mut rows: Keyboard = Vec::new();
             if lead.owner.is_none() && lead.stage.is_open() {
-                rows.push(vec![button("✋ Claim", CardAction::Claim(id))]);
+                rows.push(vec![button(app.templates.label("button", "claim", "✋ Claim"), CardAction::Claim(id))]);
             }
-            let mut second = vec![button("Stage ▸", CardAction::StageMenu(id))];
+            let mut second =
+                vec![button(app.templates.label("button", "stage_menu", "Stage ▸"), CardAction::StageMenu(id))];
             if lead.stage.is_open() {
-                second.push(button("Lost ▸", CardAction::LostMenu(id)));
+                second.push(button(app.templates.label("button", "lost_menu", "Lost ▸"), CardAction::LostMenu(id)));
             }
             rows.push(second);
             rows
