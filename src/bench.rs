@@ -48,6 +48,9 @@ enum BenchKind {
         /// The PostgreSQL server (a fresh database is created on it).
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres_url: String,
+        /// Job workers (the service's default is 4).
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
     },
     /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
     Limits {
@@ -66,7 +69,7 @@ enum BenchKind {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
-        BenchKind::Throughput { messages, customers, rate, seconds, engine, postgres_url } => {
+        BenchKind::Throughput { messages, customers, rate, seconds, engine, postgres_url, workers } => {
             let engines: Vec<&str> = match engine.as_str() {
                 "both" => vec!["sqlite", "postgres"],
                 "sqlite" => vec!["sqlite"],
@@ -74,7 +77,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 other => bail!("--engine: `{other}` is not sqlite, postgres or both"),
             };
             for e in engines {
-                throughput(e, messages, customers.max(1), rate.max(1), seconds, &postgres_url).await?;
+                throughput(e, messages, customers.max(1), rate.max(1), seconds, &postgres_url, workers.clamp(1, 256))
+                    .await?;
             }
         }
         BenchKind::Limits { minutes, speed, pattern } => {
@@ -141,6 +145,7 @@ async fn throughput(
     rate: usize,
     seconds: u64,
     postgres_url: &str,
+    workers: usize,
 ) -> anyhow::Result<()> {
     let clock = Clock::real();
     let fake = FakeTelegram::start(TOKEN, clock.clone()).await?;
@@ -158,7 +163,7 @@ async fn throughput(
     config.telegram.staff_chat_ids = vec![staff];
     config.telegram.poll_timeout_s = 1;
     config.telegram.rate_limits = false;
-    config.jobs.workers = 16;
+    config.jobs.workers = workers;
     let app = app::build(config, clock.clone()).await?;
     let running = app::start(app.clone(), tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
     let people: Vec<FakeUser> =

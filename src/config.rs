@@ -82,7 +82,7 @@ impl Default for Config {
                 poll_timeout_s: 25,
                 rate_limits: true,
             },
-            jobs: JobsConfig { workers: 8, max_attempts: 8 },
+            jobs: JobsConfig { workers: 4, max_attempts: 8 },
         }
     }
 }
