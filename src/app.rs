@@ -46,24 +46,6 @@ impl App {
         self.customer_bot.id == self.staff_bot.id
     }
 
-    /// The staff group that holds unclaimed leads.
-    pub fn queue_group(&self) -> i64 {
-        self.config.telegram.staff_chat_ids[0]
-    }
-
-    /// The staff group where a user's leads live: their configured one if it is a staff
-    /// group, else spread over the groups after the first (the first is the queue).
-    pub fn group_for_user(&self, user_id: i64, configured: Option<i64>) -> i64 {
-        let groups = &self.config.telegram.staff_chat_ids;
-        if let Some(c) = configured.filter(|c| groups.contains(c)) {
-            return c;
-        }
-        if groups.len() == 1 {
-            return groups[0];
-        }
-        groups[1 + (user_id.unsigned_abs() as usize % (groups.len() - 1))]
-    }
-
     /// A display time in the dealership's time zone.
     pub fn local_time(&self, ms: i64, with_date: bool) -> String {
         use chrono::TimeZone;

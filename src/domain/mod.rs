@@ -10,6 +10,7 @@ pub mod lead;
 pub mod merge;
 pub mod message;
 pub mod role;
+pub mod routing;
 pub mod stage;
 
 pub use ids::*;

@@ -47,16 +47,13 @@ pub async fn sync(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     Ok(Outcome::Retry("the topic kept changing under us".into()))
 }
 
-/// The group a lead's topic belongs in: its owner's, or the queue while unclaimed.
+/// The group a lead's topic belongs in (the rule is in `domain::routing`).
 fn target_group(app: &App, lead: &LeadRow) -> i64 {
-    match lead.owner {
-        Some(owner) => app.group_for_user(owner.0, lead.owner_staff_chat),
-        None => match lead.staff_chat_id {
-            // An unclaimed lead stays where it is (a supervisor may have un-assigned it).
-            Some(c) if app.config.telegram.staff_chat_ids.contains(&c) => c,
-            _ => app.queue_group(),
-        },
-    }
+    crate::domain::routing::topic_group(
+        &app.config.telegram.staff_chat_ids,
+        lead.owner.map(|o| (o, lead.owner_staff_chat)),
+        lead.staff_chat_id,
+    )
 }
 
 async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
