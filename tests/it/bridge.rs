@@ -232,3 +232,42 @@ async fn a_customer_message_appears_in_its_topic_within_a_second() {
     assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_staff_bot_serves_the_group_and_files_cross_between_the_bots() {
+    let t = TestApp::start_with(Opts { staff_token: Some("7000000002:STAFF"), ..Opts::default() }).await;
+    let max = t.staff(9003, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(520, "Two", Some("Bots"));
+    t.fake.customer_writes(&c, "hello from the customer bot");
+    let photo = t.fake.upload_file("photo", b"customer-car");
+    t.fake.customer_sends(&c, Content::Photo { file_id: photo.clone(), caption: Some("mine".into()) }, None);
+    let (chat, thread, card) = t.topic_of(&c).await;
+    t.settled().await;
+    // The staff bot cannot use the customer bot's file id: it uploads the bytes.
+    let posted: Vec<_> = t.fake.topic_messages(chat, thread).into_iter().filter(|m| m.from_bot).collect();
+    assert!(posted.iter().all(|m| m.from == 7000000002), "everything in the group is from the staff bot");
+    assert!(
+        posted.iter().any(|m| matches!(&m.content, Content::Photo { file_id, .. } if *file_id != photo)),
+        "the photo was re-uploaded"
+    );
+    let cb = t.press(chat, card, &max, "Claim");
+    assert_eq!(t.callback_answer(&cb).await, "The lead is yours.");
+    let staff_photo = t.fake.upload_file("photo", b"dealer-car");
+    t.fake.staff_sends(
+        chat,
+        Some(thread),
+        &max,
+        Content::Photo { file_id: staff_photo.clone(), caption: Some("ours".into()) },
+    );
+    let fake = t.fake.clone();
+    let got = eventually("the customer bot delivers the staff photo", || {
+        let fake = fake.clone();
+        async move { fake.bot_messages_to(520).into_iter().next() }
+    })
+    .await;
+    assert_eq!(got.from, 7000000001, "customers hear from the customer bot");
+    assert!(
+        matches!(&got.content, Content::Photo { file_id, caption: Some(c) } if *file_id != staff_photo && c == "ours")
+    );
+    t.stop().await;
+}

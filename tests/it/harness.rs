@@ -72,6 +72,8 @@ pub struct Opts {
     pub max_attempts: i64,
     pub rate_limits: bool,
     pub sign_replies: bool,
+    /// A separate bot for the staff groups.
+    pub staff_token: Option<&'static str>,
 }
 
 impl Default for Opts {
@@ -84,6 +86,7 @@ impl Default for Opts {
             max_attempts: 8,
             rate_limits: false,
             sign_replies: false,
+            staff_token: None,
         }
     }
 }
@@ -115,6 +118,9 @@ impl TestApp {
         let clock = Clock::with_speed(opts.speed);
         let fake = FakeTelegram::start(TOKEN, clock.clone()).await.expect("fake starts");
         fake.set_rate_limits(opts.rate_limits);
+        if let Some(t) = opts.staff_token {
+            fake.add_staff_bot(t);
+        }
         for (i, g) in opts.groups.iter().enumerate() {
             fake.add_staff_group(*g, &format!("Staff {}", i + 1));
         }
@@ -129,6 +135,7 @@ impl TestApp {
         config.telegram.webhook_secret = opts.webhook_secret.map(Secret::new);
         config.telegram.poll_timeout_s = 1;
         config.telegram.sign_replies = opts.sign_replies;
+        config.telegram.staff_token = opts.staff_token.map(Secret::new);
         config.jobs.max_attempts = opts.max_attempts;
         let store = Store::connect(&config.database_url).await.expect("database");
         store.migrate().await.expect("migrations");

@@ -99,10 +99,13 @@ impl FakeTelegram {
         st.people.insert(who.id, who.json());
         if let Some(f) = content.file_id() {
             st.files.entry(f.to_string()).or_insert_with(|| format!("bytes of {f}").into_bytes());
+            let staff = st.staff_bot_id();
+            st.file_owner.insert(f.to_string(), staff);
         }
         let msg = st.post(chat, thread, who.id, false, content, None, None, now).expect("staff group exists");
         let id = msg["message_id"].as_i64().unwrap_or(0) as i32;
-        st.push_update(json!({"message": msg}));
+        let staff = st.staff_bot_id();
+        st.push_update_to(staff, json!({"message": msg}));
         drop(st);
         self.updates_ready();
         id
@@ -116,9 +119,13 @@ impl FakeTelegram {
         st.next_callback += 1;
         let id = format!("cbq-{}", st.next_callback);
         let message = st.message_json(chat, message_id).expect("message exists");
-        st.push_update(json!({"callback_query": {
-            "id": id, "from": who.json(), "chat_instance": format!("ci{chat}"), "data": data, "message": message
-        }}));
+        let staff = st.staff_bot_id();
+        st.push_update_to(
+            staff,
+            json!({"callback_query": {
+                "id": id, "from": who.json(), "chat_instance": format!("ci{chat}"), "data": data, "message": message
+            }}),
+        );
         drop(st);
         self.updates_ready();
         id
@@ -148,7 +155,8 @@ impl FakeTelegram {
 
     /// Updates not yet confirmed by a getUpdates offset.
     pub fn pending_updates(&self) -> usize {
-        self.lock().updates.len()
+        let st = self.lock();
+        st.updates.len() + st.staff_bot.as_ref().map_or(0, |(_, _, q)| q.len())
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -208,7 +216,8 @@ impl FakeTelegram {
         if let Ok(msg) =
             st.post(chat, Some(thread), who.id, false, Content::Service("topic closed".into()), None, None, now)
         {
-            st.push_update(json!({ "message": msg }));
+            let staff = st.staff_bot_id();
+            st.push_update_to(staff, json!({ "message": msg }));
         }
         drop(st);
         self.updates_ready();
@@ -221,7 +230,7 @@ impl FakeTelegram {
         let mut chats: Vec<_> = st.chats.values().collect();
         chats.sort_by_key(|c| (c.is_forum(), c.id.abs()));
         let name_of = |id: i64| -> String {
-            if id == st.bot_id {
+            if id == st.bot_id || st.staff_bot.as_ref().is_some_and(|(_, s, _)| *s == id) {
                 return "bot".into();
             }
             st.people

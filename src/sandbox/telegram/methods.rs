@@ -14,7 +14,7 @@ fn counts_against_limits(method: &str) -> bool {
     method.starts_with("send") || method == "copymessage" || method.starts_with("editmessage")
 }
 
-pub async fn get_updates(fake: &FakeTelegram, p: &Params) -> Result<Value, ApiError> {
+pub async fn get_updates(fake: &FakeTelegram, p: &Params, bot: i64) -> Result<Value, ApiError> {
     let offset = p.i64("offset").unwrap_or(0);
     let limit = p.i64("limit").unwrap_or(100).clamp(1, 100) as usize;
     let timeout = p.i64("timeout").unwrap_or(0).clamp(0, 50) as u64;
@@ -24,13 +24,14 @@ pub async fn get_updates(fake: &FakeTelegram, p: &Params) -> Result<Value, ApiEr
         {
             let mut st = fake.lock();
             // Confirming an offset forgets every earlier update, as Telegram does.
+            let queue = st.updates_of(bot);
             if offset > 0 {
-                while st.updates.front().and_then(|u| u["update_id"].as_i64()).is_some_and(|id| id < offset) {
-                    st.updates.pop_front();
+                while queue.front().and_then(|u| u["update_id"].as_i64()).is_some_and(|id| id < offset) {
+                    queue.pop_front();
                 }
             }
-            if !st.updates.is_empty() {
-                return Ok(Value::Array(st.updates.iter().take(limit).cloned().collect()));
+            if !queue.is_empty() {
+                return Ok(Value::Array(queue.iter().take(limit).cloned().collect()));
             }
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -84,7 +85,7 @@ fn inline_markup(p: &Params) -> Result<Option<Value>, ApiError> {
 fn media_content(method: &str, p: &Params) -> Result<Content, ApiError> {
     let key = &method[4..]; // "sendphoto" -> "photo"
     let file_id = p
-        .str(key)
+        .file(key)
         .filter(|f| !f.is_empty())
         .ok_or_else(|| ApiError::bad_request(&format!("there is no {key} in the request")))?;
     let caption = caption(p)?;
@@ -99,7 +100,7 @@ fn media_content(method: &str, p: &Params) -> Result<Content, ApiError> {
 }
 
 /// Answer one non-polling method.
-pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiError> {
+pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Result<Value, ApiError> {
     let now = fake.clock().now_ms();
     let mut st = fake.lock();
     let chat = p.i64("chat_id");
@@ -115,7 +116,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
     }
     match method {
         "getme" => {
-            let mut me = st.bot_user();
+            let mut me = st.bot_user_of(acting);
             me["can_join_groups"] = json!(true);
             me["can_read_all_group_messages"] = json!(true);
             me["supports_inline_queries"] = json!(false);
@@ -129,20 +130,20 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             let text = text_param(p, "text", TEXT_LIMIT)?;
             st.check_target(chat, thread(p))?;
             let markup = inline_markup(p)?;
-            let bot = st.bot_id;
+            let bot = acting;
             st.post(chat, thread(p), bot, true, Content::Text(text), markup, None, now)
         }
         "sendphoto" | "senddocument" | "sendvideo" | "sendvoice" | "sendaudio" => {
             let chat = p.require_i64("chat_id")?;
             let content = media_content(method, p)?;
             if let Some(f) = content.file_id() {
-                if !st.files.contains_key(f) {
+                if !st.owns_file(acting, f) {
                     return Err(ApiError::bad_request("wrong file identifier/HTTP URL specified"));
                 }
             }
             st.check_target(chat, thread(p))?;
             let markup = inline_markup(p)?;
-            let bot = st.bot_id;
+            let bot = acting;
             st.post(chat, thread(p), bot, true, content, markup, None, now)
         }
         "sendlocation" => {
@@ -156,7 +157,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| ApiError::bad_request("longitude is required"))?;
             st.check_target(chat, thread(p))?;
-            let bot = st.bot_id;
+            let bot = acting;
             st.post(chat, thread(p), bot, true, Content::Location { latitude: lat, longitude: lon }, None, None, now)
         }
         "sendcontact" => {
@@ -164,7 +165,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             let phone = p.str("phone_number").ok_or_else(|| ApiError::bad_request("phone_number is required"))?;
             let name = p.str("first_name").ok_or_else(|| ApiError::bad_request("first_name is required"))?;
             st.check_target(chat, thread(p))?;
-            let bot = st.bot_id;
+            let bot = acting;
             st.post(
                 chat,
                 thread(p),
@@ -187,7 +188,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             }
             st.check_target(chat, thread(p))?;
             let group = format!("{}", 13_000_000_000_000_000i64 + now);
-            let bot = st.bot_id;
+            let bot = acting;
             let mut out = Vec::new();
             for item in media {
                 let raw = item["media"].as_str().unwrap_or("").to_string();
@@ -196,7 +197,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                     Some(part) => p.str(part).unwrap_or_default(),
                     None => raw,
                 };
-                if !st.files.contains_key(&file_id) {
+                if !st.owns_file(acting, &file_id) {
                     return Err(ApiError::bad_request("wrong file identifier/HTTP URL specified"));
                 }
                 let caption = item["caption"].as_str().map(str::to_string);
@@ -229,7 +230,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
                     _ => {}
                 }
             }
-            let bot = st.bot_id;
+            let bot = acting;
             let sent = st.post(chat, thread(p), bot, true, content, inline_markup(p)?, None, now)?;
             Ok(json!({"message_id": sent["message_id"]}))
         }
@@ -270,7 +271,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
             st.next_topic_color += 1;
             let colors = [7322096, 16766590, 13338331, 9367192, 16749490, 16478047];
             let color = colors[st.next_topic_color % colors.len()];
-            let bot = st.bot_id;
+            let bot = acting;
             let c = st.chat_mut(chat)?;
             if !c.is_forum() {
                 return Err(ApiError::bad_request("the chat is not a forum"));
@@ -325,7 +326,12 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params) -> Result<Value, ApiE
         }
         "getfile" => {
             let id = p.str("file_id").ok_or_else(|| ApiError::bad_request("file_id is required"))?;
-            let size = st.files.get(&id).map(Vec::len).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
+            let size = st
+                .files
+                .get(&id)
+                .filter(|_| st.owns_file(acting, &id))
+                .map(Vec::len)
+                .ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
             Ok(
                 json!({"file_id": id, "file_unique_id": format!("U{id}"), "file_size": size, "file_path": format!("files/{id}")}),
             )

@@ -79,6 +79,13 @@ impl FakeTelegram {
         self.lock().token.clone()
     }
 
+    /// Add a second bot that serves the staff groups: from now on, updates from the staff
+    /// groups go to it, and file ids are checked per bot.
+    pub fn add_staff_bot(&self, token: &str) {
+        let id = token.split(':').next().and_then(|s| s.parse().ok()).unwrap_or(7_000_000_002);
+        self.lock().staff_bot = Some((token.to_string(), id, std::collections::VecDeque::new()));
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
     }
@@ -114,7 +121,7 @@ fn respond(result: Result<serde_json::Value, ApiError>) -> Response {
     }
 }
 
-async fn read_params(req: Request, fake: &FakeTelegram) -> Result<Params, ApiError> {
+async fn read_params(req: Request, fake: &FakeTelegram, bot: i64) -> Result<Params, ApiError> {
     let mut params = Params::default();
     for pair in req.uri().query().unwrap_or("").split('&').filter(|s| !s.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -132,6 +139,7 @@ async fn read_params(req: Request, fake: &FakeTelegram) -> Result<Params, ApiErr
                 let mut st = fake.lock();
                 let id = st.new_file_id("upload");
                 st.files.insert(id.clone(), data.to_vec());
+                st.file_owner.insert(id.clone(), bot);
                 params.insert_text(name, id);
             } else {
                 params.insert_text(name, String::from_utf8_lossy(&data).into_owned());
@@ -187,18 +195,18 @@ async fn handle_method(
     Path((token, method)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    if token != fake.token() {
+    let Some(bot) = fake.lock().bot_of_token(&token) else {
         return respond(Err(ApiError { code: 401, description: "Unauthorized".into(), retry_after: None }));
-    }
+    };
     let method = method.to_ascii_lowercase();
-    let params = match read_params(req, &fake).await {
+    let params = match read_params(req, &fake, bot).await {
         Ok(p) => p,
         Err(e) => return respond(Err(e)),
     };
     let result = if method == "getupdates" {
-        methods::get_updates(&fake, &params).await
+        methods::get_updates(&fake, &params, bot).await
     } else {
-        methods::call(&fake, &method, &params)
+        methods::call(&fake, &method, &params, bot)
     };
     let now = fake.clock().now_ms();
     {
@@ -219,11 +227,12 @@ async fn handle_method(
 }
 
 async fn handle_file(AxState(fake): AxState<FakeTelegram>, Path((token, path)): Path<(String, String)>) -> Response {
-    if token != fake.token() {
+    let st = fake.lock();
+    let Some(bot) = st.bot_of_token(&token) else {
         return StatusCode::UNAUTHORIZED.into_response();
-    }
+    };
     let id = path.rsplit('/').next().unwrap_or("").to_string();
-    match fake.lock().files.get(&id) {
+    match st.files.get(&id).filter(|_| st.owns_file(bot, &id)) {
         Some(bytes) => bytes.clone().into_response(),
         None => (StatusCode::NOT_FOUND, "file not found").into_response(),
     }

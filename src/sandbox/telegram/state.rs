@@ -142,6 +142,10 @@ pub struct State {
     pub faults: Vec<Fault>,
     pub limits: Limits,
     pub files: HashMap<String, Vec<u8>>,
+    /// Which bot a file id belongs to (file ids are per bot on Telegram).
+    pub file_owner: HashMap<String, i64>,
+    /// A second bot serving the staff groups, if the test added one: (token, id, updates).
+    pub staff_bot: Option<(String, i64, VecDeque<Value>)>,
     pub next_file: u64,
     pub next_callback: u64,
     pub next_topic_color: usize,
@@ -164,6 +168,8 @@ impl State {
             faults: Vec::new(),
             limits: Limits::default(),
             files: HashMap::new(),
+            file_owner: HashMap::new(),
+            staff_bot: None,
             next_file: 0,
             next_callback: 0,
             next_topic_color: 0,
@@ -173,9 +179,40 @@ impl State {
     }
 
     pub fn bot_user(&self) -> Value {
-        let mut u = user(self.bot_id, "Forecourt", None, true, None);
-        u["username"] = json!(self.bot_username);
+        self.bot_user_of(self.bot_id)
+    }
+
+    pub fn bot_user_of(&self, id: i64) -> Value {
+        let staff = self.staff_bot.as_ref().is_some_and(|(_, s, _)| *s == id);
+        let mut u = user(id, if staff { "Forecourt Staff" } else { "Forecourt" }, None, true, None);
+        u["username"] = json!(if staff { "forecourt_staff_bot".to_string() } else { self.bot_username.clone() });
         u
+    }
+
+    /// The bot a token belongs to, if any.
+    pub fn bot_of_token(&self, token: &str) -> Option<i64> {
+        if token == self.token {
+            return Some(self.bot_id);
+        }
+        self.staff_bot.as_ref().filter(|(t, _, _)| t == token).map(|(_, id, _)| *id)
+    }
+
+    /// The bot that receives updates from the staff groups.
+    pub fn staff_bot_id(&self) -> i64 {
+        self.staff_bot.as_ref().map(|(_, id, _)| *id).unwrap_or(self.bot_id)
+    }
+
+    /// The update queue of a bot.
+    pub fn updates_of(&mut self, bot: i64) -> &mut VecDeque<Value> {
+        match &mut self.staff_bot {
+            Some((_, id, q)) if *id == bot => q,
+            _ => &mut self.updates,
+        }
+    }
+
+    /// Whether `bot` may use this file id.
+    pub fn owns_file(&self, bot: i64, file_id: &str) -> bool {
+        self.files.contains_key(file_id) && self.file_owner.get(file_id).copied().unwrap_or(self.bot_id) == bot
     }
 
     pub fn new_file_id(&mut self, kind: &str) -> String {
@@ -269,7 +306,7 @@ impl State {
         let chat = self.chats.get(&chat_id).ok_or_else(|| ApiError::bad_request("chat not found"))?;
         let m = self.find(chat_id, message_id).ok_or_else(|| ApiError::bad_request("message not found"))?;
         let from = if m.from_bot {
-            self.bot_user()
+            self.bot_user_of(m.from)
         } else {
             match &chat.kind {
                 ChatKind::Private { first_name, last_name, language, .. } => {
@@ -306,11 +343,18 @@ impl State {
         Ok(v)
     }
 
-    pub fn push_update(&mut self, mut update: Value) -> i64 {
+    pub fn push_update(&mut self, update: Value) -> i64 {
+        let bot = self.bot_id;
+        self.push_update_to(bot, update)
+    }
+
+    /// Queue an update for one bot (staff-group updates go to the staff bot).
+    pub fn push_update_to(&mut self, bot: i64, mut update: Value) -> i64 {
         self.next_update_id += 1;
         update["update_id"] = json!(self.next_update_id);
-        self.updates.push_back(update);
-        self.next_update_id
+        let id = self.next_update_id;
+        self.updates_of(bot).push_back(update);
+        id
     }
 
     /// Take an injected fault for this call, if one matches.

@@ -84,6 +84,15 @@ impl Params {
         }
     }
 
+    /// A file parameter: a file id, or `attach://part` naming an uploaded part.
+    pub fn file(&self, key: &str) -> Option<String> {
+        let v = self.str(key)?;
+        match v.strip_prefix("attach://") {
+            Some(part) => self.str(part),
+            None => Some(v),
+        }
+    }
+
     pub fn require_i64(&self, key: &str) -> Result<i64, ApiError> {
         self.i64(key).ok_or_else(|| ApiError::bad_request(&format!("{key} is required")))
     }
