@@ -71,3 +71,49 @@ fn staff_users_are_added_updated_listed_and_disabled() {
     let o = forecourt(dir.path(), &["jobs", "retry", "7"], &env);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_stops_cleanly_on_sigterm() {
+    crate::harness::init();
+    let fake =
+        forecourt::sandbox::telegram::FakeTelegram::start(crate::harness::TOKEN, forecourt::clock::Clock::real())
+            .await
+            .unwrap();
+    fake.add_staff_group(crate::harness::STAFF, "Staff");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_forecourt"))
+        .arg("run")
+        .current_dir(dir.path())
+        .env("DATABASE_URL", format!("sqlite://{}/t.db", dir.path().display()))
+        .env("FORECOURT_TELEGRAM_TOKEN", crate::harness::TOKEN)
+        .env("FORECOURT_TELEGRAM_API_URL", fake.url())
+        .env("FORECOURT_STAFF_CHAT_ID", crate::harness::STAFF.to_string())
+        .env("FORECOURT_HTTP_ADDR", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it has asked Telegram for updates (it is up), then ask it to stop.
+    let f = fake.clone();
+    crate::harness::eventually("the service calls getMe", || {
+        let f = f.clone();
+        async move { (!f.calls_of("getme").is_empty()).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("forecourt run did not stop on SIGTERM");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    fake.stop();
+}
