@@ -353,6 +353,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_documents_every_key_and_loads() {
+        let c = load(&[], Some(include_str!("../forecourt.example.toml"))).expect("the example loads");
+        assert_eq!(c.telegram.staff_chat_ids, vec![-1001234567890]);
+        assert_eq!(c.jobs.workers, Config::default().jobs.workers, "the example shows the defaults");
+        assert!(c.telegram.rate_limits);
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let c = load(&[("FORECOURT_TELEGRAM_TOKEN", "123:SECRET")], None).unwrap();
         assert!(!format!("{c:?}").contains("SECRET"));
