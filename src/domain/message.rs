@@ -87,6 +87,26 @@ impl MessageKind {
     }
 }
 
+/// One customer message, whatever messenger it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    pub channel: Channel,
+    /// The customer's id on that messenger.
+    pub external_user: String,
+    /// The message's id on that messenger, unique per channel.
+    pub external_message: String,
+    pub sender_name: String,
+    pub language: Option<String>,
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    pub file_id: Option<String>,
+    pub media_group_id: Option<String>,
+    /// Structured extras (a location's coordinates, a contact's name).
+    pub extra: Option<serde_json::Value>,
+    /// When the customer sent it, as the messenger reports (unix ms).
+    pub sent_at: i64,
+}
+
 /// A short one-line preview of a message for cards and lists.
 pub fn preview(kind: MessageKind, body: Option<&str>) -> String {
     let icon = match kind {

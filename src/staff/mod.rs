@@ -32,15 +32,20 @@ pub async fn process_update(
     match classify_update(update, &app.config.telegram.staff_chat_ids, customers, staff) {
         Incoming::Customer(inbound) => {
             let mut tx = app.store.begin().await?;
-            if !store::mark_update_seen(&mut tx, &source, update_id, now).await? {
-                debug!(update_id, "update seen before");
-                return Ok(());
-            }
-            let out = crate::ingest::ingest_in_tx(&mut tx, &inbound, now).await?;
+            let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
+            let out = store::store_inbound_batch(&mut tx, &source, &[item], now, crate::ingest::ALBUM_GRACE_MS).await?;
             tx.commit().await?;
-            if let Some(i) = out {
-                info!(lead = i.lead.0, new_lead = i.new_lead, kind = inbound.kind.as_str(), "customer message stored");
-                app.wake.notify_one();
+            match out.first() {
+                Some(i) => {
+                    info!(
+                        lead = i.lead.0,
+                        new_lead = i.new_lead,
+                        kind = inbound.kind.as_str(),
+                        "customer message stored"
+                    );
+                    app.wake.notify_one();
+                }
+                None => debug!(update_id, "update or message seen before"),
             }
             Ok(())
         }
@@ -98,24 +103,8 @@ pub async fn process_batch(app: &Arc<App>, bot: &BotHandle, customers: bool, sta
 
 async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inbound>)]) -> Result<usize, StoreError> {
     let now = app.clock.now_ms();
-    let items: Vec<store::BatchItem> = run
-        .iter()
-        .map(|(update_id, m)| store::BatchItem {
-            update_id: *update_id,
-            channel: m.channel,
-            external_user: m.external_user.clone(),
-            external_message: m.external_message.clone(),
-            sender_name: m.sender_name.clone(),
-            language: m.language.clone(),
-            kind: m.kind,
-            text: m.text.clone(),
-            file_id: m.file_id.clone(),
-            media_group_id: m.media_group_id.clone(),
-            extra: m.extra.clone(),
-            sent_at: m.sent_at,
-            preview: crate::domain::message::preview(m.kind, m.text.as_deref()),
-        })
-        .collect();
+    let items: Vec<store::BatchItem> =
+        run.iter().map(|(update_id, m)| store::BatchItem { update_id: Some(*update_id), inbound: m }).collect();
     let mut tx = app.store.begin().await?;
     let stored = store::store_inbound_batch(&mut tx, source, &items, now, crate::ingest::ALBUM_GRACE_MS).await?;
     tx.commit().await?;

@@ -6,30 +6,30 @@
 
 use super::leads::{create_lead, find_or_create_customer};
 use super::{col, Conn, Result};
-use crate::domain::{Channel, CustomerId, Direction, LeadId, MessageKind, MessageRowId};
+use crate::domain::message::{preview, Inbound};
+use crate::domain::{Channel, CustomerId, Direction, LeadId, MessageRowId};
 use std::collections::{HashMap, HashSet};
 
-/// One inbound message, ready to store.
-#[derive(Debug, Clone)]
-pub struct BatchItem {
-    pub update_id: i64,
-    pub channel: Channel,
-    pub external_user: String,
-    pub external_message: String,
-    pub sender_name: String,
-    pub language: Option<String>,
-    pub kind: MessageKind,
-    pub text: Option<String>,
-    pub file_id: Option<String>,
-    pub media_group_id: Option<String>,
-    pub extra: Option<serde_json::Value>,
-    pub sent_at: i64,
-    /// The card's one-line preview of this message.
-    pub preview: String,
+/// One inbound message to store, with the id of the update that brought it (when the
+/// channel has update ids: then a repeated update is skipped before anything else).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchItem<'a> {
+    pub update_id: Option<i64>,
+    pub inbound: &'a Inbound,
 }
 
-/// What was stored: (customer, lead, message) per new message.
-pub type Stored = Vec<(CustomerId, LeadId, MessageRowId)>;
+/// One stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub customer: CustomerId,
+    pub lead: LeadId,
+    pub message: MessageRowId,
+    /// The lead was opened by this batch.
+    pub new_lead: bool,
+}
+
+/// What was stored, in input order; duplicates are left out.
+pub type Stored = Vec<StoredMessage>;
 
 /// `$a, $b, …` for `n` parameters starting after `start`.
 fn params(start: usize, n: usize) -> String {
@@ -41,7 +41,7 @@ fn params(start: usize, n: usize) -> String {
 pub async fn store_inbound_batch(
     conn: &mut Conn,
     source: &str,
-    items: &[BatchItem],
+    items: &[BatchItem<'_>],
     now: i64,
     grace_ms: i64,
 ) -> Result<Stored> {
@@ -49,24 +49,30 @@ pub async fn store_inbound_batch(
         return Ok(Vec::new());
     }
     // 1. Updates seen before are skipped.
-    let sql = format!(
-        "INSERT INTO seen_updates (source, update_id, at) VALUES {} ON CONFLICT DO NOTHING RETURNING update_id",
-        (0..items.len()).map(|i| format!("($1, ${}, $2)", i + 3)).collect::<Vec<_>>().join(", ")
-    );
-    let mut q = sqlx::query(&sql).bind(source).bind(now);
-    for it in items {
-        q = q.bind(it.update_id);
+    let ids: Vec<i64> = items.iter().filter_map(|i| i.update_id).collect();
+    let mut fresh: HashSet<i64> = HashSet::new();
+    if !ids.is_empty() {
+        let sql = format!(
+            "INSERT INTO seen_updates (source, update_id, at) VALUES {} ON CONFLICT DO NOTHING RETURNING update_id",
+            (0..ids.len()).map(|i| format!("($1, ${}, $2)", i + 3)).collect::<Vec<_>>().join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(source).bind(now);
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            fresh.insert(col::<i64>(&r, "update_id")?);
+        }
     }
-    let fresh: HashSet<i64> =
-        q.fetch_all(&mut *conn).await?.iter().map(|r| col::<i64>(r, "update_id")).collect::<Result<_>>()?;
-    let items: Vec<&BatchItem> = items.iter().filter(|i| fresh.contains(&i.update_id)).collect();
+    let items: Vec<&Inbound> =
+        items.iter().filter(|i| i.update_id.is_none_or(|id| fresh.contains(&id))).map(|i| i.inbound).collect();
     if items.is_empty() {
         return Ok(Vec::new());
     }
 
     // 2. Customers by identity, per channel: one query for the known, one insert each for the new.
     let mut customer_of: HashMap<(Channel, String), CustomerId> = HashMap::new();
-    let mut by_channel: HashMap<Channel, Vec<&BatchItem>> = HashMap::new();
+    let mut by_channel: HashMap<Channel, Vec<&Inbound>> = HashMap::new();
     for it in &items {
         by_channel.entry(it.channel).or_default().push(it);
     }
@@ -133,10 +139,13 @@ pub async fn store_inbound_batch(
     for r in q.fetch_all(&mut *conn).await? {
         lead_of.insert(CustomerId(col(&r, "customer_id")?), LeadId(col(&r, "id")?));
     }
+    let mut opened: HashSet<LeadId> = HashSet::new();
     for it in &items {
         let c = customer_of[&(it.channel, it.external_user.clone())];
         if let std::collections::hash_map::Entry::Vacant(e) = lead_of.entry(c) {
-            e.insert(create_lead(conn, c, it.channel, now).await?);
+            let lead = create_lead(conn, c, it.channel, now).await?;
+            opened.insert(lead);
+            e.insert(lead);
         }
     }
 
@@ -171,7 +180,7 @@ pub async fn store_inbound_batch(
     }
     let mut stored = Vec::new();
     // Per lead: the newest message (for the card) and when its sync should run.
-    let mut newest: HashMap<LeadId, &BatchItem> = HashMap::new();
+    let mut newest: HashMap<LeadId, &Inbound> = HashMap::new();
     for it in &items {
         // `remove`: a message repeated inside the batch was inserted once and counts once.
         let Some(id) = inserted.remove(&(it.channel.as_str().to_string(), it.external_message.clone())) else {
@@ -179,7 +188,7 @@ pub async fn store_inbound_batch(
         };
         let c = customer_of[&(it.channel, it.external_user.clone())];
         let lead = lead_of[&c];
-        stored.push((c, lead, id));
+        stored.push(StoredMessage { customer: c, lead, message: id, new_lead: opened.contains(&lead) });
         let e = newest.entry(lead).or_insert(it);
         if it.sent_at >= e.sent_at {
             *e = it;
@@ -190,7 +199,7 @@ pub async fn store_inbound_batch(
     }
 
     // 5. Leads touched, in one update.
-    let leads: Vec<(LeadId, &BatchItem)> = newest.into_iter().collect();
+    let leads: Vec<(LeadId, &Inbound)> = newest.into_iter().collect();
     let mut case_channel = String::new();
     let mut case_preview = String::new();
     let mut case_at = String::new();
@@ -211,7 +220,7 @@ pub async fn store_inbound_batch(
     );
     let mut q = sqlx::query(&sql).bind(now);
     for (lead, it) in &leads {
-        q = q.bind(lead.0).bind(it.channel.as_str()).bind(it.preview.clone()).bind(it.sent_at);
+        q = q.bind(lead.0).bind(it.channel.as_str()).bind(preview(it.kind, it.text.as_deref())).bind(it.sent_at);
     }
     q.execute(&mut *conn).await?;
 

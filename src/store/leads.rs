@@ -248,15 +248,6 @@ pub async fn find_or_create_customer(
     Ok(CustomerId(id))
 }
 
-/// The customer's open lead, if any (the newest).
-pub async fn open_lead(conn: &mut Conn, customer: CustomerId) -> Result<Option<LeadId>> {
-    let row = sqlx::query("SELECT id FROM leads WHERE customer_id = $1 AND is_open = 1 ORDER BY id DESC LIMIT 1")
-        .bind(customer.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| col(&r, "id").map(LeadId)).transpose()
-}
-
 /// Open a `new` lead for the customer.
 pub async fn create_lead(conn: &mut Conn, customer: CustomerId, channel: Channel, now: i64) -> Result<LeadId> {
     let row = sqlx::query(
@@ -325,31 +316,6 @@ pub async fn insert_message(conn: &mut Conn, m: &NewMessage, now: i64) -> Result
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| col(&r, "id").map(MessageRowId)).transpose()
-}
-
-/// A customer wrote: remember when, on which channel, and what (for the card).
-pub async fn touch_lead(
-    conn: &mut Conn,
-    lead: LeadId,
-    channel: Channel,
-    preview: &str,
-    at: i64,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE leads SET last_channel = $1, last_message_preview = $2,
-             last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $3 THEN $3 ELSE last_message_at END,
-             preview_version = preview_version + 1, updated_at = $4
-         WHERE id = $5",
-    )
-    .bind(channel.as_str())
-    .bind(preview)
-    .bind(at)
-    .bind(now)
-    .bind(lead.0)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Read a lead inside a transaction (the rules are checked against this).

@@ -10,7 +10,7 @@ mod jobs;
 mod leads;
 mod users;
 
-pub use batch::{store_inbound_batch, BatchItem, Stored};
+pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use jobs::{enqueue as jobs_enqueue, JobKind, JobRow, JobStatusCount, NewJob};
 pub use leads::*;
 pub use users::UserRow;

@@ -210,22 +210,8 @@ async fn concurrent_claims_never_hand_out_the_same_job_twice() {
     }
 }
 
-fn item(update_id: i64, user: &str, msg: &str, text: &str, group: Option<&str>) -> forecourt::store::BatchItem {
-    forecourt::store::BatchItem {
-        update_id,
-        channel: Channel::Telegram,
-        external_user: user.into(),
-        external_message: msg.into(),
-        sender_name: format!("Customer {user}"),
-        language: None,
-        kind: MessageKind::Text,
-        text: Some(text.into()),
-        file_id: None,
-        media_group_id: group.map(Into::into),
-        extra: None,
-        sent_at: 1_000 + update_id,
-        preview: text.into(),
-    }
+fn item(update_id: i64, user: &str, msg: &str, text: &str, group: Option<&str>) -> Inbound {
+    Inbound { media_group_id: group.map(Into::into), sent_at: 1_000 + update_id, ..inbound(user, msg, text) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,21 +224,25 @@ async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
         let pending = s.claim_jobs(10, 60_000, 10).await.unwrap();
         s.reschedule_job(pending[0].id, 50_000, None, false, 10).await.unwrap();
 
-        let batch = vec![
-            item(11, "1", "1:2", "again", None),
-            item(12, "2", "2:1", "new customer", None),
-            item(13, "2", "2:2", "second from new", None),
-            item(14, "3", "3:1", "album part", Some("g1")),
-            item(15, "1", "1:2", "again", None), // the same message in another update
+        let messages = vec![
+            (11, item(11, "1", "1:2", "again", None)),
+            (12, item(12, "2", "2:1", "new customer", None)),
+            (13, item(13, "2", "2:2", "second from new", None)),
+            (14, item(14, "3", "3:1", "album part", Some("g1"))),
+            (15, item(15, "1", "1:2", "again", None)), // the same message in another update
+            (11, item(11, "1", "1:2", "again", None)), // the same update again
         ];
+        let batch: Vec<forecourt::store::BatchItem> =
+            messages.iter().map(|(id, m)| forecourt::store::BatchItem { update_id: Some(*id), inbound: m }).collect();
         let mut tx = s.begin().await.unwrap();
         let stored = forecourt::store::store_inbound_batch(&mut tx, "tg:1", &batch, 100, 1_500).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(stored.len(), 4, "{db:?}");
         assert_eq!(s.counts().await.unwrap(), (3, 3, 5));
-        assert_eq!(stored[0].1, a.lead, "attached to the open lead");
-        assert_eq!(stored[1].1, stored[2].1, "one lead for the new customer");
-        let lead2 = s.lead(stored[1].1).await.unwrap().unwrap();
+        assert_eq!((stored[0].lead, stored[0].new_lead), (a.lead, false), "attached to the open lead");
+        assert_eq!(stored[1].lead, stored[2].lead, "one lead for the new customer");
+        assert!(stored[1].new_lead && stored[3].new_lead);
+        let lead2 = s.lead(stored[1].lead).await.unwrap().unwrap();
         assert_eq!(lead2.last_message_preview.as_deref(), Some("second from new"));
         assert_eq!(lead2.customer_name, "Customer 2");
         // The same batch again stores nothing.
@@ -264,10 +254,10 @@ async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
         let due = s.claim_jobs(100, 60_000, 10).await.unwrap();
         let mut leads: Vec<i64> = due.iter().map(|j| j.payload["lead"].as_i64().unwrap()).collect();
         leads.sort();
-        assert_eq!(leads, vec![a.lead.0, stored[1].1 .0], "{db:?}");
+        assert_eq!(leads, vec![a.lead.0, stored[1].lead.0], "{db:?}");
         let album = s.claim_jobs(1_600, 60_000, 10).await.unwrap();
         assert_eq!(album.len(), 1);
-        assert_eq!(album[0].payload["lead"].as_i64(), Some(stored[3].1 .0));
+        assert_eq!(album[0].payload["lead"].as_i64(), Some(stored[3].lead.0));
     }
 }
 
