@@ -25,17 +25,10 @@ async fn a_customer_message_opens_a_topic_with_a_card_and_is_copied_into_it() {
     let labels: Vec<String> = buttons(&c).into_iter().map(|(l, _)| l).collect();
     assert_eq!(labels, vec!["✋ Claim", "Stage ▸", "Lost ▸"]);
 
-    let fake = t.fake.clone();
-    eventually("the message is in the topic", || {
-        let fake = fake.clone();
-        async move {
-            fake.topic_messages(chat, thread)
-                .iter()
-                .any(|m| {
-                    m.content.text_or_caption().is_some_and(|x| x.ends_with("Hello! Is the 2019 RAV4 still available?"))
-                })
-                .then_some(())
-        }
+    t.until("the message is in the topic", |fake| {
+        fake.topic_messages(chat, thread).iter().any(|m| {
+            m.content.text_or_caption().is_some_and(|x| x.ends_with("Hello! Is the 2019 RAV4 still available?"))
+        })
     })
     .await;
     assert!(t.fake.general_messages(STAFF).is_empty(), "nothing lands in General");
@@ -124,12 +117,7 @@ async fn an_album_arrives_in_the_topic_as_one_album() {
             Some("album-1"),
         );
     }
-    let fake = t.fake.clone();
-    eventually("the album is posted", || {
-        let fake = fake.clone();
-        async move { (!fake.calls_of("sendmediagroup").is_empty()).then_some(()) }
-    })
-    .await;
+    t.until("the album is posted", |fake| !fake.calls_of("sendmediagroup").is_empty()).await;
     t.settled().await;
     assert_eq!(t.fake.calls_of("sendmediagroup").len(), 1);
     assert!(t.fake.calls_of("sendphoto").is_empty(), "no photo of the album went alone");
@@ -214,18 +202,10 @@ async fn a_customer_message_appears_in_its_topic_within_a_second() {
     let c = t.customer(510, "Quick", None);
     let started = std::time::Instant::now();
     t.fake.customer_writes(&c, "are you open today?");
-    let fake = t.fake.clone();
-    eventually("the message is in a topic", || {
-        let fake = fake.clone();
-        async move {
-            fake.messages(STAFF)
-                .iter()
-                .any(|m| {
-                    m.thread_id.is_some()
-                        && m.content.text_or_caption().is_some_and(|x| x.ends_with("are you open today?"))
-                })
-                .then_some(())
-        }
+    t.until("the message is in a topic", |fake| {
+        fake.messages(STAFF).iter().any(|m| {
+            m.thread_id.is_some() && m.content.text_or_caption().is_some_and(|x| x.ends_with("are you open today?"))
+        })
     })
     .await;
     let took = started.elapsed();

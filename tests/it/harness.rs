@@ -251,6 +251,20 @@ impl TestApp {
             .collect()
     }
 
+    /// Wait until `check` holds for the fake Telegram (what customers and staff see).
+    pub async fn until(&self, what: &str, check: impl Fn(&FakeTelegram) -> bool) {
+        eventually(what, || {
+            let ok = check(&self.fake);
+            async move { ok.then_some(()) }
+        })
+        .await
+    }
+
+    /// Wait until a message in the topic satisfies `pred`.
+    pub async fn topic_has(&self, chat: i64, thread: i32, what: &str, pred: impl Fn(&ChatMessage) -> bool) {
+        self.until(what, |fake| fake.topic_messages(chat, thread).iter().any(&pred)).await
+    }
+
     /// The card message as the fake holds it now.
     pub fn card(&self, chat: i64, message: i32) -> ChatMessage {
         self.fake.messages(chat).into_iter().find(|m| m.message_id == message).expect("card exists")

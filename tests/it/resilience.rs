@@ -43,12 +43,7 @@ async fn a_repeated_update_is_stored_once() {
         "from": {"id": 701, "is_bot": false, "first_name": "Dmytro"}, "text": "only once"});
     t.fake.inject_raw(json!({"message": msg.clone()}));
     t.fake.inject_raw(json!({"message": msg}));
-    let fake = t.fake.clone();
-    eventually("the updates are consumed", || {
-        let fake = fake.clone();
-        async move { (fake.pending_updates() == 0).then_some(()) }
-    })
-    .await;
+    t.until("the updates are consumed", |fake| fake.pending_updates() == 0).await;
     t.settled().await;
     let lead = t.lead_of(&c).await;
     assert_eq!(t.store.lead_messages(lead.id).await.unwrap().len(), 1);
@@ -108,12 +103,7 @@ async fn rate_limits_and_server_errors_are_retried_until_delivered() {
     t.fake.fail_next("sendMessage", Some(720), ApiError::too_many(1), 1);
     t.fake.fail_next("sendMessage", Some(720), ApiError::server("try later"), 1);
     t.fake.staff_writes(chat, Some(thread), &max, "We have it in stock");
-    let fake = t.fake.clone();
-    eventually("the reply is delivered after a 429 and a 500", || {
-        let fake = fake.clone();
-        async move { (!fake.bot_messages_to(720).is_empty()).then_some(()) }
-    })
-    .await;
+    t.until("the reply is delivered after a 429 and a 500", |fake| !fake.bot_messages_to(720).is_empty()).await;
     let failed: Vec<u16> = t.fake.calls().iter().filter_map(|c| c.error.as_ref().map(|e| e.code)).collect();
     assert_eq!(failed, vec![429, 500]);
     assert_eq!(t.fake.bot_messages_to(720).len(), 1, "delivered once");
@@ -140,19 +130,10 @@ async fn a_delivery_that_keeps_failing_is_parked_said_in_the_topic_and_can_be_re
     })
     .await;
     assert_eq!(parked.len(), 1);
-    let fake = t.fake.clone();
-    eventually("the topic says it was not delivered", || {
-        let fake = fake.clone();
-        async move {
-            fake.topic_messages(chat, thread)
-                .iter()
-                .any(|m| {
-                    m.content
-                        .text_or_caption()
-                        .is_some_and(|x| x.contains("Not delivered") && x.contains("kept failing"))
-                })
-                .then_some(())
-        }
+    t.until("the topic says it was not delivered", |fake| {
+        fake.topic_messages(chat, thread).iter().any(|m| {
+            m.content.text_or_caption().is_some_and(|x| x.contains("Not delivered") && x.contains("kept failing"))
+        })
     })
     .await;
     // An admin retries it: it was marked failed, so the retry does not send it twice.
@@ -172,17 +153,10 @@ async fn a_customer_who_blocked_the_bot_is_reported_in_the_topic() {
     let (chat, thread, _) = t.topic_of(&c).await;
     t.fake.set_blocked(722, true);
     t.fake.staff_writes(chat, Some(thread), &max, "Hello?");
-    let fake = t.fake.clone();
-    eventually("the topic says the customer blocked the bot", || {
-        let fake = fake.clone();
-        async move {
-            fake.topic_messages(chat, thread)
-                .iter()
-                .any(|m| {
-                    m.content.text_or_caption().is_some_and(|x| x.contains("blocked the bot") && x.contains("Hello?"))
-                })
-                .then_some(())
-        }
+    t.until("the topic says the customer blocked the bot", |fake| {
+        fake.topic_messages(chat, thread)
+            .iter()
+            .any(|m| m.content.text_or_caption().is_some_and(|x| x.contains("blocked the bot") && x.contains("Hello?")))
     })
     .await;
     let lead = t.lead_of(&c).await;
@@ -400,15 +374,8 @@ async fn a_reply_too_long_for_the_customer_is_reported_and_not_retried() {
     t.fake.customer_writes(&c, "hi");
     let (chat, thread, _) = t.topic_of(&c).await;
     t.fake.staff_writes(chat, Some(thread), &max, &"x".repeat(4090));
-    let fake = t.fake.clone();
-    eventually("the topic says it was too long", || {
-        let fake = fake.clone();
-        async move {
-            fake.topic_messages(chat, thread)
-                .iter()
-                .any(|m| m.content.text_or_caption().is_some_and(|x| x.contains("too long")))
-                .then_some(())
-        }
+    t.topic_has(chat, thread, "the topic says it was too long", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.contains("too long"))
     })
     .await;
     t.settled().await;

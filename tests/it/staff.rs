@@ -20,27 +20,14 @@ async fn someone_not_registered_is_refused_on_buttons_commands_and_replies() {
 
     t.fake.staff_writes(chat, None, &stranger, "/queue");
     t.fake.staff_writes(chat, Some(thread), &stranger, "I can help you!");
-    let fake = t.fake.clone();
-    eventually("the command is refused", || {
-        let fake = fake.clone();
-        async move {
-            fake.general_messages(chat)
-                .iter()
-                .any(|m| m.from_bot && m.content.text_or_caption().is_some_and(|x| x.contains("not registered")))
-                .then_some(())
-        }
+    t.until("the command is refused", |fake| {
+        fake.general_messages(chat)
+            .iter()
+            .any(|m| m.from_bot && m.content.text_or_caption().is_some_and(|x| x.contains("not registered")))
     })
     .await;
-    eventually("the reply is refused in the topic", || {
-        let fake = fake.clone();
-        async move {
-            fake.topic_messages(chat, thread)
-                .iter()
-                .any(|m| {
-                    m.from_bot && m.content.text_or_caption().is_some_and(|x| x.contains("Not sent to the customer"))
-                })
-                .then_some(())
-        }
+    t.topic_has(chat, thread, "the reply is refused in the topic", |m| {
+        m.from_bot && m.content.text_or_caption().is_some_and(|x| x.contains("Not sent to the customer"))
     })
     .await;
     t.settled().await;
@@ -253,15 +240,8 @@ async fn a_claimed_lead_moves_to_its_owners_staff_group() {
     assert!(old.closed, "the old topic is closed");
     // The customer's next message goes to the new topic.
     t.fake.customer_writes(&c, "are you there?");
-    let fake = t.fake.clone();
-    eventually("the message reaches the new topic", || {
-        let fake = fake.clone();
-        async move {
-            fake.topic_messages(new_chat, new_thread)
-                .iter()
-                .any(|m| m.content.text_or_caption().is_some_and(|x| x.ends_with("are you there?")))
-                .then_some(())
-        }
+    t.topic_has(new_chat, new_thread, "the message reaches the new topic", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.ends_with("are you there?"))
     })
     .await;
     t.stop().await;
