@@ -3,6 +3,9 @@
 //! each with a shutdown signal and, for HTTP, an already-bound listener.
 
 use crate::channels::telegram::TelegramApi;
+use crate::channels::viber::ViberApi;
+use crate::channels::whatsapp::WhatsappApi;
+use crate::media::{Links, MediaStore};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::jobs::limits::Limiter;
@@ -39,6 +42,16 @@ pub struct App {
     pub limiter: Limiter,
     /// Poked whenever jobs are enqueued, so workers start at once.
     pub wake: Notify,
+    /// Viber, when configured.
+    pub viber: Option<ViberApi>,
+    /// WhatsApp Cloud API, when configured.
+    pub whatsapp: Option<WhatsappApi>,
+    /// Kept files.
+    pub media: MediaStore,
+    /// Signed links to kept files.
+    pub links: Links,
+    /// Webhook ingest, batched into few transactions.
+    pub inbox: crate::ingest::Inbox,
 }
 
 impl App {
@@ -89,7 +102,37 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     };
     let templates = Templates::builtin()?;
     let limiter = if config.telegram.rate_limits { Limiter::new() } else { Limiter::unlimited() };
-    Ok(Arc::new(App { store, config, clock, templates, customer_bot, staff_bot, limiter, wake: Notify::new() }))
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("building the HTTP client")?;
+    let viber =
+        config.viber.as_ref().map(|v| ViberApi::new(http.clone(), &v.api_url, v.token.expose(), &v.sender_name));
+    let whatsapp = config
+        .whatsapp
+        .as_ref()
+        .map(|w| WhatsappApi::new(http.clone(), &w.api_url, w.token.expose(), &w.phone_number_id));
+    if let Some(u) = config.public_url.as_deref().filter(|u| u.starts_with("http://")) {
+        warn!(public_url = u, "FORECOURT_PUBLIC_URL is plain http: fine locally; Viber and WhatsApp need https");
+    }
+    let media = MediaStore::new(&config.data_dir);
+    let links = Links::new(crate::media::link_key(&store).await?);
+    let inbox = crate::ingest::Inbox::start(store.clone());
+    Ok(Arc::new(App {
+        store,
+        config,
+        clock,
+        templates,
+        customer_bot,
+        staff_bot,
+        limiter,
+        wake: Notify::new(),
+        viber,
+        whatsapp,
+        media,
+        links,
+        inbox,
+    }))
 }
 
 /// A started Forecourt.

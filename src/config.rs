@@ -34,6 +34,33 @@ pub struct Config {
     pub timezone: chrono_tz::Tz,
     pub telegram: TelegramConfig,
     pub jobs: JobsConfig,
+    /// The public base URL of the HTTP service (webhooks, signed media links).
+    pub public_url: Option<String>,
+    /// Viber, when a token is set.
+    pub viber: Option<ViberConfig>,
+    /// WhatsApp Cloud API, when a token is set.
+    pub whatsapp: Option<WhatsappConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ViberConfig {
+    pub token: Secret,
+    /// The REST API base; methods are appended (`…/send_message`).
+    pub api_url: String,
+    /// The sender name customers see (Viber allows 28 characters).
+    pub sender_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WhatsappConfig {
+    pub token: Secret,
+    pub phone_number_id: String,
+    pub app_secret: Secret,
+    pub verify_token: Secret,
+    /// The Graph API base with its version, e.g. `https://graph.facebook.com/v21.0`.
+    pub api_url: String,
+    /// The approved re-engagement template: name and language code.
+    pub template: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +110,9 @@ impl Default for Config {
                 rate_limits: true,
             },
             jobs: JobsConfig { workers: 4, max_attempts: 8 },
+            public_url: None,
+            viber: None,
+            whatsapp: None,
         }
     }
 }
@@ -111,6 +141,30 @@ struct FileConfig {
     telegram: FileTelegram,
     #[serde(default)]
     jobs: FileJobs,
+    public_url: Option<String>,
+    #[serde(default)]
+    viber: FileViber,
+    #[serde(default)]
+    whatsapp: FileWhatsapp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileViber {
+    token: Option<Secret>,
+    api_url: Option<String>,
+    sender_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWhatsapp {
+    token: Option<Secret>,
+    phone_number_id: Option<String>,
+    app_secret: Option<Secret>,
+    verify_token: Option<Secret>,
+    api_url: Option<String>,
+    template: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +299,15 @@ impl Config {
         if c.jobs.max_attempts < 1 {
             return Err(bad("FORECOURT_JOB_MAX_ATTEMPTS", "must be at least 1"));
         }
+        if let Some(u) = env("FORECOURT_PUBLIC_URL").or(file.public_url).filter(|u| !u.trim().is_empty()) {
+            let u = u.trim().trim_end_matches('/').to_string();
+            if !(u.starts_with("https://") || u.starts_with("http://")) || u.len() < 10 {
+                return Err(bad("FORECOURT_PUBLIC_URL", format!("`{u}` is not a URL like https://crm.example.com")));
+            }
+            c.public_url = Some(u);
+        }
+        c.viber = load_viber(&env, file.viber)?;
+        c.whatsapp = load_whatsapp(&env, file.whatsapp)?;
         if !(c.database_url.starts_with("sqlite:")
             || c.database_url.starts_with("postgres://")
             || c.database_url.starts_with("postgresql://"))
@@ -259,10 +322,22 @@ impl Config {
         if self.telegram.token.is_none() {
             return Err(bad("FORECOURT_TELEGRAM_TOKEN", "is missing: create a bot with @BotFather and set its token"));
         }
+        self.check_public_url()?;
         if self.telegram.staff_chat_ids.is_empty() {
             return Err(bad(
                 "FORECOURT_STAFF_CHAT_ID",
                 "is missing: the id of the staff supergroup with topics (a list for several)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The public URL, required once a channel that calls us back is on.
+    pub fn check_public_url(&self) -> Result<(), ConfigError> {
+        if (self.viber.is_some() || self.whatsapp.is_some()) && self.public_url.is_none() {
+            return Err(bad(
+                "FORECOURT_PUBLIC_URL",
+                "is missing: Viber and WhatsApp call the service back there (webhooks, media links)",
             ));
         }
         Ok(())
@@ -273,6 +348,77 @@ impl Config {
         self.telegram.staff_token.as_ref().or(self.telegram.token.as_ref())
     }
 }
+
+fn api_url(setting: &'static str, v: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let u = v.map(|u| u.trim().trim_end_matches('/').to_string()).unwrap_or_else(|| default.to_string());
+    if !(u.starts_with("https://") || u.starts_with("http://")) {
+        return Err(bad(setting, format!("`{u}` must start with https://")));
+    }
+    Ok(u)
+}
+
+fn load_viber(env: &dyn Fn(&str) -> Option<String>, f: FileViber) -> Result<Option<ViberConfig>, ConfigError> {
+    let Some(token) = env("FORECOURT_VIBER_TOKEN").map(Secret::new).or(f.token).filter(|s| !s.0.is_empty()) else {
+        return Ok(None);
+    };
+    let api_url = api_url("FORECOURT_VIBER_API_URL", env("FORECOURT_VIBER_API_URL").or(f.api_url).filter(|u| !u.trim().is_empty()), VIBER_API)?;
+    let sender_name = env("FORECOURT_VIBER_SENDER_NAME").or(f.sender_name).filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "Forecourt".into());
+    let sender_name = sender_name.trim().to_string();
+    if sender_name.is_empty() || sender_name.chars().count() > 28 {
+        return Err(bad("FORECOURT_VIBER_SENDER_NAME", "must be 1-28 characters (Viber's limit)"));
+    }
+    Ok(Some(ViberConfig { token, api_url, sender_name }))
+}
+
+fn load_whatsapp(
+    env: &dyn Fn(&str) -> Option<String>,
+    f: FileWhatsapp,
+) -> Result<Option<WhatsappConfig>, ConfigError> {
+    let Some(token) = env("FORECOURT_WHATSAPP_TOKEN").map(Secret::new).or(f.token).filter(|s| !s.0.is_empty()) else {
+        return Ok(None);
+    };
+    let need = |setting: &'static str, v: Option<String>| {
+        v.map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad(setting, "is missing (needed once FORECOURT_WHATSAPP_TOKEN is set)"))
+    };
+    let phone_number_id =
+        need("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", env("FORECOURT_WHATSAPP_PHONE_NUMBER_ID").or(f.phone_number_id))?;
+    if !phone_number_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "must be the numeric id from the Meta app, not the phone"));
+    }
+    let app_secret = Secret::new(need(
+        "FORECOURT_WHATSAPP_APP_SECRET",
+        env("FORECOURT_WHATSAPP_APP_SECRET").or(f.app_secret.map(|s| s.0)),
+    )?);
+    let verify_token = Secret::new(need(
+        "FORECOURT_WHATSAPP_VERIFY_TOKEN",
+        env("FORECOURT_WHATSAPP_VERIFY_TOKEN").or(f.verify_token.map(|s| s.0)),
+    )?);
+    let api_url = api_url("FORECOURT_WHATSAPP_API_URL", env("FORECOURT_WHATSAPP_API_URL").or(f.api_url).filter(|u| !u.trim().is_empty()), WHATSAPP_API)?;
+    let template = match env("FORECOURT_WHATSAPP_TEMPLATE").or(f.template).filter(|t| !t.trim().is_empty()) {
+        None => None,
+        Some(t) => Some(parse_template(&t)?),
+    };
+    Ok(Some(WhatsappConfig { token, phone_number_id, app_secret, verify_token, api_url, template }))
+}
+
+/// `name` or `name:language` (language defaults to `uk`).
+fn parse_template(t: &str) -> Result<(String, String), ConfigError> {
+    let (name, lang) = t.trim().split_once(':').unwrap_or((t.trim(), "uk"));
+    let ok_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let ok_lang = !lang.is_empty() && lang.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_');
+    if !(ok_name && ok_lang) {
+        return Err(bad(
+            "FORECOURT_WHATSAPP_TEMPLATE",
+            format!("`{t}` is not `name:language` like `reengage:uk` (lower-case letters, digits, _)"),
+        ));
+    }
+    Ok((name.to_string(), lang.to_string()))
+}
+
+pub const VIBER_API: &str = "https://chatapi.viber.com/pa";
+pub const WHATSAPP_API: &str = "https://graph.facebook.com/v21.0";
 
 fn read_file(p: &Path) -> Result<FileConfig, ConfigError> {
     let text = std::fs::read_to_string(p).map_err(|e| bad("--config", format!("cannot read {}: {e}", p.display())))?;
@@ -340,6 +486,13 @@ mod tests {
             (&[("FORECOURT_TELEGRAM_WEBHOOK_SECRET", "no spaces")], "FORECOURT_TELEGRAM_WEBHOOK_SECRET"),
             (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
             (&[("FORECOURT_SIGN_REPLIES", "maybe")], "FORECOURT_SIGN_REPLIES"),
+            (&[("FORECOURT_PUBLIC_URL", "crm.example.com")], "FORECOURT_PUBLIC_URL"),
+            (&[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_API_URL", "ftp://x")], "FORECOURT_VIBER_API_URL"),
+            (&[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_SENDER_NAME", &"x".repeat(29))], "FORECOURT_VIBER_SENDER_NAME"),
+            (&[("FORECOURT_WHATSAPP_TOKEN", "w")], "FORECOURT_WHATSAPP_PHONE_NUMBER_ID"),
+            (&[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "+380 50")], "FORECOURT_WHATSAPP_PHONE_NUMBER_ID"),
+            (&[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "1")], "FORECOURT_WHATSAPP_APP_SECRET"),
+            (&[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "1"), ("FORECOURT_WHATSAPP_APP_SECRET", "s")], "FORECOURT_WHATSAPP_VERIFY_TOKEN"),
         ];
         for (vars, setting) in cases {
             let err = load(vars, None).unwrap_err();
@@ -358,6 +511,35 @@ mod tests {
         assert_eq!(c.telegram.staff_chat_ids, vec![-1001234567890]);
         assert_eq!(c.jobs.workers, Config::default().jobs.workers, "the example shows the defaults");
         assert!(c.telegram.rate_limits);
+    }
+
+    #[test]
+    fn channels_are_off_until_a_token_is_set() {
+        let c = load(&[], None).unwrap();
+        assert!(c.viber.is_none() && c.whatsapp.is_none());
+        let wa = [
+            ("FORECOURT_WHATSAPP_TOKEN", "w"),
+            ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "123"),
+            ("FORECOURT_WHATSAPP_APP_SECRET", "s"),
+            ("FORECOURT_WHATSAPP_VERIFY_TOKEN", "v"),
+            ("FORECOURT_WHATSAPP_TEMPLATE", "reengage"),
+            ("FORECOURT_VIBER_TOKEN", "vt"),
+            ("FORECOURT_TELEGRAM_TOKEN", "t"),
+            ("FORECOURT_STAFF_CHAT_ID", "-100"),
+        ];
+        let c = load(&wa, None).unwrap();
+        let w = c.whatsapp.as_ref().unwrap();
+        assert_eq!(w.api_url, WHATSAPP_API);
+        assert_eq!(w.template, Some(("reengage".into(), "uk".into())));
+        assert_eq!(c.viber.as_ref().unwrap().api_url, VIBER_API);
+        assert_eq!(c.check_for_run().unwrap_err().setting, "FORECOURT_PUBLIC_URL");
+        let mut with_url = wa.to_vec();
+        with_url.push(("FORECOURT_PUBLIC_URL", "https://crm.example.com/"));
+        let c = load(&with_url, None).unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://crm.example.com"));
+        assert!(c.check_for_run().is_ok());
+        assert_eq!(parse_template("hello_again:en_US").unwrap(), ("hello_again".into(), "en_US".into()));
+        assert!(parse_template("Hello Again").is_err());
     }
 
     #[test]

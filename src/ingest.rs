@@ -1,12 +1,19 @@
-//! Ingest: one inbound customer message stored in one transaction — dedupe on
-//! (channel, external message id), find or create the customer by identity, attach to the
-//! customer's open lead or open a new one, insert the message, enqueue the topic sync.
-//! Only after the commit may the webhook be answered or the update offset move on.
+//! Ingest: inbound customer messages stored in one transaction — dedupe on (channel,
+//! external message id), find or create the customer by identity, attach to the customer's
+//! open lead or open a new one, insert the message, enqueue the topic sync and, for files,
+//! the media fetch. Only after the commit may the webhook be answered or the update offset
+//! move on.
+//!
+//! Webhooks (Viber, WhatsApp) go through the [`Inbox`]: one writer task gathers whatever
+//! requests are waiting and stores them in one transaction, so a burst costs a handful of
+//! commits instead of one per request; each request is answered once its part is committed.
 
 use crate::domain::{CustomerId, LeadId, MessageRowId};
 use crate::store::JobKind;
 use crate::store::{self, NewJob, Store, StoreError};
 use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
 
 pub use crate::domain::message::Inbound;
 
@@ -32,11 +39,28 @@ pub fn topic_sync_job(lead: LeadId, run_at: i64) -> NewJob {
     }
 }
 
+/// Store a batch inside the caller's transaction: the messages, their topic syncs, and a
+/// media fetch for each file.
+pub async fn store_batch(
+    conn: &mut store::Conn,
+    source: &str,
+    items: &[store::BatchItem<'_>],
+    now: i64,
+) -> Result<store::Stored, StoreError> {
+    let stored = store::store_inbound_batch(conn, source, items, now, ALBUM_GRACE_MS).await?;
+    for s in &stored {
+        if crate::media::keeps_file(s.kind) {
+            store::jobs_enqueue(conn, &crate::media::fetch_job(s.message, now), now).await?;
+        }
+    }
+    Ok(stored)
+}
+
 /// Store one inbound message inside the caller's transaction (the same path as a batch).
 /// `Ok(None)` means it was a duplicate and nothing changed.
 pub async fn ingest_in_tx(conn: &mut store::Conn, m: &Inbound, now: i64) -> Result<Option<Ingested>, StoreError> {
     let item = store::BatchItem { update_id: None, inbound: m };
-    let stored = store::store_inbound_batch(conn, "", &[item], now, ALBUM_GRACE_MS).await?;
+    let stored = store_batch(conn, "", &[item], now).await?;
     Ok(stored.first().map(|s| Ingested {
         customer: s.customer,
         lead: s.lead,
@@ -51,4 +75,67 @@ pub async fn ingest(store: &Store, m: &Inbound, now: i64) -> Result<Option<Inges
     let out = ingest_in_tx(&mut tx, m, now).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+type Reply = oneshot::Sender<Result<(), String>>;
+
+struct Request {
+    items: Vec<Inbound>,
+    now: i64,
+    reply: Reply,
+}
+
+/// The batching writer for webhook messages.
+#[derive(Clone)]
+pub struct Inbox {
+    tx: mpsc::Sender<Request>,
+}
+
+/// Requests gathered into one transaction at most.
+const INBOX_BATCH: usize = 256;
+
+impl Inbox {
+    pub fn start(store: Store) -> Inbox {
+        let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
+        tokio::spawn(writer(store, rx));
+        Inbox { tx }
+    }
+
+    /// Store these messages (duplicates are skipped); returns once they are committed.
+    pub async fn store(&self, items: Vec<Inbound>, now: i64) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Request { items, now, reply }).await.map_err(|_| "the ingest writer has stopped".to_string())?;
+        rx.await.map_err(|_| "the ingest writer has stopped".to_string())?
+    }
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<Request>) {
+    let mut batch: Vec<Request> = Vec::with_capacity(INBOX_BATCH);
+    while rx.recv_many(&mut batch, INBOX_BATCH).await > 0 {
+        let now = batch.iter().map(|r| r.now).max().unwrap_or(0);
+        match store_requests(&store, &batch, now).await {
+            Ok(()) => {
+                for r in batch.drain(..) {
+                    let _ = r.reply.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                // One bad request must not fail its neighbours: store each on its own.
+                warn!(error = %e, requests = batch.len(), "a batched ingest failed; storing one by one");
+                for r in batch.drain(..) {
+                    let one = store_requests(&store, std::slice::from_ref(&r), r.now).await;
+                    let _ = r.reply.send(one.map_err(|e| e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+async fn store_requests(store: &Store, reqs: &[Request], now: i64) -> Result<(), StoreError> {
+    let items: Vec<store::BatchItem> =
+        reqs.iter().flat_map(|r| r.items.iter()).map(|m| store::BatchItem { update_id: None, inbound: m }).collect();
+    let mut tx = store.begin().await?;
+    store_batch(&mut tx, "", &items, now).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -8,8 +8,10 @@
 //! - [`ingest`] stores one inbound message in one transaction, with its jobs.
 //! - [`staff`] is the staff group side: topics, lead cards, buttons, commands.
 //! - [`jobs`] is the durable outbox: workers, retries, rate limits.
-//! - [`web`] is the axum service: health and webhooks.
-//! - [`sandbox`] holds the fake Telegram Bot API the tests and the demo run against.
+//! - [`media`] keeps every file, content-addressed, and signs links to them.
+//! - [`web`] is the axum service: health, webhooks (Telegram, Viber, WhatsApp), media links.
+//! - [`sandbox`] holds the fake Telegram, Viber and WhatsApp servers the tests and the demo
+//!   run against.
 //! - [`app`] wires it all together; [`config`] is the typed configuration.
 
 pub mod app;
@@ -22,6 +24,7 @@ pub mod demo;
 pub mod domain;
 pub mod ingest;
 pub mod jobs;
+pub mod media;
 pub mod sandbox;
 pub mod staff;
 pub mod store;

@@ -52,3 +52,6 @@ id_type!(
 id_type!(
     /// A Telegram message id inside one chat.
     TelegramMessageId, i32);
+id_type!(
+    /// A kept file's row.
+    MediaId, i64);

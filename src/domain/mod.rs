@@ -5,8 +5,10 @@
 //! and jobs. Everything in this module is pure and tested beside the code.
 
 pub mod callback;
+pub mod delivery;
 pub mod ids;
 pub mod lead;
+pub mod media;
 pub mod merge;
 pub mod message;
 pub mod role;

@@ -37,6 +37,7 @@ async fn run_body(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::Deliver => crate::staff::deliver::deliver(app, job).await,
         JobKind::StaffReply => crate::staff::replies::staff_reply(app, job).await,
         JobKind::AnswerCallback => crate::staff::replies::answer_callback(app, job).await,
+        JobKind::MediaFetch => crate::media::fetch(app, job).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

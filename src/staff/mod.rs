@@ -33,7 +33,7 @@ pub async fn process_update(
         Incoming::Customer(inbound) => {
             let mut tx = app.store.begin().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
-            let out = store::store_inbound_batch(&mut tx, &source, &[item], now, crate::ingest::ALBUM_GRACE_MS).await?;
+            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now).await?;
             tx.commit().await?;
             match out.first() {
                 Some(i) => {
@@ -106,14 +106,16 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
     let items: Vec<store::BatchItem> =
         run.iter().map(|(update_id, m)| store::BatchItem { update_id: Some(*update_id), inbound: m }).collect();
     let mut tx = app.store.begin().await?;
-    let stored = store::store_inbound_batch(&mut tx, source, &items, now, crate::ingest::ALBUM_GRACE_MS).await?;
+    let stored = crate::ingest::store_batch(&mut tx, source, &items, now).await?;
     tx.commit().await?;
     Ok(stored.len())
 }
 
 /// A job was parked: tell the people who need to know.
 pub async fn on_parked(app: &Arc<App>, job: &JobRow, error: &str) {
-    if job.kind == JobKind::Deliver {
-        deliver::on_gave_up(app, job, error).await;
+    match job.kind {
+        JobKind::Deliver => deliver::on_gave_up(app, job, error).await,
+        JobKind::MediaFetch => crate::media::on_gave_up(app, job, error).await,
+        _ => {}
     }
 }

@@ -26,6 +26,7 @@ pub struct StoredMessage {
     pub message: MessageRowId,
     /// The lead was opened by this batch.
     pub new_lead: bool,
+    pub kind: crate::domain::MessageKind,
 }
 
 /// What was stored, in input order; duplicates are left out.
@@ -188,7 +189,7 @@ pub async fn store_inbound_batch(
         };
         let c = customer_of[&(it.channel, it.external_user.clone())];
         let lead = lead_of[&c];
-        stored.push(StoredMessage { customer: c, lead, message: id, new_lead: opened.contains(&lead) });
+        stored.push(StoredMessage { customer: c, lead, message: id, new_lead: opened.contains(&lead), kind: it.kind });
         let e = newest.entry(lead).or_insert(it);
         if it.sent_at >= e.sent_at {
             *e = it;

@@ -18,10 +18,13 @@ pub enum JobKind {
     StaffReply,
     /// Answer a button press.
     AnswerCallback,
+    /// Download a message's file into the media store.
+    MediaFetch,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [JobKind::TopicSync, JobKind::Deliver, JobKind::StaffReply, JobKind::AnswerCallback];
+    pub const ALL: [JobKind; 5] =
+        [JobKind::TopicSync, JobKind::Deliver, JobKind::StaffReply, JobKind::AnswerCallback, JobKind::MediaFetch];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +32,7 @@ impl JobKind {
             JobKind::Deliver => "deliver",
             JobKind::StaffReply => "staff_reply",
             JobKind::AnswerCallback => "answer_callback",
+            JobKind::MediaFetch => "media_fetch",
         }
     }
 

@@ -629,6 +629,15 @@ impl Store {
         row.map(|r| col(&r, "value")).transpose()
     }
 
+    pub async fn kv_insert_if_absent(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn kv_set(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
             .bind(key)

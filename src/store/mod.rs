@@ -8,11 +8,13 @@
 mod batch;
 mod jobs;
 mod leads;
+mod media;
 mod users;
 
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use jobs::{enqueue as jobs_enqueue, JobKind, JobRow, JobStatusCount, NewJob};
 pub use leads::*;
+pub use media::*;
 pub use users::UserRow;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -1,0 +1,390 @@
+//! The media store: every customer and staff file kept under the data directory,
+//! content-addressed (`media/ab/cd/<sha256>`: the same photo twice is one file), with a
+//! media row per occurrence. Files are fetched by the `media_fetch` job (Viber's URLs
+//! expire, WhatsApp needs the media-id dance, Telegram has getFile) and served to Viber and
+//! WhatsApp by signed, expiring links.
+
+use crate::app::App;
+use crate::channels::telegram::TgError;
+use crate::domain::media::{default_name, mime_from_name, sniff, MAX_KEPT_BYTES, TELEGRAM_DOWNLOAD_BYTES};
+use crate::domain::{Direction, MediaId, MessageKind, MessageRowId};
+use crate::ingest::topic_sync_job;
+use crate::jobs::Outcome;
+use crate::store::{self, JobKind, JobRow, MediaSource, NewJob, NewMedia};
+use anyhow::Context;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Why a download did not produce a file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    /// Expired link, deleted file, refused: trying again will not help.
+    #[error("{0}")]
+    Gone(String),
+    #[error("the file is {} MB, over the {} MB Forecourt keeps", .0.div_ceil(1 << 20), MAX_KEPT_BYTES >> 20)]
+    TooLarge(u64),
+    #[error("temporary failure: {0}")]
+    Transient(String),
+}
+
+/// GET a URL (optionally with a bearer token), refusing bodies over the kept-file limit.
+pub async fn http_get(http: &reqwest::Client, url: &str, bearer: Option<&str>) -> Result<Vec<u8>, FetchError> {
+    let mut req = http.get(url).timeout(Duration::from_secs(120));
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    let mut resp = req.send().await.map_err(|e| FetchError::Transient(e.to_string()))?;
+    let status = resp.status();
+    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        return Err(FetchError::Transient(format!("HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(FetchError::Gone(format!("the link answered HTTP {} (expired or removed)", status.as_u16())));
+    }
+    if let Some(len) = resp.content_length() {
+        if len > MAX_KEPT_BYTES {
+            return Err(FetchError::TooLarge(len));
+        }
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Transient(e.to_string()))? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() as u64 > MAX_KEPT_BYTES {
+            return Err(FetchError::TooLarge(buf.len() as u64));
+        }
+    }
+    Ok(buf)
+}
+
+/// Files on disk, by content.
+#[derive(Clone, Debug)]
+pub struct MediaStore {
+    root: PathBuf,
+}
+
+/// A file now on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    pub sha256: String,
+    /// Relative to the store's root.
+    pub path: String,
+    pub size: u64,
+}
+
+impl MediaStore {
+    pub fn new(data_dir: &Path) -> MediaStore {
+        MediaStore { root: data_dir.join("media") }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn rel_path(sha: &str) -> String {
+        format!("{}/{}/{sha}", &sha[..2], &sha[2..4])
+    }
+
+    /// Keep these bytes; a file with the same content is written once.
+    pub fn put(&self, bytes: &[u8]) -> std::io::Result<Kept> {
+        let sha = hex::encode(Sha256::digest(bytes));
+        let rel = Self::rel_path(&sha);
+        let path = self.root.join(&rel);
+        if !path.exists() {
+            let dir = path.parent().expect("a nested path");
+            std::fs::create_dir_all(dir)?;
+            // Write beside, then rename: a crash never leaves half a file under the name.
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, bytes)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+        }
+        Ok(Kept { sha256: sha, path: rel, size: bytes.len() as u64 })
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.path(rel))
+    }
+
+    /// Remove files no row points to. Returns (files removed, bytes freed).
+    pub fn gc(&self, referenced: &HashSet<String>) -> std::io::Result<(u64, u64)> {
+        let mut removed = (0, 0);
+        if !self.root.exists() {
+            return Ok(removed);
+        }
+        for a in std::fs::read_dir(&self.root)? {
+            let a = a?.path();
+            if !a.is_dir() {
+                continue;
+            }
+            for b in std::fs::read_dir(&a)? {
+                let b = b?.path();
+                if !b.is_dir() {
+                    continue;
+                }
+                for f in std::fs::read_dir(&b)? {
+                    let f = f?.path();
+                    let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    // Temporary files of a write in progress start with a dot; leave them.
+                    if name.len() == 64 && !referenced.contains(name) {
+                        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                        std::fs::remove_file(&f)?;
+                        removed.0 += 1;
+                        removed.1 += size;
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Signed, expiring links to kept files: `/media/{id}/{name}?exp=…&sig=…`.
+#[derive(Clone)]
+pub struct Links {
+    key: Vec<u8>,
+}
+
+/// How long a link lasts: long enough for Viber and WhatsApp to fetch it, short enough not
+/// to linger in a chat history.
+pub const LINK_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl Links {
+    pub fn new(key: Vec<u8>) -> Links {
+        Links { key }
+    }
+
+    fn sig(&self, id: MediaId, exp: i64) -> String {
+        crate::channels::hmac_hex(&self.key, format!("media:{}:{exp}", id.0).as_bytes())
+    }
+
+    pub fn url(&self, public_url: &str, id: MediaId, name: &str, now: i64) -> String {
+        let exp = now + LINK_TTL_MS;
+        let safe: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+        format!("{public_url}/media/{}/{safe}?exp={exp}&sig={}", id.0, self.sig(id, exp))
+    }
+
+    /// Whether a link's signature holds and it has not expired.
+    pub fn check(&self, id: MediaId, exp: i64, sig: &str, now: i64) -> Result<(), &'static str> {
+        if !crate::channels::hmac_hex_ok(&self.key, format!("media:{}:{exp}", id.0).as_bytes(), sig) {
+            return Err("the link's signature does not match");
+        }
+        if exp < now {
+            return Err("the link has expired");
+        }
+        Ok(())
+    }
+}
+
+/// The key for media links: kept in the database, so links outlive restarts and every
+/// instance signs alike. Made on first start.
+pub async fn link_key(store: &store::Store) -> anyhow::Result<Vec<u8>> {
+    if let Some(k) = store.kv_get("media_link_key").await? {
+        return hex::decode(k).context("the stored media link key is not hex");
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the media link key: {e}"))?;
+    store.kv_insert_if_absent("media_link_key", &hex::encode(key)).await?;
+    // Another instance may have won the race: use what is stored.
+    let k = store.kv_get("media_link_key").await?.context("the media link key vanished")?;
+    hex::decode(k).context("the stored media link key is not hex")
+}
+
+/// The job that keeps a message's file.
+pub fn fetch_job(message: MessageRowId, now: i64) -> NewJob {
+    NewJob {
+        kind: JobKind::MediaFetch,
+        payload: json!({ "message": message.0 }),
+        queue_key: format!("media:{}", message.0),
+        dedupe_key: Some(format!("media:{}", message.0)),
+        run_at: now,
+    }
+}
+
+/// Whether a message of this kind has a file worth keeping (stickers are not).
+pub fn keeps_file(kind: MessageKind) -> bool {
+    kind.has_file() && kind != MessageKind::Sticker
+}
+
+/// What a download produced.
+struct Downloaded {
+    bytes: Vec<u8>,
+    mime: Option<String>,
+    name: Option<String>,
+}
+
+async fn download(app: &App, src: &MediaSource) -> Result<Downloaded, FetchError> {
+    let media = src.extra.as_ref().map(|e| e["media"].clone()).unwrap_or_default();
+    let name = media["name"].as_str().map(str::to_string);
+    match (src.channel.as_str(), src.direction) {
+        (_, Direction::Outgoing) | ("telegram", _) => {
+            let file_id = src.telegram_file_id.as_deref().ok_or(FetchError::Gone("no Telegram file id".into()))?;
+            let bot = if src.direction == Direction::Outgoing { &app.staff_bot } else { &app.customer_bot };
+            let bytes = bot.api.download(file_id).await.map_err(|e| match e {
+                TgError::Transient(e) => FetchError::Transient(e),
+                TgError::RetryAfter(s) => FetchError::Transient(format!("rate limited for {s} s")),
+                TgError::BadRequest(e) if e.contains("too big") => FetchError::TooLarge(TELEGRAM_DOWNLOAD_BYTES + 1),
+                other => FetchError::Gone(other.to_string()),
+            })?;
+            Ok(Downloaded { bytes, mime: None, name })
+        }
+        ("viber", _) => {
+            let api = app.viber.as_ref().ok_or(FetchError::Transient("Viber is not configured".into()))?;
+            let url = media["url"].as_str().filter(|u| !u.is_empty()).ok_or(FetchError::Gone("no media URL".into()))?;
+            let bytes = api.download(url).await?;
+            Ok(Downloaded { bytes, mime: None, name })
+        }
+        ("whatsapp", _) => {
+            let api = app.whatsapp.as_ref().ok_or(FetchError::Transient("WhatsApp is not configured".into()))?;
+            let id = media["id"].as_str().filter(|u| !u.is_empty()).ok_or(FetchError::Gone("no media id".into()))?;
+            let (bytes, mime) = api.download(id).await?;
+            Ok(Downloaded { bytes, mime: mime.or(media["mime"].as_str().map(str::to_string)), name })
+        }
+        (other, _) => Err(FetchError::Gone(format!("no way to download from {other}"))),
+    }
+}
+
+/// Keep the file of one message now (the job body, also used inline by delivery). Returns
+/// the media row's id; a permanent failure is recorded as a failed row.
+pub async fn fetch_now(app: &App, src: &MediaSource) -> Result<MediaId, FetchError> {
+    if let Some(id) = src.media {
+        return Ok(id);
+    }
+    let now = app.clock.now_ms();
+    let kind = store::media_kind(src.kind);
+    let (kept, mime, name, error) = match download(app, src).await {
+        Ok(d) => {
+            let mime = d
+                .mime
+                .clone()
+                .or_else(|| sniff(&d.bytes).map(str::to_string))
+                .or_else(|| d.name.as_deref().map(|n| mime_from_name(n).to_string()))
+                .unwrap_or_else(|| "application/octet-stream".into());
+            let name = d.name.clone().unwrap_or_else(|| default_name(src.kind, &mime));
+            let kept = app.media.put(&d.bytes).map_err(|e| FetchError::Transient(format!("writing the file: {e}")))?;
+            (Some(kept), Some(mime), Some(name), None)
+        }
+        Err(FetchError::Transient(e)) => return Err(FetchError::Transient(e)),
+        Err(e) => (None, None, None, Some(e.to_string())),
+    };
+    let row = NewMedia {
+        kind,
+        file_path: kept.as_ref().map(|k| k.path.as_str()),
+        telegram_file_id: src.telegram_file_id.as_deref(),
+        sha256: kept.as_ref().map(|k| k.sha256.as_str()),
+        size: kept.as_ref().map(|k| k.size as i64),
+        name: name.as_deref(),
+        mime: mime.as_deref(),
+        lead: src.lead,
+        customer: src.customer,
+        error: error.as_deref(),
+    };
+    let store_err = |e: store::StoreError| FetchError::Transient(e.to_string());
+    let mut tx = app.store.begin().await.map_err(store_err)?;
+    let id = store::attach_media(&mut tx, src.message, &row, now).await.map_err(store_err)?;
+    if src.direction == Direction::Incoming {
+        // The topic may be waiting for this file.
+        store::jobs_enqueue(&mut tx, &topic_sync_job(src.lead, now), now).await.map_err(store_err)?;
+    }
+    tx.commit().await.map_err(|e| store_err(e.into()))?;
+    app.wake.notify_one();
+    match (&kept, &error) {
+        (Some(k), _) => info!(message = src.message.0, sha256 = %k.sha256, size = k.size, "file kept"),
+        (None, Some(e)) => warn!(message = src.message.0, error = %e, "file could not be kept"),
+        _ => {}
+    }
+    Ok(id)
+}
+
+/// The media fetch job.
+pub async fn fetch(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
+    let id = MessageRowId(job.payload["message"].as_i64().context("media fetch payload has no message")?);
+    let Some(src) = app.store.media_source(id).await? else {
+        return Ok(Outcome::Done);
+    };
+    match fetch_now(app, &src).await {
+        Ok(_) => Ok(Outcome::Done),
+        Err(e) => Ok(Outcome::Retry(e.to_string())),
+    }
+}
+
+/// The fetch job gave up: record the failure so the topic stops waiting for the file.
+pub async fn on_gave_up(app: &Arc<App>, job: &JobRow, error: &str) {
+    let Some(id) = job.payload["message"].as_i64() else { return };
+    let Ok(Some(src)) = app.store.media_source(MessageRowId(id)).await else { return };
+    if src.media.is_some() {
+        return;
+    }
+    let now = app.clock.now_ms();
+    let reason = format!("could not be downloaded: {error}");
+    let row = NewMedia {
+        kind: store::media_kind(src.kind),
+        file_path: None,
+        telegram_file_id: src.telegram_file_id.as_deref(),
+        sha256: None,
+        size: None,
+        name: None,
+        mime: None,
+        lead: src.lead,
+        customer: src.customer,
+        error: Some(&reason),
+    };
+    let result = async {
+        let mut tx = app.store.begin().await?;
+        store::attach_media(&mut tx, src.message, &row, now).await?;
+        store::jobs_enqueue(&mut tx, &topic_sync_job(src.lead, now), now).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        warn!(error = %e, "could not record a failed download");
+    }
+    app.wake.notify_one();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_bytes_are_kept_once_and_gc_removes_the_unreferenced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = MediaStore::new(dir.path());
+        let a = s.put(b"photo one").unwrap();
+        let again = s.put(b"photo one").unwrap();
+        let b = s.put(b"photo two").unwrap();
+        assert_eq!(a, again);
+        assert_ne!(a.sha256, b.sha256);
+        assert_eq!(s.read(&a.path).unwrap(), b"photo one");
+        assert!(a.path.starts_with(&format!("{}/{}/", &a.sha256[..2], &a.sha256[2..4])));
+        let keep: HashSet<String> = [a.sha256.clone()].into();
+        assert_eq!(s.gc(&keep).unwrap(), (1, 9));
+        assert!(s.path(&a.path).exists());
+        assert!(!s.path(&b.path).exists());
+        assert_eq!(s.gc(&keep).unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn links_are_signed_and_expire() {
+        let l = Links::new(b"k".to_vec());
+        let url = l.url("https://crm.example", MediaId(7), "my car.jpg", 1_000);
+        assert!(url.starts_with("https://crm.example/media/7/my_car.jpg?exp="), "{url}");
+        let exp: i64 = url.split("exp=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+        let sig = url.split("sig=").nth(1).unwrap();
+        assert_eq!(l.check(MediaId(7), exp, sig, 1_000), Ok(()));
+        assert!(l.check(MediaId(8), exp, sig, 1_000).is_err(), "another file");
+        assert!(l.check(MediaId(7), exp + 1, sig, 1_000).is_err(), "a longer life");
+        assert_eq!(l.check(MediaId(7), exp, sig, exp + 1), Err("the link has expired"));
+        assert!(Links::new(b"other".to_vec()).check(MediaId(7), exp, sig, 1_000).is_err());
+    }
+}
