@@ -1,4 +1,5 @@
-//! The command line: `run`, `migrate`, `demo`, `bench`, `users`, `jobs`, `config check`.
+//! The command line: `run`, `migrate`, `demo`, `bench`, `users`, `jobs`, `config check`,
+//! `viber set-webhook`, `media gc`.
 //! Output here is for people; the service logs through `tracing`.
 
 use crate::clock::Clock;
@@ -49,6 +50,31 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Viber: register the webhook.
+    Viber {
+        #[command(subcommand)]
+        command: ViberCommand,
+    },
+    /// The media store.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ViberCommand {
+    /// Register FORECOURT_PUBLIC_URL/webhooks/viber (or --url) as the bot's webhook.
+    SetWebhook {
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Remove kept files that no media row points to.
+    Gc,
 }
 
 #[derive(Subcommand)]
@@ -243,6 +269,39 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 "  updates by: {}",
                 if config.telegram.webhook_secret.is_some() { "webhook" } else { "long polling" }
             );
+            println!("  public URL: {}", config.public_url.as_deref().unwrap_or("(not set)"));
+            println!("  Viber: {}", if config.viber.is_some() { "on" } else { "off" });
+            println!(
+                "  WhatsApp: {}",
+                match &config.whatsapp {
+                    Some(w) => format!("on (template: {})", w.template.as_ref().map(|t| t.0.as_str()).unwrap_or("none")),
+                    None => "off".into(),
+                }
+            );
+        }
+        Command::Viber { command: ViberCommand::SetWebhook { url } } => {
+            let v = config.viber.as_ref().context("FORECOURT_VIBER_TOKEN is missing: Viber is off")?;
+            let url = match url {
+                Some(u) => u,
+                None => format!(
+                    "{}/webhooks/viber",
+                    config.public_url.as_deref().context("FORECOURT_PUBLIC_URL is missing (or pass --url)")?
+                ),
+            };
+            if !url.starts_with("https://") {
+                eprintln!("warning: Viber accepts only https webhook URLs; {url} will be refused by the real API");
+            }
+            let http = reqwest::Client::new();
+            let api = crate::channels::viber::ViberApi::new(http, &v.api_url, v.token.expose(), &v.sender_name);
+            api.set_webhook(&url).await.with_context(|| format!("Viber refused the webhook {url}"))?;
+            println!("Viber webhook set to {url}");
+        }
+        Command::Media { command: MediaCommand::Gc } => {
+            let store = store(&config).await?;
+            let referenced = store.referenced_media().await?;
+            let media = crate::media::MediaStore::new(&config.data_dir);
+            let (files, bytes) = media.gc(&referenced).context("cleaning the media directory")?;
+            println!("removed {files} unreferenced file(s), {} KB, from {}", bytes.div_ceil(1024), media.root().display());
         }
         Command::Demo { .. } | Command::Bench(_) => unreachable!("handled above"),
     }

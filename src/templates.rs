@@ -31,6 +31,11 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/unknown_command.txt", include_str!("../templates/staff/unknown_command.txt")),
     ("staff/unsupported_kind.txt", include_str!("../templates/staff/unsupported_kind.txt")),
     ("staff/usage_lead.txt", include_str!("../templates/staff/usage_lead.txt")),
+    ("staff/unsubscribed.txt", include_str!("../templates/staff/unsubscribed.txt")),
+    ("staff/resubscribed.txt", include_str!("../templates/staff/resubscribed.txt")),
+    ("staff/media_failed.txt", include_str!("../templates/staff/media_failed.txt")),
+    ("staff/template_sent.txt", include_str!("../templates/staff/template_sent.txt")),
+    ("customer/welcome.txt", include_str!("../templates/customer/welcome.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +114,7 @@ mod tests {
         for r in crate::domain::LostReason::ALL {
             assert_eq!(t.label("lost", r.as_str(), "?"), r.label());
         }
-        for b in ["claim", "stage_menu", "lost_menu", "back"] {
+        for b in ["claim", "stage_menu", "lost_menu", "back", "send_template"] {
             assert_ne!(t.label("button", b, "?"), "?", "{b}");
         }
         assert_eq!(t.label("button", "unknown", "fallback"), "fallback");

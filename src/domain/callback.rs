@@ -17,6 +17,8 @@ pub enum CardAction {
     LostMenu(LeadId),
     Lost(LeadId, LostReason),
     Back(LeadId),
+    /// Send the WhatsApp re-engagement template to the lead's customer.
+    SendTemplate(LeadId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,7 +33,8 @@ impl CardAction {
             | CardAction::SetStage(l, _)
             | CardAction::LostMenu(l)
             | CardAction::Lost(l, _)
-            | CardAction::Back(l) => l,
+            | CardAction::Back(l)
+            | CardAction::SendTemplate(l) => l,
         }
     }
 
@@ -43,6 +46,7 @@ impl CardAction {
             CardAction::LostMenu(l) => format!("{VERSION}:lm:{l}"),
             CardAction::Lost(l, r) => format!("{VERSION}:l:{l}:{}", r.code()),
             CardAction::Back(l) => format!("{VERSION}:b:{l}"),
+            CardAction::SendTemplate(l) => format!("{VERSION}:t:{l}"),
         }
     }
 
@@ -66,6 +70,7 @@ impl CardAction {
             ("sm", None) => CardAction::StageMenu(lead),
             ("lm", None) => CardAction::LostMenu(lead),
             ("b", None) => CardAction::Back(lead),
+            ("t", None) => CardAction::SendTemplate(lead),
             ("s", Some(code)) => {
                 let mut chars = code.chars();
                 let stage = chars.next().and_then(Stage::from_code).ok_or(Stale)?;
@@ -99,7 +104,8 @@ mod tests {
             (lead.clone(), stage).prop_map(|(l, s)| CardAction::SetStage(l, s)),
             lead.clone().prop_map(CardAction::LostMenu),
             (lead.clone(), reason).prop_map(|(l, r)| CardAction::Lost(l, r)),
-            lead.prop_map(CardAction::Back),
+            lead.clone().prop_map(CardAction::Back),
+            lead.prop_map(CardAction::SendTemplate),
         ]
     }
 
@@ -134,6 +140,7 @@ mod tests {
             "1:c:1:extra",
             "1:s:1",
             "1:l:1:",
+            "1:t:1:x",
         ] {
             assert_eq!(CardAction::decode(bad), Err(Stale), "{bad}");
         }

@@ -170,22 +170,37 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         delivery: Some("pending"),
         staff_state: "none",
     };
-    let Some(message) = store::insert_message(&mut tx, &out, now).await? else {
+    let Some(message) = queue_outgoing(&mut tx, &out, now).await? else {
         tx.commit().await?;
         return Ok(());
     };
-    let job = NewJob {
-        kind: JobKind::Deliver,
-        payload: json!({ "message": message.0 }),
-        queue_key: format!("deliver:{}:{}", lead.last_channel, lead.customer_id),
-        dedupe_key: None,
-        run_at: now,
-    };
-    store::jobs_enqueue(&mut tx, &job, now).await?;
     tx.commit().await?;
     info!(lead = lead.id.0, message = message.0, "staff reply queued for the customer");
     app.wake.notify_one();
     Ok(())
+}
+
+/// Store an outgoing message with its delivery job (and, for a file, its media fetch).
+async fn queue_outgoing(
+    tx: &mut store::Conn,
+    out: &NewMessage,
+    now: i64,
+) -> Result<Option<crate::domain::MessageRowId>, StoreError> {
+    let Some(message) = store::insert_message(tx, out, now).await? else {
+        return Ok(None);
+    };
+    let job = NewJob {
+        kind: JobKind::Deliver,
+        payload: json!({ "message": message.0 }),
+        queue_key: format!("deliver:{}:{}", out.channel, out.customer),
+        dedupe_key: None,
+        run_at: now,
+    };
+    store::jobs_enqueue(tx, &job, now).await?;
+    if crate::media::keeps_file(out.kind) && out.telegram_file_id.is_some() {
+        store::jobs_enqueue(tx, &crate::media::fetch_job(message, now), now).await?;
+    }
+    Ok(Some(message))
 }
 
 async fn forget_card(conn: &mut store::Conn, lead: LeadId) -> Result<(), StoreError> {
@@ -235,6 +250,33 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
         let refused = |e: crate::domain::RuleError| {
             render(app, "staff/refused.txt", minijinja::context! { reason => e.to_string() })
         };
+        if let CardAction::SendTemplate(_) = action {
+            if let Err(e) = lead::staff_replied(actor, &facts) {
+                break 'decided answer(refused(e), true);
+            }
+            let Some((name, language)) = app.config.whatsapp.as_ref().and_then(|w| w.template.clone()) else {
+                break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => "no_template" }), true);
+            };
+            let out = NewMessage {
+                lead: lead.id,
+                customer: lead.customer_id,
+                user: Some(user.id),
+                channel: crate::domain::Channel::Whatsapp.as_str().into(),
+                direction: Direction::Outgoing,
+                kind: MessageKind::Text,
+                body: Some(format!("[template {name}]")),
+                telegram_file_id: None,
+                media_group_id: None,
+                extra: Some(json!({ "template": name, "language": language })),
+                external_id: None,
+                sent_at: now,
+                delivery: Some("pending"),
+                staff_state: "none",
+            };
+            queue_outgoing(&mut tx, &out, now).await?;
+            info!(lead = lead.id.0, user = user.id.0, template = %name, "re-engagement template queued");
+            break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => "template" }), false);
+        }
         let result = match action {
             CardAction::Claim(_) => lead::claim(actor, &facts).map(|c| (c, Menu::Main, "claim")),
             CardAction::SetStage(_, stage) => {
@@ -245,7 +287,7 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             }
             CardAction::StageMenu(_) => lead::stage_menu(actor, &facts).map(|_| (vec![], Menu::Stage(user.id), "menu")),
             CardAction::LostMenu(_) => lead::lost_menu(actor, &facts).map(|_| (vec![], Menu::Lost, "menu")),
-            CardAction::Back(_) => Ok((vec![], Menu::Main, "menu")),
+            CardAction::Back(_) | CardAction::SendTemplate(_) => Ok((vec![], Menu::Main, "menu")),
         };
         match result {
             Err(e) => answer(refused(e), true),

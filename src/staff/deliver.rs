@@ -1,15 +1,21 @@
 //! The deliver job: one outgoing staff message to the customer on their channel. The row
 //! exists (delivery `pending`) before the job runs; the outcome is written back, and a
-//! failure the staff must know about is said in the lead's topic.
+//! failure the staff must know about is said in the lead's topic. Telegram gets file ids
+//! or bytes; Viber and WhatsApp get signed links to the kept file.
 
 use super::topic::system_message;
 use crate::app::App;
 use crate::channels::telegram::{FileRef, TgError};
-use crate::domain::{Channel, MessageKind, MessageRowId};
+use crate::channels::viber::ViberError;
+use crate::channels::whatsapp::WaError;
+use crate::channels::{LinkedFile, Outgoing};
+use crate::domain::delivery::{whatsapp_window_open, Receipt};
+use crate::domain::{Channel, CustomerId, LeadId, MessageKind, MessageRowId};
 use crate::ingest::topic_sync_job;
 use crate::jobs::Outcome;
-use crate::store::{self, Delivery, JobRow};
+use crate::store::{self, Delivery, JobRow, ReceiptApplied};
 use anyhow::Context;
+use serde_json::json;
 use std::sync::Arc;
 use tracing::{info, warn};
 
@@ -22,10 +28,14 @@ pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     if d.delivery.as_deref() != Some("pending") {
         return Ok(Outcome::Done); // already delivered or failed: a repeated job does nothing
     }
-    if d.channel != Channel::Telegram {
-        fail(app, &d, "unsupported", &format!("{} is not connected yet", d.channel.label())).await?;
-        return Ok(Outcome::Done);
+    match d.channel {
+        Channel::Telegram => telegram(app, &d).await,
+        Channel::Viber => viber(app, &d).await,
+        Channel::Whatsapp => whatsapp(app, &d).await,
     }
+}
+
+async fn telegram(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
     let chat: i64 = d.external_user.parse().context("a Telegram identity that is not a chat id")?;
     let bot = &app.customer_bot;
     let now = app.clock.now_ms();
@@ -48,10 +58,7 @@ pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     };
     match sent {
         Ok(message_id) => {
-            let mut tx = app.store.begin().await?;
-            store::set_delivery(&mut tx, d.id, "sent", None, Some(&format!("{chat}:{message_id}"))).await?;
-            tx.commit().await?;
-            info!(lead = d.lead.0, message = d.id.0, "delivered to the customer");
+            sent_ok(app, d, &format!("{chat}:{message_id}")).await?;
             Ok(Outcome::Done)
         }
         Err(TgError::RetryAfter(s)) => {
@@ -59,40 +66,226 @@ pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
             app.limiter.pause(bot.slot, chat, until);
             Ok(Outcome::WaitUntil(until))
         }
-        Err(TgError::Blocked) => {
-            fail(app, &d, "blocked", "").await?;
-            Ok(Outcome::Done)
-        }
-        Err(TgError::TooLong) => {
-            fail(app, &d, "too_long", "").await?;
-            Ok(Outcome::Done)
-        }
+        Err(TgError::Blocked) => fail(app, d, "blocked", "").await,
+        Err(TgError::TooLong) => fail(app, d, "too_long", "").await,
         Err(TgError::Transient(e)) => Ok(Outcome::Retry(e)),
-        Err(e) => {
-            fail(app, &d, "other", &e.to_string()).await?;
-            Ok(Outcome::Done)
-        }
+        Err(e) => fail(app, d, "other", &e.to_string()).await,
     }
 }
 
-/// Mark the message failed and say so in the topic.
-async fn fail(app: &App, d: &Delivery, reason: &str, detail: &str) -> anyhow::Result<()> {
-    let now = app.clock.now_ms();
-    let quote: String = d.body.as_deref().unwrap_or("").chars().take(60).collect();
-    let text = app.templates.render(
+/// What to send to a Viber or WhatsApp customer, or why it cannot go.
+enum Prepared {
+    Send(Outgoing, Option<String>),
+    Fail(&'static str, String),
+    Retry(String),
+}
+
+/// Build the message: text as text, a staff file kept first and sent as a signed link.
+async fn prepare(app: &App, d: &Delivery) -> anyhow::Result<Prepared> {
+    let body = d.body.clone().unwrap_or_default();
+    if d.kind == MessageKind::Text {
+        return Ok(Prepared::Send(Outgoing::Text(body), None));
+    }
+    if !crate::media::keeps_file(d.kind) {
+        return Ok(Prepared::Fail("unsupported", String::new()));
+    }
+    let src = app.store.media_source(d.id).await?.context("the message is gone")?;
+    let media_id = match crate::media::fetch_now(app, &src).await {
+        Ok(id) => id,
+        Err(crate::media::FetchError::Transient(e)) => return Ok(Prepared::Retry(e)),
+        Err(e) => return Ok(Prepared::Fail("media", e.to_string())),
+    };
+    let m = app.store.media(media_id).await?.context("the media row is gone")?;
+    if !m.ready {
+        return Ok(Prepared::Fail("media", m.error.unwrap_or_default()));
+    }
+    let (size, mime) = (m.size.unwrap_or(0) as u64, m.mime.clone().unwrap_or_default());
+    let name = m.name.clone().unwrap_or_else(|| crate::domain::media::default_name(d.kind, &mime));
+    let send_as = match crate::domain::media::plan(d.channel, d.kind, size, &mime, &name) {
+        Ok(s) => s,
+        Err(refusal) => return Ok(Prepared::Fail("media", refusal.to_string())),
+    };
+    let public = app.config.public_url.as_deref().context("FORECOURT_PUBLIC_URL is not set")?;
+    let url = app.links.url(public, m.id, &name, app.clock.now_ms());
+    let caption = (!body.is_empty()).then_some(body);
+    Ok(Prepared::Send(Outgoing::File(LinkedFile { send_as, url, name, size, caption: caption.clone() }), caption))
+}
+
+async fn viber(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
+    let Some(api) = app.viber.as_ref() else {
+        return fail(app, d, "unsupported", "").await;
+    };
+    if d.blocked {
+        // Unsubscribed: Viber forbids writing to them, and we do not try.
+        return fail(app, d, "unsubscribed", "").await;
+    }
+    let (out, caption) = match prepare(app, d).await? {
+        Prepared::Send(o, c) => (o, c),
+        Prepared::Fail(reason, detail) => return fail(app, d, reason, &detail).await,
+        Prepared::Retry(e) => return Ok(Outcome::Retry(e)),
+    };
+    match api.send(&d.external_user, &out).await {
+        Ok(token) => {
+            // Viber's file messages carry no text: the caption follows as its own message.
+            if let (Outgoing::File(f), Some(c)) = (&out, caption) {
+                if f.send_as != crate::domain::media::SendAs::Picture {
+                    if let Err(e) = api.send(&d.external_user, &Outgoing::Text(c)).await {
+                        warn!(message = d.id.0, error = %e, "the caption after a Viber file was not sent");
+                    }
+                }
+            }
+            sent_ok(app, d, &token).await?;
+            Ok(Outcome::Done)
+        }
+        Err(ViberError::NotSubscribed(_)) => {
+            let mut tx = app.store.begin().await?;
+            store::set_blocked(&mut tx, d.customer, d.channel, true).await?;
+            tx.commit().await?;
+            fail(app, d, "unsubscribed", "").await
+        }
+        Err(e @ (ViberError::RateLimited | ViberError::Transient(_) | ViberError::Account(..))) => {
+            Ok(Outcome::Retry(e.to_string()))
+        }
+        Err(e) => fail(app, d, "other", &e.to_string()).await,
+    }
+}
+
+async fn whatsapp(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
+    let Some(api) = app.whatsapp.as_ref() else {
+        return fail(app, d, "unsupported", "").await;
+    };
+    let template = d.extra.as_ref().and_then(|e| {
+        Some(Outgoing::Template {
+            name: e["template"].as_str()?.to_string(),
+            language: e["language"].as_str().unwrap_or("uk").to_string(),
+        })
+    });
+    let out = match template {
+        Some(t) => t,
+        None => {
+            if !whatsapp_window_open(d.last_inbound_at, app.clock.now_ms()) {
+                // Not sent blind: it would answer 200 and fail later as 131047.
+                return fail(app, d, "window_closed", "").await;
+            }
+            match prepare(app, d).await? {
+                Prepared::Send(o, _) => o,
+                Prepared::Fail(reason, detail) => return fail(app, d, reason, &detail).await,
+                Prepared::Retry(e) => return Ok(Outcome::Retry(e)),
+            }
+        }
+    };
+    match api.send(&d.external_user, &out).await {
+        Ok(id) => {
+            sent_ok(app, d, &id).await?;
+            if let Outgoing::Template { name, .. } = &out {
+                let who = match d.user {
+                    Some(u) => app.store.user_by_id(u).await?.map(|u| u.first_name().to_string()).unwrap_or_default(),
+                    None => String::new(),
+                };
+                let text = app.templates.render(
+                    "staff/template_sent.txt",
+                    minijinja::context! { template => name, name => who },
+                )?;
+                notice(app, d.lead, d.customer, &text, None).await?;
+            }
+            Ok(Outcome::Done)
+        }
+        Err(WaError::WindowClosed) => fail(app, d, "window_closed", "").await,
+        Err(e @ (WaError::RateLimited(_) | WaError::Transient(_) | WaError::Auth(..))) => {
+            Ok(Outcome::Retry(e.to_string()))
+        }
+        Err(e) => fail(app, d, "other", &e.to_string()).await,
+    }
+}
+
+/// Record a send, and apply any receipt that came before we knew the message's id.
+async fn sent_ok(app: &App, d: &Delivery, delivered_id: &str) -> anyhow::Result<()> {
+    let mut tx = app.store.begin().await?;
+    store::set_delivery(&mut tx, d.id, "sent", None, Some(delivered_id)).await?;
+    let early = if d.channel == Channel::Telegram {
+        None
+    } else {
+        store::apply_waiting_receipts(&mut tx, d.channel, delivered_id).await?
+    };
+    if let Some(a) = early.filter(|a| a.receipt == Receipt::Failed) {
+        receipt_failed(app, &mut tx, d.channel, &a, None).await?;
+    }
+    tx.commit().await?;
+    app.wake.notify_one();
+    info!(lead = d.lead.0, message = d.id.0, channel = %d.channel, "delivered to the customer");
+    Ok(())
+}
+
+/// The topic's notice that a delivery failed.
+fn failure_text(app: &App, channel: Channel, body: Option<&str>, reason: &str, detail: &str) -> anyhow::Result<String> {
+    let quote: String = body.unwrap_or("").chars().take(60).collect();
+    let template = app.config.whatsapp.as_ref().and_then(|w| w.template.as_ref()).map(|t| t.0.clone());
+    Ok(app.templates.render(
         "staff/delivery_failed.txt",
-        minijinja::context! { reason, detail, quote, channel => d.channel.label() },
-    )?;
+        minijinja::context! { reason, detail, quote, channel => channel.label(), template },
+    )?)
+}
+
+/// A notice in the topic (optionally with the template button), with its topic sync.
+async fn notice_in_tx(
+    app: &App,
+    tx: &mut store::Conn,
+    lead: LeadId,
+    customer: CustomerId,
+    text: &str,
+    button: Option<&str>,
+) -> anyhow::Result<()> {
+    let now = app.clock.now_ms();
+    let mut m = system_message(lead, customer, text, now);
+    m.extra = button.map(|b| json!({ "button": b }));
+    store::insert_message(tx, &m, now).await?;
+    store::jobs_enqueue(tx, &topic_sync_job(lead, now), now).await?;
+    Ok(())
+}
+
+async fn notice(app: &App, lead: LeadId, customer: CustomerId, text: &str, button: Option<&str>) -> anyhow::Result<()> {
+    let mut tx = app.store.begin().await?;
+    notice_in_tx(app, &mut tx, lead, customer, text, button).await?;
+    tx.commit().await?;
+    app.wake.notify_one();
+    Ok(())
+}
+
+/// The template button goes with a closed-window notice when a template is configured.
+fn window_button(app: &App, reason: &str) -> Option<&'static str> {
+    let has_template = app.config.whatsapp.as_ref().is_some_and(|w| w.template.is_some());
+    (reason == "window_closed" && has_template).then_some("send_template")
+}
+
+/// Mark the message failed and say so in the topic.
+async fn fail(app: &App, d: &Delivery, reason: &str, detail: &str) -> anyhow::Result<Outcome> {
+    let text = failure_text(app, d.channel, d.body.as_deref(), reason, detail)?;
     let mut tx = app.store.begin().await?;
     store::set_delivery(&mut tx, d.id, "failed", Some(if detail.is_empty() { reason } else { detail }), None).await?;
     if reason == "blocked" {
         store::set_blocked(&mut tx, d.customer, d.channel, true).await?;
     }
-    store::insert_message(&mut tx, &system_message(d.lead, d.customer, &text, now), now).await?;
-    store::jobs_enqueue(&mut tx, &topic_sync_job(d.lead, now), now).await?;
+    notice_in_tx(app, &mut tx, d.lead, d.customer, &text, window_button(app, reason)).await?;
     tx.commit().await?;
     app.wake.notify_one();
     warn!(lead = d.lead.0, message = d.id.0, reason, "delivery failed");
+    Ok(Outcome::Done)
+}
+
+/// A provider reported (by webhook) that a sent message failed: say it in the topic.
+pub async fn receipt_failed(
+    app: &App,
+    tx: &mut store::Conn,
+    channel: Channel,
+    a: &ReceiptApplied,
+    error_code: Option<i64>,
+) -> anyhow::Result<()> {
+    let window = error_code == Some(crate::channels::whatsapp::WINDOW_CLOSED)
+        || a.error.as_deref().is_some_and(|e| e.contains("131047"));
+    let reason = if window { "window_closed" } else { "provider" };
+    let text = failure_text(app, channel, a.body.as_deref(), reason, a.error.as_deref().unwrap_or(""))?;
+    notice_in_tx(app, tx, a.lead, a.customer, &text, window_button(app, reason)).await?;
+    warn!(lead = a.lead.0, message = a.message.0, %channel, reason, "the messenger reports a failed delivery");
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 
 use super::card;
 use crate::app::App;
-use crate::channels::telegram::{FileRef, TgError};
+use crate::channels::telegram::{FileRef, Keyboard, TgError};
 use crate::domain::merge::{merge, Entry};
 use crate::domain::{Actor, Direction, LeadId, MessageKind, MessageRowId};
 use crate::ingest::ALBUM_GRACE_MS;
@@ -16,6 +16,15 @@ use crate::store::{self, JobRow, LeadRow, NewMessage, StaffPending};
 use anyhow::Context;
 use std::sync::Arc;
 use tracing::{info, warn};
+
+/// Where a file for the topic comes from.
+#[derive(Debug, Clone)]
+enum SegFile {
+    /// A customer's Telegram file id (the customer bot's).
+    Telegram(String),
+    /// A file in the media store: (path relative to it, file name).
+    Kept(String, String),
+}
 
 enum Step {
     /// Something changed (topic created or recreated): look at the lead again.
@@ -26,9 +35,9 @@ enum Step {
 /// A unit of sending into the topic.
 #[derive(Debug)]
 enum Segment {
-    Text { ids: Vec<MessageRowId>, text: String },
-    Media { id: MessageRowId, kind: MessageKind, file_id: String, caption: String },
-    Album { ids: Vec<MessageRowId>, items: Vec<(MessageKind, String, Option<String>)> },
+    Text { ids: Vec<MessageRowId>, text: String, keyboard: Option<Keyboard> },
+    Media { id: MessageRowId, kind: MessageKind, file: SegFile, caption: String },
+    Album { ids: Vec<MessageRowId>, items: Vec<(MessageKind, SegFile, Option<String>)> },
     Location { id: MessageRowId, lat: f64, lon: f64 },
 }
 
@@ -146,22 +155,24 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
             return Ok(Step::Finished(Outcome::WaitUntil(newest + COALESCE_MS)));
         }
     }
-    let (segments, wait_for_album) = segments(app, &pending, now)?;
+    let (segments, wait_for_album) = segments(app, lead.id, &pending, now)?;
     for seg in segments {
         let now = app.clock.now_ms();
         if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
             return Ok(Step::Finished(Outcome::WaitUntil(until)));
         }
         let (ids, sent) = match &seg {
-            Segment::Text { ids, text } => (ids.clone(), bot.api.send_text(chat, Some(thread), text, None).await),
-            Segment::Media { id, kind, file_id, caption } => {
-                let file = file_for_staff(app, file_id).await?;
+            Segment::Text { ids, text, keyboard } => {
+                (ids.clone(), bot.api.send_text(chat, Some(thread), text, keyboard.as_ref()).await)
+            }
+            Segment::Media { id, kind, file, caption } => {
+                let file = file_for_staff(app, file).await?;
                 (vec![*id], bot.api.send_media(chat, Some(thread), *kind, &file, Some(caption)).await)
             }
             Segment::Album { ids, items } => {
                 let mut files = Vec::new();
-                for (kind, file_id, caption) in items {
-                    files.push((*kind, file_for_staff(app, file_id).await?, caption.clone()));
+                for (kind, file, caption) in items {
+                    files.push((*kind, file_for_staff(app, file).await?, caption.clone()));
                 }
                 (ids.clone(), bot.api.send_album(chat, Some(thread), &files).await)
             }
@@ -308,13 +319,31 @@ pub fn system_message(lead: LeadId, customer: crate::domain::CustomerId, text: &
 }
 
 /// A customer's file, as the staff bot can send it: by id when one bot serves both sides,
-/// else downloaded through the customer bot and uploaded.
-async fn file_for_staff(app: &App, file_id: &str) -> anyhow::Result<FileRef> {
+/// else downloaded through the customer bot and uploaded; a kept file is uploaded.
+async fn file_for_staff(app: &App, file: &SegFile) -> anyhow::Result<FileRef> {
+    let file_id = match file {
+        SegFile::Kept(path, name) => {
+            let bytes = app.media.read(path).with_context(|| format!("reading the kept file {path}"))?;
+            return Ok(FileRef::Bytes(bytes, name.clone()));
+        }
+        SegFile::Telegram(id) => id,
+    };
     if app.same_bot() {
         return Ok(FileRef::Id(file_id.to_string()));
     }
     let bytes = app.customer_bot.api.download(file_id).await.context("downloading a customer's file")?;
     Ok(FileRef::Bytes(bytes, file_id.to_string()))
+}
+
+/// The keyboard under a notice: the WhatsApp re-engagement template offer.
+fn notice_keyboard(app: &App, button: &str, lead: LeadId) -> Keyboard {
+    match button {
+        "send_template" => vec![vec![(
+            app.templates.label("button", "send_template", "Send the template"),
+            crate::domain::callback::CardAction::SendTemplate(lead).encode(),
+        )]],
+        _ => Vec::new(),
+    }
 }
 
 /// One line of the merged text for a message.
@@ -341,7 +370,12 @@ fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
 
 /// Cut the waiting messages into sends. Returns the segments and, if a trailing album may
 /// still be arriving, when to look again.
-fn segments(app: &App, pending: &[StaffPending], now: i64) -> anyhow::Result<(Vec<Segment>, Option<i64>)> {
+fn segments(
+    app: &App,
+    lead: LeadId,
+    pending: &[StaffPending],
+    now: i64,
+) -> anyhow::Result<(Vec<Segment>, Option<i64>)> {
     let mut out = Vec::new();
     let mut texts: Vec<(MessageRowId, String, String)> = Vec::new();
     let flush = |texts: &mut Vec<(MessageRowId, String, String)>, out: &mut Vec<Segment>| {
@@ -350,7 +384,11 @@ fn segments(app: &App, pending: &[StaffPending], now: i64) -> anyhow::Result<(Ve
         }
         let entries: Vec<Entry> = texts.iter().map(|(_, stamp, text)| Entry { stamp, text }).collect();
         for chunk in merge(&entries) {
-            out.push(Segment::Text { ids: chunk.completes.iter().map(|i| texts[*i].0).collect(), text: chunk.text });
+            out.push(Segment::Text {
+                ids: chunk.completes.iter().map(|i| texts[*i].0).collect(),
+                text: chunk.text,
+                keyboard: None,
+            });
         }
         texts.clear();
     };
@@ -358,7 +396,50 @@ fn segments(app: &App, pending: &[StaffPending], now: i64) -> anyhow::Result<(Ve
     while i < pending.len() {
         let m = &pending[i];
         let stamp = app.local_time(m.sent_at, false);
-        let is_file = m.kind.has_file() && m.kind != MessageKind::Sticker && m.telegram_file_id.is_some();
+        // A notice with a button (the WhatsApp template offer) goes on its own.
+        if let Some(button) = m.extra.as_ref().and_then(|e| e["button"].as_str()).filter(|_| m.direction == Direction::System) {
+            flush(&mut texts, &mut out);
+            out.push(Segment::Text {
+                ids: vec![m.id],
+                text: m.body.clone().unwrap_or_default(),
+                keyboard: Some(notice_keyboard(app, button, lead)),
+            });
+            i += 1;
+            continue;
+        }
+        // A Viber or WhatsApp file shows once it is kept; later messages wait behind it so
+        // the topic keeps the customer's order. The fetch job syncs the topic when done.
+        let kept = if crate::media::keeps_file(m.kind) && m.telegram_file_id.is_none() {
+            match &m.media {
+                None if m.direction == Direction::Incoming => {
+                    flush(&mut texts, &mut out);
+                    return Ok((out, None));
+                }
+                Some(md) => match (&md.path, &md.error) {
+                    (Some(p), _) => Some(SegFile::Kept(
+                        p.clone(),
+                        md.name.clone().unwrap_or_else(|| crate::domain::media::default_name(m.kind, "")),
+                    )),
+                    (None, e) => {
+                        let text = app.templates.render(
+                            "staff/media_failed.txt",
+                            minijinja::context! { kind => m.kind.as_str(), name => md.name.clone(), error => e },
+                        )?;
+                        let text = match &m.body {
+                            Some(b) if !b.is_empty() => format!("{text} {b}"),
+                            _ => text,
+                        };
+                        texts.push((m.id, stamp, text));
+                        i += 1;
+                        continue;
+                    }
+                },
+                None => None,
+            }
+        } else {
+            None
+        };
+        let is_file = m.kind.has_file() && m.kind != MessageKind::Sticker && (m.telegram_file_id.is_some() || kept.is_some());
         if is_file {
             flush(&mut texts, &mut out);
             let caption = match &m.body {
@@ -386,7 +467,7 @@ fn segments(app: &App, pending: &[StaffPending], now: i64) -> anyhow::Result<(Ve
                         .map(|(k, p)| {
                             let cap =
                                 if k == 0 { Some(caption.clone()) } else { p.body.clone().filter(|b| !b.is_empty()) };
-                            (p.kind, p.telegram_file_id.clone().unwrap_or_default(), cap)
+                            (p.kind, SegFile::Telegram(p.telegram_file_id.clone().unwrap_or_default()), cap)
                         })
                         .collect();
                     out.push(Segment::Album { ids: pending[i..j].iter().map(|p| p.id).collect(), items });
@@ -394,12 +475,8 @@ fn segments(app: &App, pending: &[StaffPending], now: i64) -> anyhow::Result<(Ve
                     continue;
                 }
             }
-            out.push(Segment::Media {
-                id: m.id,
-                kind: m.kind,
-                file_id: m.telegram_file_id.clone().unwrap_or_default(),
-                caption,
-            });
+            let file = kept.unwrap_or_else(|| SegFile::Telegram(m.telegram_file_id.clone().unwrap_or_default()));
+            out.push(Segment::Media { id: m.id, kind: m.kind, file, caption });
         } else if m.kind == MessageKind::Location {
             let lat = m.extra.as_ref().and_then(|e| e["latitude"].as_f64());
             let lon = m.extra.as_ref().and_then(|e| e["longitude"].as_f64());

@@ -79,6 +79,18 @@ pub struct StaffPending {
     pub sent_at: i64,
     /// When Forecourt stored it.
     pub created_at: i64,
+    /// `telegram`, `viber`, `whatsapp` or `staff`.
+    pub channel: String,
+    /// The kept file, once the media fetch has run.
+    pub media: Option<PendingMedia>,
+}
+
+/// A waiting message's kept file: its path when kept, else why not.
+#[derive(Debug, Clone)]
+pub struct PendingMedia {
+    pub path: Option<String>,
+    pub name: Option<String>,
+    pub error: Option<String>,
 }
 
 /// An outgoing message and where it goes.
@@ -94,6 +106,11 @@ pub struct Delivery {
     pub telegram_file_id: Option<String>,
     pub delivery: Option<String>,
     pub blocked: bool,
+    pub extra: Option<serde_json::Value>,
+    /// The customer's last message time on this channel, as the messenger reported it.
+    pub last_inbound_at: Option<i64>,
+    /// The staff member who wrote it.
+    pub user: Option<UserId>,
 }
 
 /// A stored message, for timelines, transcripts and tests.
@@ -472,8 +489,11 @@ impl Store {
     /// Messages waiting to be shown in the lead's topic, oldest first.
     pub async fn staff_pending(&self, lead: LeadId, limit: i64) -> Result<Vec<StaffPending>> {
         let rows = sqlx::query(
-            "SELECT id, direction, kind, body, telegram_file_id, media_group_id, extra, sent_at, created_at FROM messages
-             WHERE lead_id = $1 AND staff_state = 'pending' ORDER BY id LIMIT $2",
+            "SELECT m.id, m.channel, m.direction, m.kind, m.body, m.telegram_file_id, m.media_group_id, m.extra,
+                    m.sent_at, m.created_at, m.media_id, md.status AS media_status, md.file_path, md.original_name,
+                    md.error AS media_error
+             FROM messages m LEFT JOIN media md ON md.id = m.media_id
+             WHERE m.lead_id = $1 AND m.staff_state = 'pending' ORDER BY m.id LIMIT $2",
         )
         .bind(lead.0)
         .bind(limit)
@@ -493,6 +513,16 @@ impl Store {
                     extra: parse_extra(col(r, "extra")?),
                     sent_at: col(r, "sent_at")?,
                     created_at: col(r, "created_at")?,
+                    channel: col(r, "channel")?,
+                    media: match col::<Option<i64>>(r, "media_id")? {
+                        None => None,
+                        Some(_) => Some(PendingMedia {
+                            path: col::<Option<String>>(r, "file_path")?
+                                .filter(|_| col::<Option<String>>(r, "media_status").ok().flatten().as_deref() == Some("ready")),
+                            name: col(r, "original_name")?,
+                            error: col(r, "media_error")?,
+                        }),
+                    },
                 })
             })
             .collect()
@@ -515,7 +545,7 @@ impl Store {
     pub async fn delivery(&self, message: MessageRowId) -> Result<Option<Delivery>> {
         let row = sqlx::query(
             "SELECT m.id, m.lead_id, m.customer_id, m.channel, m.kind, m.body, m.telegram_file_id, m.delivery,
-                    i.external_id, i.blocked
+                    m.extra, m.user_id, i.external_id, i.blocked, i.last_inbound_at
              FROM messages m JOIN customer_identities i ON i.customer_id = m.customer_id AND i.channel = m.channel
              WHERE m.id = $1",
         )
@@ -535,6 +565,9 @@ impl Store {
             telegram_file_id: col(&r, "telegram_file_id")?,
             delivery: col(&r, "delivery")?,
             blocked: col::<i64>(&r, "blocked")? == 1,
+            extra: parse_extra(col(&r, "extra")?),
+            last_inbound_at: col(&r, "last_inbound_at")?,
+            user: col::<Option<i64>>(&r, "user_id")?.map(UserId),
         }))
     }
 

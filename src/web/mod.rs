@@ -1,6 +1,9 @@
-//! The HTTP service: health, and Telegram updates by webhook. A webhook is answered 200
+//! The HTTP service: health, and Telegram updates by webhook (Viber, WhatsApp and media
+//! links are in `providers`). A webhook is answered 200
 //! only once everything it caused is committed; a bad secret or an unreadable body is
 //! refused with a reason and changes nothing.
+
+mod providers;
 
 use crate::app::App;
 use axum::body::Bytes;
@@ -17,7 +20,19 @@ use tokio::sync::watch;
 use tracing::{error, warn};
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/webhooks/telegram", post(telegram_webhook)).with_state(app)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
+        .route("/webhooks/telegram", post(telegram_webhook))
+        .route("/webhooks/viber", post(providers::viber_webhook))
+        .route("/webhooks/whatsapp", get(providers::whatsapp_verify).post(providers::whatsapp_webhook))
+        .route("/media/{id}/{name}", get(providers::media_file))
+        .with_state(app)
+}
+
+/// Liveness: answers without touching the database (also the benchmarks' ceiling).
+async fn livez() -> &'static str {
+    "ok"
 }
 
 pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
@@ -45,7 +60,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-fn refuse(status: StatusCode, reason: &str) -> Response {
+pub(crate) fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({"error": reason}))).into_response()
 }
 
