@@ -5,10 +5,10 @@
 use crate::channels::telegram::TelegramApi;
 use crate::channels::viber::ViberApi;
 use crate::channels::whatsapp::WhatsappApi;
-use crate::media::{Links, MediaStore};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::jobs::limits::Limiter;
+use crate::media::{Links, MediaStore};
 use crate::store::Store;
 use crate::templates::Templates;
 use anyhow::Context;

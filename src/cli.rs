@@ -274,7 +274,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!(
                 "  WhatsApp: {}",
                 match &config.whatsapp {
-                    Some(w) => format!("on (template: {})", w.template.as_ref().map(|t| t.0.as_str()).unwrap_or("none")),
+                    Some(w) =>
+                        format!("on (template: {})", w.template.as_ref().map(|t| t.0.as_str()).unwrap_or("none")),
                     None => "off".into(),
                 }
             );
@@ -301,7 +302,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let referenced = store.referenced_media().await?;
             let media = crate::media::MediaStore::new(&config.data_dir);
             let (files, bytes) = media.gc(&referenced).context("cleaning the media directory")?;
-            println!("removed {files} unreferenced file(s), {} KB, from {}", bytes.div_ceil(1024), media.root().display());
+            println!(
+                "removed {files} unreferenced file(s), {} KB, from {}",
+                bytes.div_ceil(1024),
+                media.root().display()
+            );
         }
         Command::Demo { .. } | Command::Bench(_) => unreachable!("handled above"),
     }

@@ -361,8 +361,15 @@ fn load_viber(env: &dyn Fn(&str) -> Option<String>, f: FileViber) -> Result<Opti
     let Some(token) = env("FORECOURT_VIBER_TOKEN").map(Secret::new).or(f.token).filter(|s| !s.0.is_empty()) else {
         return Ok(None);
     };
-    let api_url = api_url("FORECOURT_VIBER_API_URL", env("FORECOURT_VIBER_API_URL").or(f.api_url).filter(|u| !u.trim().is_empty()), VIBER_API)?;
-    let sender_name = env("FORECOURT_VIBER_SENDER_NAME").or(f.sender_name).filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "Forecourt".into());
+    let api_url = api_url(
+        "FORECOURT_VIBER_API_URL",
+        env("FORECOURT_VIBER_API_URL").or(f.api_url).filter(|u| !u.trim().is_empty()),
+        VIBER_API,
+    )?;
+    let sender_name = env("FORECOURT_VIBER_SENDER_NAME")
+        .or(f.sender_name)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "Forecourt".into());
     let sender_name = sender_name.trim().to_string();
     if sender_name.is_empty() || sender_name.chars().count() > 28 {
         return Err(bad("FORECOURT_VIBER_SENDER_NAME", "must be 1-28 characters (Viber's limit)"));
@@ -370,10 +377,7 @@ fn load_viber(env: &dyn Fn(&str) -> Option<String>, f: FileViber) -> Result<Opti
     Ok(Some(ViberConfig { token, api_url, sender_name }))
 }
 
-fn load_whatsapp(
-    env: &dyn Fn(&str) -> Option<String>,
-    f: FileWhatsapp,
-) -> Result<Option<WhatsappConfig>, ConfigError> {
+fn load_whatsapp(env: &dyn Fn(&str) -> Option<String>, f: FileWhatsapp) -> Result<Option<WhatsappConfig>, ConfigError> {
     let Some(token) = env("FORECOURT_WHATSAPP_TOKEN").map(Secret::new).or(f.token).filter(|s| !s.0.is_empty()) else {
         return Ok(None);
     };
@@ -385,7 +389,10 @@ fn load_whatsapp(
     let phone_number_id =
         need("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", env("FORECOURT_WHATSAPP_PHONE_NUMBER_ID").or(f.phone_number_id))?;
     if !phone_number_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "must be the numeric id from the Meta app, not the phone"));
+        return Err(bad(
+            "FORECOURT_WHATSAPP_PHONE_NUMBER_ID",
+            "must be the numeric id from the Meta app, not the phone",
+        ));
     }
     let app_secret = Secret::new(need(
         "FORECOURT_WHATSAPP_APP_SECRET",
@@ -395,7 +402,11 @@ fn load_whatsapp(
         "FORECOURT_WHATSAPP_VERIFY_TOKEN",
         env("FORECOURT_WHATSAPP_VERIFY_TOKEN").or(f.verify_token.map(|s| s.0)),
     )?);
-    let api_url = api_url("FORECOURT_WHATSAPP_API_URL", env("FORECOURT_WHATSAPP_API_URL").or(f.api_url).filter(|u| !u.trim().is_empty()), WHATSAPP_API)?;
+    let api_url = api_url(
+        "FORECOURT_WHATSAPP_API_URL",
+        env("FORECOURT_WHATSAPP_API_URL").or(f.api_url).filter(|u| !u.trim().is_empty()),
+        WHATSAPP_API,
+    )?;
     let template = match env("FORECOURT_WHATSAPP_TEMPLATE").or(f.template).filter(|t| !t.trim().is_empty()) {
         None => None,
         Some(t) => Some(parse_template(&t)?),
@@ -488,11 +499,27 @@ mod tests {
             (&[("FORECOURT_SIGN_REPLIES", "maybe")], "FORECOURT_SIGN_REPLIES"),
             (&[("FORECOURT_PUBLIC_URL", "crm.example.com")], "FORECOURT_PUBLIC_URL"),
             (&[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_API_URL", "ftp://x")], "FORECOURT_VIBER_API_URL"),
-            (&[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_SENDER_NAME", &"x".repeat(29))], "FORECOURT_VIBER_SENDER_NAME"),
+            (
+                &[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_SENDER_NAME", &"x".repeat(29))],
+                "FORECOURT_VIBER_SENDER_NAME",
+            ),
             (&[("FORECOURT_WHATSAPP_TOKEN", "w")], "FORECOURT_WHATSAPP_PHONE_NUMBER_ID"),
-            (&[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "+380 50")], "FORECOURT_WHATSAPP_PHONE_NUMBER_ID"),
-            (&[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "1")], "FORECOURT_WHATSAPP_APP_SECRET"),
-            (&[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "1"), ("FORECOURT_WHATSAPP_APP_SECRET", "s")], "FORECOURT_WHATSAPP_VERIFY_TOKEN"),
+            (
+                &[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "+380 50")],
+                "FORECOURT_WHATSAPP_PHONE_NUMBER_ID",
+            ),
+            (
+                &[("FORECOURT_WHATSAPP_TOKEN", "w"), ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "1")],
+                "FORECOURT_WHATSAPP_APP_SECRET",
+            ),
+            (
+                &[
+                    ("FORECOURT_WHATSAPP_TOKEN", "w"),
+                    ("FORECOURT_WHATSAPP_PHONE_NUMBER_ID", "1"),
+                    ("FORECOURT_WHATSAPP_APP_SECRET", "s"),
+                ],
+                "FORECOURT_WHATSAPP_VERIFY_TOKEN",
+            ),
         ];
         for (vars, setting) in cases {
             let err = load(vars, None).unwrap_err();

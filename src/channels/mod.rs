@@ -43,9 +43,15 @@ pub enum Outgoing {
     Text(String),
     File(LinkedFile),
     /// A question with reply buttons: (payload, title).
-    Buttons { text: String, buttons: Vec<(String, String)> },
+    Buttons {
+        text: String,
+        buttons: Vec<(String, String)>,
+    },
     /// A WhatsApp message template (the only thing allowed outside the 24-hour window).
-    Template { name: String, language: String },
+    Template {
+        name: String,
+        language: String,
+    },
 }
 
 #[cfg(test)]

@@ -34,11 +34,24 @@ pub enum Event {
     /// Sent once when the webhook is set.
     Webhook,
     /// The user opened the chat; not subscribed yet. The response may carry a welcome.
-    ConversationStarted { user: ViberUser },
-    Subscribed { user: ViberUser },
-    Unsubscribed { user_id: String, at: i64 },
+    ConversationStarted {
+        user: ViberUser,
+    },
+    Subscribed {
+        user: ViberUser,
+    },
+    Unsubscribed {
+        user_id: String,
+        at: i64,
+    },
     Message(Inbound),
-    Receipt { token: String, user_id: String, receipt: Receipt, error: Option<String>, at: i64 },
+    Receipt {
+        token: String,
+        user_id: String,
+        receipt: Receipt,
+        error: Option<String>,
+        at: i64,
+    },
     /// An event Forecourt does not act on (e.g. `client_status`).
     Other(String),
 }
@@ -71,9 +84,7 @@ pub fn parse_event(body: &[u8]) -> Result<Event, String> {
         "webhook" => Event::Webhook,
         "conversation_started" => Event::ConversationStarted { user: user(&v["user"])? },
         "subscribed" => Event::Subscribed { user: user(&v["user"])? },
-        "unsubscribed" => {
-            Event::Unsubscribed { user_id: v["user_id"].as_str().ok_or("no `user_id`")?.to_string(), at }
-        }
+        "unsubscribed" => Event::Unsubscribed { user_id: v["user_id"].as_str().ok_or("no `user_id`")?.to_string(), at },
         "delivered" | "seen" | "failed" => Event::Receipt {
             token: token_text(&v["message_token"]).ok_or("no `message_token`")?,
             user_id: v["user_id"].as_str().unwrap_or("").to_string(),
@@ -335,13 +346,17 @@ mod tests {
             Ok(Event::Receipt { ref token, receipt: Receipt::Read, .. }) if token == "9007199254740993"
         ));
         assert!(matches!(
-            ev(r#"{"event":"conversation_started","timestamp":1,"type":"open","user":{"id":"u","name":"A"},"subscribed":false}"#),
+            ev(
+                r#"{"event":"conversation_started","timestamp":1,"type":"open","user":{"id":"u","name":"A"},"subscribed":false}"#
+            ),
             Ok(Event::ConversationStarted { .. })
         ));
         assert!(ev("nope").unwrap_err().contains("not JSON"));
         assert!(ev(r#"{"timestamp":1}"#).unwrap_err().contains("event"));
-        assert!(ev(r#"{"event":"message","timestamp":1,"message_token":1,"sender":{"id":"u"},"message":{"type":"text"}}"#)
-            .is_err());
+        assert!(ev(
+            r#"{"event":"message","timestamp":1,"message_token":1,"sender":{"id":"u"},"message":{"type":"text"}}"#
+        )
+        .is_err());
         assert!(ev(r#"{"event":"message","timestamp":1,"sender":{"id":"u"},"message":{"type":"text","text":"x"}}"#)
             .is_err());
     }
@@ -363,11 +378,21 @@ mod tests {
         let b = api.message_body(Some("u"), &Outgoing::Text("hi".into()));
         assert_eq!(b["sender"]["name"], "Dealer");
         assert_eq!(b["receiver"], "u");
-        let b = api.message_body(None, &Outgoing::Buttons { text: "?".into(), buttons: vec![("buy".into(), "Buy".into())] });
+        let b = api
+            .message_body(None, &Outgoing::Buttons { text: "?".into(), buttons: vec![("buy".into(), "Buy".into())] });
         assert_eq!(b["keyboard"]["Buttons"][0]["ActionBody"], "buy");
         assert!(b.get("receiver").is_none());
-        let f = LinkedFile { send_as: SendAs::File, url: "https://p/m".into(), name: "a.pdf".into(), size: 9, caption: None };
+        let f = LinkedFile {
+            send_as: SendAs::File,
+            url: "https://p/m".into(),
+            name: "a.pdf".into(),
+            size: 9,
+            caption: None,
+        };
         let b = api.message_body(Some("u"), &Outgoing::File(f));
-        assert_eq!((b["type"].as_str(), b["file_name"].as_str(), b["size"].as_u64()), (Some("file"), Some("a.pdf"), Some(9)));
+        assert_eq!(
+            (b["type"].as_str(), b["file_name"].as_str(), b["size"].as_u64()),
+            (Some("file"), Some("a.pdf"), Some(9))
+        );
     }
 }

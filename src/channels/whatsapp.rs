@@ -25,9 +25,9 @@ pub const MAX_BUTTONS: usize = 3;
 pub const MAX_LIST_ROWS: usize = 10;
 
 pub fn signature_ok(app_secret: &str, body: &[u8], header: Option<&str>) -> bool {
-    header.and_then(|h| h.trim().strip_prefix("sha256=")).is_some_and(|hex| {
-        super::hmac_hex_ok(app_secret.as_bytes(), body, hex)
-    })
+    header
+        .and_then(|h| h.trim().strip_prefix("sha256="))
+        .is_some_and(|hex| super::hmac_hex_ok(app_secret.as_bytes(), body, hex))
 }
 
 /// One thing a notification reported.
@@ -125,8 +125,13 @@ fn message(m: &Value, names: &[(String, String)]) -> Result<Inbound, String> {
             let (Some(lat), Some(lon)) = (l["latitude"].as_f64(), l["longitude"].as_f64()) else {
                 return Err("a location without latitude/longitude".into());
             };
-            let label = [l["name"].as_str(), l["address"].as_str()].into_iter().flatten().collect::<Vec<_>>().join(", ");
-            (MessageKind::Location, (!label.is_empty()).then_some(label), Some(json!({ "latitude": lat, "longitude": lon })))
+            let label =
+                [l["name"].as_str(), l["address"].as_str()].into_iter().flatten().collect::<Vec<_>>().join(", ");
+            (
+                MessageKind::Location,
+                (!label.is_empty()).then_some(label),
+                Some(json!({ "latitude": lat, "longitude": lon })),
+            )
         }
         // Names only: phone numbers are not kept.
         "contacts" => {
@@ -349,15 +354,35 @@ mod tests {
     fn every_message_type_reads() {
         let cases = [
             (json!({"type": "text", "text": {"body": "hi"}}), MessageKind::Text, Some("hi")),
-            (json!({"type": "image", "image": {"id": "m1", "mime_type": "image/jpeg", "caption": "car"}}), MessageKind::Photo, Some("car")),
+            (
+                json!({"type": "image", "image": {"id": "m1", "mime_type": "image/jpeg", "caption": "car"}}),
+                MessageKind::Photo,
+                Some("car"),
+            ),
             (json!({"type": "document", "document": {"id": "m2", "filename": "a.pdf"}}), MessageKind::Document, None),
             (json!({"type": "audio", "audio": {"id": "m3", "voice": true}}), MessageKind::Voice, None),
             (json!({"type": "audio", "audio": {"id": "m4"}}), MessageKind::Audio, None),
             (json!({"type": "video", "video": {"id": "m5"}}), MessageKind::Video, None),
-            (json!({"type": "location", "location": {"latitude": 50.4, "longitude": 30.5, "name": "Salon"}}), MessageKind::Location, Some("Salon")),
-            (json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Ann"}, "phones": [{"phone": "+380501234567"}]}]}), MessageKind::Contact, None),
-            (json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "buy", "title": "Buy"}}}), MessageKind::Text, Some("Buy")),
-            (json!({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "suv", "title": "SUV"}}}), MessageKind::Text, Some("SUV")),
+            (
+                json!({"type": "location", "location": {"latitude": 50.4, "longitude": 30.5, "name": "Salon"}}),
+                MessageKind::Location,
+                Some("Salon"),
+            ),
+            (
+                json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Ann"}, "phones": [{"phone": "+380501234567"}]}]}),
+                MessageKind::Contact,
+                None,
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "buy", "title": "Buy"}}}),
+                MessageKind::Text,
+                Some("Buy"),
+            ),
+            (
+                json!({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "suv", "title": "SUV"}}}),
+                MessageKind::Text,
+                Some("SUV"),
+            ),
             (json!({"type": "button", "button": {"payload": "yes", "text": "Yes"}}), MessageKind::Text, Some("Yes")),
             (json!({"type": "reaction", "reaction": {"emoji": "👍"}}), MessageKind::Other, Some("(reaction)")),
         ];
@@ -365,7 +390,9 @@ mod tests {
             msg["from"] = json!("380501112233");
             msg["id"] = json!("wamid.X");
             msg["timestamp"] = json!("1700000000");
-            let body = notification(json!({"contacts": [{"wa_id": "380501112233", "profile": {"name": "Olena"}}], "messages": [msg.clone()]}));
+            let body = notification(
+                json!({"contacts": [{"wa_id": "380501112233", "profile": {"name": "Olena"}}], "messages": [msg.clone()]}),
+            );
             let items = parse_notification(&body).unwrap();
             let Item::Message(m) = &items[0] else { panic!("{msg}") };
             assert_eq!((m.kind, m.text.as_deref()), (kind, text), "{msg}");
@@ -385,9 +412,14 @@ mod tests {
         ]}));
         let items = parse_notification(&body).unwrap();
         assert_eq!(items.len(), 2);
-        assert!(matches!(&items[1], Item::Status { receipt: Receipt::Failed, error_code: Some(WINDOW_CLOSED), error: Some(e), .. } if e == "more than 24 hours"));
+        assert!(
+            matches!(&items[1], Item::Status { receipt: Receipt::Failed, error_code: Some(WINDOW_CLOSED), error: Some(e), .. } if e == "more than 24 hours")
+        );
         assert!(parse_notification(b"{}").is_err());
-        assert!(parse_notification(&notification(json!({"messages": [{"from": "1", "id": "x", "type": "text", "timestamp": "1"}]}))).is_err());
+        assert!(parse_notification(&notification(
+            json!({"messages": [{"from": "1", "id": "x", "type": "text", "timestamp": "1"}]})
+        ))
+        .is_err());
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub enum Refusal {
 
 /// Viber refuses files with these extensions.
 const VIBER_FORBIDDEN: &[&str] = &[
-    "exe", "bat", "cmd", "com", "msi", "scr", "vbs", "js", "jar", "apk", "ipa", "dll", "sh", "ps1", "reg", "lnk", "cpl",
-    "pif", "gadget", "wsf", "hta", "inf",
+    "exe", "bat", "cmd", "com", "msi", "scr", "vbs", "js", "jar", "apk", "ipa", "dll", "sh", "ps1", "reg", "lnk",
+    "cpl", "pif", "gadget", "wsf", "hta", "inf",
 ];
 
 fn ext(name: &str) -> String {
@@ -43,11 +43,8 @@ fn ext(name: &str) -> String {
 /// too big to travel as pictures go as files where the messenger allows.
 pub fn plan(channel: Channel, kind: MessageKind, size: u64, mime: &str, name: &str) -> Result<SendAs, Refusal> {
     let mime = mime.to_ascii_lowercase();
-    let too_large = |limit: u64| Refusal::TooLarge {
-        channel: channel.label(),
-        size_mb: size.div_ceil(MB),
-        limit_mb: limit / MB,
-    };
+    let too_large =
+        |limit: u64| Refusal::TooLarge { channel: channel.label(), size_mb: size.div_ceil(MB), limit_mb: limit / MB };
     match channel {
         Channel::Telegram => {
             if size > 50 * MB {

@@ -74,8 +74,7 @@ pub async fn fetch_link(http: &reqwest::Client, url: &str) -> Result<FetchedFile
     if !resp.status().is_success() {
         return Err(format!("fetching {url} answered {}", resp.status()));
     }
-    let content_type =
-        resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
     Ok(FetchedFile { size: bytes.len(), sha256: hex::encode(Sha256::digest(&bytes)), content_type })
 }

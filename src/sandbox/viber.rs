@@ -76,10 +76,7 @@ impl FakeViber {
                 shutdown: Mutex::new(Some(tx)),
             }),
         };
-        let app = Router::new()
-            .route("/pa/{method}", post(api))
-            .route("/cdn/{key}", get(cdn))
-            .with_state(fake.clone());
+        let app = Router::new().route("/pa/{method}", post(api)).route("/cdn/{key}", get(cdn)).with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -252,7 +249,8 @@ async fn api(State(fake): State<FakeViber>, Path(method): Path<String>, headers:
             let Some(url) = v["url"].as_str() else { return viber_status(4, "missingData") };
             fake.set_webhook_target(url);
             // Viber checks the URL at once with a signed `webhook` event.
-            let check = json!({ "event": "webhook", "timestamp": fake.inner.clock.now_ms(), "message_token": fake.token() });
+            let check =
+                json!({ "event": "webhook", "timestamp": fake.inner.clock.now_ms(), "message_token": fake.token() });
             let (status, _) = fake.post(&check).await;
             if status != 200 {
                 return viber_status(1, "invalidUrl");
@@ -260,7 +258,8 @@ async fn api(State(fake): State<FakeViber>, Path(method): Path<String>, headers:
             Json(json!({ "status": 0, "status_message": "ok", "event_types": v["event_types"] })).into_response()
         }
         "get_account_info" => Json(json!({ "status": 0, "status_message": "ok", "id": "pa:1", "name": "Fake dealer",
-            "webhook": fake.lock().webhook })).into_response(),
+            "webhook": fake.lock().webhook }))
+        .into_response(),
         "send_message" => send_message(&fake, v).await,
         _ => (StatusCode::NOT_FOUND, "unknown method").into_response(),
     }

@@ -64,7 +64,12 @@ struct Inner {
 }
 
 impl FakeWhatsapp {
-    pub async fn start(token: &str, app_secret: &str, phone_number_id: &str, clock: Clock) -> std::io::Result<FakeWhatsapp> {
+    pub async fn start(
+        token: &str,
+        app_secret: &str,
+        phone_number_id: &str,
+        clock: Clock,
+    ) -> std::io::Result<FakeWhatsapp> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel();
@@ -135,7 +140,12 @@ impl FakeWhatsapp {
 
     /// Host a customer's media; returns its media id. `fail_times` downloads answer 500 first.
     pub fn host_media(&self, bytes: &[u8], mime: &str, fail_times: u32) -> String {
-        self.inner.hosted.add(HostedFile { bytes: bytes.to_vec(), mime: mime.to_string(), expires_at: None, fail_times })
+        self.inner.hosted.add(HostedFile {
+            bytes: bytes.to_vec(),
+            mime: mime.to_string(),
+            expires_at: None,
+            fail_times,
+        })
     }
 
     /// Sign (app secret, raw bytes) and post a notification written the way Meta writes it.
@@ -194,7 +204,14 @@ impl FakeWhatsapp {
     }
 
     /// A customer sends an image; `fail_times` downloads of it answer 500 first.
-    pub async fn customer_sends_image(&self, wa_id: &str, name: &str, bytes: &[u8], caption: &str, fail_times: u32) -> u16 {
+    pub async fn customer_sends_image(
+        &self,
+        wa_id: &str,
+        name: &str,
+        bytes: &[u8],
+        caption: &str,
+        fail_times: u32,
+    ) -> u16 {
         let media = self.host_media(bytes, "image/jpeg", fail_times);
         let msg = json!({ "type": "image", "image": { "id": media, "mime_type": "image/jpeg",
             "sha256": "ignored", "caption": caption } });
@@ -215,8 +232,11 @@ impl FakeWhatsapp {
 
 fn graph_error(http: u16, code: i64, message: &str) -> Response {
     let status = StatusCode::from_u16(http).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, Json(json!({ "error": { "message": message, "type": "OAuthException", "code": code,
-        "error_data": { "messaging_product": "whatsapp", "details": message }, "fbtrace_id": "Afake" } })))
+    (
+        status,
+        Json(json!({ "error": { "message": message, "type": "OAuthException", "code": code,
+        "error_data": { "messaging_product": "whatsapp", "details": message }, "fbtrace_id": "Afake" } })),
+    )
         .into_response()
 }
 
@@ -251,7 +271,8 @@ async fn messages(
     let Some(last) = last else {
         return graph_error(400, 131026, "Message undeliverable");
     };
-    let mut sent = WaSent { to: to.clone(), id: String::new(), kind: kind.clone(), text: None, file: None, raw: v.clone() };
+    let mut sent =
+        WaSent { to: to.clone(), id: String::new(), kind: kind.clone(), text: None, file: None, raw: v.clone() };
     match kind.as_str() {
         "text" => sent.text = v["text"]["body"].as_str().map(str::to_string),
         "image" | "document" | "audio" | "video" => {

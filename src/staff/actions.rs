@@ -255,7 +255,10 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
                 break 'decided answer(refused(e), true);
             }
             let Some((name, language)) = app.config.whatsapp.as_ref().and_then(|w| w.template.clone()) else {
-                break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => "no_template" }), true);
+                break 'decided answer(
+                    render(app, "staff/done.txt", minijinja::context! { action => "no_template" }),
+                    true,
+                );
             };
             let out = NewMessage {
                 lead: lead.id,

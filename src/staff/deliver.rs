@@ -182,10 +182,9 @@ async fn whatsapp(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
                     Some(u) => app.store.user_by_id(u).await?.map(|u| u.first_name().to_string()).unwrap_or_default(),
                     None => String::new(),
                 };
-                let text = app.templates.render(
-                    "staff/template_sent.txt",
-                    minijinja::context! { template => name, name => who },
-                )?;
+                let text = app
+                    .templates
+                    .render("staff/template_sent.txt", minijinja::context! { template => name, name => who })?;
                 notice(app, d.lead, d.customer, &text, None).await?;
             }
             Ok(Outcome::Done)

@@ -397,7 +397,9 @@ fn segments(
         let m = &pending[i];
         let stamp = app.local_time(m.sent_at, false);
         // A notice with a button (the WhatsApp template offer) goes on its own.
-        if let Some(button) = m.extra.as_ref().and_then(|e| e["button"].as_str()).filter(|_| m.direction == Direction::System) {
+        if let Some(button) =
+            m.extra.as_ref().and_then(|e| e["button"].as_str()).filter(|_| m.direction == Direction::System)
+        {
             flush(&mut texts, &mut out);
             out.push(Segment::Text {
                 ids: vec![m.id],
@@ -439,7 +441,8 @@ fn segments(
         } else {
             None
         };
-        let is_file = m.kind.has_file() && m.kind != MessageKind::Sticker && (m.telegram_file_id.is_some() || kept.is_some());
+        let is_file =
+            m.kind.has_file() && m.kind != MessageKind::Sticker && (m.telegram_file_id.is_some() || kept.is_some());
         if is_file {
             flush(&mut texts, &mut out);
             let caption = match &m.body {

@@ -517,8 +517,9 @@ impl Store {
                     media: match col::<Option<i64>>(r, "media_id")? {
                         None => None,
                         Some(_) => Some(PendingMedia {
-                            path: col::<Option<String>>(r, "file_path")?
-                                .filter(|_| col::<Option<String>>(r, "media_status").ok().flatten().as_deref() == Some("ready")),
+                            path: col::<Option<String>>(r, "file_path")?.filter(|_| {
+                                col::<Option<String>>(r, "media_status").ok().flatten().as_deref() == Some("ready")
+                            }),
                             name: col(r, "original_name")?,
                             error: col(r, "media_error")?,
                         }),

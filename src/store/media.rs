@@ -68,7 +68,8 @@ pub fn media_kind(kind: MessageKind) -> &'static str {
 /// Insert a media row and link the message to it, unless the message already has one
 /// (a repeated fetch); returns the message's media id either way.
 pub async fn attach_media(conn: &mut Conn, message: MessageRowId, m: &NewMedia<'_>, now: i64) -> Result<MediaId> {
-    let existing = sqlx::query("SELECT media_id FROM messages WHERE id = $1").bind(message.0).fetch_one(&mut *conn).await?;
+    let existing =
+        sqlx::query("SELECT media_id FROM messages WHERE id = $1").bind(message.0).fetch_one(&mut *conn).await?;
     if let Some(id) = col::<Option<i64>>(&existing, "media_id")? {
         return Ok(MediaId(id));
     }
@@ -92,7 +93,11 @@ pub async fn attach_media(conn: &mut Conn, message: MessageRowId, m: &NewMedia<'
     .fetch_one(&mut *conn)
     .await?;
     let id = MediaId(col(&row, "id")?);
-    sqlx::query("UPDATE messages SET media_id = $1 WHERE id = $2").bind(id.0).bind(message.0).execute(&mut *conn).await?;
+    sqlx::query("UPDATE messages SET media_id = $1 WHERE id = $2")
+        .bind(id.0)
+        .bind(message.0)
+        .execute(&mut *conn)
+        .await?;
     Ok(id)
 }
 
@@ -286,14 +291,17 @@ impl Store {
 
     /// Every media row for a lead, oldest first.
     pub async fn lead_media(&self, lead: LeadId) -> Result<Vec<MediaRow>> {
-        let rows =
-            sqlx::query(&format!("{MEDIA_SELECT} WHERE lead_id = $1 ORDER BY id")).bind(lead.0).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&format!("{MEDIA_SELECT} WHERE lead_id = $1 ORDER BY id"))
+            .bind(lead.0)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(media_from).collect()
     }
 
     /// The content hashes some row still points to (for `media gc`).
     pub async fn referenced_media(&self) -> Result<HashSet<String>> {
-        let rows = sqlx::query("SELECT DISTINCT sha256 FROM media WHERE sha256 IS NOT NULL").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT DISTINCT sha256 FROM media WHERE sha256 IS NOT NULL").fetch_all(&self.pool).await?;
         rows.iter().map(|r| col::<String>(r, "sha256")).collect()
     }
 

@@ -6,6 +6,8 @@ use forecourt::clock::Clock;
 use forecourt::config::{Config, Secret};
 use forecourt::domain::{LeadId, Role, TelegramUserId};
 use forecourt::sandbox::telegram::{ChatMessage, FakeTelegram, FakeUser};
+use forecourt::sandbox::viber::FakeViber;
+use forecourt::sandbox::whatsapp::FakeWhatsapp;
 use forecourt::store::{LeadRow, Store};
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +15,11 @@ use std::time::Duration;
 
 pub const TOKEN: &str = "7000000001:TEST-token";
 pub const STAFF: i64 = -1001000000001;
+pub const VIBER_TOKEN: &str = "4453b6ac12345678-viber-test-token";
+pub const WA_TOKEN: &str = "EAAG-test-token";
+pub const WA_SECRET: &str = "wa-app-secret";
+pub const WA_VERIFY: &str = "wa-verify-token";
+pub const WA_PHONE_ID: &str = "106540352242922";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,6 +81,10 @@ pub struct Opts {
     pub sign_replies: bool,
     /// A separate bot for the staff groups.
     pub staff_token: Option<&'static str>,
+    /// Start the fake Viber and WhatsApp servers and configure both channels.
+    pub channels: bool,
+    /// The WhatsApp re-engagement template (`name:language`).
+    pub wa_template: Option<&'static str>,
 }
 
 impl Default for Opts {
@@ -87,12 +98,16 @@ impl Default for Opts {
             rate_limits: false,
             sign_replies: false,
             staff_token: None,
+            channels: false,
+            wa_template: Some("reengage:uk"),
         }
     }
 }
 
 pub struct TestApp {
     pub fake: FakeTelegram,
+    pub viber: Option<FakeViber>,
+    pub wa: Option<FakeWhatsapp>,
     pub running: Option<Running>,
     pub config: Config,
     pub clock: Clock,
@@ -137,17 +152,104 @@ impl TestApp {
         config.telegram.sign_replies = opts.sign_replies;
         config.telegram.staff_token = opts.staff_token.map(Secret::new);
         config.jobs.max_attempts = opts.max_attempts;
+        let (mut viber, mut wa) = (None, None);
+        if opts.channels {
+            let v = FakeViber::start(VIBER_TOKEN, clock.clone()).await.expect("fake Viber starts");
+            config.viber = Some(forecourt::config::ViberConfig {
+                token: Secret::new(VIBER_TOKEN),
+                api_url: v.url(),
+                sender_name: "Forecourt Motors".into(),
+            });
+            let w = FakeWhatsapp::start(WA_TOKEN, WA_SECRET, WA_PHONE_ID, clock.clone()).await.expect("fake WhatsApp");
+            config.whatsapp = Some(forecourt::config::WhatsappConfig {
+                token: Secret::new(WA_TOKEN),
+                phone_number_id: WA_PHONE_ID.into(),
+                app_secret: Secret::new(WA_SECRET),
+                verify_token: Secret::new(WA_VERIFY),
+                api_url: w.url(),
+                template: opts.wa_template.map(|t| {
+                    let (n, l) = t.split_once(':').unwrap();
+                    (n.to_string(), l.to_string())
+                }),
+            });
+            viber = Some(v);
+            wa = Some(w);
+        }
         let store = Store::connect(&config.database_url).await.expect("database");
         store.migrate().await.expect("migrations");
-        let mut t = TestApp { fake, running: None, config, clock, store, _dir: dir };
+        let mut t = TestApp { fake, viber, wa, running: None, config, clock, store, _dir: dir };
         t.boot().await;
         t
     }
 
     async fn boot(&mut self) {
-        let app = app::build(self.config.clone(), self.clock.clone()).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        if self.viber.is_some() {
+            // The fakes fetch media links from here and post webhooks here.
+            self.config.public_url = Some(base.clone());
+        }
+        let app = app::build(self.config.clone(), self.clock.clone()).await.expect("app builds");
         self.running = Some(app::start(app, listener).await.expect("app starts"));
+        if let Some(v) = &self.viber {
+            v.set_webhook_target(&format!("{base}/webhooks/viber"));
+        }
+        if let Some(w) = &self.wa {
+            w.set_webhook_target(&format!("{base}/webhooks/whatsapp"));
+        }
+    }
+
+    pub fn viber(&self) -> &FakeViber {
+        self.viber.as_ref().expect("started with channels")
+    }
+
+    pub fn wa(&self) -> &FakeWhatsapp {
+        self.wa.as_ref().expect("started with channels")
+    }
+
+    /// The lead of a customer on any channel, by their external id, once it exists.
+    pub async fn lead_by_identity(&self, channel: &str, external: &str) -> LeadRow {
+        let store = self.store.clone();
+        let (channel, ext) = (channel.to_string(), external.to_string());
+        eventually(&format!("the lead of {channel}:{external}"), || {
+            let store = store.clone();
+            let (channel, ext) = (channel.clone(), ext.clone());
+            async move {
+                let id: i64 = sqlx::query_scalar::<_, i64>(
+                    "SELECT l.id FROM leads l JOIN customer_identities i ON i.customer_id = l.customer_id
+                     WHERE i.channel = $1 AND i.external_id = $2 AND l.is_open = 1 ORDER BY l.id DESC LIMIT 1",
+                )
+                .bind(channel)
+                .bind(ext)
+                .fetch_optional(store.pool())
+                .await
+                .ok()??;
+                store.lead(LeadId(id)).await.ok()?
+            }
+        })
+        .await
+    }
+
+    /// The topic and card of a lead, once posted: (chat, thread, card message).
+    pub async fn topic_of_lead(&self, lead: LeadId) -> (i64, i32, i32) {
+        let store = self.store.clone();
+        eventually("the lead's topic and card exist", || {
+            let store = store.clone();
+            async move {
+                let l = store.lead(lead).await.ok()??;
+                Some((l.staff_chat_id?, l.topic_thread_id?, l.card_message_id?))
+            }
+        })
+        .await
+    }
+
+    /// Wait until `check` holds (for the fakes' state that is not Telegram's).
+    pub async fn until_ok(&self, what: &str, check: impl Fn() -> bool) {
+        eventually(what, || {
+            let ok = check();
+            async move { ok.then_some(()) }
+        })
+        .await
     }
 
     pub fn app(&self) -> &Arc<App> {
@@ -182,6 +284,12 @@ impl TestApp {
             r.stop().await;
         }
         self.fake.stop();
+        if let Some(v) = &self.viber {
+            v.stop();
+        }
+        if let Some(w) = &self.wa {
+            w.stop();
+        }
     }
 
     /// Register a staff member and return them as a Telegram user.

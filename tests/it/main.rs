@@ -2,6 +2,7 @@
 //! store suite on SQLite and PostgreSQL. One binary, modules by story.
 
 mod bridge;
+mod channels;
 mod cli;
 mod harness;
 mod resilience;

@@ -47,6 +47,11 @@ impl FakeTelegram {
         self.lock().ensure_forum(chat_id, title);
     }
 
+    /// The bytes of a file Telegram holds (an upload by the bot, or one made by a test).
+    pub fn file_bytes(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.lock().files.get(file_id).cloned()
+    }
+
     /// Make a file that exists on "Telegram's servers" and return its id.
     pub fn upload_file(&self, kind: &str, bytes: &[u8]) -> String {
         let mut st = self.lock();

@@ -135,7 +135,10 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
         }
         "sendphoto" | "senddocument" | "sendvideo" | "sendvoice" | "sendaudio" => {
             let chat = p.require_i64("chat_id")?;
-            let content = media_content(method, p)?;
+            let mut content = media_content(method, p)?;
+            if let Content::Document { file_id, file_name, .. } = &mut content {
+                *file_name = st.file_names.get(file_id.as_str()).cloned();
+            }
             if let Some(f) = content.file_id() {
                 if !st.owns_file(acting, f) {
                     return Err(ApiError::bad_request("wrong file identifier/HTTP URL specified"));
@@ -205,7 +208,10 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
                     Some("photo") => Content::Photo { file_id, caption },
                     Some("video") => Content::Video { file_id, caption },
                     Some("audio") => Content::Audio { file_id, caption },
-                    Some("document") => Content::Document { file_id, caption, file_name: None },
+                    Some("document") => {
+                        let file_name = st.file_names.get(file_id.as_str()).cloned();
+                        Content::Document { file_id, caption, file_name }
+                    }
                     _ => return Err(ApiError::bad_request("unsupported media type")),
                 };
                 out.push(st.post(chat, thread(p), bot, true, content, None, Some(group.clone()), now)?);

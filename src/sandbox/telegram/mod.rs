@@ -132,7 +132,8 @@ async fn read_params(req: Request, fake: &FakeTelegram, bot: i64) -> Result<Para
         let mut mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::bad_request(&e.to_string()))?;
         while let Some(field) = mp.next_field().await.map_err(|e| ApiError::bad_request(&e.to_string()))? {
             let name = field.name().unwrap_or("").to_string();
-            let is_file = field.file_name().is_some();
+            let upload_name = field.file_name().map(str::to_string);
+            let is_file = upload_name.is_some();
             let data = field.bytes().await.map_err(|e| ApiError::bad_request(&e.to_string()))?;
             if is_file {
                 // An upload: keep the bytes under a new file id, as Telegram would.
@@ -140,6 +141,9 @@ async fn read_params(req: Request, fake: &FakeTelegram, bot: i64) -> Result<Para
                 let id = st.new_file_id("upload");
                 st.files.insert(id.clone(), data.to_vec());
                 st.file_owner.insert(id.clone(), bot);
+                if let Some(n) = upload_name.filter(|n| !n.is_empty()) {
+                    st.file_names.insert(id.clone(), n);
+                }
                 params.insert_text(name, id);
             } else {
                 params.insert_text(name, String::from_utf8_lossy(&data).into_owned());

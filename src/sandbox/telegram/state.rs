@@ -142,6 +142,8 @@ pub struct State {
     pub faults: Vec<Fault>,
     pub limits: Limits,
     pub files: HashMap<String, Vec<u8>>,
+    /// The names uploads came with.
+    pub file_names: HashMap<String, String>,
     /// Which bot a file id belongs to (file ids are per bot on Telegram).
     pub file_owner: HashMap<String, i64>,
     /// A second bot serving the staff groups, if the test added one: (token, id, updates).
@@ -168,6 +170,7 @@ impl State {
             faults: Vec::new(),
             limits: Limits::default(),
             files: HashMap::new(),
+            file_names: HashMap::new(),
             file_owner: HashMap::new(),
             staff_bot: None,
             next_file: 0,
