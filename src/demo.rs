@@ -9,8 +9,11 @@ use crate::clock::Clock;
 use crate::config::{Config, Secret};
 use crate::domain::{LeadId, Role, Stage, TelegramUserId};
 use crate::sandbox::telegram::{ApiError, Content, FakeTelegram, FakeUser};
+use crate::sandbox::viber::FakeViber;
+use crate::sandbox::whatsapp::FakeWhatsapp;
 use anyhow::{bail, Context};
 use chrono::TimeZone;
+use serde_json::json;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +21,10 @@ use std::time::Duration;
 const TOKEN: &str = "7000000001:DEMO";
 const QUEUE: i64 = -1001000000001;
 const TEAM: i64 = -1001000000002;
+const VIBER_TOKEN: &str = "demo-viber-token";
+const WA_TOKEN: &str = "demo-whatsapp-token";
+const WA_SECRET: &str = "demo-app-secret";
+const WA_PHONE: &str = "106540352242922";
 
 struct Demo {
     fake: FakeTelegram,
@@ -47,11 +54,16 @@ impl Demo {
     }
 
     async fn lead_of(&self, telegram_id: i64) -> anyhow::Result<LeadId> {
+        self.lead_on("telegram", &telegram_id.to_string()).await
+    }
+
+    async fn lead_on(&self, channel: &str, external: &str) -> anyhow::Result<LeadId> {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT l.id FROM leads l JOIN customer_identities i ON i.customer_id = l.customer_id
-             WHERE i.channel = 'telegram' AND i.external_id = $1 ORDER BY l.id DESC",
+             WHERE i.channel = $1 AND i.external_id = $2 ORDER BY l.id DESC",
         )
-        .bind(telegram_id.to_string())
+        .bind(channel)
+        .bind(external)
         .fetch_all(self.app.store.pool())
         .await?;
         ids.first().map(|i| LeadId(*i)).context("the customer has no lead")
@@ -85,6 +97,34 @@ impl Demo {
         self.settle().await
     }
 
+    /// A staff member presses a button under a notice in the lead's topic.
+    async fn press_in_topic(&self, lead: LeadId, who: &FakeUser, label: &str) -> anyhow::Result<()> {
+        let (chat, thread, _) = self.topic(lead).await?;
+        let (message, data) = self
+            .fake
+            .topic_messages(chat, thread)
+            .into_iter()
+            .rev()
+            .find_map(|m| {
+                let b = m
+                    .reply_markup
+                    .as_ref()?
+                    .pointer("/inline_keyboard/0/0")
+                    .filter(|b| b["text"].as_str().is_some_and(|t| t.contains(label)))?
+                    .clone();
+                Some((m.message_id, b["callback_data"].as_str()?.to_string()))
+            })
+            .with_context(|| format!("no button {label:?} in lead #{lead}'s topic"))?;
+        self.fake.staff_presses(chat, message, who, &data);
+        self.settle().await
+    }
+
+    async fn staff_sends(&self, lead: LeadId, who: &FakeUser, content: Content) -> anyhow::Result<()> {
+        let (chat, thread, _) = self.topic(lead).await?;
+        self.fake.staff_sends(chat, Some(thread), who, content);
+        self.settle().await
+    }
+
     async fn staff_says(&self, lead: LeadId, who: &FakeUser, text: &str) -> anyhow::Result<()> {
         let (chat, thread, _) = self.topic(lead).await?;
         self.fake.staff_writes(chat, Some(thread), who, text);
@@ -109,6 +149,13 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     fake.add_staff_group(QUEUE, "Forecourt · New leads");
     fake.add_staff_group(TEAM, "Forecourt · Sales team");
 
+    let viber = FakeViber::start(VIBER_TOKEN, clock.clone()).await?;
+    let wa = FakeWhatsapp::start(WA_TOKEN, WA_SECRET, WA_PHONE, clock.clone()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    viber.set_webhook_target(&format!("{base}/webhooks/viber"));
+    wa.set_webhook_target(&format!("{base}/webhooks/whatsapp"));
+
     let dir = tempfile::tempdir()?;
     let mut config = Config::default();
     config.database_url = format!("sqlite://{}/demo.db", dir.path().display());
@@ -117,8 +164,21 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     config.telegram.api_url = fake.url();
     config.telegram.staff_chat_ids = vec![QUEUE, TEAM];
     config.telegram.poll_timeout_s = 2;
+    config.public_url = Some(base.clone());
+    config.viber = Some(crate::config::ViberConfig {
+        token: Secret::new(VIBER_TOKEN),
+        api_url: viber.url(),
+        sender_name: "Forecourt Motors".into(),
+    });
+    config.whatsapp = Some(crate::config::WhatsappConfig {
+        token: Secret::new(WA_TOKEN),
+        phone_number_id: WA_PHONE.into(),
+        app_secret: Secret::new(WA_SECRET),
+        verify_token: Secret::new("demo-verify"),
+        api_url: wa.url(),
+        template: Some(("reengage".into(), "uk".into())),
+    });
     let app = app::build(config, clock.clone()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = app::start(app.clone(), listener).await?;
     let d = Demo { fake: fake.clone(), app: app.clone() };
     let now = clock.now_ms();
@@ -132,7 +192,9 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     let ivan = FakeUser::new(502, "Ivan", Some("Shevchenko"));
     let petro = FakeUser::new(503, "Petro", Some("Bondar"));
 
-    println!("Forecourt demo: a dealership morning against a fake Telegram (limits on, clock ×{speed}).");
+    println!(
+        "Forecourt demo: a dealership morning against fake Telegram, Viber and WhatsApp servers (limits on, clock ×{speed})."
+    );
     println!("Staff groups: “Forecourt · New leads” (queue) and “Forecourt · Sales team”.\n");
 
     // 09:00 — customers write.
@@ -149,6 +211,22 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         );
     }
     fake.customer_writes(&petro, "Do you offer financing?");
+    // Most customers come on Viber: Andriy opens the chat (the welcome is the only message
+    // allowed before he writes), asks, and sends a photo of his car.
+    viber.conversation_started("vb-andriy", "Andriy Melnyk").await;
+    viber.customer_writes("vb-andriy", "Andriy Melnyk", "Hello! Do you have a Kia Sportage, 2020 or newer?").await;
+    viber.customer_sends_picture("vb-andriy", "Andriy Melnyk", &jpeg("andriy-tucson"), "My Tucson for trade-in").await;
+    // On WhatsApp, Yuliia asks with a photo; Maria wrote yesterday morning and nobody answered.
+    wa.customer_writes("380501112233", "Yuliia", "Hi! Is this BMW X3 still for sale?").await;
+    wa.customer_sends_image("380501112233", "Yuliia", &jpeg("yuliia-x3"), "this one, from your site", 0).await;
+    let yesterday = clock.now_ms() - 25 * 3_600_000;
+    wa.customer_sends_at(
+        "380672223344",
+        "Maria",
+        json!({"type": "text", "text": {"body": "Hello, what would a Corolla 2018 cost me?"}}),
+        yesterday,
+    )
+    .await;
     d.settle().await?;
     let (lead_o, lead_i, lead_p) = (d.lead_of(501).await?, d.lead_of(502).await?, d.lead_of(503).await?);
     d.pause(3).await;
@@ -178,6 +256,30 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     fake.set_blocked(503, true);
     d.staff_says(lead_p, &sofia, "Hello Petro! Yes, with 20% down over 12-60 months.").await?;
 
+    // Viber: Max claims Andriy's lead, answers and sends a photo of the car.
+    let lead_a = d.lead_on("viber", "vb-andriy").await?;
+    d.press(lead_a, &max, "Claim").await?;
+    d.staff_says(
+        lead_a,
+        &max,
+        "Hello Andriy! A 2021 Sportage arrived yesterday — photo below. We'll value your Tucson.",
+    )
+    .await?;
+    let sportage = fake.upload_file("photo", &jpeg("sportage-2021"));
+    d.staff_sends(lead_a, &max, Content::Photo { file_id: sportage, caption: Some("Kia Sportage 2021".into()) })
+        .await?;
+
+    // WhatsApp: Yuliia gets a photo back; Maria's 24-hour window has closed, so Sofia's reply
+    // is not sent blind and she sends the approved template instead.
+    let lead_y = d.lead_on("whatsapp", "380501112233").await?;
+    d.press(lead_y, &max, "Claim").await?;
+    let x3 = fake.upload_file("photo", &jpeg("bmw-x3-interior"));
+    d.staff_sends(lead_y, &max, Content::Photo { file_id: x3, caption: Some("Yes! The interior too.".into()) }).await?;
+    let lead_m = d.lead_on("whatsapp", "380672223344").await?;
+    d.press(lead_m, &sofia, "Claim").await?;
+    d.staff_says(lead_m, &sofia, "Good morning Maria! About 14,900 $ — shall we show it to you?").await?;
+    d.press_in_topic(lead_m, &sofia, "template").await?;
+
     // Ivan changed his mind.
     fake.customer_writes(&ivan, "Sorry, my brother bought it. Thanks anyway!");
     d.settle().await?;
@@ -190,9 +292,18 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     d.settle().await?;
 
     println!("{}", fake.transcript());
+    println!("{}", viber.transcript());
+    println!("{}", wa.transcript());
     println!("\n━━ Leads at the end of the morning ━━");
     let mut ok = true;
-    for (lead, want) in [(lead_o, Stage::InNegotiation), (lead_i, Stage::Lost), (lead_p, Stage::Contacted)] {
+    for (lead, want) in [
+        (lead_o, Stage::InNegotiation),
+        (lead_i, Stage::Lost),
+        (lead_p, Stage::Contacted),
+        (lead_a, Stage::Contacted),
+        (lead_y, Stage::Contacted),
+        (lead_m, Stage::Contacted),
+    ] {
         let l = store.lead(lead).await?.context("lead")?;
         let history = store.lead_history(lead).await?;
         println!(
@@ -205,6 +316,13 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         );
         ok &= l.stage == want;
     }
+    let pictures_out = viber.sent_to("vb-andriy").iter().filter(|s| s.file.is_some()).count()
+        + wa.sent_to("380501112233").iter().filter(|s| s.file.is_some()).count();
+    let template_out = wa.sent_to("380672223344").iter().any(|s| s.kind == "template");
+    let kept: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM media WHERE status = 'ready'").fetch_one(store.pool()).await?;
+    println!("\nFiles kept in the media store: {kept}; photos sent by signed link: {pictures_out}; WhatsApp template sent: {template_out}");
+    ok &= pictures_out == 2 && template_out;
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",
@@ -213,9 +331,18 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     );
     running.stop().await;
     fake.stop();
+    viber.stop();
+    wa.stop();
     if !ok {
         eprintln!("error: the demo's leads did not end in the expected stages");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Bytes that look like a JPEG (the right magic number), distinct per name.
+fn jpeg(name: &str) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    b.extend_from_slice(name.as_bytes());
+    b
 }

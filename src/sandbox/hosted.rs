@@ -122,6 +122,22 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("an HTTP client")
 }
 
+/// Chats as a readable transcript: one block per customer, lines in order.
+pub fn chat_transcript(title: &str, log: &[(String, String)], name_of: impl Fn(&str) -> String) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for (u, _) in log {
+        if !seen.insert(u.as_str()) {
+            continue;
+        }
+        out.push_str(&format!("\n━━ {title} chat · {} ━━\n", name_of(u)));
+        for (_, line) in log.iter().filter(|(x, _)| x == u) {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
+
 /// The fake's notion of now.
 pub fn now(clock: &Clock) -> i64 {
     clock.now_ms()

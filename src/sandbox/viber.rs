@@ -43,6 +43,8 @@ struct State0 {
     /// Send `delivered` and `seen` for each message, `delivered` before the send's answer.
     receipts: bool,
     calls: u64,
+    /// (user, line) in order, both ways, for transcripts.
+    log: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -125,6 +127,12 @@ impl FakeViber {
         self.lock().sent.iter().filter(|s| s.receiver == user).cloned().collect()
     }
 
+    /// Every Viber chat, both ways, in order.
+    pub fn transcript(&self) -> String {
+        let st = self.lock();
+        hosted::chat_transcript("Viber", &st.log, |u| st.users.get(u).map(|x| x.0.clone()).unwrap_or_default())
+    }
+
     pub fn api_calls(&self) -> u64 {
         self.lock().calls
     }
@@ -170,7 +178,15 @@ impl FakeViber {
     /// A customer's message event (`message` is Viber's message object); returns the HTTP
     /// status Forecourt answered and the event's message token.
     pub async fn customer_sends(&self, id: &str, name: &str, message: Value) -> (u16, u64) {
-        self.lock().users.entry(id.to_string()).or_insert((name.to_string(), true)).1 = true;
+        {
+            let mut st = self.lock();
+            st.users.entry(id.to_string()).or_insert((name.to_string(), true)).1 = true;
+            let line = match message["type"].as_str().unwrap_or("") {
+                "text" => message["text"].as_str().unwrap_or("").to_string(),
+                other => format!("[{other}] {}", message["text"].as_str().unwrap_or("")).trim_end().to_string(),
+            };
+            st.log.push((id.to_string(), format!("{name}: {line}")));
+        }
         let token = self.token();
         let body = json!({
             "event": "message",
@@ -201,7 +217,14 @@ impl FakeViber {
         let body = json!({ "event": "conversation_started", "timestamp": self.inner.clock.now_ms(),
             "message_token": self.token(), "type": "open", "context": "", "user": self.user(id, name),
             "subscribed": false });
-        self.post(&body).await
+        let (status, answer) = self.post(&body).await;
+        let welcome = serde_json::from_str::<Value>(&answer).ok().and_then(|v| v["text"].as_str().map(str::to_string));
+        let mut st = self.lock();
+        st.log.push((id.to_string(), format!("({name} opens the chat)")));
+        if let Some(w) = welcome {
+            st.log.push((id.to_string(), format!("bot: {w}  (the welcome, in the webhook's answer)")));
+        }
+        (status, answer)
     }
 
     pub async fn subscribed(&self, id: &str, name: &str) -> u16 {
@@ -308,6 +331,18 @@ async fn send_message(fake: &FakeViber, v: Value) -> Response {
     sent.token = token.to_string();
     let receipts = {
         let mut st = fake.lock();
+        let line = match &sent.file {
+            Some(f) => format!(
+                "[{} {} bytes, fetched from Forecourt's signed link] {}",
+                sent.kind,
+                f.size,
+                sent.text.clone().unwrap_or_default()
+            )
+            .trim_end()
+            .to_string(),
+            None => sent.text.clone().unwrap_or_default(),
+        };
+        st.log.push((receiver.clone(), format!("bot: {line}")));
         st.sent.push(sent);
         st.receipts
     };

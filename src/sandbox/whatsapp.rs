@@ -44,6 +44,8 @@ struct State0 {
     faults: VecDeque<(u16, i64, String)>,
     /// Post sent/delivered/read statuses for each message (in reverse order, as they can come).
     statuses: bool,
+    /// (wa_id, line) in order, both ways, for transcripts.
+    log: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -138,6 +140,12 @@ impl FakeWhatsapp {
         self.lock().sent.iter().filter(|s| s.to == wa_id).cloned().collect()
     }
 
+    /// Every WhatsApp chat, both ways, in order.
+    pub fn transcript(&self) -> String {
+        let st = self.lock();
+        hosted::chat_transcript("WhatsApp", &st.log, |u| st.customers.get(u).map(|x| x.0.clone()).unwrap_or_default())
+    }
+
     /// Host a customer's media; returns its media id. `fail_times` downloads answer 500 first.
     pub fn host_media(&self, bytes: &[u8], mime: &str, fail_times: u32) -> String {
         self.inner.hosted.add(HostedFile {
@@ -182,6 +190,12 @@ impl FakeWhatsapp {
             st.next += 1;
             let e = st.customers.entry(wa_id.to_string()).or_insert((name.to_string(), 0));
             e.1 = e.1.max(sent_at);
+            let kind = message["type"].as_str().unwrap_or("").to_string();
+            let line = match kind.as_str() {
+                "text" => message["text"]["body"].as_str().unwrap_or("").to_string(),
+                k => format!("[{k}] {}", message[k]["caption"].as_str().unwrap_or("")).trim_end().to_string(),
+            };
+            st.log.push((wa_id.to_string(), format!("{name}: {line}")));
             format!("wamid.HBgM{:012}", st.next)
         };
         message["from"] = json!(wa_id);
@@ -304,6 +318,16 @@ async fn messages(
     let outside_window = kind != "template" && fake.inner.clock.now_ms() >= last + 24 * 3_600_000;
     let statuses = {
         let mut st = fake.lock();
+        let line = match &sent.file {
+            Some(f) => format!(
+                "[{} {} bytes, fetched from Forecourt's signed link] {}",
+                sent.kind,
+                f.size,
+                sent.text.clone().unwrap_or_default()
+            ),
+            None => sent.text.clone().unwrap_or_default(),
+        };
+        st.log.push((to.clone(), format!("business: {}", line.trim_end())));
         st.sent.push(sent);
         st.statuses
     };
