@@ -85,10 +85,13 @@ struct Request {
     reply: Reply,
 }
 
-/// The batching writer for webhook messages.
+/// The batching writers for webhook messages. SQLite has one writer at a time anyway;
+/// PostgreSQL commits several transactions at once, so it gets several writers, each
+/// owning a share of the customers (by identity), so two writers never touch the same
+/// customer's rows and a customer's messages keep their order.
 #[derive(Clone)]
 pub struct Inbox {
-    tx: mpsc::Sender<Request>,
+    writers: Vec<mpsc::Sender<Request>>,
 }
 
 /// Requests gathered into one transaction at most.
@@ -96,15 +99,29 @@ const INBOX_BATCH: usize = 256;
 
 impl Inbox {
     pub fn start(store: Store) -> Inbox {
-        let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
-        tokio::spawn(writer(store, rx));
-        Inbox { tx }
+        let n = match store.engine() {
+            store::Engine::Sqlite => 1,
+            store::Engine::Postgres => 4,
+        };
+        let writers = (0..n)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
+                tokio::spawn(writer(store.clone(), rx));
+                tx
+            })
+            .collect();
+        Inbox { writers }
     }
 
     /// Store these messages (duplicates are skipped); returns once they are committed.
     pub async fn store(&self, items: Vec<Inbound>, now: i64) -> Result<(), String> {
+        let Some(first) = items.first() else { return Ok(()) };
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (first.channel, &first.external_user).hash(&mut h);
+        let writer = &self.writers[(h.finish() % self.writers.len() as u64) as usize];
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Request { items, now, reply }).await.map_err(|_| "the ingest writer has stopped".to_string())?;
+        writer.send(Request { items, now, reply }).await.map_err(|_| "the ingest writer has stopped".to_string())?;
         rx.await.map_err(|_| "the ingest writer has stopped".to_string())?
     }
 }

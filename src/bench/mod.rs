@@ -7,6 +7,11 @@
 //! - `limits`: Telegram's real limits on: 60 customer messages a minute from 30 active leads
 //!   over 3 staff groups; how long each took to become visible in its topic, how many 429s
 //!   were met, how many messages were lost.
+//! - `webhooks`: signed Viber and WhatsApp webhooks posted over HTTP at the service (a load
+//!   generator on loopback): requests/s and p50/p99 to a committed 200, beside the same
+//!   service's no-op route.
+
+mod webhooks;
 
 use crate::app;
 use crate::clock::Clock;
@@ -52,6 +57,8 @@ enum BenchKind {
         #[arg(long, default_value_t = 4)]
         workers: usize,
     },
+    /// Signed Viber and WhatsApp webhooks over HTTP: requests/s and latency to a committed 200.
+    Webhooks(webhooks::Args),
     /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
     Limits {
         /// Virtual minutes of traffic.
@@ -81,6 +88,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                     .await?;
             }
         }
+        BenchKind::Webhooks(a) => webhooks::run(a).await?,
         BenchKind::Limits { minutes, speed, pattern } => {
             if pattern != "bursty" && pattern != "round-robin" {
                 bail!("--pattern: `{pattern}` is not bursty or round-robin");
@@ -91,7 +99,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
+pub(crate) fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
     }
@@ -107,7 +115,7 @@ pub fn peak_memory_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
+pub(crate) async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
     sqlx::any::install_default_drivers();
     let name = format!("forecourt_bench_{}", std::process::id());
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await.context("--postgres-url")?;
