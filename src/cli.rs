@@ -73,8 +73,11 @@ enum ViberCommand {
 
 #[derive(Subcommand)]
 enum MediaCommand {
-    /// Remove kept files that no media row points to.
-    Gc,
+    /// Remove kept files that no media row points to (and are older than --min-age-minutes).
+    Gc {
+        #[arg(long, default_value_t = 60)]
+        min_age_minutes: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -297,11 +300,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             api.set_webhook(&url).await.with_context(|| format!("Viber refused the webhook {url}"))?;
             println!("Viber webhook set to {url}");
         }
-        Command::Media { command: MediaCommand::Gc } => {
+        Command::Media { command: MediaCommand::Gc { min_age_minutes } } => {
             let store = store(&config).await?;
             let referenced = store.referenced_media().await?;
             let media = crate::media::MediaStore::new(&config.data_dir);
-            let (files, bytes) = media.gc(&referenced).context("cleaning the media directory")?;
+            let min_age = std::time::Duration::from_secs(min_age_minutes * 60);
+            let (files, bytes) = media.gc(&referenced, min_age).context("cleaning the media directory")?;
             println!(
                 "removed {files} unreferenced file(s), {} KB, from {}",
                 bytes.div_ceil(1024),

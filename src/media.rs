@@ -114,8 +114,10 @@ impl MediaStore {
         std::fs::read(self.path(rel))
     }
 
-    /// Remove files no row points to. Returns (files removed, bytes freed).
-    pub fn gc(&self, referenced: &HashSet<String>) -> std::io::Result<(u64, u64)> {
+    /// Remove files no row points to and older than `min_age` (a file is written just
+    /// before its row is committed; a young one may be on its way). Returns (files
+    /// removed, bytes freed).
+    pub fn gc(&self, referenced: &HashSet<String>, min_age: std::time::Duration) -> std::io::Result<(u64, u64)> {
         let mut removed = (0, 0);
         if !self.root.exists() {
             return Ok(removed);
@@ -135,7 +137,12 @@ impl MediaStore {
                     let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
                     // Temporary files of a write in progress start with a dot; leave them.
                     if name.len() == 64 && !referenced.contains(name) {
-                        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                        let meta = f.metadata()?;
+                        let age = meta.modified().ok().and_then(|m| m.elapsed().ok()).unwrap_or_default();
+                        if age < min_age {
+                            continue;
+                        }
+                        let size = meta.len();
                         std::fs::remove_file(&f)?;
                         removed.0 += 1;
                         removed.1 += size;
@@ -368,10 +375,12 @@ mod tests {
         assert_eq!(s.read(&a.path).unwrap(), b"photo one");
         assert!(a.path.starts_with(&format!("{}/{}/", &a.sha256[..2], &a.sha256[2..4])));
         let keep: HashSet<String> = [a.sha256.clone()].into();
-        assert_eq!(s.gc(&keep).unwrap(), (1, 9));
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(s.gc(&keep, hour).unwrap(), (0, 0), "a young file may still get its row");
+        assert_eq!(s.gc(&keep, std::time::Duration::ZERO).unwrap(), (1, 9));
         assert!(s.path(&a.path).exists());
         assert!(!s.path(&b.path).exists());
-        assert_eq!(s.gc(&keep).unwrap(), (0, 0));
+        assert_eq!(s.gc(&keep, std::time::Duration::ZERO).unwrap(), (0, 0));
     }
 
     #[test]

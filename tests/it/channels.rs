@@ -9,7 +9,28 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 async fn start() -> TestApp {
-    TestApp::start_with(Opts { channels: true, ..Opts::default() }).await
+    start_on(Db::Sqlite).await
+}
+
+async fn start_on(db: Db) -> TestApp {
+    TestApp::start_with(Opts { channels: true, db, ..Opts::default() }).await
+}
+
+/// Run a story on SQLite, and on PostgreSQL when the suite has it.
+macro_rules! on_both_engines {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $body(Db::Sqlite).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            if postgres_enabled().await {
+                $body(Db::Postgres).await;
+            }
+        }
+    };
 }
 
 fn text_of(m: &ChatMessage) -> String {
@@ -188,9 +209,10 @@ async fn no_signature_no_entry_and_bad_bodies_get_a_reason() {
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_delivered_twice_stores_one_message() {
-    let t = start().await;
+on_both_engines!(a_webhook_delivered_twice_stores_one_message, a_webhook_delivered_twice_on_postgres, delivered_twice);
+
+async fn delivered_twice(db: Db) {
+    let t = start_on(db).await;
     let body = json!({"event": "message", "timestamp": t.clock.now_ms(), "message_token": 9_007_199_254_740_993u64,
         "sender": {"id": "dup-user", "name": "Dup"}, "message": {"type": "text", "text": "twice"}});
     assert_eq!(t.viber().post(&body).await.0, 200);
@@ -243,9 +265,14 @@ async fn an_unsubscribed_viber_customer_is_marked_and_not_written_to() {
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_closed_whatsapp_window_is_not_sent_blind_and_offers_the_template() {
-    let t = start().await;
+on_both_engines!(
+    a_closed_whatsapp_window_is_not_sent_blind_and_offers_the_template,
+    a_closed_whatsapp_window_on_postgres,
+    closed_window_story
+);
+
+async fn closed_window_story(db: Db) {
+    let t = start_on(db).await;
     let w = t.wa();
     let day_ago = t.clock.now_ms() - 25 * 3_600_000;
     let (status, _) =
@@ -309,9 +336,14 @@ async fn a_late_131047_status_is_said_in_the_topic() {
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn receipts_only_move_forward_even_when_they_come_early_or_out_of_order() {
-    let t = start().await;
+on_both_engines!(
+    receipts_only_move_forward_even_when_they_come_early_or_out_of_order,
+    receipts_on_postgres,
+    receipts_story
+);
+
+async fn receipts_story(db: Db) {
+    let t = start_on(db).await;
     t.viber().auto_receipts(true);
     t.wa().auto_statuses(true);
     t.viber().customer_writes("vb-r", "Roman", "hi").await;
@@ -415,9 +447,14 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_staff_photo_reaches_viber_and_whatsapp_by_signed_link() {
-    let t = start().await;
+on_both_engines!(
+    a_staff_photo_reaches_viber_and_whatsapp_by_signed_link,
+    a_staff_photo_by_signed_link_on_postgres,
+    staff_photo_story
+);
+
+async fn staff_photo_story(db: Db) {
+    let t = start_on(db).await;
     let max = t.staff(9307, "Max Petrenko", Role::Manager).await;
     t.viber().customer_writes("vb-p", "Pavlo", "photos please").await;
     t.wa().customer_writes("380622", "Polina", "photos please").await;

@@ -117,3 +117,40 @@ async fn run_stops_cleanly_on_sigterm() {
     assert!(status.success(), "{status:?}");
     fake.stop();
 }
+
+#[test]
+fn media_gc_removes_only_files_no_row_points_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    let data = dir.path().join("data");
+    let env = [("DATABASE_URL", db.as_str()), ("FORECOURT_DATA_DIR", data.to_str().unwrap())];
+    assert!(forecourt(dir.path(), &["migrate"], &env).status.success());
+    let media = forecourt::media::MediaStore::new(&data);
+    let kept = media.put(b"a photo a customer sent").unwrap();
+    let orphan = media.put(b"a file whose row is gone").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = forecourt::store::Store::connect(&db).await.unwrap();
+        sqlx::query("INSERT INTO customers (name, created_at, updated_at) VALUES ('A', 0, 0)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO media (kind, file_path, sha256, size_bytes, customer_id, status, created_at, updated_at)
+             VALUES ('photo', $1, $2, 23, 1, 'ready', 0, 0)",
+        )
+        .bind(&kept.path)
+        .bind(&kept.sha256)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        store.close().await;
+    });
+    let o = forecourt(dir.path(), &["media", "gc"], &env);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("removed 0"), "young files are left alone: {}", text(&o));
+    let o = forecourt(dir.path(), &["media", "gc", "--min-age-minutes", "0"], &env);
+    assert!(text(&o).contains("removed 1 unreferenced file"), "{}", text(&o));
+    assert!(media.path(&kept.path).exists());
+    assert!(!media.path(&orphan.path).exists());
+}

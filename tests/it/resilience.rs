@@ -383,3 +383,93 @@ async fn a_reply_too_long_for_the_customer_is_reported_and_not_retried() {
     assert!(t.store.parked_jobs().await.unwrap().is_empty(), "a message that can never fit is not retried");
     t.stop().await;
 }
+
+/// The real binary killed with SIGKILL while Viber webhooks pour in; Viber retries every
+/// event that was not answered 200 (and, as providers do, some that were). Every message
+/// ends up stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_process_mid_webhook_burst_loses_nothing_when_the_provider_retries() {
+    init();
+    let clock = forecourt::clock::Clock::real();
+    let fake = forecourt::sandbox::telegram::FakeTelegram::start(TOKEN, clock.clone()).await.unwrap();
+    fake.add_staff_group(STAFF, "Staff");
+    let viber = forecourt::sandbox::viber::FakeViber::start(VIBER_TOKEN, clock).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    viber.set_webhook_target(&format!("{base}/webhooks/viber"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/kill.db", dir.path().display());
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
+            .arg("run")
+            .env("DATABASE_URL", &db)
+            .env("FORECOURT_TELEGRAM_TOKEN", TOKEN)
+            .env("FORECOURT_TELEGRAM_API_URL", fake.url())
+            .env("FORECOURT_STAFF_CHAT_ID", STAFF.to_string())
+            .env("FORECOURT_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("FORECOURT_PUBLIC_URL", &base)
+            .env("FORECOURT_VIBER_TOKEN", VIBER_TOKEN)
+            .env("FORECOURT_VIBER_API_URL", viber.url())
+            .env("FORECOURT_DATA_DIR", dir.path().join("data"))
+            .env("FORECOURT_LOG", "warn")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(Child)
+            .expect("the binary starts")
+    };
+    let http = reqwest::Client::new();
+    let healthy = |http: reqwest::Client| {
+        let url = format!("{base}/healthz");
+        async move {
+            eventually("the service answers", || {
+                let (http, url) = (http.clone(), url.clone());
+                async move { http.get(&url).send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+            })
+            .await
+        }
+    };
+    let bodies: Vec<serde_json::Value> = (0..300u64)
+        .map(|i| {
+            serde_json::json!({"event": "message", "timestamp": 1_700_000_000_000u64 + i,
+                "message_token": 7_000_000_000_000_000_000u64 + i,
+                "sender": {"id": format!("kill{}", i % 20), "name": format!("Kill {}", i % 20)},
+                "message": {"type": "text", "text": format!("webhook {i}")}})
+        })
+        .collect();
+    let mut child = spawn();
+    healthy(http.clone()).await;
+    let mut tasks = Vec::new();
+    for (i, b) in bodies.iter().enumerate() {
+        let (v, b) = (viber.clone(), b.clone());
+        tasks.push(tokio::spawn(async move { v.post(&b).await.0 }));
+        if i == 150 {
+            child.0.kill().expect("SIGKILL");
+            child.0.wait().unwrap();
+        }
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let acknowledged = statuses.iter().filter(|s| **s == 200).count();
+    assert!(acknowledged < 300, "the kill interrupted the burst");
+    child = spawn();
+    healthy(http.clone()).await;
+    for (i, (b, s)) in bodies.iter().zip(&statuses).enumerate() {
+        if *s != 200 || i % 5 == 0 {
+            assert_eq!(viber.post(b).await.0, 200, "the retry of webhook {i} is accepted");
+        }
+    }
+    drop(child);
+    let store = forecourt::store::Store::connect(&db).await.unwrap();
+    let (customers, _, messages) = store.counts().await.unwrap();
+    assert_eq!(
+        (customers, messages),
+        (20, 300),
+        "each message stored exactly once ({acknowledged} acknowledged before the kill)"
+    );
+    viber.stop();
+    fake.stop();
+}
