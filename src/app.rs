@@ -161,6 +161,14 @@ impl Running {
     }
 }
 
+/// Start only the HTTP service (benchmarks that measure it alone; nothing is sent).
+pub async fn start_http_only(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Running> {
+    let (tx, rx) = watch::channel(false);
+    let http_addr = listener.local_addr()?;
+    let tasks = vec![tokio::spawn(crate::web::serve(app.clone(), listener, rx))];
+    Ok(Running { app, http_addr, shutdown: tx, tasks })
+}
+
 /// Start everything on an already-bound listener.
 pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Running> {
     let (tx, rx) = watch::channel(false);

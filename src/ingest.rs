@@ -151,8 +151,12 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Request>) {
 async fn store_requests(store: &Store, reqs: &[Request], now: i64) -> Result<(), StoreError> {
     let items: Vec<store::BatchItem> =
         reqs.iter().flat_map(|r| r.items.iter()).map(|m| store::BatchItem { update_id: None, inbound: m }).collect();
+    let t0 = std::time::Instant::now();
     let mut tx = store.begin().await?;
+    let t1 = t0.elapsed();
     store_batch(&mut tx, "", &items, now).await?;
+    let t2 = t0.elapsed();
     tx.commit().await?;
+    tracing::debug!(n = items.len(), begin = ?t1, body = ?t2, total = ?t0.elapsed(), "inbox batch");
     Ok(())
 }

@@ -46,6 +46,10 @@ pub struct Args {
     /// default is 4).
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// `on`: the whole service runs, job workers bridging to the fake Telegram under its
+    /// limits; `off`: only the HTTP service, to measure the webhook path alone.
+    #[arg(long, default_value = "on")]
+    bridge: String,
     /// The PostgreSQL server (a fresh database is created on it).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     postgres_url: String,
@@ -233,7 +237,11 @@ async fn one_engine(engine: &str, a: &Args) -> anyhow::Result<()> {
         template: None,
     });
     let app = app::build(config, clock.clone()).await?;
-    let running = app::start(app.clone(), listener).await?;
+    let running = match a.bridge.as_str() {
+        "on" => app::start(app.clone(), listener).await?,
+        "off" => app::start_http_only(app.clone(), listener).await?,
+        other => bail!("--bridge: `{other}` is not on or off"),
+    };
     let http = reqwest::Client::builder().pool_max_idle_per_host(a.concurrency).build()?;
     let now = clock.now_ms();
 
@@ -249,9 +257,10 @@ async fn one_engine(engine: &str, a: &Args) -> anyhow::Result<()> {
     let noop_rate = a.requests as f64 / noop_t.as_secs_f64();
     let rate = a.requests as f64 / burst_t.as_secs_f64();
     println!(
-        "webhooks {engine}: no-op GET /livez {noop_rate:.0} req/s (p50 {:.1} ms, p99 {:.1} ms); \
+        "webhooks {engine} (bridge {}): no-op GET /livez {noop_rate:.0} req/s (p50 {:.1} ms, p99 {:.1} ms); \
          signed webhooks burst {} × {} in flight: {rate:.0} req/s ({:.0}% of the no-op), p50 {:.1} ms, p99 {:.1} ms; \
          paced {}/s × {}s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; stored {stored} of {total}; peak memory {:.0} MB",
+        a.bridge,
         ms(percentile(&noop_lat, 0.5)),
         ms(percentile(&noop_lat, 0.99)),
         a.requests,

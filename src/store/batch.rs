@@ -80,33 +80,21 @@ pub async fn store_inbound_batch(
     for (channel, its) in &by_channel {
         let users: Vec<&str> =
             its.iter().map(|i| i.external_user.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        // Known identities: found and brought up to date in one statement — unblocked (they
+        // wrote), newest inbound time (the batch's latest, within a second or two).
+        let latest = its.iter().map(|i| i.sent_at).max().unwrap_or(now);
         let sql = format!(
-            "SELECT customer_id, external_id FROM customer_identities WHERE channel = $1 AND external_id IN ({})",
-            params(1, users.len())
+            "UPDATE customer_identities SET blocked = 0,
+                 last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $1 THEN $1 ELSE last_inbound_at END
+             WHERE channel = $2 AND external_id IN ({}) RETURNING customer_id, external_id",
+            params(2, users.len())
         );
-        let mut q = sqlx::query(&sql).bind(channel.as_str());
+        let mut q = sqlx::query(&sql).bind(latest).bind(channel.as_str());
         for u in &users {
             q = q.bind(*u);
         }
         for r in q.fetch_all(&mut *conn).await? {
             customer_of.insert((*channel, col(&r, "external_id")?), CustomerId(col(&r, "customer_id")?));
-        }
-        // Known identities: newest inbound time (the batch's latest, within a second or two).
-        let known: Vec<&str> =
-            users.iter().copied().filter(|u| customer_of.contains_key(&(*channel, u.to_string()))).collect();
-        if !known.is_empty() {
-            let latest = its.iter().map(|i| i.sent_at).max().unwrap_or(now);
-            let sql = format!(
-                "UPDATE customer_identities SET blocked = 0,
-                     last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $1 THEN $1 ELSE last_inbound_at END
-                 WHERE channel = $2 AND external_id IN ({})",
-                params(2, known.len())
-            );
-            let mut q = sqlx::query(&sql).bind(latest).bind(channel.as_str());
-            for u in &known {
-                q = q.bind(*u);
-            }
-            q.execute(&mut *conn).await?;
         }
         for it in its {
             let key = (*channel, it.external_user.clone());
@@ -225,10 +213,12 @@ pub async fn store_inbound_batch(
     }
     q.execute(&mut *conn).await?;
 
-    // 6. One topic sync per lead (deduplicated), and pending ones brought forward.
+    // 6. One topic sync per lead (deduplicated): a pending one is brought forward if this
+    //    batch needs it sooner.
     let sql = format!(
         "INSERT INTO jobs (kind, payload, queue_key, dedupe_key, status, run_at, attempts, created_at, updated_at)
-         VALUES {} ON CONFLICT DO NOTHING",
+         VALUES {} ON CONFLICT (dedupe_key) WHERE status = 'pending'
+         DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END",
         (0..leads.len())
             .map(|k| format!(
                 "('topic_sync', ${a}, ${b}, ${b}, 'pending', ${c}, 0, $1, $1)",
@@ -240,25 +230,10 @@ pub async fn store_inbound_batch(
             .join(", ")
     );
     let mut q = sqlx::query(&sql).bind(now);
-    let mut due_now = Vec::new();
     for (lead, it) in &leads {
         let run_at = if it.media_group_id.is_some() { now + grace_ms } else { now };
-        if run_at == now {
-            due_now.push(format!("topic:{}", lead.0));
-        }
         q = q.bind(serde_json::json!({ "lead": lead.0 }).to_string()).bind(format!("topic:{}", lead.0)).bind(run_at);
     }
     q.execute(&mut *conn).await?;
-    if !due_now.is_empty() {
-        let sql = format!(
-            "UPDATE jobs SET run_at = $1 WHERE status = 'pending' AND run_at > $1 AND dedupe_key IN ({})",
-            params(1, due_now.len())
-        );
-        let mut q = sqlx::query(&sql).bind(now);
-        for k in &due_now {
-            q = q.bind(k.clone());
-        }
-        q.execute(&mut *conn).await?;
-    }
     Ok(stored)
 }
