@@ -52,6 +52,8 @@ pub struct App {
     pub links: Links,
     /// Webhook ingest, batched into few transactions.
     pub inbox: crate::ingest::Inbox,
+    /// Topic syncs waiting for Telegram's budget (see `ingest::TopicHolds`).
+    pub topic_holds: crate::ingest::TopicHolds,
 }
 
 impl App {
@@ -117,7 +119,8 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     }
     let media = MediaStore::new(&config.data_dir);
     let links = Links::new(crate::media::link_key(&store).await?);
-    let inbox = crate::ingest::Inbox::start(store.clone());
+    let topic_holds = crate::ingest::TopicHolds::default();
+    let inbox = crate::ingest::Inbox::start(store.clone(), topic_holds.clone());
     Ok(Arc::new(App {
         store,
         config,
@@ -132,6 +135,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         media,
         links,
         inbox,
+        topic_holds,
     }))
 }
 

@@ -8,22 +8,16 @@
 //! requests are waiting and stores them in one transaction, so a burst costs a handful of
 //! commits instead of one per request; each request is answered once its part is committed.
 
-use crate::domain::{CustomerId, LeadId, MessageRowId};
+use crate::domain::LeadId;
 use crate::store::JobKind;
 use crate::store::{self, NewJob, Store, StoreError};
+use dashmap::DashMap;
 use serde_json::json;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 pub use crate::domain::message::Inbound;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ingested {
-    pub customer: CustomerId,
-    pub lead: LeadId,
-    pub message: MessageRowId,
-    pub new_lead: bool,
-}
 
 /// How long the topic sync waits for the rest of an album before posting it.
 pub const ALBUM_GRACE_MS: i64 = 1_500;
@@ -39,6 +33,12 @@ pub fn topic_sync_job(lead: LeadId, run_at: i64) -> NewJob {
     }
 }
 
+/// Topic syncs waiting for Telegram's budget: lead id → when the sync may run (unix ms).
+/// The topic sync records its wait here, and ingest does not wake it early: a burst into a
+/// rate-limited group would otherwise wake the lead's sync for every message only to be
+/// refused again. Per process; an instance that does not know a hold only wakes a sync early.
+pub type TopicHolds = Arc<DashMap<i64, i64>>;
+
 /// Store a batch inside the caller's transaction: the messages, their topic syncs, and a
 /// media fetch for each file.
 pub async fn store_batch(
@@ -46,35 +46,15 @@ pub async fn store_batch(
     source: &str,
     items: &[store::BatchItem<'_>],
     now: i64,
+    holds: &TopicHolds,
 ) -> Result<store::Stored, StoreError> {
-    let stored = store::store_inbound_batch(conn, source, items, now, ALBUM_GRACE_MS).await?;
+    let stored = store::store_inbound_batch(conn, source, items, now, ALBUM_GRACE_MS, Some(holds)).await?;
     for s in &stored {
         if crate::media::keeps_file(s.kind) {
             store::jobs_enqueue(conn, &crate::media::fetch_job(s.message, now), now).await?;
         }
     }
     Ok(stored)
-}
-
-/// Store one inbound message inside the caller's transaction (the same path as a batch).
-/// `Ok(None)` means it was a duplicate and nothing changed.
-pub async fn ingest_in_tx(conn: &mut store::Conn, m: &Inbound, now: i64) -> Result<Option<Ingested>, StoreError> {
-    let item = store::BatchItem { update_id: None, inbound: m };
-    let stored = store_batch(conn, "", &[item], now).await?;
-    Ok(stored.first().map(|s| Ingested {
-        customer: s.customer,
-        lead: s.lead,
-        message: s.message,
-        new_lead: s.new_lead,
-    }))
-}
-
-/// Store one inbound message in its own transaction.
-pub async fn ingest(store: &Store, m: &Inbound, now: i64) -> Result<Option<Ingested>, StoreError> {
-    let mut tx = store.begin().await?;
-    let out = ingest_in_tx(&mut tx, m, now).await?;
-    tx.commit().await?;
-    Ok(out)
 }
 
 type Reply = oneshot::Sender<Result<(), String>>;
@@ -98,7 +78,7 @@ pub struct Inbox {
 const INBOX_BATCH: usize = 256;
 
 impl Inbox {
-    pub fn start(store: Store) -> Inbox {
+    pub fn start(store: Store, holds: TopicHolds) -> Inbox {
         let n = match store.engine() {
             store::Engine::Sqlite => 1,
             store::Engine::Postgres => 4,
@@ -106,7 +86,7 @@ impl Inbox {
         let writers = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
-                tokio::spawn(writer(store.clone(), rx));
+                tokio::spawn(writer(store.clone(), rx, holds.clone()));
                 tx
             })
             .collect();
@@ -126,11 +106,11 @@ impl Inbox {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Request>) {
+async fn writer(store: Store, mut rx: mpsc::Receiver<Request>, holds: TopicHolds) {
     let mut batch: Vec<Request> = Vec::with_capacity(INBOX_BATCH);
     while rx.recv_many(&mut batch, INBOX_BATCH).await > 0 {
         let now = batch.iter().map(|r| r.now).max().unwrap_or(0);
-        match store_requests(&store, &batch, now).await {
+        match store_requests(&store, &batch, now, &holds).await {
             Ok(()) => {
                 for r in batch.drain(..) {
                     let _ = r.reply.send(Ok(()));
@@ -140,7 +120,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Request>) {
                 // One bad request must not fail its neighbours: store each on its own.
                 warn!(error = %e, requests = batch.len(), "a batched ingest failed; storing one by one");
                 for r in batch.drain(..) {
-                    let one = store_requests(&store, std::slice::from_ref(&r), r.now).await;
+                    let one = store_requests(&store, std::slice::from_ref(&r), r.now, &holds).await;
                     let _ = r.reply.send(one.map_err(|e| e.to_string()));
                 }
             }
@@ -148,15 +128,13 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Request>) {
     }
 }
 
-async fn store_requests(store: &Store, reqs: &[Request], now: i64) -> Result<(), StoreError> {
+async fn store_requests(store: &Store, reqs: &[Request], now: i64, holds: &TopicHolds) -> Result<(), StoreError> {
     let items: Vec<store::BatchItem> =
         reqs.iter().flat_map(|r| r.items.iter()).map(|m| store::BatchItem { update_id: None, inbound: m }).collect();
-    let t0 = std::time::Instant::now();
+    let started = std::time::Instant::now();
     let mut tx = store.begin().await?;
-    let t1 = t0.elapsed();
-    store_batch(&mut tx, "", &items, now).await?;
-    let t2 = t0.elapsed();
+    store_batch(&mut tx, "", &items, now, holds).await?;
     tx.commit().await?;
-    tracing::debug!(n = items.len(), begin = ?t1, body = ?t2, total = ?t0.elapsed(), "inbox batch");
+    tracing::debug!(messages = items.len(), took = ?started.elapsed(), "inbox batch committed");
     Ok(())
 }

@@ -22,6 +22,10 @@ pub const BOT: Window = (30, 1_100);
 struct ChatLog {
     sent: VecDeque<i64>,
     paused_until: i64,
+    /// The next free turn handed to a refused sender. Refused senders get turns one
+    /// interval apart instead of all waking at the same instant: with 500 topics waiting
+    /// on one group's 20 a minute, that is one wake-up every 3 s, not 500.
+    next_turn: i64,
 }
 
 /// Per-chat and per-bot sliding windows. Cheap to share between workers.
@@ -70,7 +74,10 @@ impl Limiter {
             until = Some(until.map_or(t, |u| u.max(t)));
         }
         if let Some(t) = until {
-            return Err(t);
+            let interval = windows.iter().map(|(max, span)| span / *max as i64).max().unwrap_or(1_000);
+            let turn = t.max(entry.next_turn);
+            entry.next_turn = turn + interval;
+            return Err(turn);
         }
         entry.sent.push_back(now);
         while entry.sent.len() > 32 {
@@ -129,6 +136,21 @@ mod tests {
             assert!(l.acquire(0, -5, t).is_ok());
         }
         assert_eq!(l.acquire(0, -5, 10), Err(3_100));
+    }
+
+    #[test]
+    fn refused_senders_get_turns_spread_over_the_budget() {
+        let l = Limiter::new();
+        let mut t = 0;
+        while l.acquire(0, -7, t).is_ok() {
+            t += 1;
+        }
+        // Three waiters at the same moment get three different turns, a group interval apart.
+        let turns: Vec<i64> = (0..3).map(|_| l.acquire(0, -7, t).unwrap_err()).collect();
+        assert_eq!(turns[1] - turns[0], 60_100 / 20);
+        assert_eq!(turns[2] - turns[1], 60_100 / 20);
+        // A waiter that wakes at its turn may send.
+        assert!(l.acquire(0, -7, turns[0]).is_ok());
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub async fn process_update(
         Incoming::Customer(inbound) => {
             let mut tx = app.store.begin().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
-            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now).await?;
+            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds).await?;
             tx.commit().await?;
             match out.first() {
                 Some(i) => {
@@ -106,7 +106,7 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
     let items: Vec<store::BatchItem> =
         run.iter().map(|(update_id, m)| store::BatchItem { update_id: Some(*update_id), inbound: m }).collect();
     let mut tx = app.store.begin().await?;
-    let stored = crate::ingest::store_batch(&mut tx, source, &items, now).await?;
+    let stored = crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds).await?;
     tx.commit().await?;
     Ok(stored.len())
 }

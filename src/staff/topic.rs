@@ -50,7 +50,12 @@ pub async fn sync(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
         };
         match step(app, &lead).await? {
             Step::Again => continue,
-            Step::Finished(o) => return Ok(o),
+            Step::Finished(o) => {
+                if o == Outcome::Done {
+                    app.topic_holds.remove(&lead_id.0);
+                }
+                return Ok(o);
+            }
         }
     }
     Ok(Outcome::Retry("the topic kept changing under us".into()))
@@ -79,7 +84,7 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
                 // loses its buttons; the old topic is closed, not deleted.
                 if let Some(card) = lead.card_message_id {
                     if let Err(until) = app.limiter.acquire(bot.slot, c, now) {
-                        return Ok(Step::Finished(Outcome::WaitUntil(until)));
+                        return Ok(Step::Finished(held(app, lead, until)));
                     }
                     let text = app.templates.render(
                         "staff/moved.txt",
@@ -121,7 +126,7 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
     // 2. The card, at its latest version.
     if lead.card_message_id.is_none() || lead.card_rendered_version < lead.card_version {
         if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
-            return Ok(Step::Finished(Outcome::WaitUntil(until)));
+            return Ok(Step::Finished(held(app, lead, until)));
         }
         let c = card::render(app, lead, menu_actor(app, lead).await?)?;
         let version = lead.card_version;
@@ -159,7 +164,7 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
     for seg in segments {
         let now = app.clock.now_ms();
         if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
-            return Ok(Step::Finished(Outcome::WaitUntil(until)));
+            return Ok(Step::Finished(held(app, lead, until)));
         }
         let (ids, sent) = match &seg {
             Segment::Text { ids, text, keyboard } => {
@@ -230,6 +235,13 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         }
     }
     Ok(Step::Finished(Outcome::Done))
+}
+
+/// Wait for the group's budget, and tell ingest so a new message does not wake the sync
+/// before then (it would only be refused again).
+fn held(app: &App, lead: &LeadRow, until: i64) -> Outcome {
+    app.topic_holds.insert(lead.id.0, until);
+    Outcome::WaitUntil(until)
 }
 
 /// How long a card's preview refresh waits when the group is busy.

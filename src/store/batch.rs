@@ -38,13 +38,15 @@ fn params(start: usize, n: usize) -> String {
 }
 
 /// Store the batch inside the caller's transaction. `grace_ms` delays the topic sync of a
-/// lead whose newest message is part of an album.
+/// lead whose newest message is part of an album; `holds` (lead id → unix ms) are topic
+/// syncs waiting for Telegram's budget, which a new message does not wake early.
 pub async fn store_inbound_batch(
     conn: &mut Conn,
     source: &str,
     items: &[BatchItem<'_>],
     now: i64,
     grace_ms: i64,
+    holds: Option<&dashmap::DashMap<i64, i64>>,
 ) -> Result<Stored> {
     if items.is_empty() {
         return Ok(Vec::new());
@@ -231,7 +233,10 @@ pub async fn store_inbound_batch(
     );
     let mut q = sqlx::query(&sql).bind(now);
     for (lead, it) in &leads {
-        let run_at = if it.media_group_id.is_some() { now + grace_ms } else { now };
+        let mut run_at = if it.media_group_id.is_some() { now + grace_ms } else { now };
+        if let Some(held) = holds.and_then(|h| h.get(&lead.0).map(|t| *t)) {
+            run_at = run_at.max(held);
+        }
         q = q.bind(serde_json::json!({ "lead": lead.0 }).to_string()).bind(format!("topic:{}", lead.0)).bind(run_at);
     }
     q.execute(&mut *conn).await?;

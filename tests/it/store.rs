@@ -2,7 +2,20 @@
 
 use crate::harness::*;
 use forecourt::domain::{Change, Channel, LeadId, LostReason, MessageKind, Role, Stage, TelegramUserId, UserId};
-use forecourt::ingest::{ingest, Inbound};
+use forecourt::ingest::Inbound;
+
+/// One inbound message in its own transaction, through the batch path ingest uses.
+async fn ingest(
+    s: &forecourt::store::Store,
+    m: &Inbound,
+    now: i64,
+) -> Result<Option<forecourt::store::StoredMessage>, forecourt::store::StoreError> {
+    let mut tx = s.begin().await?;
+    let item = forecourt::store::BatchItem { update_id: None, inbound: m };
+    let out = forecourt::store::store_inbound_batch(&mut tx, "", &[item], now, 1_500, None).await?;
+    tx.commit().await?;
+    Ok(out.first().copied())
+}
 use forecourt::store::{JobKind, NewJob, Store, StoreError};
 use serde_json::json;
 
@@ -235,7 +248,7 @@ async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
         let batch: Vec<forecourt::store::BatchItem> =
             messages.iter().map(|(id, m)| forecourt::store::BatchItem { update_id: Some(*id), inbound: m }).collect();
         let mut tx = s.begin().await.unwrap();
-        let stored = forecourt::store::store_inbound_batch(&mut tx, "tg:1", &batch, 100, 1_500).await.unwrap();
+        let stored = forecourt::store::store_inbound_batch(&mut tx, "tg:1", &batch, 100, 1_500, None).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(stored.len(), 4, "{db:?}");
         assert_eq!(s.counts().await.unwrap(), (3, 3, 5));
@@ -247,7 +260,10 @@ async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
         assert_eq!(lead2.customer_name, "Customer 2");
         // The same batch again stores nothing.
         let mut tx = s.begin().await.unwrap();
-        assert!(forecourt::store::store_inbound_batch(&mut tx, "tg:1", &batch, 200, 1_500).await.unwrap().is_empty());
+        assert!(forecourt::store::store_inbound_batch(&mut tx, "tg:1", &batch, 200, 1_500, None)
+            .await
+            .unwrap()
+            .is_empty());
         tx.commit().await.unwrap();
         assert_eq!(s.counts().await.unwrap(), (3, 3, 5));
         // Topic syncs: the waiting one brought forward, the album's delayed by the grace.
