@@ -231,7 +231,8 @@ struct Downloaded {
 
 async fn download(app: &App, src: &MediaSource) -> Result<Downloaded, FetchError> {
     let media = src.extra.as_ref().map(|e| e["media"].clone()).unwrap_or_default();
-    let name = media["name"].as_str().map(str::to_string);
+    // Viber and WhatsApp name files in `extra.media`; Telegram documents in `extra.file_name`.
+    let name = media["name"].as_str().or(src.extra.as_ref().and_then(|e| e["file_name"].as_str())).map(str::to_string);
     match (src.channel.as_str(), src.direction) {
         (_, Direction::Outgoing) | ("telegram", _) => {
             let file_id = src.telegram_file_id.as_deref().ok_or(FetchError::Gone("no Telegram file id".into()))?;

@@ -507,3 +507,56 @@ async fn staff_photo_story(db: Db) {
     assert_eq!(r.status(), 403);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_a_messenger_will_not_carry_is_refused_in_the_topic() {
+    let t = start().await;
+    let max = t.staff(9309, "Max Petrenko", Role::Manager).await;
+    t.viber().customer_writes("vb-exe", "Denys", "send me the contract").await;
+    let lead = t.lead_by_identity("viber", "vb-exe").await;
+    let (chat, thread, _) = t.topic_of_lead(lead.id).await;
+    let exe = t.fake.upload_file("document", b"MZ\x90\0 not really a program");
+    t.fake.staff_sends(
+        chat,
+        Some(thread),
+        &max,
+        Content::Document { file_id: exe, caption: None, file_name: Some("contract.exe".into()) },
+    );
+    t.until("the topic says Viber refuses it", |_| shows(&t, chat, thread, "Viber does not accept .exe files")).await;
+    t.settled().await;
+    assert!(t.viber().sent_to("vb-exe").is_empty(), "nothing was sent");
+    let name: String = sqlx::query_scalar("SELECT original_name FROM media").fetch_one(t.store.pool()).await.unwrap();
+    assert_eq!(name, "contract.exe", "the staff file is kept under its own name");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viber_set_webhook_registers_the_url_and_viber_checks_it() {
+    let t = start().await;
+    let url = format!("{}/webhooks/viber", t.http());
+    let dir = tempfile::tempdir().unwrap();
+    let run = |token: &str| {
+        let (dir, url, api) = (dir.path().to_path_buf(), url.clone(), t.viber().url());
+        let token = token.to_string();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
+                .args(["viber", "set-webhook", "--url", &url])
+                .current_dir(dir)
+                .env_clear()
+                .env("FORECOURT_VIBER_TOKEN", token)
+                .env("FORECOURT_VIBER_API_URL", api)
+                .output()
+                .unwrap()
+        })
+    };
+    let o = run(VIBER_TOKEN).await.unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("Viber webhook set to"), "{out}");
+    // A wrong token: Viber answers status 2 and the command says so.
+    let o = run("wrong-token").await.unwrap();
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success());
+    assert!(out.contains("FORECOURT_VIBER_TOKEN"), "{out}");
+    t.stop().await;
+}
