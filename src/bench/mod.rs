@@ -146,15 +146,17 @@ fn first_seen(fake: &FakeTelegram, staff: &[i64]) -> HashMap<usize, i64> {
     seen
 }
 
-async fn throughput(
-    engine: &str,
-    messages: usize,
-    customers: usize,
-    rate: usize,
-    seconds: u64,
-    postgres_url: &str,
-    workers: usize,
-) -> anyhow::Result<()> {
+/// What every engine run starts from: a real clock, the fake Bot API with one staff group,
+/// a fresh database (a SQLite file in `dir`, or a new PostgreSQL database) and its config.
+pub(crate) struct Setup {
+    pub clock: Clock,
+    pub fake: FakeTelegram,
+    pub staff: i64,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+pub(crate) async fn setup(engine: &str, postgres_url: &str) -> anyhow::Result<Setup> {
     let clock = Clock::real();
     let fake = FakeTelegram::start(TOKEN, clock.clone()).await?;
     let staff = -1001000000001;
@@ -170,6 +172,19 @@ async fn throughput(
     config.telegram.api_url = fake.url();
     config.telegram.staff_chat_ids = vec![staff];
     config.telegram.poll_timeout_s = 1;
+    Ok(Setup { clock, fake, staff, dir, config })
+}
+
+async fn throughput(
+    engine: &str,
+    messages: usize,
+    customers: usize,
+    rate: usize,
+    seconds: u64,
+    postgres_url: &str,
+    workers: usize,
+) -> anyhow::Result<()> {
+    let Setup { clock, fake, staff, dir: _dir, mut config } = setup(engine, postgres_url).await?;
     config.telegram.rate_limits = false;
     config.jobs.workers = workers;
     let app = app::build(config, clock.clone()).await?;

@@ -6,13 +6,11 @@
 //! production: job workers bridge the stored messages to the fake Telegram under
 //! Telegram's real limits (merging what waits for a topic).
 
-use super::{fresh_postgres, peak_memory_mb, percentile, TOKEN};
+use super::{peak_memory_mb, percentile};
 use crate::app;
 use crate::channels::hmac_hex;
-use crate::clock::Clock;
-use crate::config::{Config, Secret, ViberConfig, WhatsappConfig};
+use crate::config::{Secret, ViberConfig, WhatsappConfig};
 use crate::sandbox::hosted::ascii_json;
-use crate::sandbox::telegram::FakeTelegram;
 use anyhow::{bail, Context};
 use serde_json::json;
 use std::sync::Arc;
@@ -200,21 +198,7 @@ fn ms(us: i64) -> f64 {
 }
 
 async fn one_engine(engine: &str, a: &Args) -> anyhow::Result<()> {
-    let clock = Clock::real();
-    let fake = FakeTelegram::start(TOKEN, clock.clone()).await?;
-    let staff = -1001000000001;
-    fake.add_staff_group(staff, "Bench staff");
-    let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.database_url = match engine {
-        "sqlite" => format!("sqlite://{}/bench.db", dir.path().display()),
-        _ => fresh_postgres(&a.postgres_url).await?,
-    };
-    config.data_dir = dir.path().join("data");
-    config.telegram.token = Some(Secret::new(TOKEN));
-    config.telegram.api_url = fake.url();
-    config.telegram.staff_chat_ids = vec![staff];
-    config.telegram.poll_timeout_s = 1;
+    let super::Setup { clock, fake, dir: _dir, mut config, .. } = super::setup(engine, &a.postgres_url).await?;
     // Telegram's limits on, as in production: the bridge coalesces instead of flooding.
     fake.set_rate_limits(true);
     config.telegram.rate_limits = true;

@@ -116,6 +116,20 @@ pub async fn post_webhook(
     Ok((status, resp.text().await.unwrap_or_default()))
 }
 
+/// Serve a fake's router on an already-bound listener until the returned sender fires
+/// (or is dropped).
+pub fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> tokio::sync::oneshot::Sender<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    tx
+}
+
 /// Shared start-up: an HTTP client for the fake's own calls out.
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();

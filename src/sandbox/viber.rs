@@ -66,7 +66,6 @@ impl FakeViber {
     pub async fn start(token: &str, clock: Clock) -> std::io::Result<FakeViber> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel();
         let fake = FakeViber {
             inner: Arc::new(Inner {
                 token: token.to_string(),
@@ -75,17 +74,11 @@ impl FakeViber {
                 http: hosted::client(),
                 clock,
                 addr,
-                shutdown: Mutex::new(Some(tx)),
+                shutdown: Mutex::new(None),
             }),
         };
         let app = Router::new().route("/pa/{method}", post(api)).route("/cdn/{key}", get(cdn)).with_state(fake.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        *fake.inner.shutdown.lock().expect("viber lock") = Some(hosted::serve(listener, app));
         Ok(fake)
     }
 

@@ -74,7 +74,6 @@ impl FakeWhatsapp {
     ) -> std::io::Result<FakeWhatsapp> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let (tx, rx) = oneshot::channel();
         let fake = FakeWhatsapp {
             inner: Arc::new(Inner {
                 token: token.to_string(),
@@ -85,7 +84,7 @@ impl FakeWhatsapp {
                 http: hosted::client(),
                 clock,
                 addr,
-                shutdown: Mutex::new(Some(tx)),
+                shutdown: Mutex::new(None),
             }),
         };
         let app = Router::new()
@@ -93,13 +92,7 @@ impl FakeWhatsapp {
             .route("/{version}/{id}", get(media_info))
             .route("/download/{key}", get(download))
             .with_state(fake.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        *fake.inner.shutdown.lock().expect("whatsapp lock") = Some(hosted::serve(listener, app));
         Ok(fake)
     }
 

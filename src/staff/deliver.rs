@@ -201,15 +201,17 @@ async fn whatsapp(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
 async fn sent_ok(app: &App, d: &Delivery, delivered_id: &str) -> anyhow::Result<()> {
     let mut tx = app.store.begin().await?;
     store::set_delivery(&mut tx, d.id, "sent", None, Some(delivered_id)).await?;
-    let early = if d.channel == Channel::Telegram {
-        None
-    } else {
-        store::apply_waiting_receipts(&mut tx, d.channel, delivered_id).await?
-    };
-    if let Some(a) = early.filter(|a| a.receipt == Receipt::Failed) {
-        receipt_failed(app, &mut tx, d.channel, &a, None).await?;
-    }
     tx.commit().await?;
+    if d.channel != Channel::Telegram {
+        // After our commit, so a receipt committed meanwhile is seen here or sees our id
+        // itself (the webhook side looks again after its own commit).
+        let mut tx = app.store.begin().await?;
+        let early = store::apply_waiting_receipts(&mut tx, d.channel, delivered_id).await?;
+        if let Some(a) = early.filter(|a| a.receipt == Receipt::Failed) {
+            receipt_failed(app, &mut tx, d.channel, &a, None).await?;
+        }
+        tx.commit().await?;
+    }
     app.wake.notify_one();
     info!(lead = d.lead.0, message = d.id.0, channel = %d.channel, "delivered to the customer");
     Ok(())

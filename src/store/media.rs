@@ -184,24 +184,21 @@ async fn apply_receipt(
     let current = col::<Option<String>>(&r, "receipt")?.and_then(|s| Receipt::parse(&s));
     let Some(next) = advance(current, receipt) else { return Ok(None) };
     let id = MessageRowId(col(&r, "id")?);
-    if next == Receipt::Failed {
-        sqlx::query(
-            "UPDATE messages SET receipt = $1, receipt_at = $2, delivery = 'failed', delivery_error = $3 WHERE id = $4",
-        )
-        .bind(next.as_str())
-        .bind(at)
-        .bind(error)
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
-    } else {
-        sqlx::query("UPDATE messages SET receipt = $1, receipt_at = $2 WHERE id = $3")
-            .bind(next.as_str())
-            .bind(at)
-            .bind(id.0)
-            .execute(&mut *conn)
-            .await?;
-    }
+    // A failure also fails the delivery; other receipts leave it as it is.
+    let failed = i64::from(next == Receipt::Failed);
+    sqlx::query(
+        "UPDATE messages SET receipt = $1, receipt_at = $2,
+             delivery = CASE WHEN $3 = 1 THEN 'failed' ELSE delivery END,
+             delivery_error = CASE WHEN $3 = 1 THEN $4 ELSE delivery_error END
+         WHERE id = $5",
+    )
+    .bind(next.as_str())
+    .bind(at)
+    .bind(failed)
+    .bind(error)
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
     Ok(Some(ReceiptApplied {
         message: id,
         lead: LeadId(col(&r, "lead_id")?),

@@ -120,13 +120,28 @@ async fn receipts(app: &App, channel: Channel, items: &[ReceiptIn]) -> anyhow::R
         return Ok(());
     }
     let mut tx = app.store.begin().await?;
+    let mut unmatched = Vec::new();
     for (id, receipt, error, code, at) in items {
-        let applied = store::record_receipt(&mut tx, channel, id, *receipt, error.as_deref(), *at).await?;
-        if let Some(a) = applied.filter(|a| a.receipt == Receipt::Failed) {
-            crate::staff::deliver::receipt_failed(app, &mut tx, channel, &a, *code).await?;
+        match store::record_receipt(&mut tx, channel, id, *receipt, error.as_deref(), *at).await? {
+            Some(a) if a.receipt == Receipt::Failed => {
+                crate::staff::deliver::receipt_failed(app, &mut tx, channel, &a, *code).await?
+            }
+            Some(_) => {}
+            None => unmatched.push((id, *code)),
         }
     }
     tx.commit().await?;
+    // A receipt for a send being recorded at this very moment: neither transaction saw
+    // the other's row. Now that ours is committed, look again (the send does the same).
+    for (id, code) in unmatched {
+        let mut tx = app.store.begin().await?;
+        if let Some(a) = store::apply_waiting_receipts(&mut tx, channel, id).await? {
+            if a.receipt == Receipt::Failed {
+                crate::staff::deliver::receipt_failed(app, &mut tx, channel, &a, code).await?;
+            }
+        }
+        tx.commit().await?;
+    }
     app.wake.notify_one();
     Ok(())
 }
