@@ -1,5 +1,5 @@
 //! The command line: `run`, `migrate`, `demo`, `bench`, `users`, `jobs`, `config check`,
-//! `viber set-webhook`, `media gc`.
+//! `viber set-webhook`, `media gc`, `vehicles import/list`.
 //! Output here is for people; the service logs through `tracing`.
 
 use crate::clock::Clock;
@@ -59,6 +59,26 @@ enum Command {
     Media {
         #[command(subcommand)]
         command: MediaCommand,
+    },
+    /// The vehicle inventory.
+    Vehicles {
+        #[command(subcommand)]
+        command: VehiclesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VehiclesCommand {
+    /// Import or update vehicles from a CSV file (see the README for the columns).
+    Import { file: PathBuf },
+    /// List vehicles.
+    List {
+        /// available, reserved, sold or archived
+        #[arg(long)]
+        status: Option<String>,
+        /// One JSON array, for scripts.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -311,6 +331,80 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 bytes.div_ceil(1024),
                 media.root().display()
             );
+        }
+        Command::Vehicles { command: VehiclesCommand::Import { file } } => {
+            let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let parsed = crate::inventory::read(&data).with_context(|| file.display().to_string())?;
+            let store = store(&config).await?;
+            let (mut created, mut updated) = (0, 0);
+            let mut errors = parsed.errors.clone();
+            for (line, v) in &parsed.rows {
+                // A transaction per row: one row's conflict does not undo the others.
+                let mut tx = store.begin().await?;
+                match crate::store::upsert_vehicle(&mut tx, v, now).await {
+                    Ok(u) => {
+                        tx.commit().await?;
+                        match u {
+                            crate::store::Upserted::Created(_) => created += 1,
+                            crate::store::Upserted::Updated(_) => updated += 1,
+                        }
+                    }
+                    Err(crate::store::StoreError::Conflict(e)) => {
+                        errors.push((*line, format!("conflicts with another vehicle: {e}")));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            errors.sort();
+            if !parsed.unknown_columns.is_empty() {
+                println!("ignored unknown columns: {}", parsed.unknown_columns.join(", "));
+            }
+            for (line, w) in &parsed.warnings {
+                println!("line {line}: warning: {w}");
+            }
+            for (line, e) in &errors {
+                println!("line {line}: {e}");
+            }
+            println!("{created} vehicle(s) added, {updated} updated, {} row(s) refused", errors.len());
+            if !errors.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Vehicles { command: VehiclesCommand::List { status, json } } => {
+            let status =
+                match status {
+                    Some(s) => Some(crate::domain::vehicle::VehicleStatus::parse(&s).with_context(|| {
+                        format!("--status: `{s}` is not one of available, reserved, sold, archived")
+                    })?),
+                    None => None,
+                };
+            let store = store(&config).await?;
+            let vehicles = store.vehicles(status).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&vehicles)?);
+            } else {
+                println!(
+                    "{:>5}  {:<17}  {:<24}  {:>4}  {:>14}  {:<9}  erp",
+                    "id", "vin", "vehicle", "year", "price", "status"
+                );
+                for v in vehicles {
+                    let price = v
+                        .price_minor
+                        .map(|p| crate::domain::vehicle::format_price(p, v.currency.as_deref()))
+                        .unwrap_or_default();
+                    println!(
+                        "{:>5}  {:<17}  {:<24}  {:>4}  {:>14}  {:<9}  {}{}",
+                        v.id,
+                        v.vin.as_deref().unwrap_or("—"),
+                        format!("{} {}", v.make, v.model),
+                        v.year.map(|y| y.to_string()).unwrap_or_default(),
+                        price,
+                        v.status.as_str(),
+                        v.erp_id.as_deref().unwrap_or(""),
+                        if v.vin_check_ok { "" } else { "  (VIN check digit does not match)" }
+                    );
+                }
+            }
         }
         Command::Demo { .. } | Command::Bench(_) => unreachable!("handled above"),
     }

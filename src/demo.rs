@@ -157,9 +157,11 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     wa.set_webhook_target(&format!("{base}/webhooks/whatsapp"));
 
     let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.database_url = format!("sqlite://{}/demo.db", dir.path().display());
-    config.data_dir = dir.path().join("data");
+    let mut config = Config {
+        database_url: format!("sqlite://{}/demo.db", dir.path().display()),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
     config.telegram.token = Some(Secret::new(TOKEN));
     config.telegram.api_url = fake.url();
     config.telegram.staff_chat_ids = vec![QUEUE, TEAM];

@@ -23,6 +23,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod ingest;
+pub mod inventory;
 pub mod jobs;
 pub mod media;
 pub mod sandbox;

@@ -162,12 +162,11 @@ pub(crate) async fn setup(engine: &str, postgres_url: &str) -> anyhow::Result<Se
     let staff = -1001000000001;
     fake.add_staff_group(staff, "Bench staff");
     let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.database_url = match engine {
+    let database_url = match engine {
         "sqlite" => format!("sqlite://{}/bench.db", dir.path().display()),
         _ => fresh_postgres(postgres_url).await?,
     };
-    config.data_dir = dir.path().join("data");
+    let mut config = Config { database_url, data_dir: dir.path().join("data"), ..Config::default() };
     config.telegram.token = Some(Secret::new(TOKEN));
     config.telegram.api_url = fake.url();
     config.telegram.staff_chat_ids = vec![staff];
@@ -289,9 +288,11 @@ async fn limits(minutes: i64, speed: f64, bursty: bool) -> anyhow::Result<()> {
         fake.add_staff_group(*g, &format!("Team {}", i + 1));
     }
     let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.database_url = format!("sqlite://{}/limits.db", dir.path().display());
-    config.data_dir = dir.path().join("data");
+    let mut config = Config {
+        database_url: format!("sqlite://{}/limits.db", dir.path().display()),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
     config.telegram.token = Some(Secret::new(TOKEN));
     config.telegram.api_url = fake.url();
     config.telegram.staff_chat_ids = groups.to_vec();

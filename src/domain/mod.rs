@@ -14,6 +14,7 @@ pub mod message;
 pub mod role;
 pub mod routing;
 pub mod stage;
+pub mod vehicle;
 
 pub use ids::*;
 pub use lead::{Actor, Change, LeadFacts, LostReason, RuleError};

@@ -99,8 +99,9 @@ pub async fn store_inbound_batch(
             customer_of.insert((*channel, col(&r, "external_id")?), CustomerId(col(&r, "customer_id")?));
         }
         for it in its {
-            let key = (*channel, it.external_user.clone());
-            if !customer_of.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                customer_of.entry((*channel, it.external_user.clone()))
+            {
                 let c = find_or_create_customer(
                     conn,
                     *channel,
@@ -111,7 +112,7 @@ pub async fn store_inbound_batch(
                     now,
                 )
                 .await?;
-                customer_of.insert(key, c);
+                e.insert(c);
             }
         }
     }

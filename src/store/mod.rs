@@ -10,12 +10,14 @@ mod jobs;
 mod leads;
 mod media;
 mod users;
+mod vehicles;
 
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use jobs::{enqueue as jobs_enqueue, JobKind, JobRow, JobStatusCount, NewJob};
 pub use leads::*;
 pub use media::*;
 pub use users::UserRow;
+pub use vehicles::{upsert_vehicle, Upserted, VehicleInput, VehicleRow};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

@@ -154,3 +154,55 @@ fn media_gc_removes_only_files_no_row_points_to() {
     assert!(media.path(&kept.path).exists());
     assert!(!media.path(&orphan.path).exists());
 }
+
+#[test]
+fn vehicles_are_imported_with_bad_rows_named_and_reimported_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    let env = [("DATABASE_URL", db.as_str())];
+    let file = dir.path().join("stock.csv");
+    std::fs::write(
+        &file,
+        "vin,stock_number,make,model,trim,year,price,currency,mileage_km,color,status,erp_id\n\
+         1M8GDM9AXKP042788,S-1,Toyota,RAV4,Adventure,2019,\"24 500\",USD,48000,white,available,ERP-1\n\
+         1M8GDM9A1KP042788,S-2,Kia,Sportage,,2021,27000,EUR,12000,grey,,ERP-2\n\
+         BADVIN,S-3,Skoda,Octavia,,2015,9000,EUR,,,,ERP-3\n\
+         ,S-4,BMW,X3,,2018,31000.5,EUR,90000,black,sold,ERP-4\n",
+    )
+    .unwrap();
+    let o = forecourt(dir.path(), &["vehicles", "import", file.to_str().unwrap()], &env);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "a refused row makes the exit non-zero: {out}");
+    assert!(out.contains("line 4: a VIN has 17 characters"), "{out}");
+    assert!(out.contains("line 3: warning: VIN 1M8GDM9A1KP042788"), "{out}");
+    assert!(out.contains("3 vehicle(s) added, 0 updated, 1 row(s) refused"), "{out}");
+
+    // The ERP sold the RAV4 and fixed the Skoda's VIN: a re-import updates, never duplicates.
+    std::fs::write(
+        &file,
+        "vin,make,model,year,price,currency,status,erp_id\n\
+         1M8GDM9AXKP042788,Toyota,RAV4,2019,23900,USD,sold,ERP-1\n\
+         TMBJJ7NE5F0123456,Skoda,Octavia,2015,9000,EUR,,ERP-3\n",
+    )
+    .unwrap();
+    let o = forecourt(dir.path(), &["vehicles", "import", file.to_str().unwrap()], &env);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 vehicle(s) added, 1 updated, 0 row(s) refused"), "{}", text(&o));
+
+    let o = forecourt(dir.path(), &["vehicles", "list", "--json"], &env);
+    let all: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 4, "{all:?}");
+    let rav4 = all.iter().find(|v| v["erp_id"] == "ERP-1").unwrap();
+    assert_eq!((rav4["status"].as_str(), rav4["price_minor"].as_i64()), (Some("sold"), Some(2_390_000)));
+    assert_eq!(rav4["trim"], "Adventure", "a column the second file lacks keeps its value");
+    let bmw = all.iter().find(|v| v["erp_id"] == "ERP-4").unwrap();
+    assert_eq!(bmw["price_minor"], 3_100_050, "money is exact");
+    let o = forecourt(dir.path(), &["vehicles", "list", "--status", "sold"], &env);
+    let listed = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(listed.contains("Toyota RAV4") && listed.contains("BMW X3") && !listed.contains("Kia"), "{listed}");
+    assert!(listed.contains("23 900 USD"), "{listed}");
+    let o = forecourt(dir.path(), &["vehicles", "list", "--status", "gone"], &env);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--status"), "{}", text(&o));
+}

@@ -140,10 +140,12 @@ impl TestApp {
             fake.add_staff_group(*g, &format!("Staff {}", i + 1));
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::default();
-        config.database_url = fresh_database(opts.db, dir.path()).await;
-        config.data_dir = dir.path().join("data");
-        config.http_addr = "127.0.0.1:0".parse().unwrap();
+        let mut config = Config {
+            database_url: fresh_database(opts.db, dir.path()).await,
+            data_dir: dir.path().join("data"),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
         config.telegram.token = Some(Secret::new(TOKEN));
         config.telegram.api_url = fake.url();
         config.telegram.staff_chat_ids = opts.groups.clone();

@@ -3,6 +3,8 @@
 use crate::harness::*;
 use forecourt::domain::{Change, Channel, LeadId, LostReason, MessageKind, Role, Stage, TelegramUserId, UserId};
 use forecourt::ingest::Inbound;
+use forecourt::store::{JobKind, NewJob, Store, StoreError};
+use serde_json::json;
 
 /// One inbound message in its own transaction, through the batch path ingest uses.
 async fn ingest(
@@ -16,8 +18,6 @@ async fn ingest(
     tx.commit().await?;
     Ok(out.first().copied())
 }
-use forecourt::store::{JobKind, NewJob, Store, StoreError};
-use serde_json::json;
 
 async fn engines() -> Vec<Db> {
     let mut v = vec![Db::Sqlite];
@@ -237,7 +237,7 @@ async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
         let pending = s.claim_jobs(10, 60_000, 10).await.unwrap();
         s.reschedule_job(pending[0].id, 50_000, None, false, 10).await.unwrap();
 
-        let messages = vec![
+        let messages = [
             (11, item(11, "1", "1:2", "again", None)),
             (12, item(12, "2", "2:1", "new customer", None)),
             (13, item(13, "2", "2:2", "second from new", None)),
@@ -295,5 +295,63 @@ async fn an_expired_claim_with_a_newer_pending_copy_does_not_block_the_queue() {
         s.enqueue(&job("topic:1", Some("topic:1"), 0), 0).await.unwrap();
         assert_eq!(s.release_all_running_jobs(6_000).await.unwrap(), 0);
         assert_eq!(s.claim_jobs(6_000, 1_000, 10).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vehicles_upsert_by_vin_then_by_erp_reference_and_never_duplicate() {
+    use forecourt::domain::vehicle::VehicleStatus;
+    use forecourt::store::{upsert_vehicle, Upserted, VehicleInput};
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        let rav4 = VehicleInput {
+            vin: Some("1M8GDM9AXKP042788".into()),
+            vin_check_ok: true,
+            make: "Toyota".into(),
+            model: "RAV4".into(),
+            year: Some(2019),
+            price_minor: Some(2_450_050),
+            currency: Some("USD".into()),
+            erp_id: Some("ERP-1".into()),
+            ..VehicleInput::default()
+        };
+        let mut tx = s.begin().await.unwrap();
+        let Upserted::Created(id) = upsert_vehicle(&mut tx, &rav4, 10).await.unwrap() else { panic!("{db:?}") };
+        // The same VIN again: an update, and a field left empty keeps its value.
+        let again = VehicleInput { price_minor: None, mileage_km: Some(48_000), ..rav4.clone() };
+        assert_eq!(upsert_vehicle(&mut tx, &again, 11).await.unwrap(), Upserted::Updated(id), "{db:?}");
+        // No VIN, the ERP reference only: the same car.
+        let by_ref = VehicleInput {
+            vin: None,
+            status: Some(VehicleStatus::Reserved),
+            erp_id: Some("ERP-1".into()),
+            make: "Toyota".into(),
+            model: "RAV4".into(),
+            ..VehicleInput::default()
+        };
+        assert_eq!(upsert_vehicle(&mut tx, &by_ref, 12).await.unwrap(), Upserted::Updated(id), "{db:?}");
+        tx.commit().await.unwrap();
+        // Another car claiming the first one's ERP reference is a conflict, not a silent merge.
+        let mut tx = s.begin().await.unwrap();
+        let thief = VehicleInput {
+            vin: Some("JTMBFREV5JJ123456".into()),
+            make: "Kia".into(),
+            model: "Sportage".into(),
+            erp_id: Some("ERP-1".into()),
+            ..VehicleInput::default()
+        };
+        assert!(matches!(upsert_vehicle(&mut tx, &thief, 13).await, Err(StoreError::Conflict(_))), "{db:?}");
+        drop(tx);
+        let all = s.vehicles(None).await.unwrap();
+        assert_eq!(all.len(), 1, "{db:?}");
+        let v = &all[0];
+        assert_eq!(
+            (v.price_minor, v.mileage_km, v.status, v.vin.as_deref()),
+            (Some(2_450_050), Some(48_000), VehicleStatus::Reserved, Some("1M8GDM9AXKP042788")),
+            "{db:?}"
+        );
+        assert!(s.vehicles(Some(VehicleStatus::Sold)).await.unwrap().is_empty());
+        assert_eq!(s.vehicles(Some(VehicleStatus::Reserved)).await.unwrap().len(), 1);
     }
 }

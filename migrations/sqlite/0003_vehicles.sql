@@ -1,0 +1,11 @@
+-- Inventory (issue 4): what the ERP and CSV imports carry. Kept in step with migrations/postgres.
+ALTER TABLE vehicles ADD COLUMN stock_number TEXT;
+ALTER TABLE vehicles ADD COLUMN trim TEXT;
+-- 1 when the VIN's check digit holds; 0 is shown as a warning, not refused.
+ALTER TABLE vehicles ADD COLUMN vin_check_ok BIGINT NOT NULL DEFAULT 1 CHECK (vin_check_ok IN (0, 1));
+-- The ERP's own version of the record and when it sent it (unix ms), so an older event
+-- never rolls a vehicle back.
+ALTER TABLE vehicles ADD COLUMN data_version BIGINT;
+ALTER TABLE vehicles ADD COLUMN erp_sent_at BIGINT;
+CREATE UNIQUE INDEX vehicles_erp_id ON vehicles (erp_id) WHERE erp_id IS NOT NULL;
+CREATE INDEX vehicles_status ON vehicles (status);

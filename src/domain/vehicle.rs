@@ -1,0 +1,202 @@
+//! Vehicles: VIN checks, exact prices, statuses. No IO.
+
+use serde::Serialize;
+
+/// A vehicle's place in the stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VehicleStatus {
+    Available,
+    Reserved,
+    Sold,
+    Archived,
+}
+
+impl VehicleStatus {
+    pub const ALL: [VehicleStatus; 4] =
+        [VehicleStatus::Available, VehicleStatus::Reserved, VehicleStatus::Sold, VehicleStatus::Archived];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VehicleStatus::Available => "available",
+            VehicleStatus::Reserved => "reserved",
+            VehicleStatus::Sold => "sold",
+            VehicleStatus::Archived => "archived",
+        }
+    }
+
+    /// Reads our names, case-insensitively, and the words an ERP export commonly uses.
+    pub fn parse(s: &str) -> Option<VehicleStatus> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "available" | "in_stock" | "in stock" | "free" | "" => Some(VehicleStatus::Available),
+            "reserved" | "booked" | "on_hold" | "on hold" => Some(VehicleStatus::Reserved),
+            "sold" => Some(VehicleStatus::Sold),
+            "archived" | "archive" | "withdrawn" => Some(VehicleStatus::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with a VIN. A wrong check digit is a warning, not a refusal: many
+/// imported cars (and some markets) carry VINs whose ninth character is not a check digit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VinError {
+    #[error("a VIN has 17 characters; `{0}` has {1}")]
+    Length(String, usize),
+    #[error("a VIN never contains I, O or Q (`{0}`)")]
+    ForbiddenLetter(String),
+    #[error("a VIN has only letters and digits (`{0}`)")]
+    Character(String),
+}
+
+/// A checked VIN, upper-cased, with whether its check digit (position 9) holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vin {
+    pub value: String,
+    pub check_digit_ok: bool,
+}
+
+fn transliterate(c: char) -> u32 {
+    match c {
+        '0'..='9' => c as u32 - '0' as u32,
+        'A' | 'J' => 1,
+        'B' | 'K' | 'S' => 2,
+        'C' | 'L' | 'T' => 3,
+        'D' | 'M' | 'U' => 4,
+        'E' | 'N' | 'V' => 5,
+        'F' | 'W' => 6,
+        'G' | 'P' | 'X' => 7,
+        'H' | 'Y' => 8,
+        'R' | 'Z' => 9,
+        _ => 0,
+    }
+}
+
+const WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2];
+
+/// The check digit a VIN's other characters call for ('0'-'9' or 'X').
+pub fn check_digit(vin: &str) -> char {
+    let sum: u32 = vin.chars().zip(WEIGHTS).map(|(c, w)| transliterate(c) * w).sum();
+    match sum % 11 {
+        10 => 'X',
+        d => char::from_digit(d, 10).expect("a digit"),
+    }
+}
+
+/// Check a VIN: spaces and dashes removed, upper-cased, 17 characters, no I/O/Q.
+pub fn parse_vin(raw: &str) -> Result<Vin, VinError> {
+    let v: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_uppercase();
+    if v.chars().count() != 17 {
+        return Err(VinError::Length(v.clone(), v.chars().count()));
+    }
+    if !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(VinError::Character(v));
+    }
+    if v.contains(['I', 'O', 'Q']) {
+        return Err(VinError::ForbiddenLetter(v));
+    }
+    let check_digit_ok = v.chars().nth(8) == Some(check_digit(&v));
+    Ok(Vin { value: v, check_digit_ok })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a price (digits, with at most two decimals: 24500, 24 500.50, 24500,5)")]
+pub struct PriceError(pub String);
+
+/// A price in minor units (cents, kopiykas), parsed exactly — never through a float.
+/// Spaces (and non-breaking spaces) group thousands; `.` or `,` marks decimals.
+pub fn parse_price(raw: &str) -> Result<i64, PriceError> {
+    let err = || PriceError(raw.to_string());
+    let s: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '\u{a0}' && *c != '_').collect();
+    if s.is_empty() || s.starts_with('-') {
+        return Err(err());
+    }
+    let (whole, frac) = match s.split_once(['.', ',']) {
+        Some((w, f)) => (w, f),
+        None => (s.as_str(), ""),
+    };
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 {
+        return Err(err());
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
+    }
+    let whole: i64 = whole.parse().map_err(|_| err())?;
+    let cents: i64 = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().map_err(|_| err())? * 10,
+        _ => frac.parse().map_err(|_| err())?,
+    };
+    whole.checked_mul(100).and_then(|w| w.checked_add(cents)).ok_or_else(err)
+}
+
+/// A price in minor units for people: `24 500` or `24 500.50`.
+pub fn format_price(minor: i64, currency: Option<&str>) -> String {
+    let whole = (minor / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(' ');
+        }
+        grouped.push(c);
+    }
+    let cents = minor % 100;
+    let mut out = if cents == 0 { grouped } else { format!("{grouped}.{cents:02}") };
+    if let Some(c) = currency.filter(|c| !c.is_empty()) {
+        out.push(' ');
+        out.push_str(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vins_are_checked_and_normalised() {
+        // A valid VIN (check digit X at position 9).
+        let v = parse_vin("1m8gdm9ax kp042788").unwrap();
+        assert_eq!(v.value, "1M8GDM9AXKP042788");
+        assert!(v.check_digit_ok);
+        // Same VIN, another check digit: accepted, flagged.
+        let v = parse_vin("1M8GDM9A1KP042788").unwrap();
+        assert!(!v.check_digit_ok);
+        assert_eq!(parse_vin("JTMBFREV5JJ123456").map(|v| v.value.len()), Ok(17));
+        assert!(matches!(parse_vin("1M8GDM9AXKP04278"), Err(VinError::Length(_, 16))));
+        assert!(matches!(parse_vin("1M8GDM9AXKP0427O8"), Err(VinError::ForbiddenLetter(_))));
+        assert!(matches!(parse_vin("1M8GDM9AXKP0427*8"), Err(VinError::Character(_))));
+        assert_eq!(parse_vin("1M8-GDM9AX-KP042788").unwrap().value, "1M8GDM9AXKP042788");
+    }
+
+    #[test]
+    fn the_check_digit_follows_the_standard() {
+        assert_eq!(check_digit("11111111111111111"), '1');
+        assert_eq!(check_digit("1M8GDM9AXKP042788"), 'X');
+    }
+
+    #[test]
+    fn prices_are_exact_minor_units() {
+        assert_eq!(parse_price("24500"), Ok(2_450_000));
+        assert_eq!(parse_price("24 500"), Ok(2_450_000));
+        assert_eq!(parse_price("24\u{a0}500,5"), Ok(2_450_050));
+        assert_eq!(parse_price("0.07"), Ok(7));
+        assert_eq!(parse_price("19999.99"), Ok(1_999_999));
+        for bad in ["", "-5", "12.345", "1e5", "abc", ".5", "12.3.4", "99999999999999999999"] {
+            assert!(parse_price(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_price(2_450_050, Some("USD")), "24 500.50 USD");
+        assert_eq!(format_price(1_000_000, None), "10 000");
+        assert_eq!(format_price(99, None), "0.99");
+    }
+
+    #[test]
+    fn statuses_read_our_names_and_common_erp_words() {
+        for s in VehicleStatus::ALL {
+            assert_eq!(VehicleStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(VehicleStatus::parse("In Stock"), Some(VehicleStatus::Available));
+        assert_eq!(VehicleStatus::parse("SOLD"), Some(VehicleStatus::Sold));
+        assert_eq!(VehicleStatus::parse("scrapped"), None);
+    }
+}

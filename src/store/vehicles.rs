@@ -1,0 +1,175 @@
+//! Vehicles: upsert from imports and the ERP (by VIN, falling back to the ERP's reference),
+//! and listing for admins and scripts.
+
+use super::{col, Conn, Result, Store, StoreError};
+use crate::domain::vehicle::VehicleStatus;
+use serde::Serialize;
+
+/// A vehicle as an import or the ERP describes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VehicleInput {
+    pub vin: Option<String>,
+    pub vin_check_ok: bool,
+    pub stock_number: Option<String>,
+    pub make: String,
+    pub model: String,
+    pub trim: Option<String>,
+    pub year: Option<i64>,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub mileage_km: Option<i64>,
+    pub color: Option<String>,
+    pub status: Option<VehicleStatus>,
+    pub erp_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VehicleRow {
+    pub id: i64,
+    pub vin: Option<String>,
+    pub vin_check_ok: bool,
+    pub stock_number: Option<String>,
+    pub make: String,
+    pub model: String,
+    pub trim: Option<String>,
+    pub year: Option<i64>,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub mileage_km: Option<i64>,
+    pub color: Option<String>,
+    pub status: VehicleStatus,
+    pub erp_id: Option<String>,
+    pub updated_at: i64,
+}
+
+/// Whether an upsert made a new row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created(i64),
+    Updated(i64),
+}
+
+/// Insert or update by VIN, else by ERP reference. A field the input leaves empty keeps its
+/// stored value; a status left empty keeps the stored one (a new vehicle is available).
+pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Result<Upserted> {
+    let mut existing: Option<i64> = None;
+    if let Some(vin) = &v.vin {
+        existing = sqlx::query("SELECT id FROM vehicles WHERE vin = $1")
+            .bind(vin)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| col(&r, "id"))
+            .transpose()?;
+    }
+    if existing.is_none() {
+        if let Some(erp) = &v.erp_id {
+            let row = sqlx::query("SELECT id, vin FROM vehicles WHERE erp_id = $1")
+                .bind(erp)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(r) = row {
+                // The reference finds a car only if it has no VIN yet or the same one: a
+                // different VIN under the same reference is a mistake to show, not to merge.
+                let stored: Option<String> = col(&r, "vin")?;
+                if let (Some(stored), Some(given)) = (&stored, &v.vin) {
+                    if stored != given {
+                        return Err(StoreError::Conflict(format!(
+                            "ERP reference {erp} belongs to the vehicle with VIN {stored}, not {given}"
+                        )));
+                    }
+                }
+                existing = Some(col(&r, "id")?);
+            }
+        }
+    }
+    let status = v.status.map(|s| s.as_str());
+    match existing {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE vehicles SET vin = COALESCE($1, vin), vin_check_ok = CASE WHEN $1 IS NULL THEN vin_check_ok ELSE $2 END,
+                     stock_number = COALESCE($3, stock_number), make = $4, model = $5, trim = COALESCE($6, trim),
+                     year = COALESCE($7, year), price_minor = COALESCE($8, price_minor),
+                     currency = COALESCE($9, currency), mileage_km = COALESCE($10, mileage_km),
+                     color = COALESCE($11, color), status = COALESCE($12, status), erp_id = COALESCE($13, erp_id),
+                     updated_at = $14
+                 WHERE id = $15",
+            )
+            .bind(v.vin.clone())
+            .bind(i64::from(v.vin_check_ok))
+            .bind(v.stock_number.clone())
+            .bind(&v.make)
+            .bind(&v.model)
+            .bind(v.trim.clone())
+            .bind(v.year)
+            .bind(v.price_minor)
+            .bind(v.currency.clone())
+            .bind(v.mileage_km)
+            .bind(v.color.clone())
+            .bind(status)
+            .bind(v.erp_id.clone())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(super::conflict)?;
+            Ok(Upserted::Updated(id))
+        }
+        None => {
+            let row = sqlx::query(
+                "INSERT INTO vehicles (vin, vin_check_ok, stock_number, make, model, trim, year, price_minor, currency,
+                     mileage_km, color, status, erp_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+            )
+            .bind(v.vin.clone())
+            .bind(i64::from(v.vin_check_ok))
+            .bind(v.stock_number.clone())
+            .bind(&v.make)
+            .bind(&v.model)
+            .bind(v.trim.clone())
+            .bind(v.year)
+            .bind(v.price_minor)
+            .bind(v.currency.clone())
+            .bind(v.mileage_km)
+            .bind(v.color.clone())
+            .bind(status.unwrap_or("available"))
+            .bind(v.erp_id.clone())
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(super::conflict)?;
+            Ok(Upserted::Created(col(&row, "id")?))
+        }
+    }
+}
+
+fn vehicle_from(r: &sqlx::any::AnyRow) -> Result<VehicleRow> {
+    let status: String = col(r, "status")?;
+    Ok(VehicleRow {
+        id: col(r, "id")?,
+        vin: col(r, "vin")?,
+        vin_check_ok: col::<i64>(r, "vin_check_ok")? == 1,
+        stock_number: col(r, "stock_number")?,
+        make: col(r, "make")?,
+        model: col(r, "model")?,
+        trim: col(r, "trim")?,
+        year: col(r, "year")?,
+        price_minor: col(r, "price_minor")?,
+        currency: col(r, "currency")?,
+        mileage_km: col(r, "mileage_km")?,
+        color: col(r, "color")?,
+        status: VehicleStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("vehicle status {status}")))?,
+        erp_id: col(r, "erp_id")?,
+        updated_at: col(r, "updated_at")?,
+    })
+}
+
+impl Store {
+    /// Vehicles, newest first, optionally of one status.
+    pub async fn vehicles(&self, status: Option<VehicleStatus>) -> Result<Vec<VehicleRow>> {
+        let sql = "SELECT id, vin, vin_check_ok, stock_number, make, model, trim, year, price_minor, currency,
+                mileage_km, color, status, erp_id, updated_at FROM vehicles
+             WHERE ($1 = '' OR status = $1) ORDER BY id";
+        let rows = sqlx::query(sql).bind(status.map(|s| s.as_str()).unwrap_or("")).fetch_all(self.pool()).await?;
+        rows.iter().map(vehicle_from).collect()
+    }
+}
