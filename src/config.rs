@@ -40,6 +40,8 @@ pub struct Config {
     pub viber: Option<ViberConfig>,
     /// WhatsApp Cloud API, when a token is set.
     pub whatsapp: Option<WhatsappConfig>,
+    /// The key the ERP signs its pushes with (`POST /webhooks/erp`); the route is off without it.
+    pub erp_secret: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +115,7 @@ impl Default for Config {
             public_url: None,
             viber: None,
             whatsapp: None,
+            erp_secret: None,
         }
     }
 }
@@ -146,6 +149,14 @@ struct FileConfig {
     viber: FileViber,
     #[serde(default)]
     whatsapp: FileWhatsapp,
+    #[serde(default)]
+    erp: FileErp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileErp {
+    secret: Option<Secret>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -307,6 +318,10 @@ impl Config {
             c.public_url = Some(u);
         }
         c.viber = load_viber(&env, file.viber)?;
+        c.erp_secret = env("FORECOURT_ERP_SECRET").map(Secret::new).or(file.erp.secret).filter(|s| !s.0.is_empty());
+        if c.erp_secret.as_ref().is_some_and(|s| s.0.len() < 16) {
+            return Err(bad("FORECOURT_ERP_SECRET", "must be at least 16 characters (it signs the ERP's pushes)"));
+        }
         c.whatsapp = load_whatsapp(&env, file.whatsapp)?;
         if !(c.database_url.starts_with("sqlite:")
             || c.database_url.starts_with("postgres://")
@@ -498,6 +513,7 @@ mod tests {
             (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
             (&[("FORECOURT_SIGN_REPLIES", "maybe")], "FORECOURT_SIGN_REPLIES"),
             (&[("FORECOURT_PUBLIC_URL", "crm.example.com")], "FORECOURT_PUBLIC_URL"),
+            (&[("FORECOURT_ERP_SECRET", "short")], "FORECOURT_ERP_SECRET"),
             (&[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_API_URL", "ftp://x")], "FORECOURT_VIBER_API_URL"),
             (
                 &[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_SENDER_NAME", &"x".repeat(29))],

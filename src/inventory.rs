@@ -148,6 +148,7 @@ fn row(field: &dyn Fn(&str) -> Option<String>) -> Result<(VehicleInput, Option<S
             color: field("color"),
             status,
             erp_id,
+            erp: Default::default(),
         },
         warning,
     ))

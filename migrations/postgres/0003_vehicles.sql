@@ -9,3 +9,11 @@ ALTER TABLE vehicles ADD COLUMN data_version BIGINT;
 ALTER TABLE vehicles ADD COLUMN erp_sent_at BIGINT;
 CREATE UNIQUE INDEX vehicles_erp_id ON vehicles (erp_id) WHERE erp_id IS NOT NULL;
 CREATE INDEX vehicles_status ON vehicles (status);
+
+-- ERP events already applied (or deliberately ignored), by their event_id: a repeat is a no-op.
+CREATE TABLE erp_events (
+    event_id    TEXT PRIMARY KEY,
+    event       TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);

@@ -149,6 +149,42 @@ pub fn format_price(minor: i64, currency: Option<&str>) -> String {
     out
 }
 
+/// What the ERP last told us about a vehicle: its own record version and when it sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ErpVersion {
+    pub data_version: Option<i64>,
+    pub sent_at: Option<i64>,
+}
+
+/// Whether an ERP event carries newer data than what is stored. The ERP's `data_version`
+/// decides when both sides have one; otherwise the time the ERP sent it. Equal is not
+/// newer: a replayed event changes nothing (a replayed upsert must not un-sell a sold car).
+pub fn erp_is_newer(stored: ErpVersion, incoming: ErpVersion) -> bool {
+    match (stored.data_version, incoming.data_version) {
+        (Some(s), Some(i)) => i > s,
+        _ => match (stored.sent_at, incoming.sent_at) {
+            (Some(s), Some(i)) => i > s,
+            (None, _) => true,
+            (Some(_), None) => false,
+        },
+    }
+}
+
+/// An ERP time: RFC 3339 with an offset, or — 1C's habit — a local time without one, read
+/// in the dealership's time zone. Returns unix milliseconds.
+pub fn parse_erp_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
+    use chrono::{NaiveDateTime, TimeZone};
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?;
+    // In the autumn hour that happens twice, the earlier reading; in the spring gap, none.
+    tz.from_local_datetime(&naive).earliest().map(|t| t.timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +224,31 @@ mod tests {
         assert_eq!(format_price(2_450_050, Some("USD")), "24 500.50 USD");
         assert_eq!(format_price(1_000_000, None), "10 000");
         assert_eq!(format_price(99, None), "0.99");
+    }
+
+    #[test]
+    fn erp_events_never_roll_a_vehicle_back() {
+        let v = |dv: Option<i64>, at: Option<i64>| ErpVersion { data_version: dv, sent_at: at };
+        assert!(erp_is_newer(v(None, None), v(None, Some(1))), "nothing stored yet");
+        assert!(erp_is_newer(v(Some(3), Some(100)), v(Some(4), Some(50))), "the version decides over time");
+        assert!(!erp_is_newer(v(Some(4), Some(50)), v(Some(3), Some(100))));
+        assert!(!erp_is_newer(v(Some(4), Some(50)), v(Some(4), Some(50))), "a replay changes nothing");
+        assert!(erp_is_newer(v(None, Some(100)), v(None, Some(101))));
+        assert!(!erp_is_newer(v(None, Some(100)), v(None, Some(100))));
+        assert!(erp_is_newer(v(Some(1), Some(100)), v(None, Some(101))), "no version: time decides");
+        assert!(!erp_is_newer(v(None, Some(100)), v(Some(9), None)), "no time and nothing to compare: older");
+    }
+
+    #[test]
+    fn erp_times_with_and_without_an_offset() {
+        let kyiv = chrono_tz::Europe::Kyiv;
+        // 1C writes local time without an offset; Kyiv is UTC+2 in winter, +3 in summer.
+        assert_eq!(parse_erp_time("2026-01-15T10:00:00", kyiv), Some(1_768_464_000_000));
+        assert_eq!(parse_erp_time("2026-07-15 10:00:00", kyiv), Some(1_784_098_800_000));
+        assert_eq!(parse_erp_time("2026-01-15T08:00:00Z", kyiv), Some(1_768_464_000_000));
+        assert_eq!(parse_erp_time("2026-01-15T10:00:00+02:00", kyiv), Some(1_768_464_000_000));
+        assert_eq!(parse_erp_time("2026-03-29T03:30:00", kyiv), None, "a time the spring gap skips");
+        assert_eq!(parse_erp_time("yesterday", kyiv), None);
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub use jobs::{enqueue as jobs_enqueue, JobKind, JobRow, JobStatusCount, NewJob}
 pub use leads::*;
 pub use media::*;
 pub use users::UserRow;
-pub use vehicles::{upsert_vehicle, Upserted, VehicleInput, VehicleRow};
+pub use vehicles::{
+    find_vehicle, record_erp_event, set_erp_event_outcome, upsert_vehicle, Upserted, VehicleInput, VehicleRow,
+};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

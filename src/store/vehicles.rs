@@ -2,7 +2,7 @@
 //! and listing for admins and scripts.
 
 use super::{col, Conn, Result, Store, StoreError};
-use crate::domain::vehicle::VehicleStatus;
+use crate::domain::vehicle::{ErpVersion, VehicleStatus};
 use serde::Serialize;
 
 /// A vehicle as an import or the ERP describes it.
@@ -21,6 +21,8 @@ pub struct VehicleInput {
     pub color: Option<String>,
     pub status: Option<VehicleStatus>,
     pub erp_id: Option<String>,
+    /// What the ERP said of this record (ERP events only).
+    pub erp: ErpVersion,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,39 +51,48 @@ pub enum Upserted {
     Updated(i64),
 }
 
-/// Insert or update by VIN, else by ERP reference. A field the input leaves empty keeps its
-/// stored value; a status left empty keeps the stored one (a new vehicle is available).
-pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Result<Upserted> {
-    let mut existing: Option<i64> = None;
-    if let Some(vin) = &v.vin {
-        existing = sqlx::query("SELECT id FROM vehicles WHERE vin = $1")
+/// The stored vehicle an input means: by VIN, else by ERP reference (only if that car has no
+/// VIN yet or the same one: a different VIN under the same reference is a mistake to show,
+/// not to merge). Returns its id and what the ERP last said of it.
+pub async fn find_vehicle(
+    conn: &mut Conn,
+    vin: Option<&str>,
+    erp_id: Option<&str>,
+) -> Result<Option<(i64, ErpVersion)>> {
+    let version = |r: &sqlx::any::AnyRow| -> Result<(i64, ErpVersion)> {
+        Ok((col(r, "id")?, ErpVersion { data_version: col(r, "data_version")?, sent_at: col(r, "erp_sent_at")? }))
+    };
+    if let Some(vin) = vin {
+        let row = sqlx::query("SELECT id, data_version, erp_sent_at FROM vehicles WHERE vin = $1")
             .bind(vin)
             .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| col(&r, "id"))
-            .transpose()?;
-    }
-    if existing.is_none() {
-        if let Some(erp) = &v.erp_id {
-            let row = sqlx::query("SELECT id, vin FROM vehicles WHERE erp_id = $1")
-                .bind(erp)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(r) = row {
-                // The reference finds a car only if it has no VIN yet or the same one: a
-                // different VIN under the same reference is a mistake to show, not to merge.
-                let stored: Option<String> = col(&r, "vin")?;
-                if let (Some(stored), Some(given)) = (&stored, &v.vin) {
-                    if stored != given {
-                        return Err(StoreError::Conflict(format!(
-                            "ERP reference {erp} belongs to the vehicle with VIN {stored}, not {given}"
-                        )));
-                    }
-                }
-                existing = Some(col(&r, "id")?);
-            }
+            .await?;
+        if let Some(r) = row {
+            return version(&r).map(Some);
         }
     }
+    let Some(erp) = erp_id else { return Ok(None) };
+    let row = sqlx::query("SELECT id, vin, data_version, erp_sent_at FROM vehicles WHERE erp_id = $1")
+        .bind(erp)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    let stored: Option<String> = col(&r, "vin")?;
+    if let (Some(stored), Some(given)) = (&stored, vin) {
+        if stored != given {
+            return Err(StoreError::Conflict(format!(
+                "ERP reference {erp} belongs to the vehicle with VIN {stored}, not {given}"
+            )));
+        }
+    }
+    version(&r).map(Some)
+}
+
+/// Insert or update by VIN, else by ERP reference ([`find_vehicle`]). A field the input
+/// leaves empty keeps its stored value; a status left empty keeps the stored one (a new
+/// vehicle is available).
+pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Result<Upserted> {
+    let existing = find_vehicle(conn, v.vin.as_deref(), v.erp_id.as_deref()).await?.map(|(id, _)| id);
     let status = v.status.map(|s| s.as_str());
     match existing {
         Some(id) => {
@@ -91,7 +102,7 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
                      year = COALESCE($7, year), price_minor = COALESCE($8, price_minor),
                      currency = COALESCE($9, currency), mileage_km = COALESCE($10, mileage_km),
                      color = COALESCE($11, color), status = COALESCE($12, status), erp_id = COALESCE($13, erp_id),
-                     updated_at = $14
+                     updated_at = $14, data_version = COALESCE($16, data_version), erp_sent_at = COALESCE($17, erp_sent_at)
                  WHERE id = $15",
             )
             .bind(v.vin.clone())
@@ -109,6 +120,8 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .bind(v.erp_id.clone())
             .bind(now)
             .bind(id)
+            .bind(v.erp.data_version)
+            .bind(v.erp.sent_at)
             .execute(&mut *conn)
             .await
             .map_err(super::conflict)?;
@@ -117,8 +130,8 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
         None => {
             let row = sqlx::query(
                 "INSERT INTO vehicles (vin, vin_check_ok, stock_number, make, model, trim, year, price_minor, currency,
-                     mileage_km, color, status, erp_id, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+                     mileage_km, color, status, erp_id, created_at, updated_at, data_version, erp_sent_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16) RETURNING id",
             )
             .bind(v.vin.clone())
             .bind(i64::from(v.vin_check_ok))
@@ -134,6 +147,8 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .bind(status.unwrap_or("available"))
             .bind(v.erp_id.clone())
             .bind(now)
+            .bind(v.erp.data_version)
+            .bind(v.erp.sent_at)
             .fetch_one(&mut *conn)
             .await
             .map_err(super::conflict)?;
@@ -172,4 +187,29 @@ impl Store {
         let rows = sqlx::query(sql).bind(status.map(|s| s.as_str()).unwrap_or("")).fetch_all(self.pool()).await?;
         rows.iter().map(vehicle_from).collect()
     }
+}
+
+/// Record an ERP event as handled; `false` if it was handled before (a repeat).
+pub async fn record_erp_event(conn: &mut Conn, event_id: &str, event: &str, outcome: &str, now: i64) -> Result<bool> {
+    let row = sqlx::query(
+        "INSERT INTO erp_events (event_id, event, outcome, received_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(event_id)
+    .bind(event)
+    .bind(outcome)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// What an event did, once applied.
+pub async fn set_erp_event_outcome(conn: &mut Conn, event_id: &str, outcome: &str) -> Result<()> {
+    sqlx::query("UPDATE erp_events SET outcome = $1 WHERE event_id = $2")
+        .bind(outcome)
+        .bind(event_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! only once everything it caused is committed; a bad secret or an unreadable body is
 //! refused with a reason and changes nothing.
 
+mod erp;
 mod providers;
 
 use crate::app::App;
@@ -27,6 +28,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/webhooks/viber", post(providers::viber_webhook))
         .route("/webhooks/whatsapp", get(providers::whatsapp_verify).post(providers::whatsapp_webhook))
         .route("/media/{id}/{name}", get(providers::media_file))
+        .route("/webhooks/erp", post(erp::erp_webhook))
         .with_state(app)
 }
 

@@ -20,6 +20,7 @@ pub const WA_TOKEN: &str = "EAAG-test-token";
 pub const WA_SECRET: &str = "wa-app-secret";
 pub const WA_VERIFY: &str = "wa-verify-token";
 pub const WA_PHONE_ID: &str = "106540352242922";
+pub const ERP_SECRET: &str = "erp-test-secret-0123456789";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -154,6 +155,7 @@ impl TestApp {
         config.telegram.sign_replies = opts.sign_replies;
         config.telegram.staff_token = opts.staff_token.map(Secret::new);
         config.jobs.max_attempts = opts.max_attempts;
+        config.erp_secret = Some(Secret::new(ERP_SECRET));
         let (mut viber, mut wa) = (None, None);
         if opts.channels {
             let v = FakeViber::start(VIBER_TOKEN, clock.clone()).await.expect("fake Viber starts");

@@ -4,6 +4,7 @@
 mod bridge;
 mod channels;
 mod cli;
+mod erp;
 mod harness;
 mod resilience;
 mod staff;
