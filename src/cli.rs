@@ -71,6 +71,13 @@ enum Command {
 enum VehiclesCommand {
     /// Import or update vehicles from a CSV file (see the README for the columns).
     Import { file: PathBuf },
+    /// Search the inventory as a manager would type it: "rav4 2019", "toyta", "042788".
+    Search {
+        query: String,
+        /// One JSON array, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// List vehicles.
     List {
         /// available, reserved, sold or archived
@@ -370,16 +377,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Vehicles { command: VehiclesCommand::List { status, json } } => {
-            let status =
-                match status {
-                    Some(s) => Some(crate::domain::vehicle::VehicleStatus::parse(&s).with_context(|| {
-                        format!("--status: `{s}` is not one of available, reserved, sold, archived")
-                    })?),
-                    None => None,
-                };
+        Command::Vehicles { command: cmd @ (VehiclesCommand::List { .. } | VehiclesCommand::Search { .. }) } => {
             let store = store(&config).await?;
-            let vehicles = store.vehicles(status).await?;
+            let (vehicles, json) = match cmd {
+                VehiclesCommand::List { status, json } => {
+                    let status = match status {
+                        Some(s) => Some(crate::domain::vehicle::VehicleStatus::parse(&s).with_context(|| {
+                            format!("--status: `{s}` is not one of available, reserved, sold, archived")
+                        })?),
+                        None => None,
+                    };
+                    (store.vehicles(status).await?, json)
+                }
+                VehiclesCommand::Search { query, json } => {
+                    let search = crate::inventory::VehicleSearch::default();
+                    (search.search(&store, &query, now, 20).await?, json)
+                }
+                VehiclesCommand::Import { .. } => unreachable!("matched above"),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&vehicles)?);
             } else {

@@ -3,8 +3,8 @@
 //! row with its line number; the good rows are imported, and a re-import updates (by VIN,
 //! else by ERP reference) rather than duplicating.
 
-use crate::domain::vehicle::{parse_price, parse_vin, VehicleStatus};
-use crate::store::VehicleInput;
+use crate::domain::vehicle::{parse_price, parse_query, parse_vin, word_matches, SearchQuery, VehicleStatus};
+use crate::store::{VehicleFilter, VehicleInput};
 
 /// The columns a file may have, in the documented order. `make`, `model` and one of `vin`
 /// or `erp_id` are required.
@@ -154,6 +154,83 @@ fn row(field: &dyn Fn(&str) -> Option<String>) -> Result<(VehicleInput, Option<S
     ))
 }
 
+/// Resolve what a manager typed against the makes and models in stock: each word must name
+/// a make or a model (exactly, by prefix, or misspelled); words that name nothing (a trim,
+/// a colour) are left out unless nothing else was given. `None`: nothing can match.
+pub fn resolve(q: &SearchQuery, names: &[(String, String)]) -> Option<VehicleFilter> {
+    let mut candidates: Option<Vec<(String, String)>> = None;
+    let mut unmatched = 0;
+    for w in &q.words {
+        let hits: Vec<(String, String)> = names
+            .iter()
+            .filter(|(make, model)| {
+                word_matches(w, make) || word_matches(w, model) || model.to_lowercase().replace([' ', '-'], "") == *w
+            })
+            .cloned()
+            .collect();
+        if hits.is_empty() {
+            unmatched += 1;
+            continue;
+        }
+        candidates = Some(match candidates {
+            None => hits,
+            Some(c) => c.into_iter().filter(|p| hits.contains(p)).collect(),
+        });
+    }
+    let names = candidates.unwrap_or_default();
+    let searched_by_words = q.words.len() > unmatched;
+    if (searched_by_words && names.is_empty())
+        || (!searched_by_words && unmatched > 0 && q.year.is_none() && q.vin_tail.is_none())
+    {
+        return None;
+    }
+    Some(VehicleFilter { names, year: q.year, vin_tail: q.vin_tail.clone(), include_archived: false })
+}
+
+/// Free-text vehicle search with the stock's makes and models cached for half a minute (so
+/// a search is one indexed query; a make added meanwhile is found by VIN and year at once,
+/// and by name within 30 s).
+#[derive(Default)]
+pub struct VehicleSearch {
+    names: std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<(String, String)>>)>>,
+}
+
+const NAMES_TTL_MS: i64 = 30_000;
+
+impl VehicleSearch {
+    pub async fn search(
+        &self,
+        store: &crate::store::Store,
+        query: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::store::VehicleRow>, crate::store::StoreError> {
+        let cached = self.names.lock().expect("search cache").clone().filter(|(at, _)| now - at < NAMES_TTL_MS);
+        let names = match cached {
+            Some((_, n)) => n,
+            None => {
+                let n = std::sync::Arc::new(store.vehicle_names().await?);
+                *self.names.lock().expect("search cache") = Some((now, n.clone()));
+                n
+            }
+        };
+        let q = parse_query(query);
+        let Some(f) = resolve(&q, &names) else { return Ok(Vec::new()) };
+        // A lone four-digit number may be a year or a VIN's last four: cars whose VIN ends
+        // so come first, then cars of that year.
+        if let (Some(year), true, None) = (q.year, q.words.is_empty(), &q.vin_tail) {
+            let by_tail = VehicleFilter { year: None, vin_tail: Some(year.to_string()), ..f.clone() };
+            let mut rows = store.search_vehicles(&by_tail, limit).await?;
+            if (rows.len() as i64) < limit {
+                let more = store.search_vehicles(&f, limit - rows.len() as i64).await?;
+                rows.extend(more.into_iter().filter(|m| !rows.iter().any(|r| r.id == m.id)).collect::<Vec<_>>());
+            }
+            return Ok(rows);
+        }
+        store.search_vehicles(&f, limit).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +262,24 @@ mod tests {
         assert!(p.errors[1].1.contains("year"));
         assert!(p.errors[2].1.contains("price"));
         assert!(p.errors[3].1.contains("status"));
+    }
+
+    #[test]
+    fn typed_words_resolve_to_makes_and_models() {
+        let names: Vec<(String, String)> =
+            [("Toyota", "RAV4"), ("Toyota", "Camry"), ("Kia", "Sportage"), ("BMW", "X5")]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+        let f = resolve(&parse_query("toyta rav4 2019"), &names).unwrap();
+        assert_eq!(f.names, vec![("Toyota".to_string(), "RAV4".to_string())]);
+        assert_eq!(f.year, Some(2019));
+        assert_eq!(resolve(&parse_query("toyota"), &names).unwrap().names.len(), 2);
+        assert_eq!(resolve(&parse_query("sportage white"), &names).unwrap().names.len(), 1, "a colour is left out");
+        assert!(resolve(&parse_query("zzzz"), &names).is_none());
+        assert!(resolve(&parse_query("toyota x5"), &names).is_none(), "no Toyota X5");
+        let f = resolve(&parse_query("042788"), &names).unwrap();
+        assert!(f.names.is_empty() && f.vin_tail.as_deref() == Some("042788"));
     }
 
     #[test]

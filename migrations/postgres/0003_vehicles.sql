@@ -17,3 +17,11 @@ CREATE TABLE erp_events (
     outcome     TEXT NOT NULL,
     received_at BIGINT NOT NULL
 );
+
+-- Search: the VIN's last 4 and 6 characters (managers type the tail), and make/model/year.
+ALTER TABLE vehicles ADD COLUMN vin_last4 TEXT;
+ALTER TABLE vehicles ADD COLUMN vin_last6 TEXT;
+CREATE INDEX vehicles_vin_last4 ON vehicles (vin_last4);
+CREATE INDEX vehicles_vin_last6 ON vehicles (vin_last6);
+CREATE INDEX vehicles_make_model ON vehicles (make, model, year);
+CREATE INDEX vehicles_year ON vehicles (year);

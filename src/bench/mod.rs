@@ -10,7 +10,9 @@
 //! - `webhooks`: signed Viber and WhatsApp webhooks posted over HTTP at the service (a load
 //!   generator on loopback): requests/s and p50/p99 to a committed 200, beside the same
 //!   service's no-op route.
+//! - `search`: free-text vehicle search over 100,000 cars, p50/p99 per engine.
 
+mod search;
 mod webhooks;
 
 use crate::app;
@@ -59,6 +61,8 @@ enum BenchKind {
     },
     /// Signed Viber and WhatsApp webhooks over HTTP: requests/s and latency to a committed 200.
     Webhooks(webhooks::Args),
+    /// Free-text vehicle search over a large inventory: p50/p99 per engine.
+    Search(search::Args),
     /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
     Limits {
         /// Virtual minutes of traffic.
@@ -89,6 +93,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         }
         BenchKind::Webhooks(a) => webhooks::run(a).await?,
+        BenchKind::Search(a) => search::run(a).await?,
         BenchKind::Limits { minutes, speed, pattern } => {
             if pattern != "bursty" && pattern != "round-robin" {
                 bail!("--pattern: `{pattern}` is not bursty or round-robin");

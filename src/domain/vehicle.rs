@@ -185,6 +185,71 @@ pub fn parse_erp_time(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
     tz.from_local_datetime(&naive).earliest().map(|t| t.timestamp_millis())
 }
 
+/// A manager's free-text search ("rav4 2019", "toyta", "…042788"), read into its parts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchQuery {
+    pub year: Option<i64>,
+    /// The end of a VIN (4-17 letters and digits with at least one digit, or a whole VIN).
+    pub vin_tail: Option<String>,
+    /// Other words, lower-cased: makes, models, trims.
+    pub words: Vec<String>,
+}
+
+/// Read a search: a 4-digit year, a VIN or its tail, and words.
+pub fn parse_query(q: &str) -> SearchQuery {
+    let mut out = SearchQuery::default();
+    for raw in q.split(|c: char| c.is_whitespace() || c == ',' || c == '…' || c == '*') {
+        let w = raw.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        if w.is_empty() {
+            continue;
+        }
+        let digits = w.chars().filter(char::is_ascii_digit).count();
+        if w.len() == 4 && digits == 4 {
+            let y: i64 = w.parse().unwrap_or(0);
+            if (1950..=2100).contains(&y) && out.year.is_none() {
+                out.year = Some(y);
+                continue;
+            }
+        }
+        // A VIN tail: four or more digits, or six or more characters at least half digits
+        // ("320d" and "i30" are models, "042788" and "KP042788" tails).
+        let alnum = w.chars().all(|c| c.is_ascii_alphanumeric()) && w.len() <= 17;
+        let tail = (w.len() >= 4 && digits == w.len()) || (w.len() >= 6 && digits * 2 >= w.len());
+        if alnum && tail && out.vin_tail.is_none() {
+            out.vin_tail = Some(w.to_uppercase());
+            continue;
+        }
+        out.words.push(w.to_lowercase());
+    }
+    out
+}
+
+/// Edit distance between two short words (makes and models), for misspellings.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Whether a typed word means this name: the same, a prefix of at least 3 letters, or a
+/// misspelling (one edit for names up to 5 letters, two beyond).
+pub fn word_matches(word: &str, name: &str) -> bool {
+    let (w, n) = (word.to_lowercase(), name.to_lowercase());
+    if w == n || (w.len() >= 3 && n.starts_with(&w)) {
+        return true;
+    }
+    let allowed = if n.chars().count() <= 5 { 1 } else { 2 };
+    w.chars().count() >= 3 && edit_distance(&w, &n) <= allowed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +314,35 @@ mod tests {
         assert_eq!(parse_erp_time("2026-01-15T10:00:00+02:00", kyiv), Some(1_768_464_000_000));
         assert_eq!(parse_erp_time("2026-03-29T03:30:00", kyiv), None, "a time the spring gap skips");
         assert_eq!(parse_erp_time("yesterday", kyiv), None);
+    }
+
+    #[test]
+    fn searches_are_read_into_year_vin_tail_and_words() {
+        assert_eq!(
+            parse_query("RAV4 2019"),
+            SearchQuery { year: Some(2019), vin_tail: None, words: vec!["rav4".into()] }
+        );
+        assert_eq!(parse_query("…042788").vin_tail.as_deref(), Some("042788"));
+        assert_eq!(parse_query("kp042788 toyota").vin_tail.as_deref(), Some("KP042788"));
+        assert_eq!(parse_query("1M8GDM9AXKP042788").vin_tail.as_deref(), Some("1M8GDM9AXKP042788"));
+        assert_eq!(parse_query("x5 e70").words, vec!["x5", "e70"], "short model names stay words");
+        assert_eq!(parse_query("bmw 320d").words, vec!["bmw", "320d"]);
+        assert_eq!(parse_query("4788").vin_tail.as_deref(), Some("4788"));
+        assert_eq!(parse_query("  ").words.len(), 0);
+    }
+
+    #[test]
+    fn misspelled_makes_and_models_still_match() {
+        assert_eq!(edit_distance("toyta", "toyota"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert!(word_matches("toyta", "Toyota"));
+        assert!(word_matches("volkswagn", "Volkswagen"));
+        assert!(word_matches("merc", "Mercedes-Benz"), "a prefix");
+        assert!(word_matches("shkoda", "Skoda") && word_matches("kia", "KIA"));
+        assert!(!word_matches("skd", "Skoda"), "too far");
+        assert!(!word_matches("bmw", "Kia"));
+        assert!(!word_matches("x5", "x3"), "two letters are too few to guess");
+        assert!(word_matches("x5", "X5"));
     }
 
     #[test]

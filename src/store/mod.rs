@@ -18,7 +18,8 @@ pub use leads::*;
 pub use media::*;
 pub use users::UserRow;
 pub use vehicles::{
-    find_vehicle, record_erp_event, set_erp_event_outcome, upsert_vehicle, Upserted, VehicleInput, VehicleRow,
+    find_vehicle, record_erp_event, set_erp_event_outcome, upsert_vehicle, Upserted, VehicleFilter, VehicleInput,
+    VehicleRow,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -102,7 +102,8 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
                      year = COALESCE($7, year), price_minor = COALESCE($8, price_minor),
                      currency = COALESCE($9, currency), mileage_km = COALESCE($10, mileage_km),
                      color = COALESCE($11, color), status = COALESCE($12, status), erp_id = COALESCE($13, erp_id),
-                     updated_at = $14, data_version = COALESCE($16, data_version), erp_sent_at = COALESCE($17, erp_sent_at)
+                     updated_at = $14, data_version = COALESCE($16, data_version), erp_sent_at = COALESCE($17, erp_sent_at),
+                     vin_last4 = COALESCE($18, vin_last4), vin_last6 = COALESCE($19, vin_last6)
                  WHERE id = $15",
             )
             .bind(v.vin.clone())
@@ -122,6 +123,8 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .bind(id)
             .bind(v.erp.data_version)
             .bind(v.erp.sent_at)
+            .bind(last(v.vin.as_deref(), 4))
+            .bind(last(v.vin.as_deref(), 6))
             .execute(&mut *conn)
             .await
             .map_err(super::conflict)?;
@@ -130,8 +133,8 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
         None => {
             let row = sqlx::query(
                 "INSERT INTO vehicles (vin, vin_check_ok, stock_number, make, model, trim, year, price_minor, currency,
-                     mileage_km, color, status, erp_id, created_at, updated_at, data_version, erp_sent_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16) RETURNING id",
+                     mileage_km, color, status, erp_id, created_at, updated_at, data_version, erp_sent_at, vin_last4, vin_last6)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18) RETURNING id",
             )
             .bind(v.vin.clone())
             .bind(i64::from(v.vin_check_ok))
@@ -149,6 +152,8 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .bind(now)
             .bind(v.erp.data_version)
             .bind(v.erp.sent_at)
+            .bind(last(v.vin.as_deref(), 4))
+            .bind(last(v.vin.as_deref(), 6))
             .fetch_one(&mut *conn)
             .await
             .map_err(super::conflict)?;
@@ -156,6 +161,25 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
         }
     }
 }
+
+/// The last `n` characters of a VIN (the search keys).
+fn last(vin: Option<&str>, n: usize) -> Option<String> {
+    vin.filter(|v| v.len() >= n).map(|v| v[v.len() - n..].to_string())
+}
+
+/// A search, resolved to what the database can look up by index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VehicleFilter {
+    /// (make, model) pairs; empty means any.
+    pub names: Vec<(String, String)>,
+    pub year: Option<i64>,
+    /// The end of a VIN, upper-case.
+    pub vin_tail: Option<String>,
+    pub include_archived: bool,
+}
+
+const VEHICLE_SELECT: &str = "SELECT id, vin, vin_check_ok, stock_number, make, model, trim, year, price_minor,
+    currency, mileage_km, color, status, erp_id, updated_at FROM vehicles";
 
 fn vehicle_from(r: &sqlx::any::AnyRow) -> Result<VehicleRow> {
     let status: String = col(r, "status")?;
@@ -179,6 +203,105 @@ fn vehicle_from(r: &sqlx::any::AnyRow) -> Result<VehicleRow> {
 }
 
 impl Store {
+    /// Insert many new vehicles at once (benchmarks, first loads): 500 rows a statement.
+    pub async fn insert_vehicles(&self, vs: &[VehicleInput], now: i64) -> Result<()> {
+        const COLS: usize = 10;
+        let mut tx = self.begin().await?;
+        for chunk in vs.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p: Vec<String> = (1..=COLS).map(|k| format!("${}", i * COLS + k)).collect();
+                    format!("({}, 'available', 1, $0, $0)", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO vehicles (vin, make, model, year, price_minor, currency, mileage_km, erp_id, vin_last4,
+                     vin_last6, status, vin_check_ok, created_at, updated_at) VALUES {}",
+                values.join(", ")
+            )
+            .replace("$0", &now.to_string());
+            let mut q = sqlx::query(&sql);
+            for v in chunk {
+                q = q
+                    .bind(v.vin.clone())
+                    .bind(v.make.clone())
+                    .bind(v.model.clone())
+                    .bind(v.year)
+                    .bind(v.price_minor)
+                    .bind(v.currency.clone())
+                    .bind(v.mileage_km)
+                    .bind(v.erp_id.clone())
+                    .bind(last(v.vin.as_deref(), 4))
+                    .bind(last(v.vin.as_deref(), 6));
+            }
+            q.execute(&mut *tx).await.map_err(super::conflict)?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every (make, model) in stock, for resolving what a manager typed.
+    pub async fn vehicle_names(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT DISTINCT make, model FROM vehicles").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((col(r, "make")?, col(r, "model")?))).collect()
+    }
+
+    /// Vehicles matching a resolved search: available first, then reserved, sold, archived;
+    /// newest first within each.
+    pub async fn search_vehicles(&self, f: &VehicleFilter, limit: i64) -> Result<Vec<VehicleRow>> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        let bind = |v: String, binds: &mut Vec<String>| {
+            binds.push(v);
+            format!("${}", binds.len())
+        };
+        if !f.names.is_empty() {
+            let pairs: Vec<String> = f
+                .names
+                .iter()
+                .map(|(make, model)| {
+                    let a = bind(make.clone(), &mut binds);
+                    let b = bind(model.clone(), &mut binds);
+                    format!("(make = {a} AND model = {b})")
+                })
+                .collect();
+            conds.push(format!("({})", pairs.join(" OR ")));
+        }
+        if let Some(tail) = &f.vin_tail {
+            // An indexed equality on the last 4 or 6 characters, then the whole tail.
+            let key = if tail.len() >= 6 {
+                ("vin_last6", &tail[tail.len() - 6..])
+            } else {
+                ("vin_last4", &tail[tail.len().saturating_sub(4)..])
+            };
+            let k = bind(key.1.to_string(), &mut binds);
+            conds.push(format!("{} = {k}", key.0));
+            let t = bind(format!("%{tail}"), &mut binds);
+            conds.push(format!("vin LIKE {t}"));
+        }
+        if !f.include_archived {
+            conds.push("status <> 'archived'".into());
+        }
+        let mut sql =
+            format!("{VEHICLE_SELECT} WHERE {}", if conds.is_empty() { "1 = 1".into() } else { conds.join(" AND ") });
+        if f.year.is_some() {
+            sql.push_str(&format!(" AND year = ${}", binds.len() + 1));
+        }
+        sql.push_str(&format!(
+            " ORDER BY CASE status WHEN 'available' THEN 0 WHEN 'reserved' THEN 1 WHEN 'sold' THEN 2 ELSE 3 END, id DESC LIMIT {}",
+            limit.clamp(1, 100)
+        ));
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        if let Some(y) = f.year {
+            q = q.bind(y);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(vehicle_from).collect()
+    }
+
     /// Vehicles, newest first, optionally of one status.
     pub async fn vehicles(&self, status: Option<VehicleStatus>) -> Result<Vec<VehicleRow>> {
         let sql = "SELECT id, vin, vin_check_ok, stock_number, make, model, trim, year, price_minor, currency,

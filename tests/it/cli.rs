@@ -202,6 +202,11 @@ fn vehicles_are_imported_with_bad_rows_named_and_reimported_without_duplicates()
     let listed = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(listed.contains("Toyota RAV4") && listed.contains("BMW X3") && !listed.contains("Kia"), "{listed}");
     assert!(listed.contains("23 900 USD"), "{listed}");
+    let o = forecourt(dir.path(), &["vehicles", "search", "toyta 2019", "--json"], &env);
+    let found: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(found[0]["erp_id"], "ERP-1", "a misspelled make finds the RAV4: {found}");
+    let o = forecourt(dir.path(), &["vehicles", "search", "0123456"], &env);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Skoda Octavia"), "{}", text(&o));
     let o = forecourt(dir.path(), &["vehicles", "list", "--status", "gone"], &env);
     assert!(!o.status.success());
     assert!(text(&o).contains("--status"), "{}", text(&o));

@@ -355,3 +355,53 @@ async fn vehicles_upsert_by_vin_then_by_erp_reference_and_never_duplicate() {
         assert_eq!(s.vehicles(Some(VehicleStatus::Reserved)).await.unwrap().len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vehicle_search_finds_by_vin_tail_misspelled_make_model_and_year() {
+    use forecourt::inventory::VehicleSearch;
+    use forecourt::store::VehicleInput;
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        let car = |vin: &str, make: &str, model: &str, year: i64| VehicleInput {
+            vin: Some(vin.into()),
+            vin_check_ok: true,
+            make: make.into(),
+            model: model.into(),
+            year: Some(year),
+            ..VehicleInput::default()
+        };
+        s.insert_vehicles(
+            &[
+                car("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019),
+                car("JTMBFREV5JJ123456", "Toyota", "RAV4", 2021),
+                car("JTDBR32E720052019", "Toyota", "Corolla", 2019),
+                car("KNAPM81ABNK100001", "Kia", "Sportage", 2019),
+                car("WVWZZZ1KZAW000320", "BMW", "320d", 2015),
+            ],
+            1,
+        )
+        .await
+        .unwrap();
+        let search = VehicleSearch::default();
+        let found = |q: &'static str| {
+            let (s, search) = (&s, &search);
+            async move {
+                search.search(s, q, 1, 10).await.unwrap().into_iter().map(|v| v.vin.unwrap()).collect::<Vec<String>>()
+            }
+        };
+        assert_eq!(found("042788").await, vec!["1M8GDM9AXKP042788"], "{db:?}: the last six");
+        assert_eq!(found("2788").await, vec!["1M8GDM9AXKP042788"], "{db:?}: the last four");
+        assert_eq!(found("toyta rav4 2019").await, vec!["1M8GDM9AXKP042788"], "{db:?}: misspelled");
+        assert_eq!(found("rav4").await.len(), 2, "{db:?}");
+        assert_eq!(found("toyota").await.len(), 3, "{db:?}");
+        assert_eq!(found("kia 2019").await, vec!["KNAPM81ABNK100001"], "{db:?}");
+        assert_eq!(found("bmw 320d").await, vec!["WVWZZZ1KZAW000320"], "{db:?}: a model that looks like digits");
+        // A lone 4-digit number: the VIN that ends so first, then that year's cars.
+        let y = found("2019").await;
+        assert_eq!(y[0], "JTDBR32E720052019", "{db:?}: {y:?}");
+        assert_eq!(y.len(), 3, "{db:?}: {y:?} (the Corolla once, though it matches both ways)");
+        assert!(found("zzzz").await.is_empty());
+        assert!(found("toyota sportage").await.is_empty(), "{db:?}: no such car");
+    }
+}
