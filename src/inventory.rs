@@ -192,8 +192,12 @@ pub fn resolve(q: &SearchQuery, names: &[(String, String)]) -> Option<VehicleFil
 /// and by name within 30 s).
 #[derive(Default)]
 pub struct VehicleSearch {
-    names: std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<(String, String)>>)>>,
+    /// When the names were read, and the names.
+    names: std::sync::Mutex<Option<(i64, Names)>>,
 }
+
+/// The stock's (make, model) pairs.
+type Names = std::sync::Arc<Vec<(String, String)>>;
 
 const NAMES_TTL_MS: i64 = 30_000;
 

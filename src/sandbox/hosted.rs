@@ -2,7 +2,6 @@
 //! links that expire, and faults on demand), fetching the links Forecourt sends them, and
 //! posting signed webhooks.
 
-use crate::clock::Clock;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -150,11 +149,6 @@ pub fn chat_transcript(title: &str, log: &[(String, String)], name_of: impl Fn(&
         }
     }
     out
-}
-
-/// The fake's notion of now.
-pub fn now(clock: &Clock) -> i64 {
-    clock.now_ms()
 }
 
 #[cfg(test)]

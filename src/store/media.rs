@@ -286,41 +286,10 @@ impl Store {
         row.as_ref().map(media_from).transpose()
     }
 
-    /// Every media row for a lead, oldest first.
-    pub async fn lead_media(&self, lead: LeadId) -> Result<Vec<MediaRow>> {
-        let rows = sqlx::query(&format!("{MEDIA_SELECT} WHERE lead_id = $1 ORDER BY id"))
-            .bind(lead.0)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(media_from).collect()
-    }
-
     /// The content hashes some row still points to (for `media gc`).
     pub async fn referenced_media(&self) -> Result<HashSet<String>> {
         let rows =
             sqlx::query("SELECT DISTINCT sha256 FROM media WHERE sha256 IS NOT NULL").fetch_all(&self.pool).await?;
         rows.iter().map(|r| col::<String>(r, "sha256")).collect()
-    }
-
-    /// Whether a message's receipt state (for tests and the transcript).
-    pub async fn message_receipt(&self, message: MessageRowId) -> Result<(Option<String>, Option<String>)> {
-        let r = sqlx::query("SELECT receipt, delivery FROM messages WHERE id = $1")
-            .bind(message.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((col(&r, "receipt")?, col(&r, "delivery")?))
-    }
-
-    /// A customer identity's last inbound time as the provider reported it, and whether it
-    /// is blocked or unsubscribed.
-    pub async fn identity_state(&self, customer: CustomerId, channel: Channel) -> Result<Option<(Option<i64>, bool)>> {
-        let row = sqlx::query(
-            "SELECT last_inbound_at, blocked FROM customer_identities WHERE customer_id = $1 AND channel = $2",
-        )
-        .bind(customer.0)
-        .bind(channel.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| Ok((col(&r, "last_inbound_at")?, col::<i64>(&r, "blocked")? == 1))).transpose()
     }
 }
