@@ -293,6 +293,25 @@ impl Drop for Child {
     }
 }
 
+/// `forecourt run` as a separate process on `db`, against the fake Bot API at `telegram`.
+fn run_binary(db: &str, dir: &std::path::Path, telegram: &str, extra: &[(&str, String)]) -> Child {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"));
+    c.arg("run")
+        .env("DATABASE_URL", db)
+        .env("FORECOURT_TELEGRAM_TOKEN", TOKEN)
+        .env("FORECOURT_TELEGRAM_API_URL", telegram)
+        .env("FORECOURT_STAFF_CHAT_ID", STAFF.to_string())
+        .env("FORECOURT_DATA_DIR", dir.join("data"))
+        .env("FORECOURT_LOG", "warn")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    c.spawn().map(Child).expect("the binary starts")
+}
+
 /// The real binary, killed with SIGKILL in the middle of a burst and started again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_process_mid_burst_loses_no_message() {
@@ -302,23 +321,7 @@ async fn killing_the_process_mid_burst_loses_no_message() {
     fake.add_staff_group(STAFF, "Staff");
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/kill.db", dir.path().display());
-    let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
-            .arg("run")
-            .env("DATABASE_URL", &db)
-            .env("FORECOURT_TELEGRAM_TOKEN", TOKEN)
-            .env("FORECOURT_TELEGRAM_API_URL", fake.url())
-            .env("FORECOURT_STAFF_CHAT_ID", STAFF.to_string())
-            .env("FORECOURT_HTTP_ADDR", "127.0.0.1:0")
-            .env("FORECOURT_DATA_DIR", dir.path().join("data"))
-            .env("FORECOURT_LOG", "warn")
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map(Child)
-            .expect("the binary starts")
-    };
+    let spawn = || run_binary(&db, dir.path(), &fake.url(), &[("FORECOURT_HTTP_ADDR", "127.0.0.1:0".into())]);
     let people: Vec<FakeUser> = (0..3).map(|i| FakeUser::new(800 + i, &format!("Kill{i}"), None)).collect();
     let mut texts = Vec::new();
     let mut child = spawn();
@@ -400,24 +403,17 @@ async fn killing_the_process_mid_webhook_burst_loses_nothing_when_the_provider_r
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/kill.db", dir.path().display());
     let spawn = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
-            .arg("run")
-            .env("DATABASE_URL", &db)
-            .env("FORECOURT_TELEGRAM_TOKEN", TOKEN)
-            .env("FORECOURT_TELEGRAM_API_URL", fake.url())
-            .env("FORECOURT_STAFF_CHAT_ID", STAFF.to_string())
-            .env("FORECOURT_HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("FORECOURT_PUBLIC_URL", &base)
-            .env("FORECOURT_VIBER_TOKEN", VIBER_TOKEN)
-            .env("FORECOURT_VIBER_API_URL", viber.url())
-            .env("FORECOURT_DATA_DIR", dir.path().join("data"))
-            .env("FORECOURT_LOG", "warn")
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map(Child)
-            .expect("the binary starts")
+        run_binary(
+            &db,
+            dir.path(),
+            &fake.url(),
+            &[
+                ("FORECOURT_HTTP_ADDR", format!("127.0.0.1:{port}")),
+                ("FORECOURT_PUBLIC_URL", base.clone()),
+                ("FORECOURT_VIBER_TOKEN", VIBER_TOKEN.into()),
+                ("FORECOURT_VIBER_API_URL", viber.url()),
+            ],
+        )
     };
     let http = reqwest::Client::new();
     let healthy = |http: reqwest::Client| {
