@@ -560,3 +560,42 @@ async fn viber_set_webhook_registers_the_url_and_viber_checks_it() {
     assert!(out.contains("FORECOURT_VIBER_TOKEN"), "{out}");
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viber_failures_and_resubscription_are_said_in_the_topic() {
+    let t = start().await;
+    let v = t.viber();
+    v.customer_writes("vb-fail", "Halyna", "hello").await;
+    let lead = t.lead_by_identity("viber", "vb-fail").await;
+    let (chat, thread, _) = t.topic_of_lead(lead.id).await;
+    let max = t.staff(9310, "Max Petrenko", Role::Manager).await;
+
+    // Delivered to Viber, then Viber reports it failed.
+    t.fake.staff_writes(chat, Some(thread), &max, "first reply");
+    t.until_ok("sent", || v.sent_to("vb-fail").len() == 1).await;
+    let token = v.sent_to("vb-fail")[0].token.clone();
+    assert_eq!(v.receipt("failed", &token, "vb-fail", Some("device unreachable")).await, 200);
+    t.until("the failure is said", |_| shows(&t, chat, thread, "Viber reports it failed (device unreachable)")).await;
+
+    // Viber answers a send with status 6 (not subscribed): the customer is marked.
+    v.fail_next_send(6, "notSubscribed");
+    t.fake.staff_writes(chat, Some(thread), &max, "second reply");
+    t.until("the refusal is said", |_| shows(&t, chat, thread, "unsubscribed from the bot on Viber")).await;
+    let blocked: i64 = sqlx::query_scalar("SELECT blocked FROM customer_identities WHERE external_id = 'vb-fail'")
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(blocked, 1);
+
+    // They subscribe again: the topic hears it and replies flow.
+    assert_eq!(v.subscribed("vb-fail", "Halyna").await, 200);
+    t.until("the topic says so", |_| shows(&t, chat, thread, "subscribed to the bot on Viber again")).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "third reply");
+    t.until_ok("the third reply goes out", || {
+        v.sent_to("vb-fail").iter().any(|s| s.text.as_deref() == Some("third reply"))
+    })
+    .await;
+    let (_, welcome) = v.conversation_started("vb-en", "John").await;
+    assert!(welcome.contains("Вітаємо, John"), "the phone reports Ukrainian: {welcome}");
+    t.stop().await;
+}
