@@ -54,6 +54,8 @@ pub struct App {
     pub inbox: crate::ingest::Inbox,
     /// Topic syncs waiting for Telegram's budget (see `ingest::TopicHolds`).
     pub topic_holds: crate::ingest::TopicHolds,
+    /// Free-text vehicle search (`/car …`).
+    pub vehicle_search: crate::inventory::VehicleSearch,
 }
 
 impl App {
@@ -136,6 +138,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         links,
         inbox,
         topic_holds,
+        vehicle_search: Default::default(),
     }))
 }
 

@@ -36,6 +36,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/media_failed.txt", include_str!("../templates/staff/media_failed.txt")),
     ("staff/template_sent.txt", include_str!("../templates/staff/template_sent.txt")),
     ("customer/welcome.txt", include_str!("../templates/customer/welcome.txt")),
+    ("staff/car_results.txt", include_str!("../templates/staff/car_results.txt")),
+    ("staff/vehicle_hint.txt", include_str!("../templates/staff/vehicle_hint.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +116,7 @@ mod tests {
         for r in crate::domain::LostReason::ALL {
             assert_eq!(t.label("lost", r.as_str(), "?"), r.label());
         }
-        for b in ["claim", "stage_menu", "lost_menu", "back", "send_template"] {
+        for b in ["claim", "stage_menu", "lost_menu", "back", "send_template", "vehicle_menu", "attach", "detach"] {
             assert_ne!(t.label("button", b, "?"), "?", "{b}");
         }
         assert_eq!(t.label("button", "unknown", "fallback"), "fallback");

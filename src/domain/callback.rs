@@ -19,6 +19,12 @@ pub enum CardAction {
     Back(LeadId),
     /// Send the WhatsApp re-engagement template to the lead's customer.
     SendTemplate(LeadId),
+    /// Say how to find a vehicle to attach (`/car …`).
+    VehicleHint(LeadId),
+    /// Attach a vehicle (by row id) to the lead.
+    Attach(LeadId, i64),
+    /// Detach a vehicle from the lead.
+    Detach(LeadId, i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +40,10 @@ impl CardAction {
             | CardAction::LostMenu(l)
             | CardAction::Lost(l, _)
             | CardAction::Back(l)
-            | CardAction::SendTemplate(l) => l,
+            | CardAction::SendTemplate(l)
+            | CardAction::VehicleHint(l)
+            | CardAction::Attach(l, _)
+            | CardAction::Detach(l, _) => l,
         }
     }
 
@@ -47,6 +56,9 @@ impl CardAction {
             CardAction::Lost(l, r) => format!("{VERSION}:l:{l}:{}", r.code()),
             CardAction::Back(l) => format!("{VERSION}:b:{l}"),
             CardAction::SendTemplate(l) => format!("{VERSION}:t:{l}"),
+            CardAction::VehicleHint(l) => format!("{VERSION}:vh:{l}"),
+            CardAction::Attach(l, v) => format!("{VERSION}:va:{l}:{v}"),
+            CardAction::Detach(l, v) => format!("{VERSION}:vd:{l}:{v}"),
         }
     }
 
@@ -71,6 +83,15 @@ impl CardAction {
             ("lm", None) => CardAction::LostMenu(lead),
             ("b", None) => CardAction::Back(lead),
             ("t", None) => CardAction::SendTemplate(lead),
+            ("vh", None) => CardAction::VehicleHint(lead),
+            ("va" | "vd", Some(v)) => {
+                let v = v.parse::<i64>().ok().filter(|v| *v > 0).ok_or(Stale)?;
+                if verb == "va" {
+                    CardAction::Attach(lead, v)
+                } else {
+                    CardAction::Detach(lead, v)
+                }
+            }
             ("s", Some(code)) => {
                 let mut chars = code.chars();
                 let stage = chars.next().and_then(Stage::from_code).ok_or(Stale)?;
@@ -105,7 +126,10 @@ mod tests {
             lead.clone().prop_map(CardAction::LostMenu),
             (lead.clone(), reason).prop_map(|(l, r)| CardAction::Lost(l, r)),
             lead.clone().prop_map(CardAction::Back),
-            lead.prop_map(CardAction::SendTemplate),
+            lead.clone().prop_map(CardAction::SendTemplate),
+            lead.clone().prop_map(CardAction::VehicleHint),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Attach(l, v)),
+            (lead, 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, v)),
         ]
     }
 
@@ -141,6 +165,9 @@ mod tests {
             "1:s:1",
             "1:l:1:",
             "1:t:1:x",
+            "1:va:1",
+            "1:va:1:0",
+            "1:vd:1:x",
         ] {
             assert_eq!(CardAction::decode(bad), Err(Stale), "{bad}");
         }

@@ -114,6 +114,12 @@ pub enum RuleError {
     SoldNeedsVehicle,
     #[error("the lead is closed")]
     Closed,
+    #[error("this vehicle is archived")]
+    VehicleArchived,
+    #[error("this vehicle is {0} for another lead; only a supervisor can attach it")]
+    VehicleTaken(&'static str),
+    #[error("the vehicle is already attached")]
+    AlreadyAttached,
 }
 
 /// May this actor change this lead at all?

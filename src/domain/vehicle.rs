@@ -149,6 +149,38 @@ pub fn format_price(minor: i64, currency: Option<&str>) -> String {
     out
 }
 
+/// May `actor` attach a vehicle in `status` to this lead? The lead's own rules first (who
+/// may act on it, open leads only); an archived car never; a car reserved or sold for
+/// another open lead only by a supervisor (or admin), who may override.
+pub fn may_attach(
+    actor: super::Actor,
+    lead: &super::LeadFacts,
+    status: VehicleStatus,
+    held_by_another_lead: bool,
+) -> Result<(), super::RuleError> {
+    use super::RuleError;
+    super::lead::may_act_on(actor, lead)?;
+    if !lead.stage.is_open() {
+        return Err(RuleError::Closed);
+    }
+    match status {
+        VehicleStatus::Archived => Err(RuleError::VehicleArchived),
+        VehicleStatus::Reserved | VehicleStatus::Sold if held_by_another_lead && !actor.role.is_supervising() => {
+            Err(RuleError::VehicleTaken(status.as_str()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// May `actor` detach a vehicle from this lead? Whoever may act on the open lead.
+pub fn may_detach(actor: super::Actor, lead: &super::LeadFacts) -> Result<(), super::RuleError> {
+    super::lead::may_act_on(actor, lead)?;
+    if !lead.stage.is_open() {
+        return Err(super::RuleError::Closed);
+    }
+    Ok(())
+}
+
 /// What the ERP last told us about a vehicle: its own record version and when it sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ErpVersion {
@@ -343,6 +375,36 @@ mod tests {
         assert!(!word_matches("bmw", "Kia"));
         assert!(!word_matches("x5", "x3"), "two letters are too few to guess");
         assert!(word_matches("x5", "X5"));
+    }
+
+    #[test]
+    fn who_may_attach_which_vehicle() {
+        use crate::domain::{Actor, LeadFacts, Role, RuleError, Stage, UserId};
+        let manager = Actor { id: UserId(1), role: Role::Manager };
+        let other = Actor { id: UserId(2), role: Role::Manager };
+        let boss = Actor { id: UserId(3), role: Role::Supervisor };
+        let analyst = Actor { id: UserId(4), role: Role::Analyst };
+        let mine = LeadFacts { stage: Stage::Contacted, owner: Some(UserId(1)), vehicles: 0 };
+        let closed = LeadFacts { stage: Stage::Lost, ..mine };
+        use VehicleStatus::*;
+        for status in VehicleStatus::ALL {
+            for held in [false, true] {
+                let want = match (status, held) {
+                    (Archived, _) => Err(RuleError::VehicleArchived),
+                    (Reserved | Sold, true) => Err(RuleError::VehicleTaken(status.as_str())),
+                    _ => Ok(()),
+                };
+                assert_eq!(may_attach(manager, &mine, status, held), want, "{status:?} held {held}");
+                let boss_want = if status == Archived { Err(RuleError::VehicleArchived) } else { Ok(()) };
+                assert_eq!(may_attach(boss, &mine, status, held), boss_want, "a supervisor overrides");
+                assert_eq!(may_attach(other, &mine, status, held), Err(RuleError::NotYourLead));
+                assert_eq!(may_attach(analyst, &mine, status, held), Err(RuleError::ReadOnly));
+                assert_eq!(may_attach(manager, &closed, status, held), Err(RuleError::Closed));
+            }
+        }
+        assert_eq!(may_detach(manager, &mine), Ok(()));
+        assert_eq!(may_detach(other, &mine), Err(RuleError::NotYourLead));
+        assert_eq!(may_detach(boss, &closed), Err(RuleError::Closed));
     }
 
     #[test]

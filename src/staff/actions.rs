@@ -96,6 +96,42 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
                 }
                 None => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
             },
+            "car" | "vehicle" => match lead_id {
+                Some(l) if !args.is_empty() => {
+                    let found = app.vehicle_search.search(&app.store, &args, now, 8).await?;
+                    let mut cars = Vec::new();
+                    let mut keyboard: crate::channels::telegram::Keyboard = Vec::new();
+                    for (i, v) in found.into_iter().enumerate() {
+                        let others = store::other_open_leads_holding(&mut tx, v.id, l.0).await?;
+                        let label = format!(
+                            "{} {}. {} {}",
+                            app.templates.label("button", "attach", "📎"),
+                            i + 1,
+                            v.make,
+                            v.model
+                        );
+                        keyboard.push(vec![(label, CardAction::Attach(l, v.id).encode())]);
+                        cars.push(super::card::vehicle_view(&store::AttachedVehicle {
+                            vehicle: v,
+                            other_leads: others,
+                        }));
+                    }
+                    let text = render(
+                        app,
+                        "staff/car_results.txt",
+                        minijinja::context! { query => &args, cars => minijinja::value::Serde(&cars) },
+                    );
+                    let kb = (!keyboard.is_empty()).then_some(keyboard);
+                    store::jobs_enqueue(
+                        &mut tx,
+                        &super::replies::staff_reply_job(m.chat, m.thread, &text, kb.as_ref(), now),
+                        now,
+                    )
+                    .await?;
+                    None
+                }
+                _ => Some(render(app, "staff/car_results.txt", minijinja::context! {})),
+            },
             other => {
                 Some(render(app, "staff/unknown_command.txt", minijinja::context! { command => format!("/{other}") }))
             }
@@ -280,6 +316,43 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             info!(lead = lead.id.0, user = user.id.0, template = %name, "re-engagement template queued");
             break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => "template" }), false);
         }
+        match action {
+            CardAction::VehicleHint(_) => {
+                break 'decided answer(render(app, "staff/vehicle_hint.txt", minijinja::context! {}), true);
+            }
+            CardAction::Attach(_, v) | CardAction::Detach(_, v) => {
+                let attach = matches!(action, CardAction::Attach(..));
+                let Some(vehicle) = store::vehicle_in_tx(&mut tx, v).await? else {
+                    break 'decided answer(stale(), true);
+                };
+                let others = store::other_open_leads_holding(&mut tx, v, lead.id.0).await?;
+                let rule = if attach {
+                    crate::domain::vehicle::may_attach(actor, &facts, vehicle.status, !others.is_empty())
+                } else {
+                    crate::domain::vehicle::may_detach(actor, &facts)
+                };
+                if let Err(e) = rule {
+                    break 'decided answer(refused(e), true);
+                }
+                if !store::set_vehicle_link(&mut tx, lead.id.0, &vehicle, attach, Some(user.id.0), now).await? {
+                    // Attached already, or detached already (an old button).
+                    let text = if attach { refused(crate::domain::RuleError::AlreadyAttached) } else { stale() };
+                    break 'decided answer(text, true);
+                }
+                // This card, and the cards of the other leads that hold the car (their
+                // warnings change), are edited.
+                store::bump_card(&mut tx, lead.id, None, now).await?;
+                store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+                for o in others {
+                    store::bump_card(&mut tx, LeadId(o), None, now).await?;
+                    store::jobs_enqueue(&mut tx, &topic_sync_job(LeadId(o), now), now).await?;
+                }
+                info!(lead = lead.id.0, vehicle = v, attach, user = user.id.0, "vehicle link changed");
+                let what = if attach { "attach" } else { "detach" };
+                break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => what }), false);
+            }
+            _ => {}
+        }
         let result = match action {
             CardAction::Claim(_) => lead::claim(actor, &facts).map(|c| (c, Menu::Main, "claim")),
             CardAction::SetStage(_, stage) => {
@@ -290,7 +363,11 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             }
             CardAction::StageMenu(_) => lead::stage_menu(actor, &facts).map(|_| (vec![], Menu::Stage(user.id), "menu")),
             CardAction::LostMenu(_) => lead::lost_menu(actor, &facts).map(|_| (vec![], Menu::Lost, "menu")),
-            CardAction::Back(_) | CardAction::SendTemplate(_) => Ok((vec![], Menu::Main, "menu")),
+            CardAction::Back(_)
+            | CardAction::SendTemplate(_)
+            | CardAction::VehicleHint(_)
+            | CardAction::Attach(..)
+            | CardAction::Detach(..) => Ok((vec![], Menu::Main, "menu")),
         };
         match result {
             Err(e) => answer(refused(e), true),

@@ -7,7 +7,7 @@ use crate::channels::telegram::Keyboard;
 use crate::domain::callback::CardAction;
 use crate::domain::lead::allowed_targets;
 use crate::domain::{Actor, LostReason, UserId};
-use crate::store::LeadRow;
+use crate::store::{AttachedVehicle, LeadRow};
 use serde::Serialize;
 
 /// Which keyboard the card shows, as stored in `leads.card_menu`.
@@ -45,7 +45,7 @@ struct CardView<'a> {
     stage: String,
     lost_reason: Option<String>,
     owner: Option<&'a str>,
-    vehicles: i64,
+    vehicles: Vec<VehicleView>,
     do_not_contact: bool,
     last_message: Option<&'a str>,
     last_message_at: String,
@@ -62,7 +62,12 @@ fn button(label: String, action: CardAction) -> (String, String) {
 }
 
 /// Render a lead's card. `menu_actor` is the user whose stage menu is open, if any.
-pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>) -> anyhow::Result<Card> {
+pub fn render(
+    app: &App,
+    lead: &LeadRow,
+    menu_actor: Option<(Actor, String)>,
+    vehicles: &[AttachedVehicle],
+) -> anyhow::Result<Card> {
     let mut menu = Menu::decode(&lead.card_menu);
     if matches!(menu, Menu::Stage(_)) && menu_actor.is_none() {
         menu = Menu::Main;
@@ -81,7 +86,7 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>) ->
         stage: app.templates.label("stage", lead.stage.as_str(), lead.stage.label()),
         lost_reason: lead.lost_reason.map(|r| app.templates.label("lost", r.as_str(), r.label())),
         owner: lead.owner_name.as_deref(),
-        vehicles: lead.vehicles,
+        vehicles: vehicles.iter().map(vehicle_view).collect(),
         do_not_contact: lead.do_not_contact,
         last_message: lead.last_message_preview.as_deref(),
         last_message_at: lead.last_message_at.map(|t| app.local_time(t, true)).unwrap_or_default(),
@@ -128,11 +133,52 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>) ->
             if lead.stage.is_open() {
                 second.push(button(app.templates.label("button", "lost_menu", "Lost ▸"), CardAction::LostMenu(id)));
             }
+            if lead.stage.is_open() {
+                second.push(button(
+                    app.templates.label("button", "vehicle_menu", "🚘 Vehicle ▸"),
+                    CardAction::VehicleHint(id),
+                ));
+            }
             rows.push(second);
+            if lead.stage.is_open() {
+                for a in vehicles {
+                    let label = format!(
+                        "{} {} {}",
+                        app.templates.label("button", "detach", "✖ Detach"),
+                        a.vehicle.make,
+                        a.vehicle.model
+                    );
+                    rows.push(vec![button(label, CardAction::Detach(id, a.vehicle.id))]);
+                }
+            }
             rows
         }
     };
     Ok(Card { text, keyboard })
+}
+
+/// How a vehicle is shown on cards and in search results.
+#[derive(serde::Serialize)]
+pub struct VehicleView {
+    pub name: String,
+    pub year: Option<i64>,
+    pub vin_tail: Option<String>,
+    pub price: Option<String>,
+    pub status: &'static str,
+    /// Other open leads that hold it, as "#3, #5".
+    pub others: String,
+}
+
+pub fn vehicle_view(a: &AttachedVehicle) -> VehicleView {
+    let v = &a.vehicle;
+    VehicleView {
+        name: format!("{} {}", v.make, v.model),
+        year: v.year,
+        vin_tail: v.vin.as_deref().map(|x| x[x.len().saturating_sub(6)..].to_string()),
+        price: v.price_minor.map(|p| crate::domain::vehicle::format_price(p, v.currency.as_deref())),
+        status: v.status.as_str(),
+        others: a.other_leads.iter().map(|l| format!("#{l}")).collect::<Vec<_>>().join(", "),
+    }
 }
 
 /// The topic's name: number, customer, channel (at most 128 characters).

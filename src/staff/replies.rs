@@ -2,7 +2,7 @@
 //! press. Both are jobs, so they are rate-limited and retried like everything else.
 
 use crate::app::App;
-use crate::channels::telegram::TgError;
+use crate::channels::telegram::{Keyboard, TgError};
 use crate::jobs::Outcome;
 use crate::store::{self, JobKind, JobRow, NewJob};
 use anyhow::Context;
@@ -10,10 +10,10 @@ use serde_json::json;
 use std::sync::Arc;
 use tracing::debug;
 
-pub fn staff_reply_job(chat: i64, thread: Option<i32>, text: &str, now: i64) -> NewJob {
+pub fn staff_reply_job(chat: i64, thread: Option<i32>, text: &str, keyboard: Option<&Keyboard>, now: i64) -> NewJob {
     NewJob {
         kind: JobKind::StaffReply,
-        payload: json!({ "chat": chat, "thread": thread, "text": text }),
+        payload: json!({ "chat": chat, "thread": thread, "text": text, "keyboard": keyboard }),
         queue_key: format!("group:{chat}"),
         dedupe_key: None,
         run_at: now,
@@ -39,7 +39,7 @@ pub async fn reply(
     text: &str,
 ) -> anyhow::Result<()> {
     let now = app.clock.now_ms();
-    store::jobs_enqueue(conn, &staff_reply_job(chat, thread, text, now), now).await?;
+    store::jobs_enqueue(conn, &staff_reply_job(chat, thread, text, None, now), now).await?;
     Ok(())
 }
 
@@ -51,7 +51,8 @@ pub async fn staff_reply(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome
     if let Err(until) = app.limiter.acquire(bot.slot, chat, app.clock.now_ms()) {
         return Ok(Outcome::WaitUntil(until));
     }
-    match bot.api.send_text(chat, thread, text, None).await {
+    let keyboard: Option<Keyboard> = serde_json::from_value(job.payload["keyboard"].clone()).unwrap_or(None);
+    match bot.api.send_text(chat, thread, text, keyboard.as_ref()).await {
         Ok(_) => Ok(Outcome::Done),
         // The thread is gone: the answer is dropped rather than posted in General.
         Err(TgError::ThreadNotFound) | Err(TgError::TopicClosed) => {

@@ -128,7 +128,8 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
             return Ok(Step::Finished(held(app, lead, until)));
         }
-        let c = card::render(app, lead, menu_actor(app, lead).await?)?;
+        let vehicles = app.store.lead_vehicles(lead.id.0).await?;
+        let c = card::render(app, lead, menu_actor(app, lead).await?, &vehicles)?;
         let version = lead.card_version;
         let sent = match lead.card_message_id {
             None => bot.api.send_text(chat, Some(thread), &c.text, Some(&c.keyboard)).await,
@@ -224,7 +225,8 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         if app.limiter.acquire(bot.slot, chat, now).is_ok() {
             let fresh = app.store.lead(lead.id).await?.unwrap_or_else(|| lead.clone());
             if let Some(m) = fresh.card_message_id {
-                let c = card::render(app, &fresh, menu_actor(app, &fresh).await?)?;
+                let vehicles = app.store.lead_vehicles(fresh.id.0).await?;
+                let c = card::render(app, &fresh, menu_actor(app, &fresh).await?, &vehicles)?;
                 match bot.api.edit_text(chat, m, &c.text, Some(&c.keyboard)).await {
                     Ok(()) | Err(TgError::NotModified) => {
                         app.store.set_card_rendered(lead.id, m, fresh.card_version, fresh.preview_version).await?

@@ -18,8 +18,8 @@ pub use leads::*;
 pub use media::*;
 pub use users::UserRow;
 pub use vehicles::{
-    find_vehicle, record_erp_event, set_erp_event_outcome, upsert_vehicle, Upserted, VehicleFilter, VehicleInput,
-    VehicleRow,
+    find_vehicle, other_open_leads_holding, record_erp_event, set_erp_event_outcome, set_vehicle_link, upsert_vehicle,
+    vehicle_in_tx, AttachedVehicle, Upserted, VehicleFilter, VehicleInput, VehicleRow,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -336,3 +336,96 @@ pub async fn set_erp_event_outcome(conn: &mut Conn, event_id: &str, outcome: &st
         .await?;
     Ok(())
 }
+
+/// A vehicle on a lead's card, with the other open leads that hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachedVehicle {
+    pub vehicle: VehicleRow,
+    pub other_leads: Vec<i64>,
+}
+
+pub async fn vehicle_in_tx(conn: &mut Conn, id: i64) -> Result<Option<VehicleRow>> {
+    let row = sqlx::query(&format!("{VEHICLE_SELECT} WHERE id = $1")).bind(id).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(vehicle_from).transpose()
+}
+
+/// The open leads other than `lead` that hold this vehicle.
+pub async fn other_open_leads_holding(conn: &mut Conn, vehicle: i64, lead: i64) -> Result<Vec<i64>> {
+    let rows = sqlx::query(
+        "SELECT lv.lead_id FROM lead_vehicles lv JOIN leads l ON l.id = lv.lead_id
+         WHERE lv.vehicle_id = $1 AND lv.lead_id <> $2 AND l.is_open = 1 ORDER BY lv.lead_id",
+    )
+    .bind(vehicle)
+    .bind(lead)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| col(r, "lead_id")).collect()
+}
+
+fn describe(v: &VehicleRow) -> String {
+    format!("#{} {} {}{}", v.id, v.make, v.model, v.vin.as_deref().map(|x| format!(" {x}")).unwrap_or_default())
+}
+
+/// Attach (or detach) a vehicle, with its history row. `false`: nothing changed.
+pub async fn set_vehicle_link(
+    conn: &mut Conn,
+    lead: i64,
+    vehicle: &VehicleRow,
+    attach: bool,
+    actor: Option<i64>,
+    now: i64,
+) -> Result<bool> {
+    let changed = if attach {
+        sqlx::query(
+            "INSERT INTO lead_vehicles (lead_id, vehicle_id, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING RETURNING lead_id",
+        )
+        .bind(lead)
+        .bind(vehicle.id)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some()
+    } else {
+        sqlx::query("DELETE FROM lead_vehicles WHERE lead_id = $1 AND vehicle_id = $2 RETURNING lead_id")
+            .bind(lead)
+            .bind(vehicle.id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some()
+    };
+    if changed {
+        let (from, to) = if attach { (None, Some(describe(vehicle))) } else { (Some(describe(vehicle)), None) };
+        sqlx::query(
+            "INSERT INTO lead_history (lead_id, actor_id, field, from_value, to_value, at) VALUES ($1, $2, 'vehicle', $3, $4, $5)",
+        )
+        .bind(lead)
+        .bind(actor)
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(changed)
+}
+
+impl Store {
+    /// A lead's vehicles, in the order they were attached, each with the other open leads
+    /// that hold it.
+    pub async fn lead_vehicles(&self, lead: i64) -> Result<Vec<AttachedVehicle>> {
+        let sql = format!(
+            "{VEHICLE_SELECT} JOIN lead_vehicles lv ON lv.vehicle_id = vehicles.id WHERE lv.lead_id = $1
+             ORDER BY lv.created_at, vehicles.id"
+        );
+        let rows = sqlx::query(&sql).bind(lead).fetch_all(self.pool()).await?;
+        let mut conn = self.pool().acquire().await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let vehicle = vehicle_from(r)?;
+            let other_leads = other_open_leads_holding(&mut conn, vehicle.id, lead).await?;
+            out.push(AttachedVehicle { vehicle, other_leads });
+        }
+        Ok(out)
+    }
+}
