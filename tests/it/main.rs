@@ -9,3 +9,4 @@ mod harness;
 mod resilience;
 mod staff;
 mod store;
+mod vehicles;

@@ -1,0 +1,121 @@
+//! Vehicles from the staff topic: find with /car, attach, see the car's status and the
+//! other leads that hold it on the card, detach; the rules from the buttons.
+
+use crate::harness::*;
+use forecourt::domain::Role;
+use forecourt::sandbox::telegram::ChatMessage;
+use forecourt::store::VehicleInput;
+
+fn car(vin: &str, make: &str, model: &str, year: i64) -> VehicleInput {
+    VehicleInput {
+        vin: Some(vin.into()),
+        vin_check_ok: true,
+        make: make.into(),
+        model: model.into(),
+        year: Some(year),
+        price_minor: Some(2_450_000),
+        currency: Some("USD".into()),
+        ..VehicleInput::default()
+    }
+}
+
+/// The bot's newest message in the topic that offers attach buttons.
+fn results(t: &TestApp, chat: i64, thread: i32) -> Option<ChatMessage> {
+    t.fake
+        .topic_messages(chat, thread)
+        .into_iter()
+        .rev()
+        .find(|m| m.from_bot && buttons(m).iter().any(|(_, d)| d.contains(":va:")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_finds_and_attaches_a_car_and_every_card_holding_it_shows_its_status() {
+    let t = TestApp::start().await;
+    t.store
+        .insert_vehicles(
+            &[car("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019), car("KNAPM81ABNK100001", "Kia", "Sportage", 2021)],
+            1,
+        )
+        .await
+        .unwrap();
+    let max = t.staff(9401, "Max Petrenko", Role::Manager).await;
+    let iryna = t.staff(9402, "Iryna Bondar", Role::Manager).await;
+    let boss = t.staff(9403, "Sofia Lysenko", Role::Supervisor).await;
+    let analyst = t.staff(9404, "Anna Data", Role::Analyst).await;
+    let olena = t.customer(701, "Olena", None);
+    let taras = t.customer(702, "Taras", None);
+    t.fake.customer_writes(&olena, "Is the RAV4 still there?");
+    t.fake.customer_writes(&taras, "I want a RAV4 too");
+    let (c1, th1, card1) = t.topic_of(&olena).await;
+    let (c2, th2, card2) = t.topic_of(&taras).await;
+    let lead1 = t.lead_of(&olena).await.id;
+    let lead2 = t.lead_of(&taras).await.id;
+
+    // The card offers Vehicle ▸, which says how to search.
+    t.card_shows(c1, card1, "Olena").await;
+    let cb = t.press(c1, card1, &max, "Vehicle");
+    assert!(t.callback_answer(&cb).await.contains("/car"));
+
+    // Max searches with a misspelled make and attaches the car.
+    t.fake.staff_writes(c1, Some(th1), &max, "/car toyta rav4");
+    t.until("results with Attach buttons", |_| results(&t, c1, th1).is_some()).await;
+    let r = results(&t, c1, th1).unwrap();
+    let text = r.content.text_or_caption().unwrap().to_string();
+    assert!(text.contains("Toyota RAV4 2019") && text.contains("…042788") && !text.contains("Kia"), "{text}");
+    let data = button_data(&r, "Toyota RAV4").unwrap();
+    let cb = t.fake.staff_presses(c1, r.message_id, &max, &data);
+    assert_eq!(t.callback_answer(&cb).await, "Attached.");
+    let c = t.card_shows(c1, card1, "🚘 Toyota RAV4 2019 · VIN …042788 · available").await;
+    assert!(button_data(&c, "Detach Toyota RAV4").is_some(), "{:?}", buttons(&c));
+    // Pressing it again changes nothing.
+    let cb = t.fake.staff_presses(c1, r.message_id, &max, &data);
+    assert!(t.callback_answer(&cb).await.contains("already attached"));
+
+    // The ERP (or a prepayment) reserves the car; Iryna's lead wants it too.
+    sqlx::query("UPDATE vehicles SET status = 'reserved' WHERE vin = '1M8GDM9AXKP042788'")
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    t.fake.staff_writes(c2, Some(th2), &iryna, "/car 042788");
+    t.until("results for Taras", |_| results(&t, c2, th2).is_some()).await;
+    let r = results(&t, c2, th2).unwrap();
+    let text = r.content.text_or_caption().unwrap().to_string();
+    assert!(text.contains("reserved") && text.contains(&format!("on lead #{lead1}")), "{text}");
+    let data = button_data(&r, "Toyota RAV4").unwrap();
+    let cb = t.fake.staff_presses(c2, r.message_id, &iryna, &data);
+    assert!(t.callback_answer(&cb).await.contains("only a supervisor"), "a manager cannot take it");
+    let cb = t.fake.staff_presses(c2, r.message_id, &analyst, &data);
+    assert!(t.callback_answer(&cb).await.contains("analysts"));
+    let cb = t.fake.staff_presses(c2, r.message_id, &boss, &data);
+    assert_eq!(t.callback_answer(&cb).await, "Attached.", "a supervisor overrides");
+    t.card_shows(c2, card2, &format!("⚠️ also on lead #{lead1}")).await;
+    t.card_shows(c1, card1, &format!("⚠️ also on lead #{lead2}")).await;
+
+    // Max detaches it from Olena's lead: both cards follow.
+    let c = t.card(c1, card1);
+    let data = button_data(&c, "Detach Toyota RAV4").unwrap();
+    let cb = t.fake.staff_presses(c1, card1, &max, &data);
+    assert_eq!(t.callback_answer(&cb).await, "Detached.");
+    t.until("Olena's card no longer lists it", |_| {
+        !t.card(c1, card1).content.text_or_caption().unwrap().contains("Toyota RAV4")
+    })
+    .await;
+    t.until("Taras's card no longer warns", |_| {
+        let text = t.card(c2, card2).content.text_or_caption().unwrap().to_string();
+        text.contains("Toyota RAV4") && !text.contains("also on lead")
+    })
+    .await;
+    let history = t.store.lead_history(lead1).await.unwrap();
+    let vehicle_rows: Vec<_> = history.iter().filter(|h| h.field == "vehicle").collect();
+    assert_eq!(vehicle_rows.len(), 2, "attached and detached: {history:?}");
+    assert!(vehicle_rows[0].to_value.as_deref().unwrap().contains("Toyota RAV4"));
+    assert!(vehicle_rows[1].from_value.as_deref().unwrap().contains("Toyota RAV4"));
+
+    // Nothing found, and no query at all, get a clear answer.
+    t.fake.staff_writes(c1, Some(th1), &max, "/car lamborghini");
+    t.topic_has(c1, th1, "nothing found", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.contains("Nothing in stock matches “lamborghini”"))
+    })
+    .await;
+    t.stop().await;
+}
