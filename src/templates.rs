@@ -38,6 +38,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("customer/welcome.txt", include_str!("../templates/customer/welcome.txt")),
     ("staff/car_results.txt", include_str!("../templates/staff/car_results.txt")),
     ("staff/vehicle_hint.txt", include_str!("../templates/staff/vehicle_hint.txt")),
+    ("staff/vehicle_status.txt", include_str!("../templates/staff/vehicle_status.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -181,6 +181,31 @@ pub fn may_detach(actor: super::Actor, lead: &super::LeadFacts) -> Result<(), su
     Ok(())
 }
 
+/// What a lead's stage move does to an attached vehicle: entering `prepayment` reserves an
+/// available car, `sold` sells it, and `lost` — or a supervisor moving the lead back out of
+/// `prepayment` — releases the reservation unless another open lead in `prepayment` holds
+/// the car. `None`: no change.
+pub fn status_after_stage(
+    from: super::Stage,
+    to: super::Stage,
+    current: VehicleStatus,
+    reserved_by_another_lead: bool,
+) -> Option<VehicleStatus> {
+    use super::Stage as S;
+    use VehicleStatus as V;
+    match (to, current) {
+        (S::Prepayment, V::Available) => Some(V::Reserved),
+        (S::Sold, V::Available | V::Reserved) => Some(V::Sold),
+        (S::Lost, V::Reserved) if !reserved_by_another_lead => Some(V::Available),
+        (S::New | S::Contacted | S::Qualified | S::InNegotiation, V::Reserved)
+            if from == S::Prepayment && !reserved_by_another_lead =>
+        {
+            Some(V::Available)
+        }
+        _ => None,
+    }
+}
+
 /// What the ERP last told us about a vehicle: its own record version and when it sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ErpVersion {
@@ -375,6 +400,43 @@ mod tests {
         assert!(!word_matches("bmw", "Kia"));
         assert!(!word_matches("x5", "x3"), "two letters are too few to guess");
         assert!(word_matches("x5", "X5"));
+    }
+
+    #[test]
+    fn stage_moves_reserve_sell_and_release_vehicles() {
+        use crate::domain::Stage as S;
+        use VehicleStatus as V;
+        // Written out as a table per target stage, independently of the function's match.
+        for from in S::ALL {
+            for to in S::ALL {
+                for current in V::ALL {
+                    for other in [false, true] {
+                        let leaving_prepayment = from == S::Prepayment && to.is_open() && to != S::Prepayment;
+                        let want = if to == S::Prepayment {
+                            (current == V::Available).then_some(V::Reserved)
+                        } else if to == S::Sold {
+                            matches!(current, V::Available | V::Reserved).then_some(V::Sold)
+                        } else if (to == S::Lost || leaving_prepayment) && current == V::Reserved && !other {
+                            Some(V::Available)
+                        } else {
+                            None
+                        };
+                        assert_eq!(
+                            status_after_stage(from, to, current, other),
+                            want,
+                            "{from:?}→{to:?} {current:?} {other}"
+                        );
+                    }
+                }
+            }
+        }
+        // The cases that matter, spelled out.
+        assert_eq!(status_after_stage(S::InNegotiation, S::Prepayment, V::Available, false), Some(V::Reserved));
+        assert_eq!(status_after_stage(S::Prepayment, S::Sold, V::Reserved, false), Some(V::Sold));
+        assert_eq!(status_after_stage(S::Prepayment, S::Lost, V::Reserved, false), Some(V::Available));
+        assert_eq!(status_after_stage(S::Prepayment, S::Lost, V::Reserved, true), None, "another lead's reservation");
+        assert_eq!(status_after_stage(S::InNegotiation, S::Lost, V::Sold, false), None, "a sold car stays sold");
+        assert_eq!(status_after_stage(S::Qualified, S::Prepayment, V::Archived, false), None);
     }
 
     #[test]

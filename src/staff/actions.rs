@@ -216,6 +216,37 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
     Ok(())
 }
 
+/// A stage move's effect on the lead's vehicles (`domain::vehicle::status_after_stage`):
+/// each change is stored, and every other open lead holding the car gets its card edited
+/// and a notice in its topic.
+async fn vehicle_effects(
+    app: &App,
+    tx: &mut store::Conn,
+    lead: LeadId,
+    from: Stage,
+    to: Stage,
+    now: i64,
+) -> Result<(), StoreError> {
+    for v in store::lead_vehicles_in_tx(tx, lead.0).await? {
+        let other = store::reserved_by_other_lead(tx, v.id, lead.0).await?;
+        let Some(status) = crate::domain::vehicle::status_after_stage(from, to, v.status, other) else { continue };
+        store::set_vehicle_status(tx, v.id, status, now).await?;
+        info!(lead = lead.0, vehicle = v.id, status = status.as_str(), "vehicle status follows the stage");
+        let text = render(
+            app,
+            "staff/vehicle_status.txt",
+            minijinja::context! { vehicle => format!("{} {}", v.make, v.model), status => status.as_str(), by => lead.0 },
+        );
+        for o in store::other_open_leads_holding(tx, v.id, lead.0).await? {
+            let Some(other_lead) = store::lead_in_tx(tx, LeadId(o)).await? else { continue };
+            store::insert_message(tx, &system_message(other_lead.id, other_lead.customer_id, &text, now), now).await?;
+            store::bump_card(tx, other_lead.id, None, now).await?;
+            store::jobs_enqueue(tx, &topic_sync_job(other_lead.id, now), now).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Store an outgoing message with its delivery job (and, for a file, its media fetch).
 async fn queue_outgoing(
     tx: &mut store::Conn,
@@ -374,6 +405,11 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             Ok((changes, menu, what)) => {
                 if !changes.is_empty() {
                     store::apply_changes(&mut tx, lead.id, Some(user.id), &changes, now).await?;
+                    for c in &changes {
+                        if let crate::domain::Change::Stage { from, to, .. } = c {
+                            vehicle_effects(app, &mut tx, lead.id, *from, *to, now).await?;
+                        }
+                    }
                 }
                 store::bump_card(&mut tx, lead.id, Some(&menu.encode()), now).await?;
                 store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;

@@ -18,8 +18,9 @@ pub use leads::*;
 pub use media::*;
 pub use users::UserRow;
 pub use vehicles::{
-    find_vehicle, other_open_leads_holding, record_erp_event, set_erp_event_outcome, set_vehicle_link, upsert_vehicle,
-    vehicle_in_tx, AttachedVehicle, Upserted, VehicleFilter, VehicleInput, VehicleRow,
+    find_vehicle, lead_vehicles_in_tx, other_open_leads_holding, record_erp_event, reserved_by_other_lead,
+    set_erp_event_outcome, set_vehicle_link, set_vehicle_status, upsert_vehicle, vehicle_in_tx, AttachedVehicle,
+    Upserted, VehicleFilter, VehicleInput, VehicleRow,
 };
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -429,3 +429,37 @@ impl Store {
         Ok(out)
     }
 }
+
+/// The vehicles attached to a lead (inside a transaction).
+pub async fn lead_vehicles_in_tx(conn: &mut Conn, lead: i64) -> Result<Vec<VehicleRow>> {
+    let rows = sqlx::query(&format!(
+        "{VEHICLE_SELECT} JOIN lead_vehicles lv ON lv.vehicle_id = vehicles.id WHERE lv.lead_id = $1 ORDER BY vehicles.id"
+    ))
+    .bind(lead)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(vehicle_from).collect()
+}
+
+/// Whether another open lead in `prepayment` holds this vehicle (its reservation).
+pub async fn reserved_by_other_lead(conn: &mut Conn, vehicle: i64, lead: i64) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM lead_vehicles lv JOIN leads l ON l.id = lv.lead_id
+         WHERE lv.vehicle_id = $1 AND lv.lead_id <> $2 AND l.is_open = 1 AND l.stage = 'prepayment' LIMIT 1",
+    )
+    .bind(vehicle)
+    .bind(lead)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+pub async fn set_vehicle_status(conn: &mut Conn, vehicle: i64, status: VehicleStatus, now: i64) -> Result<()> {
+    sqlx::query("UPDATE vehicles SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now)
+        .bind(vehicle)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

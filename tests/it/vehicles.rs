@@ -119,3 +119,67 @@ async fn a_manager_finds_and_attaches_a_car_and_every_card_holding_it_shows_its_
     .await;
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepayment_reserves_sold_sells_and_lost_releases_with_notices_on_other_leads() {
+    let t = TestApp::start().await;
+    t.store.insert_vehicles(&[car("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019)], 1).await.unwrap();
+    let max = t.staff(9411, "Max Petrenko", Role::Manager).await;
+    let iryna = t.staff(9412, "Iryna Bondar", Role::Manager).await;
+    let a = t.customer(711, "Andriy", None);
+    let b = t.customer(712, "Bohdana", None);
+    t.fake.customer_writes(&a, "RAV4?");
+    t.fake.customer_writes(&b, "RAV4 please");
+    let (c1, th1, card1) = t.topic_of(&a).await;
+    let (c2, th2, card2) = t.topic_of(&b).await;
+    let lead1 = t.lead_of(&a).await.id;
+    for (chat, thread, who) in [(c1, th1, &max), (c2, th2, &iryna)] {
+        t.fake.staff_writes(chat, Some(thread), who, "/car rav4");
+        t.until("results", |_| results(&t, chat, thread).is_some()).await;
+        let r = results(&t, chat, thread).unwrap();
+        let cb = t.fake.staff_presses(chat, r.message_id, who, &button_data(&r, "Toyota RAV4").unwrap());
+        assert_eq!(t.callback_answer(&cb).await, "Attached.");
+    }
+    let status = || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM vehicles").fetch_one(t.store.pool()).await.unwrap()
+    };
+
+    // Max claims and takes the prepayment: the car is reserved, Bohdana's lead hears of it.
+    let cb = t.press(c1, card1, &max, "Claim");
+    t.callback_answer(&cb).await;
+    t.card_shows(c1, card1, "Max").await;
+    let cb = t.press(c1, card1, &max, "Stage");
+    t.callback_answer(&cb).await;
+    t.card_shows(c1, card1, "choose the new stage").await;
+    let cb = t.press(c1, card1, &max, "Prepayment");
+    t.callback_answer(&cb).await;
+    t.card_shows(c1, card1, "· reserved").await;
+    assert_eq!(status().await, "reserved");
+    t.topic_has(c2, th2, "the other lead hears of the reservation", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.contains(&format!("Toyota RAV4 is now reserved — lead #{lead1}")))
+    })
+    .await;
+    t.card_shows(c2, card2, "· reserved").await;
+
+    // Bohdana's lead is lost: another lead's reservation is not released.
+    let cb = t.press(c2, card2, &iryna, "Claim");
+    t.callback_answer(&cb).await;
+    t.card_shows(c2, card2, "Iryna").await;
+    let cb = t.press(c2, card2, &iryna, "Lost");
+    t.callback_answer(&cb).await;
+    t.card_shows(c2, card2, "Why was the lead lost").await;
+    let cb = t.press(c2, card2, &iryna, "Bought elsewhere");
+    t.callback_answer(&cb).await;
+    t.settled().await;
+    assert_eq!(status().await, "reserved", "Andriy's prepayment still holds it");
+
+    // Sold: the car is sold.
+    let cb = t.press(c1, card1, &max, "Stage");
+    t.callback_answer(&cb).await;
+    t.card_shows(c1, card1, "choose the new stage").await;
+    let cb = t.press(c1, card1, &max, "Sold");
+    assert!(t.callback_answer(&cb).await.contains("Sold"));
+    t.card_shows(c1, card1, "· sold").await;
+    assert_eq!(status().await, "sold");
+    t.stop().await;
+}
