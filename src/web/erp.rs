@@ -150,12 +150,25 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
                 None if input.make.is_empty() || input.model.is_empty() => {
                     return Err(bad("a new vehicle needs `make` and `model`"))
                 }
-                _ => match store::upsert_vehicle(&mut tx, &input, now).await {
-                    Ok(Upserted::Created(_)) => "created",
-                    Ok(Upserted::Updated(_)) => "updated",
-                    Err(StoreError::Conflict(c)) => return Err(Refusal(StatusCode::CONFLICT, c)),
-                    Err(e) => return Err(unavailable(e)),
-                },
+                _ => {
+                    let before = match found {
+                        Some((id, _)) => store::vehicle_in_tx(&mut tx, id).await.map_err(unavailable)?,
+                        None => None,
+                    };
+                    match store::upsert_vehicle(&mut tx, &input, now).await {
+                        Ok(Upserted::Created(_)) => "created",
+                        Ok(Upserted::Updated(_)) => {
+                            if let (Some(b), Some(new)) = (before, input.status) {
+                                if b.status != new {
+                                    tell_leads(app, &mut tx, &b, new, now).await.map_err(unavailable)?;
+                                }
+                            }
+                            "updated"
+                        }
+                        Err(StoreError::Conflict(c)) => return Err(Refusal(StatusCode::CONFLICT, c)),
+                        Err(e) => return Err(unavailable(e)),
+                    }
+                }
             }
         }
         // Customer records carry phone numbers, which Forecourt does not keep; matching an
@@ -171,6 +184,32 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
     };
     store::set_erp_event_outcome(&mut tx, &event_id, outcome).await.map_err(unavailable)?;
     tx.commit().await.map_err(|e| unavailable(e.into()))?;
+    app.wake.notify_one();
     info!(%event_id, %event, outcome, "ERP event applied");
     Ok(outcome)
+}
+
+/// The ERP changed a car's status: every open lead that holds it gets a notice in its topic
+/// and its card edited, as when a lead's stage moves the car.
+async fn tell_leads(
+    app: &App,
+    tx: &mut store::Conn,
+    v: &store::VehicleRow,
+    status: VehicleStatus,
+    now: i64,
+) -> Result<(), StoreError> {
+    let text = app
+        .templates
+        .render(
+            "staff/vehicle_status.txt",
+            minijinja::context! { vehicle => format!("{} {}", v.make, v.model), status => status.as_str(), source => "ERP" },
+        )
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    for lead in store::other_open_leads_holding(tx, v.id, 0).await? {
+        let Some(l) = store::lead_in_tx(tx, crate::domain::LeadId(lead)).await? else { continue };
+        store::insert_message(tx, &crate::staff::topic::system_message(l.id, l.customer_id, &text, now), now).await?;
+        store::bump_card(tx, l.id, None, now).await?;
+        store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(l.id, now), now).await?;
+    }
+    Ok(())
 }

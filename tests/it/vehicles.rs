@@ -183,3 +183,38 @@ async fn prepayment_reserves_sold_sells_and_lost_releases_with_notices_on_other_
     assert_eq!(status().await, "sold");
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erp_status_change_is_said_on_every_lead_that_holds_the_car() {
+    let t = TestApp::start().await;
+    t.store.insert_vehicles(&[car("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019)], 1).await.unwrap();
+    let max = t.staff(9421, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(721, "Vasyl", None);
+    t.fake.customer_writes(&c, "RAV4?");
+    let (chat, thread, card) = t.topic_of(&c).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "/car 042788");
+    t.until("results", |_| results(&t, chat, thread).is_some()).await;
+    let r = results(&t, chat, thread).unwrap();
+    let cb = t.fake.staff_presses(chat, r.message_id, &max, &button_data(&r, "Toyota RAV4").unwrap());
+    assert_eq!(t.callback_answer(&cb).await, "Attached.");
+    t.card_shows(chat, card, "· available").await;
+
+    let body = serde_json::json!({"event": "vehicle.sold", "event_id": "sold-1", "sent_at": "2026-11-23T12:00:00",
+        "vehicle": {"vin": "1M8GDM9AXKP042788", "data_version": 2}})
+    .to_string();
+    let sig = format!("sha256={}", forecourt::channels::hmac_hex(ERP_SECRET.as_bytes(), body.as_bytes()));
+    let r = reqwest::Client::new()
+        .post(format!("{}/webhooks/erp", t.http()))
+        .header("X-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    t.topic_has(chat, thread, "the topic hears it", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.contains("Toyota RAV4 is now sold — ERP"))
+    })
+    .await;
+    t.card_shows(chat, card, "· sold").await;
+    t.stop().await;
+}
