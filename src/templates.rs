@@ -39,6 +39,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/car_results.txt", include_str!("../templates/staff/car_results.txt")),
     ("staff/vehicle_hint.txt", include_str!("../templates/staff/vehicle_hint.txt")),
     ("staff/vehicle_status.txt", include_str!("../templates/staff/vehicle_status.txt")),
+    ("staff/vehicle_card.txt", include_str!("../templates/staff/vehicle_card.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]

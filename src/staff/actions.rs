@@ -96,7 +96,31 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
                 }
                 None => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
             },
-            "car" | "vehicle" => match lead_id {
+            "vehicle" => {
+                // By VIN or its tail: the newest match.
+                let q = crate::domain::vehicle::parse_query(&args);
+                let found = match q.vin_tail {
+                    Some(_) => app.vehicle_search.search(&app.store, &args, now, 1).await?,
+                    None => Vec::new(),
+                };
+                let (v, holders) = match found.into_iter().next() {
+                    Some(v) => {
+                        let h = app.store.vehicle_holders(v.id).await?;
+                        (Some(v), h)
+                    }
+                    None => (None, Vec::new()),
+                };
+                let price = v.as_ref().and_then(|v| {
+                    v.price_minor.map(|p| crate::domain::vehicle::format_price(p, v.currency.as_deref()))
+                });
+                Some(render(
+                    app,
+                    "staff/vehicle_card.txt",
+                    minijinja::context! { v => minijinja::value::Serde(&v), holders => minijinja::value::Serde(&holders),
+                    price, query => &args },
+                ))
+            }
+            "car" => match lead_id {
                 Some(l) if !args.is_empty() => {
                     let found = app.vehicle_search.search(&app.store, &args, now, 8).await?;
                     let mut cars = Vec::new();

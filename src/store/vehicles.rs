@@ -98,7 +98,9 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
         Some(id) => {
             sqlx::query(
                 "UPDATE vehicles SET vin = COALESCE($1, vin), vin_check_ok = CASE WHEN $1 IS NULL THEN vin_check_ok ELSE $2 END,
-                     stock_number = COALESCE($3, stock_number), make = $4, model = $5, trim = COALESCE($6, trim),
+                     stock_number = COALESCE($3, stock_number),
+                     make = CASE WHEN $4 = '' THEN make ELSE $4 END, model = CASE WHEN $5 = '' THEN model ELSE $5 END,
+                     trim = COALESCE($6, trim),
                      year = COALESCE($7, year), price_minor = COALESCE($8, price_minor),
                      currency = COALESCE($9, currency), mileage_km = COALESCE($10, mileage_km),
                      color = COALESCE($11, color), status = COALESCE($12, status), erp_id = COALESCE($13, erp_id),
@@ -462,4 +464,28 @@ pub async fn set_vehicle_status(conn: &mut Conn, vehicle: i64, status: VehicleSt
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// A lead that holds a vehicle, for the vehicle card.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Holder {
+    pub lead: i64,
+    pub customer: String,
+    pub stage: String,
+}
+
+impl Store {
+    /// Every lead (open or closed) that holds this vehicle, newest first.
+    pub async fn vehicle_holders(&self, vehicle: i64) -> Result<Vec<Holder>> {
+        let rows = sqlx::query(
+            "SELECT l.id, c.name, l.stage FROM lead_vehicles lv JOIN leads l ON l.id = lv.lead_id
+             JOIN customers c ON c.id = l.customer_id WHERE lv.vehicle_id = $1 ORDER BY l.id DESC",
+        )
+        .bind(vehicle)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(Holder { lead: col(r, "id")?, customer: col(r, "name")?, stage: col(r, "stage")? }))
+            .collect()
+    }
 }

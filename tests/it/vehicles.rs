@@ -215,6 +215,61 @@ async fn an_erp_status_change_is_said_on_every_lead_that_holds_the_car() {
         m.content.text_or_caption().is_some_and(|x| x.contains("Toyota RAV4 is now sold — ERP"))
     })
     .await;
-    t.card_shows(chat, card, "· sold").await;
+    let shown = t.card_shows(chat, card, "· sold").await;
+    let text = shown.content.text_or_caption().unwrap().to_string();
+    assert!(
+        text.contains("🚘 Toyota RAV4 2019 · VIN …042788 · sold\nLast message"),
+        "the ERP's event keeps make and model: {text}"
+    );
+
+    // The vehicle card: data, status and the leads that hold it.
+    t.fake.staff_writes(chat, Some(thread), &max, "/vehicle 042788");
+    let lead = t.lead_of(&c).await.id;
+    t.topic_has(chat, thread, "the vehicle card", |m| {
+        m.content.text_or_caption().is_some_and(|x| {
+            x.contains("Toyota RAV4 2019")
+                && x.contains("VIN: 1M8GDM9AXKP042788")
+                && x.contains("Price: 24 500 USD")
+                && x.contains("Status: sold")
+                && x.contains(&format!("#{lead} Vasyl (new)"))
+        })
+    })
+    .await;
+    t.fake.staff_writes(chat, Some(thread), &max, "/vehicle 999999");
+    t.topic_has(chat, thread, "an unknown VIN is said", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.contains("No car in stock has a VIN ending “999999”"))
+    })
+    .await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_results_and_several_cars_each_get_their_own_line() {
+    let t = TestApp::start().await;
+    t.store
+        .insert_vehicles(
+            &[car("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019), car("JTMBFREV5JJ123456", "Toyota", "RAV4", 2021)],
+            1,
+        )
+        .await
+        .unwrap();
+    let max = t.staff(9431, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(731, "Lida", None);
+    t.fake.customer_writes(&c, "two RAV4s?");
+    let (chat, thread, card) = t.topic_of(&c).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "/car rav4");
+    t.until("results", |_| results(&t, chat, thread).is_some()).await;
+    let r = results(&t, chat, thread).unwrap();
+    let text = r.content.text_or_caption().unwrap().to_string();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("Toyota RAV4")).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for b in buttons(&r) {
+        let cb = t.fake.staff_presses(chat, r.message_id, &max, &b.1);
+        assert_eq!(t.callback_answer(&cb).await, "Attached.");
+    }
+    t.card_shows(chat, card, "…042788").await;
+    let c = t.card_shows(chat, card, "…123456").await;
+    let text = c.content.text_or_caption().unwrap().to_string();
+    assert_eq!(text.lines().filter(|l| l.starts_with("🚘 Toyota RAV4")).count(), 2, "one line each: {text}");
     t.stop().await;
 }
