@@ -185,6 +185,26 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     let d = Demo { fake: fake.clone(), app: app.clone() };
     let now = clock.now_ms();
     let store = &app.store;
+    // A small inventory, as `forecourt vehicles import` or the ERP would bring it.
+    let mut tx = store.begin().await?;
+    for (vin, make, model, year, price) in [
+        ("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019, 2_450_000),
+        ("KNAPM81ABNK100001", "Kia", "Sportage", 2021, 2_790_000),
+        ("TMBJJ7NE5F0123456", "Skoda", "Octavia", 2015, 900_000),
+    ] {
+        let car = crate::store::VehicleInput {
+            vin: Some(vin.into()),
+            vin_check_ok: true,
+            make: make.into(),
+            model: model.into(),
+            year: Some(year),
+            price_minor: Some(price),
+            currency: Some("USD".into()),
+            ..Default::default()
+        };
+        crate::store::upsert_vehicle(&mut tx, &car, now).await?;
+    }
+    tx.commit().await?;
     store.upsert_user(TelegramUserId(9001), "Max Petrenko", Role::Manager, Some(TEAM), now).await?;
     store.upsert_user(TelegramUserId(9002), "Sofia Lysenko", Role::Supervisor, Some(TEAM), now).await?;
     let max = FakeUser::new(9001, "Max", Some("Petrenko"));
@@ -251,6 +271,12 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     d.staff_says(lead_o, &max, "/note test drive 14:00; trade-in Corolla 2012, estimate before the visit").await?;
     d.press(lead_o, &max, "Stage").await?;
     d.press(lead_o, &max, "In negotiation").await?;
+    // The RAV4 from the inventory: Max finds it, attaches it, and takes the prepayment —
+    // the car is reserved.
+    d.staff_says(lead_o, &max, "/car rav4 2019").await?;
+    d.press_in_topic(lead_o, &max, "Toyota RAV4").await?;
+    d.press(lead_o, &max, "Stage").await?;
+    d.press(lead_o, &max, "Prepayment").await?;
     d.pause(5).await;
 
     // Petro blocked the bot before Sofia answered.
@@ -267,6 +293,11 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         "Hello Andriy! A 2021 Sportage arrived yesterday — photo below. We'll value your Tucson.",
     )
     .await?;
+    // Andriy would take the RAV4 too: it is reserved for Olena, so Max may not attach it;
+    // Sofia (a supervisor) may, and both cards warn.
+    d.staff_says(lead_a, &max, "/car 042788").await?;
+    d.press_in_topic(lead_a, &max, "Toyota RAV4").await?;
+    d.press_in_topic(lead_a, &sofia, "Toyota RAV4").await?;
     let sportage = fake.upload_file("photo", &jpeg("sportage-2021"));
     d.staff_sends(lead_a, &max, Content::Photo { file_id: sportage, caption: Some("Kia Sportage 2021".into()) })
         .await?;
@@ -299,7 +330,7 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     println!("\n━━ Leads at the end of the morning ━━");
     let mut ok = true;
     for (lead, want) in [
-        (lead_o, Stage::InNegotiation),
+        (lead_o, Stage::Prepayment),
         (lead_i, Stage::Lost),
         (lead_p, Stage::Contacted),
         (lead_a, Stage::Contacted),
@@ -325,6 +356,12 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         sqlx::query_scalar("SELECT COUNT(*) FROM media WHERE status = 'ready'").fetch_one(store.pool()).await?;
     println!("\nFiles kept in the media store: {kept}; photos sent by signed link: {pictures_out}; WhatsApp template sent: {template_out}");
     ok &= pictures_out == 2 && template_out;
+    let rav4: String = sqlx::query_scalar("SELECT status FROM vehicles WHERE vin = '1M8GDM9AXKP042788'")
+        .fetch_one(store.pool())
+        .await?;
+    let holders = store.vehicle_holders(1).await?.len();
+    println!("The RAV4 is {rav4}, held by {holders} leads (reserved by Olena's prepayment; Andriy's card warns).");
+    ok &= rav4 == "reserved" && holders == 2;
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",
