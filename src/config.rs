@@ -42,6 +42,8 @@ pub struct Config {
     pub whatsapp: Option<WhatsappConfig>,
     /// The key the ERP signs its pushes with (`POST /webhooks/erp`); the route is off without it.
     pub erp_secret: Option<Secret>,
+    /// Where a sold lead is announced (`lead.sold`, signed with `erp_secret`); off if unset.
+    pub erp_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +118,7 @@ impl Default for Config {
             viber: None,
             whatsapp: None,
             erp_secret: None,
+            erp_url: None,
         }
     }
 }
@@ -157,6 +160,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileErp {
     secret: Option<Secret>,
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -321,6 +325,21 @@ impl Config {
         c.erp_secret = env("FORECOURT_ERP_SECRET").map(Secret::new).or(file.erp.secret).filter(|s| !s.0.is_empty());
         if c.erp_secret.as_ref().is_some_and(|s| s.0.len() < 16) {
             return Err(bad("FORECOURT_ERP_SECRET", "must be at least 16 characters (it signs the ERP's pushes)"));
+        }
+        c.erp_url = env("FORECOURT_ERP_URL").or(file.erp.url).map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
+        if let Some(u) = &c.erp_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                return Err(bad(
+                    "FORECOURT_ERP_URL",
+                    format!("`{u}` is not a URL like https://erp.example.com/forecourt"),
+                ));
+            }
+            if c.erp_secret.is_none() {
+                return Err(bad(
+                    "FORECOURT_ERP_URL",
+                    "needs FORECOURT_ERP_SECRET too (sale events are signed with it)",
+                ));
+            }
         }
         c.whatsapp = load_whatsapp(&env, file.whatsapp)?;
         if !(c.database_url.starts_with("sqlite:")
@@ -514,6 +533,7 @@ mod tests {
             (&[("FORECOURT_SIGN_REPLIES", "maybe")], "FORECOURT_SIGN_REPLIES"),
             (&[("FORECOURT_PUBLIC_URL", "crm.example.com")], "FORECOURT_PUBLIC_URL"),
             (&[("FORECOURT_ERP_SECRET", "short")], "FORECOURT_ERP_SECRET"),
+            (&[("FORECOURT_ERP_URL", "https://erp.example.com/x")], "FORECOURT_ERP_URL"),
             (&[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_API_URL", "ftp://x")], "FORECOURT_VIBER_API_URL"),
             (
                 &[("FORECOURT_VIBER_TOKEN", "v"), ("FORECOURT_VIBER_SENDER_NAME", &"x".repeat(29))],

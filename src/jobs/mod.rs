@@ -38,6 +38,7 @@ async fn run_body(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::StaffReply => crate::staff::replies::staff_reply(app, job).await,
         JobKind::AnswerCallback => crate::staff::replies::answer_callback(app, job).await,
         JobKind::MediaFetch => crate::media::fetch(app, job).await,
+        JobKind::ErpPush => crate::web::erp::push(app, job).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

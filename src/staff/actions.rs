@@ -432,6 +432,10 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
                     for c in &changes {
                         if let crate::domain::Change::Stage { from, to, .. } = c {
                             vehicle_effects(app, &mut tx, lead.id, *from, *to, now).await?;
+                            if *to == Stage::Sold && app.config.erp_url.is_some() {
+                                let job = crate::web::erp::sold_job(lead.id, now).map_err(other)?;
+                                store::jobs_enqueue(&mut tx, &job, now).await?;
+                            }
                         }
                     }
                 }

@@ -20,11 +20,19 @@ pub enum JobKind {
     AnswerCallback,
     /// Download a message's file into the media store.
     MediaFetch,
+    /// Announce a sold lead to the ERP.
+    ErpPush,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] =
-        [JobKind::TopicSync, JobKind::Deliver, JobKind::StaffReply, JobKind::AnswerCallback, JobKind::MediaFetch];
+    pub const ALL: [JobKind; 6] = [
+        JobKind::TopicSync,
+        JobKind::Deliver,
+        JobKind::StaffReply,
+        JobKind::AnswerCallback,
+        JobKind::MediaFetch,
+        JobKind::ErpPush,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -33,6 +41,7 @@ impl JobKind {
             JobKind::StaffReply => "staff_reply",
             JobKind::AnswerCallback => "answer_callback",
             JobKind::MediaFetch => "media_fetch",
+            JobKind::ErpPush => "erp_push",
         }
     }
 

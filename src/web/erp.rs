@@ -213,3 +213,83 @@ async fn tell_leads(
     }
     Ok(())
 }
+
+/// The job that tells the ERP a lead was sold, enqueued in the same transaction as the
+/// stage change. Its `event_id` is fixed when enqueued, so every retry is the same event
+/// and the ERP can apply it exactly once.
+pub fn sold_job(lead: crate::domain::LeadId, now: i64) -> anyhow::Result<store::NewJob> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("no randomness for an event id: {e}"))?;
+    id[6] = (id[6] & 0x0f) | 0x40; // a version-4 UUID
+    id[8] = (id[8] & 0x3f) | 0x80;
+    let h = hex::encode(id);
+    let event_id = format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]);
+    Ok(store::NewJob {
+        kind: store::JobKind::ErpPush,
+        payload: json!({ "lead": lead.0, "event_id": event_id, "sold_at": now }),
+        queue_key: format!("erp:{}", lead.0),
+        dedupe_key: None,
+        run_at: now,
+    })
+}
+
+fn decimal(minor: i64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+/// Send `lead.sold` to `FORECOURT_ERP_URL`, signed like the ERP's own pushes; retried with
+/// backoff until a 2xx (and parked, visible in `forecourt jobs`, if it keeps failing).
+pub async fn push(app: &Arc<App>, job: &store::JobRow) -> anyhow::Result<crate::jobs::Outcome> {
+    use crate::jobs::Outcome;
+    use anyhow::Context;
+    let (Some(url), Some(secret)) = (app.config.erp_url.as_deref(), app.config.erp_secret.as_ref()) else {
+        return Ok(Outcome::Park("FORECOURT_ERP_URL is not set".into()));
+    };
+    let lead_id = job.payload["lead"].as_i64().context("erp push without a lead")?;
+    let event_id = job.payload["event_id"].as_str().context("erp push without an event id")?;
+    let sold_at = job.payload["sold_at"].as_i64().unwrap_or_else(|| app.clock.now_ms());
+    let Some(lead) = app.store.lead(crate::domain::LeadId(lead_id)).await? else {
+        return Ok(Outcome::Park(format!("lead #{lead_id} is gone")));
+    };
+    let vehicles = app.store.lead_vehicles(lead_id).await?;
+    let iso = |ms: i64| {
+        use chrono::TimeZone;
+        app.config.timezone.timestamp_millis_opt(ms).single().map(|t| t.to_rfc3339()).unwrap_or_default()
+    };
+    let first = vehicles.first().map(|a| &a.vehicle);
+    let body = json!({
+        "event": "lead.sold",
+        "event_id": event_id,
+        "source": "Forecourt",
+        "sent_at": iso(app.clock.now_ms()),
+        "sold_at": iso(sold_at),
+        "lead": { "id": lead_id },
+        "customer": { "name": lead.customer_name },
+        "manager": { "name": lead.owner_name },
+        "price": first.and_then(|v| v.price_minor).map(decimal),
+        "currency": first.and_then(|v| v.currency.clone()),
+        "vehicles": vehicles.iter().map(|a| json!({
+            "vin": a.vehicle.vin, "ref_key": a.vehicle.erp_id, "stock_number": a.vehicle.stock_number,
+            "make": a.vehicle.make, "model": a.vehicle.model, "year": a.vehicle.year,
+            "price": a.vehicle.price_minor.map(decimal), "currency": a.vehicle.currency,
+        })).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let signature = format!("sha256={}", crate::channels::hmac_hex(secret.expose().as_bytes(), body.as_bytes()));
+    let sent = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("X-Signature", signature)
+        .body(body)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {
+            info!(lead = lead_id, %event_id, "the ERP has the sale");
+            Ok(Outcome::Done)
+        }
+        Ok(r) => Ok(Outcome::Retry(format!("the ERP answered {}", r.status()))),
+        Err(e) => Ok(Outcome::Retry(format!("the ERP is unreachable: {e}"))),
+    }
+}

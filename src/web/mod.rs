@@ -3,7 +3,7 @@
 //! only once everything it caused is committed; a bad secret or an unreadable body is
 //! refused with a reason and changes nothing.
 
-mod erp;
+pub mod erp;
 mod providers;
 
 use crate::app::App;

@@ -86,6 +86,8 @@ pub struct Opts {
     pub channels: bool,
     /// The WhatsApp re-engagement template (`name:language`).
     pub wa_template: Option<&'static str>,
+    /// Where sold leads are announced (`FORECOURT_ERP_URL`).
+    pub erp_url: Option<String>,
 }
 
 impl Default for Opts {
@@ -101,6 +103,7 @@ impl Default for Opts {
             staff_token: None,
             channels: false,
             wa_template: Some("reengage:uk"),
+            erp_url: None,
         }
     }
 }
@@ -156,6 +159,7 @@ impl TestApp {
         config.telegram.staff_token = opts.staff_token.map(Secret::new);
         config.jobs.max_attempts = opts.max_attempts;
         config.erp_secret = Some(Secret::new(ERP_SECRET));
+        config.erp_url = opts.erp_url.clone();
         let (mut viber, mut wa) = (None, None);
         if opts.channels {
             let v = FakeViber::start(VIBER_TOKEN, clock.clone()).await.expect("fake Viber starts");

@@ -273,3 +273,75 @@ async fn several_results_and_several_cars_each_get_their_own_line() {
     assert_eq!(text.lines().filter(|l| l.starts_with("🚘 Toyota RAV4")).count(), 2, "one line each: {text}");
     t.stop().await;
 }
+
+/// A stand-in for the ERP's receiving end: records every push, fails the first one.
+async fn erp_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String, u16)>>>) {
+    use axum::http::HeaderMap;
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, u16)>>> = Default::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/forecourt",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let s = s.clone();
+            async move {
+                let sig = headers.get("x-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let mut seen = s.lock().unwrap();
+                let status = if seen.is_empty() { 500 } else { 200 };
+                seen.push((sig, body, status));
+                axum::http::StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/forecourt", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_reaches_the_erp_exactly_once_signed_after_a_failure() {
+    let (url, seen) = erp_receiver().await;
+    let t = TestApp::start_with(Opts { erp_url: Some(url), ..Opts::default() }).await;
+    t.store.insert_vehicles(&[car("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019)], 1).await.unwrap();
+    let max = t.staff(9441, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(741, "Yevhen", None);
+    t.fake.customer_writes(&c, "I'll take the RAV4");
+    let (chat, thread, card) = t.topic_of(&c).await;
+    let cb = t.press(chat, card, &max, "Claim");
+    t.callback_answer(&cb).await;
+    t.card_shows(chat, card, "Max").await;
+    t.fake.staff_writes(chat, Some(thread), &max, "/car rav4");
+    t.until("results", |_| results(&t, chat, thread).is_some()).await;
+    let r = results(&t, chat, thread).unwrap();
+    let cb = t.fake.staff_presses(chat, r.message_id, &max, &button_data(&r, "Toyota RAV4").unwrap());
+    assert_eq!(t.callback_answer(&cb).await, "Attached.");
+    t.card_shows(chat, card, "· available").await;
+    let cb = t.press(chat, card, &max, "Stage");
+    t.callback_answer(&cb).await;
+    t.card_shows(chat, card, "choose the new stage").await;
+    let cb = t.press(chat, card, &max, "Sold");
+    assert!(t.callback_answer(&cb).await.contains("Sold"));
+
+    t.until_ok("the ERP accepted the sale after one failure", || seen.lock().unwrap().iter().any(|p| p.2 == 200)).await;
+    t.settled().await;
+    let pushes = seen.lock().unwrap().clone();
+    assert_eq!(pushes.len(), 2, "one failed attempt, one accepted: {pushes:?}");
+    let ids: Vec<String> = pushes
+        .iter()
+        .map(|(_, body, _)| {
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["event_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids[0], ids[1], "a retry is the same event");
+    for (sig, body, _) in &pushes {
+        let expected = format!("sha256={}", forecourt::channels::hmac_hex(ERP_SECRET.as_bytes(), body.as_bytes()));
+        assert_eq!(sig, &expected, "signed like the ERP's own pushes");
+    }
+    let event: serde_json::Value = serde_json::from_str(&pushes[1].1).unwrap();
+    assert_eq!(event["event"], "lead.sold");
+    assert_eq!(event["vehicles"][0]["vin"], "1M8GDM9AXKP042788");
+    assert_eq!(event["price"], "24500.00");
+    assert_eq!(event["manager"]["name"], "Max Petrenko");
+    assert_eq!(event["customer"]["name"], "Yevhen");
+    t.stop().await;
+}
