@@ -81,12 +81,7 @@ enum BenchKind {
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
         BenchKind::Throughput { messages, customers, rate, seconds, engine, postgres_url, workers } => {
-            let engines: Vec<&str> = match engine.as_str() {
-                "both" => vec!["sqlite", "postgres"],
-                "sqlite" => vec!["sqlite"],
-                "postgres" => vec!["postgres"],
-                other => bail!("--engine: `{other}` is not sqlite, postgres or both"),
-            };
+            let engines = engines(&engine)?;
             for e in engines {
                 throughput(e, messages, customers.max(1), rate.max(1), seconds, &postgres_url, workers.clamp(1, 256))
                     .await?;
@@ -102,6 +97,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The engines an `--engine` argument names: sqlite, postgres or both.
+pub(crate) fn engines(arg: &str) -> anyhow::Result<Vec<&'static str>> {
+    Ok(match arg {
+        "both" => vec!["sqlite", "postgres"],
+        "sqlite" => vec!["sqlite"],
+        "postgres" => vec!["postgres"],
+        other => bail!("--engine: `{other}` is not sqlite, postgres or both"),
+    })
 }
 
 pub(crate) fn percentile(sorted: &[i64], p: f64) -> i64 {

@@ -89,12 +89,7 @@ fn query(i: usize, vehicles: usize) -> String {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let engines: Vec<&str> = match a.engine.as_str() {
-        "both" => vec!["sqlite", "postgres"],
-        "sqlite" => vec!["sqlite"],
-        "postgres" => vec!["postgres"],
-        other => bail!("--engine: `{other}` is not sqlite, postgres or both"),
-    };
+    let engines = super::engines(&a.engine)?;
     for e in engines {
         let Setup { dir: _dir, config, .. } = super::setup(e, &a.postgres_url).await?;
         let store = Store::connect(&config.database_url).await?;

@@ -54,12 +54,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let engines: Vec<&str> = match a.engine.as_str() {
-        "both" => vec!["sqlite", "postgres"],
-        "sqlite" => vec!["sqlite"],
-        "postgres" => vec!["postgres"],
-        other => bail!("--engine: `{other}` is not sqlite, postgres or both"),
-    };
+    let engines = super::engines(&a.engine)?;
     for e in engines {
         one_engine(e, &a).await?;
     }
