@@ -261,12 +261,7 @@ async fn vehicle_effects(
             "staff/vehicle_status.txt",
             minijinja::context! { vehicle => format!("{} {}", v.make, v.model), status => status.as_str(), by => lead.0 },
         );
-        for o in store::other_open_leads_holding(tx, v.id, lead.0).await? {
-            let Some(other_lead) = store::lead_in_tx(tx, LeadId(o)).await? else { continue };
-            store::insert_message(tx, &system_message(other_lead.id, other_lead.customer_id, &text, now), now).await?;
-            store::bump_card(tx, other_lead.id, None, now).await?;
-            store::jobs_enqueue(tx, &topic_sync_job(other_lead.id, now), now).await?;
-        }
+        super::topic::notice_holders(tx, v.id, Some(lead), &text, now).await?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! failure the staff must know about is said in the lead's topic. Telegram gets file ids
 //! or bytes; Viber and WhatsApp get signed links to the kept file.
 
-use super::topic::system_message;
+use super::topic::notice_in_tx;
 use crate::app::App;
 use crate::channels::telegram::{FileRef, TgError};
 use crate::channels::viber::ViberError;
@@ -11,11 +11,9 @@ use crate::channels::whatsapp::WaError;
 use crate::channels::{LinkedFile, Outgoing};
 use crate::domain::delivery::{whatsapp_window_open, Receipt};
 use crate::domain::{Channel, CustomerId, LeadId, MessageKind, MessageRowId};
-use crate::ingest::topic_sync_job;
 use crate::jobs::Outcome;
 use crate::store::{self, Delivery, JobRow, ReceiptApplied};
 use anyhow::Context;
-use serde_json::json;
 use std::sync::Arc;
 use tracing::{info, warn};
 
@@ -227,26 +225,9 @@ fn failure_text(app: &App, channel: Channel, body: Option<&str>, reason: &str, d
     )?)
 }
 
-/// A notice in the topic (optionally with the template button), with its topic sync.
-async fn notice_in_tx(
-    app: &App,
-    tx: &mut store::Conn,
-    lead: LeadId,
-    customer: CustomerId,
-    text: &str,
-    button: Option<&str>,
-) -> anyhow::Result<()> {
-    let now = app.clock.now_ms();
-    let mut m = system_message(lead, customer, text, now);
-    m.extra = button.map(|b| json!({ "button": b }));
-    store::insert_message(tx, &m, now).await?;
-    store::jobs_enqueue(tx, &topic_sync_job(lead, now), now).await?;
-    Ok(())
-}
-
 async fn notice(app: &App, lead: LeadId, customer: CustomerId, text: &str, button: Option<&str>) -> anyhow::Result<()> {
     let mut tx = app.store.begin().await?;
-    notice_in_tx(app, &mut tx, lead, customer, text, button).await?;
+    notice_in_tx(&mut tx, lead, customer, text, button, app.clock.now_ms()).await?;
     tx.commit().await?;
     app.wake.notify_one();
     Ok(())
@@ -266,7 +247,7 @@ async fn fail(app: &App, d: &Delivery, reason: &str, detail: &str) -> anyhow::Re
     if reason == "blocked" {
         store::set_blocked(&mut tx, d.customer, d.channel, true).await?;
     }
-    notice_in_tx(app, &mut tx, d.lead, d.customer, &text, window_button(app, reason)).await?;
+    notice_in_tx(&mut tx, d.lead, d.customer, &text, window_button(app, reason), app.clock.now_ms()).await?;
     tx.commit().await?;
     app.wake.notify_one();
     warn!(lead = d.lead.0, message = d.id.0, reason, "delivery failed");
@@ -285,7 +266,7 @@ pub async fn receipt_failed(
         || a.error.as_deref().is_some_and(|e| e.contains("131047"));
     let reason = if window { "window_closed" } else { "provider" };
     let text = failure_text(app, channel, a.body.as_deref(), reason, a.error.as_deref().unwrap_or(""))?;
-    notice_in_tx(app, tx, a.lead, a.customer, &text, window_button(app, reason)).await?;
+    notice_in_tx(tx, a.lead, a.customer, &text, window_button(app, reason), app.clock.now_ms()).await?;
     warn!(lead = a.lead.0, message = a.message.0, %channel, reason, "the messenger reports a failed delivery");
     Ok(())
 }

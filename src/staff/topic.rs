@@ -313,6 +313,40 @@ pub async fn add_system_message(app: &App, lead: &LeadRow, text: &str) -> anyhow
     Ok(())
 }
 
+/// A notice for a lead's topic (not from the customer; optionally with a button under it),
+/// and the topic sync that shows it, inside the caller's transaction.
+pub async fn notice_in_tx(
+    tx: &mut store::Conn,
+    lead: LeadId,
+    customer: crate::domain::CustomerId,
+    text: &str,
+    button: Option<&str>,
+    now: i64,
+) -> Result<(), store::StoreError> {
+    let mut m = system_message(lead, customer, text, now);
+    m.extra = button.map(|b| serde_json::json!({ "button": b }));
+    store::insert_message(tx, &m, now).await?;
+    store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
+    Ok(())
+}
+
+/// The same notice on every open lead that holds a vehicle (all but `except`), with their
+/// cards edited: how a car's status change reaches the leads that want it.
+pub async fn notice_holders(
+    tx: &mut store::Conn,
+    vehicle: i64,
+    except: Option<LeadId>,
+    text: &str,
+    now: i64,
+) -> Result<(), store::StoreError> {
+    for id in store::other_open_leads_holding(tx, vehicle, except.map_or(0, |l| l.0)).await? {
+        let Some(l) = store::lead_in_tx(tx, LeadId(id)).await? else { continue };
+        store::bump_card(tx, l.id, None, now).await?;
+        notice_in_tx(tx, l.id, l.customer_id, text, None, now).await?;
+    }
+    Ok(())
+}
+
 pub fn system_message(lead: LeadId, customer: crate::domain::CustomerId, text: &str, now: i64) -> NewMessage {
     NewMessage {
         lead,

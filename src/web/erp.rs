@@ -205,13 +205,7 @@ async fn tell_leads(
             minijinja::context! { vehicle => format!("{} {}", v.make, v.model), status => status.as_str(), source => "ERP" },
         )
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    for lead in store::other_open_leads_holding(tx, v.id, 0).await? {
-        let Some(l) = store::lead_in_tx(tx, crate::domain::LeadId(lead)).await? else { continue };
-        store::insert_message(tx, &crate::staff::topic::system_message(l.id, l.customer_id, &text, now), now).await?;
-        store::bump_card(tx, l.id, None, now).await?;
-        store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(l.id, now), now).await?;
-    }
-    Ok(())
+    crate::staff::topic::notice_holders(tx, v.id, None, &text, now).await
 }
 
 /// The job that tells the ERP a lead was sold, enqueued in the same transaction as the

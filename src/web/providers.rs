@@ -7,7 +7,7 @@ use super::refuse;
 use crate::app::App;
 use crate::channels::{viber, whatsapp, Outgoing};
 use crate::domain::delivery::Receipt;
-use crate::domain::{Channel, CustomerId, LeadId, MediaId};
+use crate::domain::{Channel, MediaId};
 use crate::store;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -98,17 +98,11 @@ async fn subscription(app: &App, channel: Channel, user: &str, subscribed: bool,
     if let Some(lead) = lead {
         let name = if subscribed { "staff/resubscribed.txt" } else { "staff/unsubscribed.txt" };
         let text = app.templates.render(name, minijinja::context! { channel => channel.label() })?;
-        notice(&mut tx, lead, customer, &text, now).await?;
+        crate::staff::topic::notice_in_tx(&mut tx, lead, customer, &text, None, now).await?;
     }
     tx.commit().await?;
     app.wake.notify_one();
     info!(%channel, subscribed, "customer subscription changed");
-    Ok(())
-}
-
-async fn notice(tx: &mut store::Conn, lead: LeadId, customer: CustomerId, text: &str, now: i64) -> anyhow::Result<()> {
-    store::insert_message(tx, &crate::staff::topic::system_message(lead, customer, text, now), now).await?;
-    store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
     Ok(())
 }
 
