@@ -206,6 +206,17 @@ pub fn status_after_stage(
     }
 }
 
+/// The ERP events that change vehicles, and the status each one sets (`None`: the status
+/// the event's vehicle carries, if any). An event not listed here is not a vehicle event.
+pub fn erp_event_status(event: &str) -> Option<Option<VehicleStatus>> {
+    match event {
+        "vehicle.upsert" => Some(None),
+        "vehicle.sold" => Some(Some(VehicleStatus::Sold)),
+        "vehicle.archived" => Some(Some(VehicleStatus::Archived)),
+        _ => None,
+    }
+}
+
 /// What the ERP last told us about a vehicle: its own record version and when it sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ErpVersion {
@@ -346,6 +357,14 @@ mod tests {
         assert_eq!(format_price(2_450_050, Some("USD")), "24 500.50 USD");
         assert_eq!(format_price(1_000_000, None), "10 000");
         assert_eq!(format_price(99, None), "0.99");
+    }
+
+    #[test]
+    fn erp_events_set_statuses() {
+        assert_eq!(erp_event_status("vehicle.upsert"), Some(None));
+        assert_eq!(erp_event_status("vehicle.sold"), Some(Some(VehicleStatus::Sold)));
+        assert_eq!(erp_event_status("vehicle.archived"), Some(Some(VehicleStatus::Archived)));
+        assert_eq!(erp_event_status("customer.upsert"), None);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use super::refuse;
 use crate::app::App;
-use crate::domain::vehicle::{erp_is_newer, parse_erp_time, parse_price, parse_vin, ErpVersion, VehicleStatus};
+use crate::domain::vehicle::{
+    erp_event_status, erp_is_newer, parse_erp_time, parse_price, parse_vin, ErpVersion, VehicleStatus,
+};
 use crate::store::{self, StoreError, Upserted, VehicleInput};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -125,13 +127,11 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
         info!(%event_id, "ERP event repeated; nothing to do");
         return Ok("duplicate");
     }
-    let outcome: &'static str = match event.as_str() {
-        "vehicle.upsert" | "vehicle.sold" | "vehicle.archived" => {
+    let outcome: &'static str = match (event.as_str(), erp_event_status(&event)) {
+        (_, Some(sets)) => {
             let mut input = vehicle(&v["vehicle"], version)?;
-            match event.as_str() {
-                "vehicle.sold" => input.status = Some(VehicleStatus::Sold),
-                "vehicle.archived" => input.status = Some(VehicleStatus::Archived),
-                _ => {}
+            if let Some(status) = sets {
+                input.status = Some(status);
             }
             let found = store::find_vehicle(&mut tx, input.vin.as_deref(), input.erp_id.as_deref()).await.map_err(
                 |e| match e {
@@ -174,8 +174,8 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
         // Customer records carry phone numbers, which Forecourt does not keep; matching an
         // ERP customer to a messenger identity is later work. The event is acknowledged
         // and recorded so the ERP does not retry it.
-        "customer.upsert" => "recorded",
-        other => {
+        ("customer.upsert", None) => "recorded",
+        (other, None) => {
             return Err(Refusal(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("unknown event `{other}` (vehicle.upsert, vehicle.sold, vehicle.archived, customer.upsert)"),
