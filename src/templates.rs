@@ -40,6 +40,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/vehicle_hint.txt", include_str!("../templates/staff/vehicle_hint.txt")),
     ("staff/vehicle_status.txt", include_str!("../templates/staff/vehicle_status.txt")),
     ("staff/vehicle_card.txt", include_str!("../templates/staff/vehicle_card.txt")),
+    ("staff/photos.txt", include_str!("../templates/staff/photos.txt")),
+    ("customer/vehicle_photos.txt", include_str!("../templates/customer/vehicle_photos.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -214,13 +214,13 @@ impl TelegramApi {
         })
     }
 
-    /// Send 2–10 media as one album. Returns the first message's id.
+    /// Send 2–10 media as one album. Returns each item's message id, in order.
     pub async fn send_album(
         &self,
         chat: i64,
         thread_id: Option<i32>,
         items: &[(MessageKind, FileRef, Option<String>)],
-    ) -> Result<i32, TgError> {
+    ) -> Result<Vec<i32>, TgError> {
         let media: Vec<InputMedia> = items
             .iter()
             .map(|(kind, f, cap)| match kind {
@@ -259,7 +259,7 @@ impl TelegramApi {
             req = req.message_thread_id(t);
         }
         let sent = req.await.map_err(classify)?;
-        Ok(sent.first().map(|m| m.id.0).unwrap_or(0))
+        Ok(sent.iter().map(|m| m.id.0).collect())
     }
 
     pub async fn send_location(&self, chat: i64, thread_id: Option<i32>, lat: f64, lon: f64) -> Result<i32, TgError> {
@@ -385,6 +385,11 @@ pub struct StaffMessage {
     pub from: i64,
     pub content: Content,
     pub sent_at: i64,
+    /// The message this one explicitly replies to. In a forum topic Telegram marks every
+    /// message as a reply to the topic's creation message; that one is not counted.
+    pub reply_to: Option<i32>,
+    /// The album this message belongs to.
+    pub media_group_id: Option<String>,
 }
 
 /// A button press in a staff group.
@@ -463,13 +468,17 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
                 if msg.forum_topic_created().is_some() {
                     return Incoming::Ignored("topic service message");
                 }
+                let topic = if msg.is_topic_message { msg.thread_id.map(|t| t.0 .0) } else { None };
+                let reply_to = msg.reply_to_message().map(|r| r.id.0).filter(|r| Some(*r) != topic);
                 return Incoming::Staff(StaffMessage {
                     chat: msg.chat.id.0,
-                    thread: if msg.is_topic_message { msg.thread_id.map(|t| t.0 .0) } else { None },
+                    thread: topic,
                     message_id: msg.id.0,
                     from: from.id.0 as i64,
                     content: content(msg),
                     sent_at,
+                    reply_to,
+                    media_group_id: msg.media_group_id().map(|g| g.0.clone()),
                 });
             }
             Incoming::Ignored("message in a chat that is not a staff group")
@@ -573,6 +582,20 @@ mod tests {
             Incoming::Staff(StaffMessage { thread: Some(3), .. })
         ));
         assert!(matches!(classify_update(&group, &[-200], true, true), Incoming::Ignored(_)));
+        // Telegram marks topic messages as replies to the topic's creation message: that is
+        // not a reply; a reply to another message is.
+        let in_topic = |reply_to: i32| {
+            update(json!({"update_id": 3, "message": {"message_id": 12, "date": 1_700_000_000, "message_thread_id": 3,
+            "is_topic_message": true, "chat": {"id": -100, "type": "supergroup", "title": "Staff", "is_forum": true},
+            "from": {"id": 7, "is_bot": false, "first_name": "Max"}, "text": "/photo",
+            "reply_to_message": {"message_id": reply_to, "date": 1_700_000_000, "message_thread_id": 3,
+                "chat": {"id": -100, "type": "supergroup", "title": "Staff", "is_forum": true},
+                "from": {"id": 99, "is_bot": true, "first_name": "Bot"}, "text": "x"}}}))
+        };
+        let Incoming::Staff(root) = classify_update(&in_topic(3), &[-100], true, true) else { panic!() };
+        assert_eq!(root.reply_to, None);
+        let Incoming::Staff(reply) = classify_update(&in_topic(10), &[-100], true, true) else { panic!() };
+        assert_eq!(reply.reply_to, Some(10));
         assert!(matches!(classify_update(&private(json!({"text": "x"})), &[-100], false, true), Incoming::Ignored(_)));
     }
 }

@@ -25,6 +25,8 @@ pub enum CardAction {
     Attach(LeadId, i64),
     /// Detach a vehicle from the lead.
     Detach(LeadId, i64),
+    /// Send a vehicle's photos to the lead's customer.
+    SendPhotos(LeadId, i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +45,8 @@ impl CardAction {
             | CardAction::SendTemplate(l)
             | CardAction::VehicleHint(l)
             | CardAction::Attach(l, _)
-            | CardAction::Detach(l, _) => l,
+            | CardAction::Detach(l, _)
+            | CardAction::SendPhotos(l, _) => l,
         }
     }
 
@@ -59,6 +62,7 @@ impl CardAction {
             CardAction::VehicleHint(l) => format!("{VERSION}:vh:{l}"),
             CardAction::Attach(l, v) => format!("{VERSION}:va:{l}:{v}"),
             CardAction::Detach(l, v) => format!("{VERSION}:vd:{l}:{v}"),
+            CardAction::SendPhotos(l, v) => format!("{VERSION}:vp:{l}:{v}"),
         }
     }
 
@@ -84,12 +88,12 @@ impl CardAction {
             ("b", None) => CardAction::Back(lead),
             ("t", None) => CardAction::SendTemplate(lead),
             ("vh", None) => CardAction::VehicleHint(lead),
-            ("va" | "vd", Some(v)) => {
+            ("va" | "vd" | "vp", Some(v)) => {
                 let v = v.parse::<i64>().ok().filter(|v| *v > 0).ok_or(Stale)?;
-                if verb == "va" {
-                    CardAction::Attach(lead, v)
-                } else {
-                    CardAction::Detach(lead, v)
+                match verb {
+                    "va" => CardAction::Attach(lead, v),
+                    "vd" => CardAction::Detach(lead, v),
+                    _ => CardAction::SendPhotos(lead, v),
                 }
             }
             ("s", Some(code)) => {
@@ -129,7 +133,8 @@ mod tests {
             lead.clone().prop_map(CardAction::SendTemplate),
             lead.clone().prop_map(CardAction::VehicleHint),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Attach(l, v)),
-            (lead, 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, v)),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, v)),
+            (lead, 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::SendPhotos(l, v)),
         ]
     }
 
@@ -168,6 +173,8 @@ mod tests {
             "1:va:1",
             "1:va:1:0",
             "1:vd:1:x",
+            "1:vp:1",
+            "1:vp:1:-2",
         ] {
             assert_eq!(CardAction::decode(bad), Err(Stale), "{bad}");
         }

@@ -120,6 +120,16 @@ pub enum RuleError {
     VehicleTaken(&'static str),
     #[error("the vehicle is already attached")]
     AlreadyAttached,
+    #[error("the vehicle is no longer attached to this lead")]
+    NotAttached,
+    #[error("the vehicle has no photos yet: send one in the topic with the caption /photo VIN")]
+    NoPhotos,
+    #[error("the customer has unsubscribed or blocked the bot on this channel")]
+    CustomerUnreachable,
+    #[error("WhatsApp's 24-hour window is closed: send the re-engagement template first")]
+    WindowClosed,
+    #[error("these photos are already on their way to the customer")]
+    AlreadySending,
 }
 
 /// May this actor change this lead at all?

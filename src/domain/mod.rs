@@ -11,6 +11,7 @@ pub mod lead;
 pub mod media;
 pub mod merge;
 pub mod message;
+pub mod photos;
 pub mod role;
 pub mod routing;
 pub mod stage;

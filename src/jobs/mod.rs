@@ -39,6 +39,8 @@ async fn run_body(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::AnswerCallback => crate::staff::replies::answer_callback(app, job).await,
         JobKind::MediaFetch => crate::media::fetch(app, job).await,
         JobKind::ErpPush => crate::web::erp::push(app, job).await,
+        JobKind::VehiclePhoto => crate::staff::photos::keep(app, job).await,
+        JobKind::StaffPhotos => crate::staff::photos::post(app, job).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

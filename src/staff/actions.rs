@@ -52,6 +52,20 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
     let text = m.content.text.clone().unwrap_or_default();
     let cmd = if m.content.kind == MessageKind::Text { command(&text) } else { None };
 
+    // `/photo`, as a photo's caption or as a reply to a customer's photo.
+    if let Some(args) = super::photos::is_photo_command(&m) {
+        let answer = match &user {
+            None => Some(render(app, "staff/not_staff.txt", minijinja::context! {})),
+            Some(u) => super::photos::command(app, &mut tx, &m, u, lead_id, &args, now).await?,
+        };
+        if let Some(a) = answer {
+            reply(app, &mut tx, m.chat, m.thread, &a).await.map_err(other)?;
+        }
+        tx.commit().await?;
+        app.wake.notify_one();
+        return Ok(());
+    }
+
     if let Some((name, args)) = cmd {
         let Some(user) = user else {
             let t = render(app, "staff/not_staff.txt", minijinja::context! {});
@@ -113,11 +127,20 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
                 let price = v.as_ref().and_then(|v| {
                     v.price_minor.map(|p| crate::domain::vehicle::format_price(p, v.currency.as_deref()))
                 });
+                // The car's photos go first, as an album above its card.
+                let photos = match &v {
+                    Some(v) => store::vehicle_photos_in_tx(&mut tx, v.id).await?,
+                    None => Vec::new(),
+                };
+                if !photos.is_empty() {
+                    let ids: Vec<_> = photos.iter().take(crate::domain::photos::MAX_PER_SEND).map(|p| p.id).collect();
+                    store::jobs_enqueue(&mut tx, &super::photos::post_job(m.chat, m.thread, &ids, now), now).await?;
+                }
                 Some(render(
                     app,
                     "staff/vehicle_card.txt",
                     minijinja::context! { v => minijinja::value::Serde(&v), holders => minijinja::value::Serde(&holders),
-                    price, query => &args },
+                    price, query => &args, photos => photos.len() },
                 ))
             }
             "car" => match lead_id {
@@ -138,6 +161,7 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
                         cars.push(super::card::vehicle_view(&store::AttachedVehicle {
                             vehicle: v,
                             other_leads: others,
+                            photos: 0,
                         }));
                     }
                     let text = render(
@@ -178,6 +202,12 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         return Ok(());
     };
     let refuse = |reason: String| render(app, "staff/reply_refused.txt", minijinja::context! { reason });
+    // The rest of a staff album captioned /photo goes to the car, not to the customer.
+    if user.is_some() && super::photos::album_item(&mut tx, &m, now).await? {
+        tx.commit().await?;
+        app.wake.notify_one();
+        return Ok(());
+    }
     let Some(user) = user else {
         let t = render(app, "staff/not_staff.txt", minijinja::context! {});
         store::insert_message(&mut tx, &system_message(lead.id, lead.customer_id, &refuse(t), now), now).await?;
@@ -367,6 +397,10 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => "template" }), false);
         }
         match action {
+            CardAction::SendPhotos(_, v) => {
+                let done = super::photos::send(app, &mut tx, &user, &lead, v, now).await?;
+                break 'decided answer(done.answer, done.refused);
+            }
             CardAction::VehicleHint(_) => {
                 break 'decided answer(render(app, "staff/vehicle_hint.txt", minijinja::context! {}), true);
             }
@@ -417,7 +451,8 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             | CardAction::SendTemplate(_)
             | CardAction::VehicleHint(_)
             | CardAction::Attach(..)
-            | CardAction::Detach(..) => Ok((vec![], Menu::Main, "menu")),
+            | CardAction::Detach(..)
+            | CardAction::SendPhotos(..) => Ok((vec![], Menu::Main, "menu")),
         };
         match result {
             Err(e) => answer(refused(e), true),

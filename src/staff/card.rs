@@ -148,7 +148,17 @@ pub fn render(
                         a.vehicle.make,
                         a.vehicle.model
                     );
-                    rows.push(vec![button(label, CardAction::Detach(id, a.vehicle.id))]);
+                    let mut row = Vec::new();
+                    if a.photos > 0 {
+                        let send = format!(
+                            "{} ({})",
+                            app.templates.label("button", "send_photos", "📷 Send photos"),
+                            a.photos.min(crate::domain::photos::MAX_PER_SEND as i64)
+                        );
+                        row.push(button(send, CardAction::SendPhotos(id, a.vehicle.id)));
+                    }
+                    row.push(button(label, CardAction::Detach(id, a.vehicle.id)));
+                    rows.push(row);
                 }
             }
             rows
@@ -167,6 +177,7 @@ pub struct VehicleView {
     pub status: &'static str,
     /// Other open leads that hold it, as "#3, #5".
     pub others: String,
+    pub photos: i64,
 }
 
 pub fn vehicle_view(a: &AttachedVehicle) -> VehicleView {
@@ -178,6 +189,7 @@ pub fn vehicle_view(a: &AttachedVehicle) -> VehicleView {
         price: v.price_minor.map(|p| crate::domain::vehicle::format_price(p, v.currency.as_deref())),
         status: v.status.as_str(),
         others: a.other_leads.iter().map(|l| format!("#{l}")).collect::<Vec<_>>().join(", "),
+        photos: a.photos,
     }
 }
 

@@ -18,6 +18,10 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
+    if let Some(album) = job.payload["album"].as_array() {
+        let ids: Vec<MessageRowId> = album.iter().filter_map(|v| v.as_i64()).map(MessageRowId).collect();
+        return deliver_album(app, &ids).await;
+    }
     let id = MessageRowId(job.payload["message"].as_i64().context("deliver payload has no message")?);
     let Some(d) = app.store.delivery(id).await? else {
         warn!(message = id.0, "deliver: the message or its customer identity is gone");
@@ -33,6 +37,26 @@ pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The file a Telegram message carries: a kept file (a car's photo) is uploaded; a staff
+/// member's Telegram file goes by id when one bot serves both sides, else downloaded
+/// through the staff bot and uploaded.
+async fn telegram_file(app: &App, d: &Delivery) -> anyhow::Result<Option<FileRef>> {
+    if let Some(file_id) = &d.telegram_file_id {
+        if app.same_bot() {
+            return Ok(Some(FileRef::Id(file_id.clone())));
+        }
+        let bytes = app.staff_bot.api.download(file_id).await.context("downloading the staff member's file")?;
+        return Ok(Some(FileRef::Bytes(bytes, file_id.clone())));
+    }
+    match &d.media_path {
+        Some(path) => {
+            let bytes = app.media.read(path).with_context(|| format!("reading the kept file {path}"))?;
+            Ok(Some(FileRef::Bytes(bytes, d.media_name.clone().unwrap_or_else(|| "photo.jpg".into()))))
+        }
+        None => Ok(None),
+    }
+}
+
 async fn telegram(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
     let chat: i64 = d.external_user.parse().context("a Telegram identity that is not a chat id")?;
     let bot = &app.customer_bot;
@@ -41,34 +65,96 @@ async fn telegram(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
         return Ok(Outcome::WaitUntil(until));
     }
     let body = d.body.clone().unwrap_or_default();
-    let sent = match (d.kind, &d.telegram_file_id) {
-        (MessageKind::Text, _) | (_, None) => bot.api.send_text(chat, None, &body, None).await,
-        (kind, Some(file_id)) => {
-            let file = if app.same_bot() {
-                FileRef::Id(file_id.clone())
-            } else {
-                let bytes = app.staff_bot.api.download(file_id).await.context("downloading the staff member's file")?;
-                FileRef::Bytes(bytes, file_id.clone())
-            };
+    let file = if d.kind == MessageKind::Text { None } else { telegram_file(app, d).await? };
+    let sent = match file {
+        None => bot.api.send_text(chat, None, &body, None).await,
+        Some(file) => {
             let caption = (!body.is_empty()).then_some(body.as_str());
-            bot.api.send_media(chat, None, kind, &file, caption).await
+            bot.api.send_media(chat, None, d.kind, &file, caption).await
         }
     };
-    match sent {
-        Ok(message_id) => {
-            sent_ok(app, d, &format!("{chat}:{message_id}")).await?;
-            Ok(Outcome::Done)
+    telegram_outcome(app, chat, std::slice::from_ref(d), sent.map(|m| vec![m]), now).await
+}
+
+/// Record what Telegram answered for these messages (one, or an album's items in order).
+async fn telegram_outcome(
+    app: &App,
+    chat: i64,
+    ds: &[Delivery],
+    sent: Result<Vec<i32>, TgError>,
+    now: i64,
+) -> anyhow::Result<Outcome> {
+    let why = match sent {
+        Ok(ids) => {
+            for (i, d) in ds.iter().enumerate() {
+                let id = ids.get(i).or(ids.first()).copied().unwrap_or(0);
+                sent_ok(app, d, &format!("{chat}:{id}")).await?;
+            }
+            return Ok(Outcome::Done);
         }
         Err(TgError::RetryAfter(s)) => {
             let until = now + s.max(1) * 1_000;
-            app.limiter.pause(bot.slot, chat, until);
-            Ok(Outcome::WaitUntil(until))
+            app.limiter.pause(app.customer_bot.slot, chat, until);
+            return Ok(Outcome::WaitUntil(until));
         }
-        Err(TgError::Blocked) => fail(app, d, "blocked", "").await,
-        Err(TgError::TooLong) => fail(app, d, "too_long", "").await,
-        Err(TgError::Transient(e)) => Ok(Outcome::Retry(e)),
-        Err(e) => fail(app, d, "other", &e.to_string()).await,
+        Err(TgError::Transient(e)) => return Ok(Outcome::Retry(e)),
+        Err(TgError::Blocked) => ("blocked", String::new()),
+        Err(TgError::TooLong) => ("too_long", String::new()),
+        Err(e) => ("other", e.to_string()),
+    };
+    // Said once in the topic, for the first of them; the rest are marked failed with it.
+    for (i, d) in ds.iter().enumerate() {
+        if i == 0 {
+            fail(app, d, why.0, &why.1).await?;
+        } else {
+            let mut tx = app.store.begin().await?;
+            store::set_delivery(&mut tx, d.id, "failed", Some(if why.1.is_empty() { why.0 } else { &why.1 }), None)
+                .await?;
+            tx.commit().await?;
+        }
     }
+    Ok(Outcome::Done)
+}
+
+/// Several kept photos to one customer (a car's photos): one album on Telegram. Only the
+/// messages still pending are sent, so a retry repeats nothing that went.
+async fn deliver_album(app: &Arc<App>, ids: &[MessageRowId]) -> anyhow::Result<Outcome> {
+    let mut ds = Vec::new();
+    for id in ids {
+        if let Some(d) = app.store.delivery(*id).await? {
+            if d.delivery.as_deref() == Some("pending") {
+                ds.push(d);
+            }
+        }
+    }
+    let Some(first) = ds.first() else { return Ok(Outcome::Done) };
+    if first.channel != Channel::Telegram || ds.len() == 1 {
+        // Viber and WhatsApp have no albums: one at a time, in order.
+        for d in &ds {
+            let outcome = match d.channel {
+                Channel::Telegram => telegram(app, d).await?,
+                Channel::Viber => viber(app, d).await?,
+                Channel::Whatsapp => whatsapp(app, d).await?,
+            };
+            if outcome != Outcome::Done {
+                return Ok(outcome);
+            }
+        }
+        return Ok(Outcome::Done);
+    }
+    let chat: i64 = first.external_user.parse().context("a Telegram identity that is not a chat id")?;
+    let bot = &app.customer_bot;
+    let now = app.clock.now_ms();
+    if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
+        return Ok(Outcome::WaitUntil(until));
+    }
+    let mut items = Vec::new();
+    for d in &ds {
+        let file = telegram_file(app, d).await?.context("an album photo without a file")?;
+        items.push((d.kind, file, d.body.clone().filter(|b| !b.is_empty())));
+    }
+    let sent = bot.api.send_album(chat, None, &items).await;
+    telegram_outcome(app, chat, &ds, sent, now).await
 }
 
 /// What to send to a Viber or WhatsApp customer, or why it cannot go.

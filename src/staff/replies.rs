@@ -46,7 +46,12 @@ pub async fn reply(
 pub async fn staff_reply(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     let chat = job.payload["chat"].as_i64().context("staff reply without chat")?;
     let thread = job.payload["thread"].as_i64().map(|t| t as i32);
-    let text = job.payload["text"].as_str().unwrap_or_default();
+    let text = match job.payload["photos_of"].as_i64() {
+        // A vehicle photo confirmation counts the album when it is sent.
+        Some(vehicle) => super::photos::ack_text(app, vehicle).await?,
+        None => job.payload["text"].as_str().unwrap_or_default().to_string(),
+    };
+    let text = text.as_str();
     let bot = &app.staff_bot;
     if let Err(until) = app.limiter.acquire(bot.slot, chat, app.clock.now_ms()) {
         return Ok(Outcome::WaitUntil(until));

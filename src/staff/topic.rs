@@ -167,13 +167,14 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
             return Ok(Step::Finished(held(app, lead, until)));
         }
+        let one = |r: Result<i32, TgError>| r.map(|m| vec![m]);
         let (ids, sent) = match &seg {
             Segment::Text { ids, text, keyboard } => {
-                (ids.clone(), bot.api.send_text(chat, Some(thread), text, keyboard.as_ref()).await)
+                (ids.clone(), one(bot.api.send_text(chat, Some(thread), text, keyboard.as_ref()).await))
             }
             Segment::Media { id, kind, file, caption } => {
                 let file = file_for_staff(app, file).await?;
-                (vec![*id], bot.api.send_media(chat, Some(thread), *kind, &file, Some(caption)).await)
+                (vec![*id], one(bot.api.send_media(chat, Some(thread), *kind, &file, Some(caption)).await))
             }
             Segment::Album { ids, items } => {
                 let mut files = Vec::new();
@@ -183,11 +184,17 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
                 (ids.clone(), bot.api.send_album(chat, Some(thread), &files).await)
             }
             Segment::Location { id, lat, lon } => {
-                (vec![*id], bot.api.send_location(chat, Some(thread), *lat, *lon).await)
+                (vec![*id], one(bot.api.send_location(chat, Some(thread), *lat, *lon).await))
             }
         };
         match sent {
-            Ok(m) => app.store.mark_posted(&ids, m).await?,
+            // An album's items are each their own Telegram message (a reply can name one).
+            Ok(shown) if shown.len() == ids.len() && ids.len() > 1 => {
+                for (id, m) in ids.iter().zip(&shown) {
+                    app.store.mark_posted(&[*id], *m).await?;
+                }
+            }
+            Ok(shown) => app.store.mark_posted(&ids, shown.first().copied().unwrap_or(0)).await?,
             Err(why @ (TgError::BadRequest(_) | TgError::TooLong)) => {
                 // This one message cannot be shown as it is: say so instead of blocking
                 // the topic behind it.

@@ -22,16 +22,22 @@ pub enum JobKind {
     MediaFetch,
     /// Announce a sold lead to the ERP.
     ErpPush,
+    /// Keep a staff photo as one of a vehicle's photos.
+    VehiclePhoto,
+    /// Post kept photos into a staff chat.
+    StaffPhotos,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
         JobKind::AnswerCallback,
         JobKind::MediaFetch,
         JobKind::ErpPush,
+        JobKind::VehiclePhoto,
+        JobKind::StaffPhotos,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,8 @@ impl JobKind {
             JobKind::AnswerCallback => "answer_callback",
             JobKind::MediaFetch => "media_fetch",
             JobKind::ErpPush => "erp_push",
+            JobKind::VehiclePhoto => "vehicle_photo",
+            JobKind::StaffPhotos => "staff_photos",
         }
     }
 

@@ -111,6 +111,9 @@ pub struct Delivery {
     pub last_inbound_at: Option<i64>,
     /// The staff member who wrote it.
     pub user: Option<UserId>,
+    /// The kept file it carries (a car's photo), relative to the media store, and its name.
+    pub media_path: Option<String>,
+    pub media_name: Option<String>,
 }
 
 /// A stored message, for timelines, transcripts and tests.
@@ -546,8 +549,10 @@ impl Store {
     pub async fn delivery(&self, message: MessageRowId) -> Result<Option<Delivery>> {
         let row = sqlx::query(
             "SELECT m.id, m.lead_id, m.customer_id, m.channel, m.kind, m.body, m.telegram_file_id, m.delivery,
-                    m.extra, m.user_id, i.external_id, i.blocked, i.last_inbound_at
+                    m.extra, m.user_id, i.external_id, i.blocked, i.last_inbound_at,
+                    md.file_path AS media_path, md.original_name AS media_name
              FROM messages m JOIN customer_identities i ON i.customer_id = m.customer_id AND i.channel = m.channel
+             LEFT JOIN media md ON md.id = m.media_id AND md.status = 'ready'
              WHERE m.id = $1",
         )
         .bind(message.0)
@@ -569,6 +574,8 @@ impl Store {
             extra: parse_extra(col(&r, "extra")?),
             last_inbound_at: col(&r, "last_inbound_at")?,
             user: col::<Option<i64>>(&r, "user_id")?.map(UserId),
+            media_path: col(&r, "media_path")?,
+            media_name: col(&r, "media_name")?,
         }))
     }
 

@@ -9,6 +9,7 @@ mod batch;
 mod jobs;
 mod leads;
 mod media;
+mod photos;
 mod users;
 mod vehicles;
 
@@ -16,6 +17,7 @@ pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use jobs::{enqueue as jobs_enqueue, JobKind, JobRow, JobStatusCount, NewJob};
 pub use leads::*;
 pub use media::*;
+pub use photos::*;
 pub use users::UserRow;
 pub use vehicles::{
     find_vehicle, lead_vehicles_in_tx, other_open_leads_holding, record_erp_event, reserved_by_other_lead,

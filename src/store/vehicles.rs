@@ -344,6 +344,8 @@ pub async fn set_erp_event_outcome(conn: &mut Conn, event_id: &str, outcome: &st
 pub struct AttachedVehicle {
     pub vehicle: VehicleRow,
     pub other_leads: Vec<i64>,
+    /// How many photos the car has.
+    pub photos: i64,
 }
 
 pub async fn vehicle_in_tx(conn: &mut Conn, id: i64) -> Result<Option<VehicleRow>> {
@@ -426,7 +428,8 @@ impl Store {
         for r in &rows {
             let vehicle = vehicle_from(r)?;
             let other_leads = other_open_leads_holding(&mut conn, vehicle.id, lead).await?;
-            out.push(AttachedVehicle { vehicle, other_leads });
+            let photos = super::photos::vehicle_photo_count(&mut conn, vehicle.id).await?;
+            out.push(AttachedVehicle { vehicle, other_leads, photos });
         }
         Ok(out)
     }

@@ -6,7 +6,6 @@ use crate::harness::*;
 use forecourt::domain::Role;
 use forecourt::sandbox::telegram::{ChatMessage, Content};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 async fn start() -> TestApp {
     start_on(Db::Sqlite).await
@@ -14,23 +13,6 @@ async fn start() -> TestApp {
 
 async fn start_on(db: Db) -> TestApp {
     TestApp::start_with(Opts { channels: true, db, ..Opts::default() }).await
-}
-
-/// Run a story on SQLite, and on PostgreSQL when the suite has it.
-macro_rules! on_both_engines {
-    ($sqlite:ident, $postgres:ident, $body:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $sqlite() {
-            $body(Db::Sqlite).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $postgres() {
-            if postgres_enabled().await {
-                $body(Db::Postgres).await;
-            }
-        }
-    };
 }
 
 fn text_of(m: &ChatMessage) -> String {
@@ -43,17 +25,6 @@ fn shows(t: &TestApp, chat: i64, thread: i32, needle: &str) -> bool {
 
 async fn count(t: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql).fetch_one(t.store.pool()).await.unwrap()
-}
-
-/// A JPEG-looking file: the right magic bytes, then `seed`.
-fn jpeg(seed: &str) -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    b.extend_from_slice(seed.as_bytes());
-    b
-}
-
-fn sha(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

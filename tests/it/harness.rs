@@ -1,6 +1,23 @@
 //! The test harness: the real program, started on port 0 with its own database, pointed at
 //! the fake Telegram Bot API from `forecourt::sandbox`. Typed helpers keep tests readable.
 
+/// Run a story on SQLite, and on PostgreSQL when the suite has it.
+macro_rules! on_both_engines {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $body(Db::Sqlite).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            if postgres_enabled().await {
+                $body(Db::Postgres).await;
+            }
+        }
+    };
+}
+
 use forecourt::app::{self, App, Running};
 use forecourt::clock::Clock;
 use forecourt::config::{Config, Secret};
@@ -484,4 +501,15 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A JPEG-looking file: the right magic bytes, then `seed`.
+pub fn jpeg(seed: &str) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    b.extend_from_slice(seed.as_bytes());
+    b
+}
+
+pub fn sha(b: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
 }

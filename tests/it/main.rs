@@ -1,11 +1,13 @@
 //! Integration tests: the real program driven through the fake Telegram Bot API, and the
 //! store suite on SQLite and PostgreSQL. One binary, modules by story.
 
+#[macro_use]
+mod harness;
 mod bridge;
 mod channels;
 mod cli;
 mod erp;
-mod harness;
+mod photos;
 mod resilience;
 mod staff;
 mod store;

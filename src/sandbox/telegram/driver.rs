@@ -99,6 +99,20 @@ impl FakeTelegram {
     }
 
     pub fn staff_sends(&self, chat: i64, thread: Option<i32>, who: &FakeUser, content: Content) -> i32 {
+        self.staff_sends_as(chat, thread, who, content, None, None)
+    }
+
+    /// A staff message that replies to another message (`reply_to`) or belongs to an album
+    /// (`media_group`), as the Telegram apps send them.
+    pub fn staff_sends_as(
+        &self,
+        chat: i64,
+        thread: Option<i32>,
+        who: &FakeUser,
+        content: Content,
+        reply_to: Option<i32>,
+        media_group: Option<&str>,
+    ) -> i32 {
         let now = self.clock().now_ms();
         let mut st = self.lock();
         st.people.insert(who.id, who.json());
@@ -107,8 +121,19 @@ impl FakeTelegram {
             let staff = st.staff_bot_id();
             st.file_owner.insert(f.to_string(), staff);
         }
-        let msg = st.post(chat, thread, who.id, false, content, None, None, now).expect("staff group exists");
+        let msg = st
+            .post(chat, thread, who.id, false, content, None, media_group.map(str::to_string), now)
+            .expect("staff group exists");
         let id = msg["message_id"].as_i64().unwrap_or(0) as i32;
+        let msg = match reply_to {
+            Some(r) => {
+                if let Some(m) = st.chat_mut(chat).ok().and_then(|c| c.messages.last_mut()) {
+                    m.reply_to = Some(r);
+                }
+                st.message_json(chat, id).expect("just posted")
+            }
+            None => msg,
+        };
         let staff = st.staff_bot_id();
         st.push_update_to(staff, json!({"message": msg}));
         drop(st);

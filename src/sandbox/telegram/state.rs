@@ -18,6 +18,8 @@ pub struct ChatMessage {
     pub media_group_id: Option<String>,
     pub date: i64,
     pub edits: u32,
+    /// The message this one explicitly replies to.
+    pub reply_to: Option<i32>,
 }
 
 #[derive(Debug, Clone)]
@@ -297,6 +299,7 @@ impl State {
             media_group_id,
             date,
             edits: 0,
+            reply_to: None,
         });
         self.message_json(chat_id, message_id)
     }
@@ -305,7 +308,22 @@ impl State {
         self.chats.get(&chat_id)?.messages.iter().find(|m| m.message_id == message_id)
     }
 
+    /// A message as the Bot API shows it. Like Telegram, a message in a forum topic that is
+    /// not an explicit reply carries `reply_to_message` pointing at the topic's creation
+    /// message; the replied-to message is shown one level deep.
     pub fn message_json(&self, chat_id: i64, message_id: i32) -> Result<Value, ApiError> {
+        let mut v = self.message_json_flat(chat_id, message_id)?;
+        let m = self.find(chat_id, message_id).ok_or_else(|| ApiError::bad_request("message not found"))?;
+        let target = m.reply_to.or(m.thread_id.filter(|t| *t != m.message_id));
+        if let Some(r) = target {
+            if let Ok(replied) = self.message_json_flat(chat_id, r) {
+                v["reply_to_message"] = replied;
+            }
+        }
+        Ok(v)
+    }
+
+    fn message_json_flat(&self, chat_id: i64, message_id: i32) -> Result<Value, ApiError> {
         let chat = self.chats.get(&chat_id).ok_or_else(|| ApiError::bad_request("chat not found"))?;
         let m = self.find(chat_id, message_id).ok_or_else(|| ApiError::bad_request("message not found"))?;
         let from = if m.from_bot {
