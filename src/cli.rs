@@ -343,13 +343,27 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let parsed = crate::inventory::read(&data).with_context(|| file.display().to_string())?;
             let store = store(&config).await?;
+            let templates = crate::templates::Templates::builtin()?;
             let (mut created, mut updated) = (0, 0);
             let mut errors = parsed.errors.clone();
             for (line, v) in &parsed.rows {
                 // A transaction per row: one row's conflict does not undo the others.
                 let mut tx = store.begin().await?;
+                let found = crate::store::find_vehicle(&mut tx, v.vin.as_deref(), v.erp_id.as_deref()).await;
+                let before = match found {
+                    Ok(Some((id, _))) => crate::store::vehicle_in_tx(&mut tx, id).await?,
+                    _ => None,
+                };
                 match crate::store::upsert_vehicle(&mut tx, v, now).await {
                     Ok(u) => {
+                        // The cards of the leads holding a changed car are edited by the
+                        // running service (it picks up the jobs this leaves).
+                        if let (crate::store::Upserted::Updated(id), Some(b)) = (u, &before) {
+                            if let Some(a) = crate::store::vehicle_in_tx(&mut tx, id).await? {
+                                crate::staff::inventory::vehicle_changed(&templates, &mut tx, b, &a, "CSV", now)
+                                    .await?;
+                            }
+                        }
                         tx.commit().await?;
                         match u {
                             crate::store::Upserted::Created(_) => created += 1,

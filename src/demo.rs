@@ -275,6 +275,16 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     // the car is reserved.
     d.staff_says(lead_o, &max, "/car rav4 2019").await?;
     d.press_in_topic(lead_o, &max, "Toyota RAV4").await?;
+    // Max posts the car's photos as an album captioned /photo (they go to the car, not to
+    // Olena), then sends them to her with the card's Send photos button.
+    let (chat_o, thread_o, _) = d.topic(lead_o).await?;
+    for (i, name) in ["rav4-front", "rav4-side", "rav4-interior"].iter().enumerate() {
+        let f = fake.upload_file("photo", &jpeg(name));
+        let caption = (i == 0).then(|| "/photo 042788".to_string());
+        fake.staff_sends_as(chat_o, Some(thread_o), &max, Content::Photo { file_id: f, caption }, None, Some("rav4"));
+    }
+    d.settle().await?;
+    d.press(lead_o, &max, "Send photos").await?;
     d.press(lead_o, &max, "Stage").await?;
     d.press(lead_o, &max, "Prepayment").await?;
     d.pause(5).await;
@@ -319,8 +329,9 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     d.press(lead_i, &sofia, "Lost").await?;
     d.press(lead_i, &sofia, "Changed mind").await?;
 
-    // A manager checks the queue.
+    // A manager checks the queue, and the RAV4's card.
     fake.staff_writes(QUEUE, None, &max, "/queue");
+    fake.staff_writes(TEAM, None, &max, "/vehicle 042788");
     fake.staff_writes(TEAM, None, &max, "/my");
     d.settle().await?;
 
@@ -362,6 +373,11 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     let holders = store.vehicle_holders(1).await?.len();
     println!("The RAV4 is {rav4}, held by {holders} leads (reserved by Olena's prepayment; Andriy's card warns).");
     ok &= rav4 == "reserved" && holders == 2;
+    let album = fake.bot_messages_to(501).iter().filter(|m| m.media_group_id.is_some()).count();
+    let car_photos: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM media WHERE vehicle_id IS NOT NULL").fetch_one(store.pool()).await?;
+    println!("The RAV4 has {car_photos} photos; Olena got them as an album of {album}.");
+    ok &= car_photos == 3 && album == 3;
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",

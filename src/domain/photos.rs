@@ -107,7 +107,7 @@ pub fn sends(channel: Channel, n: usize) -> Vec<usize> {
     match channel {
         Channel::Telegram => {
             let mut out = vec![MAX_PER_SEND; n / MAX_PER_SEND];
-            if n % MAX_PER_SEND > 0 {
+            if !n.is_multiple_of(MAX_PER_SEND) {
                 out.push(n % MAX_PER_SEND);
             }
             out

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod card;
 pub mod deliver;
+pub mod inventory;
 pub mod photos;
 pub mod poll;
 pub mod replies;

@@ -157,11 +157,12 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
                     };
                     match store::upsert_vehicle(&mut tx, &input, now).await {
                         Ok(Upserted::Created(_)) => "created",
-                        Ok(Upserted::Updated(_)) => {
-                            if let (Some(b), Some(new)) = (before, input.status) {
-                                if b.status != new {
-                                    tell_leads(app, &mut tx, &b, new, now).await.map_err(unavailable)?;
-                                }
+                        Ok(Upserted::Updated(id)) => {
+                            let after = store::vehicle_in_tx(&mut tx, id).await.map_err(unavailable)?;
+                            if let (Some(b), Some(a)) = (before, after) {
+                                crate::staff::inventory::vehicle_changed(&app.templates, &mut tx, &b, &a, "ERP", now)
+                                    .await
+                                    .map_err(unavailable)?;
                             }
                             "updated"
                         }
@@ -187,25 +188,6 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
     app.wake.notify_one();
     info!(%event_id, %event, outcome, "ERP event applied");
     Ok(outcome)
-}
-
-/// The ERP changed a car's status: every open lead that holds it gets a notice in its topic
-/// and its card edited, as when a lead's stage moves the car.
-async fn tell_leads(
-    app: &App,
-    tx: &mut store::Conn,
-    v: &store::VehicleRow,
-    status: VehicleStatus,
-    now: i64,
-) -> Result<(), StoreError> {
-    let text = app
-        .templates
-        .render(
-            "staff/vehicle_status.txt",
-            minijinja::context! { vehicle => format!("{} {}", v.make, v.model), status => status.as_str(), source => "ERP" },
-        )
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    crate::staff::topic::notice_holders(tx, v.id, None, &text, now).await
 }
 
 /// The job that tells the ERP a lead was sold, enqueued in the same transaction as the

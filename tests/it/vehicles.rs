@@ -184,6 +184,19 @@ async fn prepayment_reserves_sold_sells_and_lost_releases_with_notices_on_other_
     t.stop().await;
 }
 
+/// Post a signed ERP event; the HTTP status.
+async fn erp_post(t: &TestApp, body: String) -> u16 {
+    let sig = format!("sha256={}", forecourt::channels::hmac_hex(ERP_SECRET.as_bytes(), body.as_bytes()));
+    let r = reqwest::Client::new()
+        .post(format!("{}/webhooks/erp", t.http()))
+        .header("X-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erp_status_change_is_said_on_every_lead_that_holds_the_car() {
     let t = TestApp::start().await;
@@ -202,15 +215,7 @@ async fn an_erp_status_change_is_said_on_every_lead_that_holds_the_car() {
     let body = serde_json::json!({"event": "vehicle.sold", "event_id": "sold-1", "sent_at": "2026-11-23T12:00:00",
         "vehicle": {"vin": "1M8GDM9AXKP042788", "data_version": 2}})
     .to_string();
-    let sig = format!("sha256={}", forecourt::channels::hmac_hex(ERP_SECRET.as_bytes(), body.as_bytes()));
-    let r = reqwest::Client::new()
-        .post(format!("{}/webhooks/erp", t.http()))
-        .header("X-Signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(erp_post(&t, body).await, 200);
     t.topic_has(chat, thread, "the topic hears it", |m| {
         m.content.text_or_caption().is_some_and(|x| x.contains("Toyota RAV4 is now sold — ERP"))
     })
@@ -218,9 +223,36 @@ async fn an_erp_status_change_is_said_on_every_lead_that_holds_the_car() {
     let shown = t.card_shows(chat, card, "· sold").await;
     let text = shown.content.text_or_caption().unwrap().to_string();
     assert!(
-        text.contains("🚘 Toyota RAV4 2019 · VIN …042788 · sold\nLast message"),
+        text.contains("🚘 Toyota RAV4 2019 · VIN …042788 · sold · 24 500 USD\nLast message"),
         "the ERP's event keeps make and model: {text}"
     );
+
+    // Any change the ERP sends (the price, here) shows on the card, with no notice.
+    let body = serde_json::json!({"event": "vehicle.upsert", "event_id": "price-1", "sent_at": "2026-11-23T13:00:00",
+        "vehicle": {"vin": "1M8GDM9AXKP042788", "price": "23900", "currency": "USD", "data_version": 3}})
+    .to_string();
+    assert_eq!(erp_post(&t, body).await, 200);
+    t.card_shows(chat, card, "· sold · 23 900 USD").await;
+
+    // So does a CSV import, run as its own process beside the service: the new price on the
+    // card, and a status change said in the topic.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("stock.csv");
+    std::fs::write(&csv, "vin,make,model,price,currency,status\n1M8GDM9AXKP042788,Toyota,RAV4,22000,USD,available\n")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"))
+        .args(["vehicles", "import", csv.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &t.config.database_url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    t.card_shows(chat, card, "· available · 22 000 USD").await;
+    t.topic_has(chat, thread, "the import's status change is said", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.contains("Toyota RAV4 is now available — CSV"))
+    })
+    .await;
 
     // The vehicle card: data, status and the leads that hold it.
     t.fake.staff_writes(chat, Some(thread), &max, "/vehicle 042788");
@@ -229,8 +261,8 @@ async fn an_erp_status_change_is_said_on_every_lead_that_holds_the_car() {
         m.content.text_or_caption().is_some_and(|x| {
             x.contains("Toyota RAV4 2019")
                 && x.contains("VIN: 1M8GDM9AXKP042788")
-                && x.contains("Price: 24 500 USD")
-                && x.contains("Status: sold")
+                && x.contains("Price: 22 000 USD")
+                && x.contains("Status: available")
                 && x.contains(&format!("#{lead} Vasyl (new)"))
         })
     })
