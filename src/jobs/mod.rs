@@ -51,6 +51,15 @@ pub async fn run_job(app: &Arc<App>, job: JobRow) {
         info_span!("job", id = job.id.0, kind = job.kind.as_str(), queue = %job.queue_key, attempt = job.attempts);
     async {
         let outcome = run_body(app, &job).await;
+        record(app, &job, &outcome).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// Write a job's outcome: remove it, reschedule it, or park it.
+pub async fn record(app: &Arc<App>, job: &JobRow, outcome: &Outcome) {
+    {
         let now = app.clock.now_ms();
         let store = &app.store;
         let recorded = match &outcome {
@@ -61,7 +70,7 @@ pub async fn run_job(app: &Arc<App>, job: JobRow) {
             }
             Outcome::Retry(err) if job.attempts >= app.config.jobs.max_attempts => {
                 error!(error = %err, "job failed too often; parked");
-                crate::staff::on_parked(app, &job, err).await;
+                crate::staff::on_parked(app, job, err).await;
                 store.park_job(job.id, err, now).await
             }
             Outcome::Retry(err) => {
@@ -71,7 +80,7 @@ pub async fn run_job(app: &Arc<App>, job: JobRow) {
             }
             Outcome::Park(err) => {
                 error!(error = %err, "job cannot succeed; parked");
-                crate::staff::on_parked(app, &job, err).await;
+                crate::staff::on_parked(app, job, err).await;
                 store.park_job(job.id, err, now).await
             }
         };
@@ -80,8 +89,6 @@ pub async fn run_job(app: &Arc<App>, job: JobRow) {
             error!(error = %e, "could not record a job's outcome");
         }
     }
-    .instrument(span)
-    .await
 }
 
 /// Claim and run every job due now, one after another; returns how many ran. Tests and
@@ -105,6 +112,27 @@ fn lease_ms(app: &App) -> i64 {
     (120_000.0 * app.clock.speed()) as i64
 }
 
+/// What one worker runs: a job, or a batch of topic syncs.
+enum Work {
+    One(JobRow),
+    TopicSyncs(Vec<JobRow>),
+}
+
+/// Share claimed jobs out: every job that is not a topic sync on its own; the topic syncs
+/// spread over the free workers in batches (so a few syncs still run side by side).
+fn batches(claimed: Vec<JobRow>, workers: usize) -> Vec<Work> {
+    let (syncs, others): (Vec<JobRow>, Vec<JobRow>) = claimed.into_iter().partition(|j| j.kind == JobKind::TopicSync);
+    let mut out: Vec<Work> = others.into_iter().map(Work::One).collect();
+    if !syncs.is_empty() {
+        let per = syncs.len().div_ceil(workers.max(1)).clamp(1, crate::staff::batch::BATCH);
+        let mut syncs = syncs.into_iter().peekable();
+        while syncs.peek().is_some() {
+            out.push(Work::TopicSyncs(syncs.by_ref().take(per).collect()));
+        }
+    }
+    out
+}
+
 /// The worker loop: up to `jobs.workers` jobs at once, until shutdown.
 pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(app.config.jobs.workers));
@@ -122,8 +150,10 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             next_release = now + (5_000.0 * app.clock.speed()) as i64;
         }
         let free = permits.available_permits() as i64;
+        // Topic syncs are run in batches (one worker each), so claim enough for that.
+        let limit = free * crate::staff::batch::BATCH as i64;
         let claimed = if free > 0 {
-            match app.store.claim_due_jobs(now, lease_ms(&app), free).await {
+            match app.store.claim_due_jobs(now, lease_ms(&app), limit).await {
                 Ok(j) => j,
                 Err(e) => {
                     error!(error = %e, "could not claim jobs");
@@ -134,16 +164,19 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             Vec::new()
         };
         let got = claimed.len();
-        for job in claimed {
+        for work in batches(claimed, free as usize) {
             let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
             let app = app.clone();
             tokio::spawn(async move {
-                run_job(&app, job).await;
+                match work {
+                    Work::One(job) => run_job(&app, job).await,
+                    Work::TopicSyncs(jobs) => crate::staff::batch::sync_many(&app, jobs).await,
+                }
                 drop(permit);
                 app.wake.notify_one();
             });
         }
-        if got > 0 && got as i64 == free {
+        if got > 0 && permits.available_permits() == 0 {
             // Busy: wait for a worker to come free.
             tokio::select! {
                 _ = app.wake.notified() => {}

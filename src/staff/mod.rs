@@ -4,6 +4,7 @@
 //! [`process_update`] (from long polling or the webhook); everything sent goes out as jobs.
 
 pub mod actions;
+pub mod batch;
 pub mod card;
 pub mod deliver;
 pub mod inventory;

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 /// Where a file for the topic comes from.
 #[derive(Debug, Clone)]
-enum SegFile {
+pub(super) enum SegFile {
     /// A customer's Telegram file id (the customer bot's).
     Telegram(String),
     /// A file in the media store: (path relative to it, file name).
@@ -34,7 +34,7 @@ enum Step {
 
 /// A unit of sending into the topic.
 #[derive(Debug)]
-enum Segment {
+pub(super) enum Segment {
     Text { ids: Vec<MessageRowId>, text: String, keyboard: Option<Keyboard> },
     Media { id: MessageRowId, kind: MessageKind, file: SegFile, caption: String },
     Album { ids: Vec<MessageRowId>, items: Vec<(MessageKind, SegFile, Option<String>)> },
@@ -62,7 +62,7 @@ pub async fn sync(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
 }
 
 /// The group a lead's topic belongs in (the rule is in `domain::routing`).
-fn target_group(app: &App, lead: &LeadRow) -> i64 {
+pub(super) fn target_group(app: &App, lead: &LeadRow) -> i64 {
     crate::domain::routing::topic_group(
         &app.config.telegram.staff_chat_ids,
         lead.owner.map(|o| (o, lead.owner_staff_chat)),
@@ -256,9 +256,9 @@ fn held(app: &App, lead: &LeadRow, until: i64) -> Outcome {
 /// How long a card's preview refresh waits when the group is busy.
 const PREVIEW_RETRY_MS: i64 = 20_000;
 /// How long a busy group waits for a customer's burst to end before posting it.
-const COALESCE_MS: i64 = 3_000;
+pub(super) const COALESCE_MS: i64 = 3_000;
 /// How long a customer stays quiet before the card's "last message" line is refreshed.
-const PREVIEW_QUIET_MS: i64 = 2_000;
+pub(super) const PREVIEW_QUIET_MS: i64 = 2_000;
 
 /// The user whose stage menu is open on the card, if any.
 async fn menu_actor(app: &App, lead: &LeadRow) -> anyhow::Result<Option<(Actor, String)>> {
@@ -425,7 +425,7 @@ fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
 
 /// Cut the waiting messages into sends. Returns the segments and, if a trailing album may
 /// still be arriving, when to look again.
-fn segments(
+pub(super) fn segments(
     app: &App,
     lead: LeadId,
     pending: &[StaffPending],

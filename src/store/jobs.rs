@@ -218,6 +218,20 @@ impl Store {
         Ok(())
     }
 
+    /// Several done at once (the batched topic sync).
+    pub async fn finish_jobs(&self, ids: &[JobId]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("DELETE FROM jobs WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            q.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Try again at `run_at`. `count_attempt = false` gives the attempt back (a rate-limit
     /// wait is not a failure). If a newer job with the same dedupe key is already pending,
     /// that one will do this work: this row goes away instead.
@@ -257,6 +271,48 @@ impl Store {
             }
         }
         Err(StoreError::Conflict("jobs kept being enqueued while rescheduling".into()))
+    }
+
+    /// Several rate-limit waits at once (the batched topic sync): each job runs again at its
+    /// time, with its attempt given back; one whose work a newer pending copy will do goes
+    /// away. If a copy is enqueued in between (PostgreSQL), each is done on its own.
+    pub async fn reschedule_waits(&self, waits: &[(JobId, i64)], now: i64) -> Result<()> {
+        for chunk in waits.chunks(400) {
+            let list = (2..2 + chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let covered = format!(
+                "DELETE FROM jobs WHERE id IN ({list}) AND dedupe_key IS NOT NULL AND $1 = $1 AND EXISTS
+                    (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending' AND o.id <> jobs.id)"
+            );
+            let mut q = sqlx::query(&covered).bind(now);
+            for (id, _) in chunk {
+                q = q.bind(id.0);
+            }
+            q.execute(&self.pool).await?;
+            let n = chunk.len();
+            let cases = (0..n).map(|i| format!("WHEN ${} THEN ${}", 2 + i, 2 + n + i)).collect::<Vec<_>>().join(" ");
+            let sql = format!(
+                "UPDATE jobs SET status = 'pending', run_at = CASE id {cases} END, attempts = attempts - 1,
+                     locked_until = NULL, updated_at = $1
+                 WHERE id IN ({list})"
+            );
+            let mut q = sqlx::query(&sql).bind(now);
+            for (id, _) in chunk {
+                q = q.bind(id.0);
+            }
+            for (_, at) in chunk {
+                q = q.bind((*at).max(now));
+            }
+            match q.execute(&self.pool).await.map_err(super::conflict) {
+                Ok(_) => {}
+                Err(StoreError::Conflict(_)) => {
+                    for (id, at) in chunk {
+                        self.reschedule_job(*id, (*at).max(now), None, false, now).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Stop retrying; the job stays visible to admins (`forecourt jobs`).

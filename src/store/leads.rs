@@ -170,6 +170,42 @@ const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, 
         (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
     FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
 
+/// `$from, $from+1, …` for an `IN (…)` list of `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+const PENDING_SELECT: &str = "SELECT m.id, m.lead_id, m.channel, m.direction, m.kind, m.body, m.telegram_file_id,
+        m.media_group_id, m.extra, m.sent_at, m.created_at, m.media_id, md.status AS media_status, md.file_path,
+        md.original_name, md.error AS media_error
+    FROM messages m LEFT JOIN media md ON md.id = m.media_id";
+
+fn pending_from(r: &AnyRow) -> Result<StaffPending> {
+    let d: String = col(r, "direction")?;
+    let k: String = col(r, "kind")?;
+    Ok(StaffPending {
+        id: MessageRowId(col(r, "id")?),
+        direction: Direction::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
+        kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
+        body: col(r, "body")?,
+        telegram_file_id: col(r, "telegram_file_id")?,
+        media_group_id: col(r, "media_group_id")?,
+        extra: parse_extra(col(r, "extra")?),
+        sent_at: col(r, "sent_at")?,
+        created_at: col(r, "created_at")?,
+        channel: col(r, "channel")?,
+        media: match col::<Option<i64>>(r, "media_id")? {
+            None => None,
+            Some(_) => Some(PendingMedia {
+                path: col::<Option<String>>(r, "file_path")?
+                    .filter(|_| col::<Option<String>>(r, "media_status").ok().flatten().as_deref() == Some("ready")),
+                name: col(r, "original_name")?,
+                error: col(r, "media_error")?,
+            }),
+        },
+    })
+}
+
 fn lead_from(row: &AnyRow) -> Result<LeadRow> {
     let lost: Option<String> = col(row, "lost_reason")?;
     Ok(LeadRow {
@@ -491,45 +527,63 @@ impl Store {
 
     /// Messages waiting to be shown in the lead's topic, oldest first.
     pub async fn staff_pending(&self, lead: LeadId, limit: i64) -> Result<Vec<StaffPending>> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.channel, m.direction, m.kind, m.body, m.telegram_file_id, m.media_group_id, m.extra,
-                    m.sent_at, m.created_at, m.media_id, md.status AS media_status, md.file_path, md.original_name,
-                    md.error AS media_error
-             FROM messages m LEFT JOIN media md ON md.id = m.media_id
-             WHERE m.lead_id = $1 AND m.staff_state = 'pending' ORDER BY m.id LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "{PENDING_SELECT} WHERE m.lead_id = $1 AND m.staff_state = 'pending' ORDER BY m.id LIMIT $2"
+        ))
         .bind(lead.0)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let d: String = col(r, "direction")?;
-                let k: String = col(r, "kind")?;
-                Ok(StaffPending {
-                    id: MessageRowId(col(r, "id")?),
-                    direction: Direction::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
-                    kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
-                    body: col(r, "body")?,
-                    telegram_file_id: col(r, "telegram_file_id")?,
-                    media_group_id: col(r, "media_group_id")?,
-                    extra: parse_extra(col(r, "extra")?),
-                    sent_at: col(r, "sent_at")?,
-                    created_at: col(r, "created_at")?,
-                    channel: col(r, "channel")?,
-                    media: match col::<Option<i64>>(r, "media_id")? {
-                        None => None,
-                        Some(_) => Some(PendingMedia {
-                            path: col::<Option<String>>(r, "file_path")?.filter(|_| {
-                                col::<Option<String>>(r, "media_status").ok().flatten().as_deref() == Some("ready")
-                            }),
-                            name: col(r, "original_name")?,
-                            error: col(r, "media_error")?,
-                        }),
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(pending_from).collect()
+    }
+
+    /// Several leads at once (the batched topic sync), in no particular order.
+    pub async fn leads(&self, ids: &[LeadId]) -> Result<Vec<LeadRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{LEAD_SELECT} WHERE l.id IN ({})", placeholders(1, ids.len()));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.0);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(lead_from).collect()
+    }
+
+    /// The messages waiting for several leads' topics: (lead, message), oldest first.
+    pub async fn staff_pending_of(&self, ids: &[LeadId]) -> Result<Vec<(LeadId, StaffPending)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{PENDING_SELECT} WHERE m.lead_id IN ({}) AND m.staff_state = 'pending' ORDER BY m.id",
+            placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.0);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(|r| Ok((LeadId(col(r, "lead_id")?), pending_from(r)?))).collect()
+    }
+
+    /// These messages are now visible in the topic, each as its own Telegram message: one
+    /// statement for them all.
+    pub async fn mark_posted_as(&self, posted: &[(MessageRowId, i32)]) -> Result<()> {
+        for chunk in posted.chunks(400) {
+            let cases =
+                (0..chunk.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>();
+            let list = (0..chunk.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "UPDATE messages SET staff_state = 'posted', staff_message_id = CASE id {} END WHERE id IN ({list})",
+                cases.join(" ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, m) in chunk {
+                q = q.bind(id.0).bind(*m as i64);
+            }
+            q.execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     /// These messages are now visible in the topic.

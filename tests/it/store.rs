@@ -299,6 +299,53 @@ async fn an_expired_claim_with_a_newer_pending_copy_does_not_block_the_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batched_topic_sync_reads_marks_finishes_and_reschedules_many_at_once() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        let a = ingest(&s, &inbound("u1", "m1", "one"), 1).await.unwrap().unwrap();
+        let b = ingest(&s, &inbound("u2", "m2", "two"), 2).await.unwrap().unwrap();
+        ingest(&s, &inbound("u2", "m3", "three"), 3).await.unwrap().unwrap();
+        let leads = s.leads(&[a.lead, b.lead, LeadId(999)]).await.unwrap();
+        assert_eq!(leads.len(), 2, "{db:?}: unknown ids are left out");
+        let waiting = s.staff_pending_of(&[a.lead, b.lead]).await.unwrap();
+        let texts: Vec<(LeadId, String)> = waiting.iter().map(|(l, m)| (*l, m.body.clone().unwrap())).collect();
+        assert_eq!(
+            texts,
+            vec![(a.lead, "one".into()), (b.lead, "two".into()), (b.lead, "three".into())],
+            "{db:?}: oldest first, each with its lead"
+        );
+        // Each message gets its own topic message id, in one statement.
+        let marks: Vec<_> = waiting.iter().zip([70, 71, 71]).map(|((_, m), id)| (m.id, id)).collect();
+        s.mark_posted_as(&marks).await.unwrap();
+        assert!(s.staff_pending_of(&[a.lead, b.lead]).await.unwrap().is_empty());
+        let ids: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT id, staff_message_id FROM messages WHERE direction = 'incoming' ORDER BY id")
+                .fetch_all(s.pool())
+                .await
+                .unwrap();
+        assert_eq!(ids.iter().map(|r| r.1).collect::<Vec<_>>(), vec![70, 71, 71], "{db:?}");
+
+        // Topic syncs: one finishes, one waits, one waits but a newer copy covers it.
+        for k in ["topic:1", "topic:2", "topic:3"] {
+            s.enqueue(&job(k, Some(k), 0), 0).await.unwrap();
+        }
+        let claimed = s.claim_jobs(10, 60_000, 10).await.unwrap();
+        assert_eq!(claimed.len(), 3);
+        assert!(s.enqueue(&job("topic:3", Some("topic:3"), 10), 10).await.unwrap(), "asked for again while running");
+        s.finish_jobs(&[claimed[0].id]).await.unwrap();
+        s.reschedule_waits(&[(claimed[1].id, 5_000), (claimed[2].id, 5_000)], 20).await.unwrap();
+        assert!(s.job(claimed[0].id).await.unwrap().is_none(), "{db:?}: finished");
+        let waiting = s.job(claimed[1].id).await.unwrap().expect("rescheduled");
+        assert_eq!((waiting.run_at, waiting.attempts), (5_000, 0), "{db:?}: a wait gives its attempt back");
+        assert!(s.job(claimed[2].id).await.unwrap().is_none(), "{db:?}: the newer copy does its work");
+        let due: Vec<String> =
+            s.claim_jobs(5_000, 60_000, 10).await.unwrap().into_iter().map(|j| j.queue_key).collect();
+        assert_eq!(due, vec!["topic:2".to_string(), "topic:3".to_string()], "{db:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vehicles_upsert_by_vin_then_by_erp_reference_and_never_duplicate() {
     use forecourt::domain::vehicle::VehicleStatus;
     use forecourt::store::{upsert_vehicle, Upserted, VehicleInput};

@@ -1,0 +1,156 @@
+//! The topic sync's hot path, batched. When many leads' topics wait at once (a busy morning,
+//! limits permitting), the common case — a lead whose topic and card are up to date and
+//! whose waiting messages make one plain text message — is done for a whole batch of jobs
+//! with a handful of statements: the leads in one query, their waiting messages in one,
+//! the sends at the same time, the posted marks in one, and the jobs finished (or put back
+//! to wait for the card's preview) in one. Every other lead, and any send that fails, goes
+//! through the full per-lead sync in `staff::topic`, which handles topics, cards, files,
+//! albums and errors; nothing here decides differently from it.
+
+use super::topic::{segments, target_group, Segment, COALESCE_MS, PREVIEW_QUIET_MS};
+use crate::app::App;
+use crate::domain::{Direction, JobId, LeadId, MessageRowId};
+use crate::jobs::{record, run_job, Outcome};
+use crate::store::{JobRow, LeadRow, StaffPending};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tracing::{debug, warn};
+
+/// At most this many topic syncs are claimed for one batch.
+pub const BATCH: usize = 32;
+
+/// One lead's share of the batch: a single text to post into its topic.
+struct Post {
+    job: JobRow,
+    chat: i64,
+    thread: i32,
+    ids: Vec<MessageRowId>,
+    text: String,
+    /// When the card's preview line may be refreshed, if it is behind.
+    preview_at: Option<i64>,
+}
+
+/// Run a batch of claimed topic sync jobs and record their outcomes.
+pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) {
+    if jobs.len() == 1 {
+        for job in jobs {
+            run_job(app, job).await;
+        }
+        return;
+    }
+    let ids: Vec<LeadId> = jobs.iter().filter_map(|j| j.payload["lead"].as_i64().map(LeadId)).collect();
+    let read = async {
+        Ok::<_, crate::store::StoreError>((app.store.leads(&ids).await?, app.store.staff_pending_of(&ids).await?))
+    };
+    let (leads, pending) = match read.await {
+        Ok(x) => x,
+        Err(e) => {
+            warn!(error = %e, "batched topic sync could not read its leads; syncing one by one");
+            for job in jobs {
+                run_job(app, job).await;
+            }
+            return;
+        }
+    };
+    let leads: HashMap<i64, LeadRow> = leads.into_iter().map(|l| (l.id.0, l)).collect();
+    let mut waiting: HashMap<i64, Vec<StaffPending>> = HashMap::new();
+    for (lead, m) in pending {
+        waiting.entry(lead.0).or_default().push(m);
+    }
+    let now = app.clock.now_ms();
+    let mut posts = Vec::new();
+    let mut slow = Vec::new();
+    for job in jobs {
+        let lead = job.payload["lead"].as_i64().and_then(|l| leads.get(&l));
+        let plan = lead.and_then(|l| plan(app, l, waiting.get(&l.id.0).map(Vec::as_slice).unwrap_or(&[]), now));
+        match plan {
+            Some((chat, thread, ids, text, preview_at)) => {
+                posts.push(Post { job, chat, thread, ids, text, preview_at })
+            }
+            None => slow.push(job),
+        }
+    }
+    let bot = &app.staff_bot;
+    let sends = posts.iter().map(|p| bot.api.send_text(p.chat, Some(p.thread), &p.text, None));
+    let results = futures_util::future::join_all(sends).await;
+    let mut posted = Vec::new();
+    let mut done = Vec::new();
+    let mut waits = Vec::new();
+    for (p, r) in posts.into_iter().zip(results) {
+        match r {
+            Ok(m) => {
+                posted.extend(p.ids.iter().map(|id| (*id, m)));
+                match p.preview_at {
+                    Some(at) => waits.push((p.job, at)),
+                    None => done.push(p.job),
+                }
+            }
+            Err(e) => {
+                // The full sync deals with it (a deleted or closed topic, a 429, …).
+                debug!(lead = ?p.job.payload["lead"], error = %e, "batched send failed; syncing the lead alone");
+                slow.push(p.job);
+            }
+        }
+    }
+    if let Err(e) = app.store.mark_posted_as(&posted).await {
+        // Not marked: the next sync would post them again. Keep the jobs so it happens
+        // once the database answers, as for any failed job.
+        warn!(error = %e, "could not mark posted messages");
+        for job in done.into_iter().chain(waits.into_iter().map(|(j, _)| j)) {
+            record(app, &job, &Outcome::Retry(format!("marking posted messages: {e}"))).await;
+        }
+    } else {
+        for job in &done {
+            if let Some(l) = job.payload["lead"].as_i64() {
+                app.topic_holds.remove(&l);
+            }
+        }
+        let finished: Vec<JobId> = done.iter().map(|j| j.id).collect();
+        if let Err(e) = app.store.finish_jobs(&finished).await {
+            warn!(error = %e, "could not finish topic syncs (they will run again, with nothing to do)");
+        }
+        let later: Vec<(JobId, i64)> = waits.iter().map(|(j, at)| (j.id, *at)).collect();
+        if let Err(e) = app.store.reschedule_waits(&later, now).await {
+            warn!(error = %e, "could not reschedule topic syncs (their leases will bring them back)");
+        }
+    }
+    for job in slow {
+        run_job(app, job).await;
+    }
+}
+
+/// Whether a lead is the hot case, and what to post: the topic exists where it belongs and
+/// is open, the card is current, the waiting messages merge into one plain text, the group
+/// has budget now (taken here), and no burst is being waited for.
+fn plan(
+    app: &App,
+    lead: &LeadRow,
+    pending: &[StaffPending],
+    now: i64,
+) -> Option<(i64, i32, Vec<MessageRowId>, String, Option<i64>)> {
+    let chat = target_group(app, lead);
+    let thread = lead.topic_thread_id?;
+    if lead.staff_chat_id != Some(chat) || lead.topic_closed || pending.is_empty() {
+        return None;
+    }
+    if lead.card_message_id.is_none() || lead.card_rendered_version < lead.card_version {
+        return None;
+    }
+    let slot = app.staff_bot.slot;
+    let newest_in = pending.iter().filter(|p| p.direction == Direction::Incoming).map(|p| p.created_at).max();
+    if newest_in.is_some_and(|t| t + COALESCE_MS > now) && !app.limiter.has_headroom(slot, chat, now) {
+        return None;
+    }
+    let (mut segs, album_wait) = segments(app, lead.id, pending, now).ok()?;
+    if album_wait.is_some() || segs.len() != 1 {
+        return None;
+    }
+    let Some(Segment::Text { ids, text, keyboard: None }) = segs.pop() else { return None };
+    if ids.len() != pending.len() {
+        return None;
+    }
+    app.limiter.acquire(slot, chat, now).ok()?;
+    let preview_at = (lead.preview_rendered < lead.preview_version)
+        .then(|| pending.iter().map(|p| p.created_at).max().unwrap_or(now) + PREVIEW_QUIET_MS);
+    Some((chat, thread, ids, text, preview_at))
+}
