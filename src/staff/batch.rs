@@ -22,6 +22,11 @@ pub const BATCH: usize = 32;
 /// One lead's share of the batch: a single text to post into its topic.
 struct Post {
     job: JobRow,
+    plan: Planned,
+}
+
+/// What the hot path will post for a lead.
+struct Planned {
     chat: i64,
     thread: i32,
     ids: Vec<MessageRowId>,
@@ -64,14 +69,12 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) {
         let lead = job.payload["lead"].as_i64().and_then(|l| leads.get(&l));
         let plan = lead.and_then(|l| plan(app, l, waiting.get(&l.id.0).map(Vec::as_slice).unwrap_or(&[]), now));
         match plan {
-            Some((chat, thread, ids, text, preview_at)) => {
-                posts.push(Post { job, chat, thread, ids, text, preview_at })
-            }
+            Some(plan) => posts.push(Post { job, plan }),
             None => slow.push(job),
         }
     }
     let bot = &app.staff_bot;
-    let sends = posts.iter().map(|p| bot.api.send_text(p.chat, Some(p.thread), &p.text, None));
+    let sends = posts.iter().map(|p| bot.api.send_text(p.plan.chat, Some(p.plan.thread), &p.plan.text, None));
     let results = futures_util::future::join_all(sends).await;
     let mut posted = Vec::new();
     let mut done = Vec::new();
@@ -79,8 +82,8 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) {
     for (p, r) in posts.into_iter().zip(results) {
         match r {
             Ok(m) => {
-                posted.extend(p.ids.iter().map(|id| (*id, m)));
-                match p.preview_at {
+                posted.extend(p.plan.ids.iter().map(|id| (*id, m)));
+                match p.plan.preview_at {
                     Some(at) => waits.push((p.job, at)),
                     None => done.push(p.job),
                 }
@@ -122,12 +125,7 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) {
 /// Whether a lead is the hot case, and what to post: the topic exists where it belongs and
 /// is open, the card is current, the waiting messages merge into one plain text, the group
 /// has budget now (taken here), and no burst is being waited for.
-fn plan(
-    app: &App,
-    lead: &LeadRow,
-    pending: &[StaffPending],
-    now: i64,
-) -> Option<(i64, i32, Vec<MessageRowId>, String, Option<i64>)> {
+fn plan(app: &App, lead: &LeadRow, pending: &[StaffPending], now: i64) -> Option<Planned> {
     let chat = target_group(app, lead);
     let thread = lead.topic_thread_id?;
     if lead.staff_chat_id != Some(chat) || lead.topic_closed || pending.is_empty() {
@@ -152,5 +150,5 @@ fn plan(
     app.limiter.acquire(slot, chat, now).ok()?;
     let preview_at = (lead.preview_rendered < lead.preview_version)
         .then(|| pending.iter().map(|p| p.created_at).max().unwrap_or(now) + PREVIEW_QUIET_MS);
-    Some((chat, thread, ids, text, preview_at))
+    Some(Planned { chat, thread, ids, text, preview_at })
 }
