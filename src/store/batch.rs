@@ -5,7 +5,7 @@
 //! open lead or open one, mark the card's preview stale, enqueue one topic sync per lead.
 
 use super::leads::{create_lead, find_or_create_customer};
-use super::{col, Conn, Result};
+use super::{col, params, Conn, Result};
 use crate::domain::message::{preview, Inbound};
 use crate::domain::{Channel, CustomerId, Direction, LeadId, MessageRowId};
 use std::collections::{HashMap, HashSet};
@@ -31,11 +31,6 @@ pub struct StoredMessage {
 
 /// What was stored, in input order; duplicates are left out.
 pub type Stored = Vec<StoredMessage>;
-
-/// `$a, $b, …` for `n` parameters starting after `start`.
-fn params(start: usize, n: usize) -> String {
-    (start + 1..=start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
 
 /// Store the batch inside the caller's transaction. `grace_ms` delays the topic sync of a
 /// lead whose newest message is part of an album; `holds` (lead id → unix ms) are topic

@@ -221,7 +221,7 @@ impl Store {
     /// Several done at once (the batched topic sync).
     pub async fn finish_jobs(&self, ids: &[JobId]) -> Result<()> {
         for chunk in ids.chunks(500) {
-            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let list = super::params(0, chunk.len());
             let sql = format!("DELETE FROM jobs WHERE id IN ({list})");
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -278,7 +278,7 @@ impl Store {
     /// away. If a copy is enqueued in between (PostgreSQL), each is done on its own.
     pub async fn reschedule_waits(&self, waits: &[(JobId, i64)], now: i64) -> Result<()> {
         for chunk in waits.chunks(400) {
-            let list = (2..2 + chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let list = super::params(1, chunk.len());
             let covered = format!(
                 "DELETE FROM jobs WHERE id IN ({list}) AND dedupe_key IS NOT NULL AND $1 = $1 AND EXISTS
                     (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending' AND o.id <> jobs.id)"

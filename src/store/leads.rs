@@ -1,6 +1,6 @@
 //! Customers, identities, leads, messages and lead history.
 
-use super::{col, conflict, Conn, Result, Store, StoreError};
+use super::{col, conflict, params, Conn, Result, Store, StoreError};
 use crate::domain::{
     Change, Channel, CustomerId, Direction, LeadFacts, LeadId, LostReason, MessageKind, MessageRowId, Stage, UserId,
 };
@@ -169,11 +169,6 @@ const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, 
         l.card_rendered_version, l.card_menu, l.preview_version, l.preview_rendered, l.last_message_at, l.last_message_preview, l.created_at,
         (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
     FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
-
-/// `$from, $from+1, …` for an `IN (…)` list of `n` values.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
 
 const PENDING_SELECT: &str = "SELECT m.id, m.lead_id, m.channel, m.direction, m.kind, m.body, m.telegram_file_id,
         m.media_group_id, m.extra, m.sent_at, m.created_at, m.media_id, md.status AS media_status, md.file_path,
@@ -542,7 +537,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("{LEAD_SELECT} WHERE l.id IN ({})", placeholders(1, ids.len()));
+        let sql = format!("{LEAD_SELECT} WHERE l.id IN ({})", params(0, ids.len()));
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(id.0);
@@ -557,7 +552,7 @@ impl Store {
         }
         let sql = format!(
             "{PENDING_SELECT} WHERE m.lead_id IN ({}) AND m.staff_state = 'pending' ORDER BY m.id",
-            placeholders(1, ids.len())
+            params(0, ids.len())
         );
         let mut q = sqlx::query(&sql);
         for id in ids {
@@ -589,7 +584,7 @@ impl Store {
     /// These messages are now visible in the topic.
     pub async fn mark_posted(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
         for chunk in ids.chunks(500) {
-            let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let list = params(1, chunk.len());
             let sql = format!("UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id IN ({list})");
             let mut q = sqlx::query(&sql).bind(staff_message_id as i64);
             for id in chunk {

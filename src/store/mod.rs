@@ -165,6 +165,11 @@ fn sqlite_path(url: &str) -> Option<String> {
     Some(path.to_string())
 }
 
+/// `$a, $b, …` for `n` parameters starting after `start` (an `IN (…)` list).
+pub(crate) fn params(start: usize, n: usize) -> String {
+    (start + 1..=start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Read a column, naming it if the stored value cannot be read.
 pub(crate) fn col<'r, T>(row: &'r sqlx::any::AnyRow, name: &str) -> Result<T>
 where

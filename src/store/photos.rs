@@ -149,7 +149,7 @@ pub async fn sending_any(conn: &mut Conn, lead: LeadId, media: &[MediaId]) -> Re
     if media.is_empty() {
         return Ok(false);
     }
-    let list = (0..media.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+    let list = super::params(1, media.len());
     let sql = format!(
         "SELECT 1 AS one FROM messages WHERE lead_id = $1 AND direction = 'outgoing' AND delivery = 'pending'
          AND media_id IN ({list}) LIMIT 1"
