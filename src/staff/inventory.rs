@@ -35,12 +35,7 @@ pub async fn vehicle_changed(
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         return super::topic::notice_holders(tx, after.id, None, &text, now).await;
     }
-    for id in store::other_open_leads_holding(tx, after.id, 0).await? {
-        let lead = crate::domain::LeadId(id);
-        store::bump_card(tx, lead, None, now).await?;
-        store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
-    }
-    Ok(())
+    super::topic::bump_holders(tx, after.id, now).await
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ pub async fn command(
         }
     }
     if added > 0 {
-        bump_holders(tx, vehicle.id, now).await?;
+        super::topic::bump_holders(tx, vehicle.id, now).await?;
     }
     let total = store::vehicle_photo_count(tx, vehicle.id).await?;
     info!(vehicle = vehicle.id, added, total, "customer photos added to a vehicle");
@@ -159,15 +159,6 @@ fn keep_job(vehicle: i64, file_id: &str, chat: i64, thread: Option<i32>, now: i6
         dedupe_key: Some(format!("vphoto:{vehicle}:{file_id}")),
         run_at: now,
     }
-}
-
-/// The cards of the open leads that hold the car show its photo count: edit them.
-async fn bump_holders(tx: &mut store::Conn, vehicle: i64, now: i64) -> Result<(), StoreError> {
-    for id in store::other_open_leads_holding(tx, vehicle, 0).await? {
-        store::bump_card(tx, LeadId(id), None, now).await?;
-        store::jobs_enqueue(tx, &topic_sync_job(LeadId(id), now), now).await?;
-    }
-    Ok(())
 }
 
 /// The job that keeps a staff photo for a car: download it through the staff bot, check it
@@ -207,7 +198,7 @@ pub async fn keep(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     };
     let added = store::add_vehicle_photo(&mut tx, &p, now).await?;
     if added {
-        bump_holders(&mut tx, vehicle, now).await?;
+        super::topic::bump_holders(&mut tx, vehicle, now).await?;
     }
     let ack = NewJob {
         kind: JobKind::StaffReply,

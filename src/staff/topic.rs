@@ -337,6 +337,15 @@ pub async fn notice_in_tx(
     Ok(())
 }
 
+/// Every open lead that holds a vehicle gets its card edited (the car's line changed).
+pub async fn bump_holders(tx: &mut store::Conn, vehicle: i64, now: i64) -> Result<(), store::StoreError> {
+    for id in store::other_open_leads_holding(tx, vehicle, 0).await? {
+        store::bump_card(tx, LeadId(id), None, now).await?;
+        store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(LeadId(id), now), now).await?;
+    }
+    Ok(())
+}
+
 /// The same notice on every open lead that holds a vehicle (all but `except`), with their
 /// cards edited: how a car's status change reaches the leads that want it.
 pub async fn notice_holders(
