@@ -1,0 +1,115 @@
+//! Business hours (`FORECOURT_BUSINESS_HOURS`): `Mon-Sat 09:00-19:00`, or several parts
+//! separated by commas, `Mon-Fri 09:00-19:00, Sat 10:00-16:00`. The caller gives local
+//! time (weekday and minute of the day); this module knows no clock and no time zone.
+
+/// Days are 0 = Monday … 6 = Sunday.
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hours {
+    /// Per weekday, open intervals in minutes of the day [from, to).
+    days: [Vec<(u16, u16)>; 7],
+}
+
+fn day(s: &str) -> Option<usize> {
+    let s = s.trim().to_lowercase();
+    DAYS.iter().position(|d| s.starts_with(d) && s.len() >= 3)
+}
+
+fn minute(s: &str) -> Option<u16> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+impl Hours {
+    pub fn parse(spec: &str) -> Result<Hours, String> {
+        let mut days: [Vec<(u16, u16)>; 7] = Default::default();
+        for part in spec.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+            let (d, t) = part
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| format!("'{part}': expected days and hours, like 'Mon-Sat 09:00-19:00'"))?;
+            let (from_d, to_d) = match d.split_once('-') {
+                Some((a, b)) => (day(a), day(b)),
+                None => (day(d), day(d)),
+            };
+            let (Some(from_d), Some(to_d)) = (from_d, to_d) else {
+                return Err(format!("'{d}': days are Mon, Tue, Wed, Thu, Fri, Sat, Sun"));
+            };
+            let (a, b) = t.trim().split_once('-').ok_or_else(|| format!("'{t}': hours look like 09:00-19:00"))?;
+            let (Some(a), Some(b)) = (minute(a), minute(b)) else {
+                return Err(format!("'{t}': hours look like 09:00-19:00"));
+            };
+            if a >= b {
+                return Err(format!("'{t}': the day must close after it opens"));
+            }
+            let mut d = from_d;
+            loop {
+                days[d].push((a, b));
+                if d == to_d {
+                    break;
+                }
+                d = (d + 1) % 7;
+            }
+        }
+        if days.iter().all(Vec::is_empty) {
+            return Err("no opening hours given".into());
+        }
+        Ok(Hours { days })
+    }
+
+    /// Always open (no hours configured).
+    pub fn always() -> Hours {
+        Hours { days: std::array::from_fn(|_| vec![(0, 24 * 60)]) }
+    }
+
+    pub fn is_open(&self, weekday: usize, minute_of_day: u16) -> bool {
+        self.days[weekday % 7].iter().any(|(a, b)| minute_of_day >= *a && minute_of_day < *b)
+    }
+
+    /// When the dealership next opens after (weekday, minute): (weekday, minute, days ahead).
+    pub fn next_open(&self, weekday: usize, minute_of_day: u16) -> Option<(usize, u16, usize)> {
+        for ahead in 0..8 {
+            let d = (weekday + ahead) % 7;
+            let mut opens: Vec<u16> = self.days[d].iter().map(|(a, _)| *a).collect();
+            opens.sort();
+            if let Some(a) = opens.into_iter().find(|a| ahead > 0 || *a > minute_of_day) {
+                return Some((d, a, ahead));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mon_sat_nine_to_seven() {
+        let h = Hours::parse("Mon-Sat 09:00-19:00").unwrap();
+        assert!(h.is_open(0, 9 * 60));
+        assert!(h.is_open(5, 18 * 60 + 59));
+        assert!(!h.is_open(5, 19 * 60), "closing time is closed");
+        assert!(!h.is_open(0, 8 * 60 + 59));
+        assert!(!h.is_open(6, 12 * 60), "Sunday");
+        assert_eq!(h.next_open(5, 20 * 60), Some((0, 9 * 60, 2)), "Saturday night → Monday 09:00");
+        assert_eq!(h.next_open(2, 7 * 60), Some((2, 9 * 60, 0)), "early morning → today");
+    }
+
+    #[test]
+    fn several_parts_and_wrapping_ranges() {
+        let h = Hours::parse("Mon-Fri 09:00-19:00, Sat 10:00-16:00").unwrap();
+        assert!(h.is_open(5, 10 * 60) && !h.is_open(5, 9 * 60 + 30));
+        let h = Hours::parse("Sat-Mon 10:00-12:00").unwrap();
+        assert!(h.is_open(6, 11 * 60) && h.is_open(0, 11 * 60) && !h.is_open(1, 11 * 60));
+        assert!(Hours::always().is_open(6, 3 * 60));
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        for bad in ["", "Mon-Sat", "Mon-Sat 9-19", "Funday 09:00-10:00", "Mon 19:00-09:00", "Mon 25:00-26:00"] {
+            assert!(Hours::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
