@@ -22,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod flows;
 pub mod ingest;
 pub mod inventory;
 pub mod jobs;

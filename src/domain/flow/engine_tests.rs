@@ -5,7 +5,7 @@ use super::*;
 use crate::domain::flow::{Choice, Flow, Step, Text, Trigger};
 
 fn text(name: &str) -> Text {
-    Text::Template(name.into())
+    Text(name.into())
 }
 
 fn choice(value: &str, uk: &str, en: &str, also: &[&str]) -> Choice {

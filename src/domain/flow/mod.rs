@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod hours;
+pub mod limits;
 
 use super::Stage;
 use std::collections::BTreeMap;
@@ -41,13 +42,11 @@ pub const INTENTS: [&str; 4] = ["buy", "sell", "service_inquiry", "other"];
 /// Longest value kept in a free-text field (a budget, a car); the rest is cut.
 pub const MAX_ANSWER_CHARS: usize = 500;
 
-/// What a step says: a template from templates/flows/<lang>/, or text written in the flow
-/// itself, per language (a minijinja template either way).
+/// What a step says: the name of a minijinja template, one per language (a file under
+/// templates/flows/<lang>/, or text written in the flow itself, which the file check
+/// names after its step).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Text {
-    Template(String),
-    Inline(BTreeMap<String, String>),
-}
+pub struct Text(pub String);
 
 /// One answer offered as a button. `labels` by language; `also` are words that, typed by
 /// hand, mean the same (the value and every label count too).
