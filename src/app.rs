@@ -56,6 +56,8 @@ pub struct App {
     pub topic_holds: crate::ingest::TopicHolds,
     /// Free-text vehicle search (`/car …`).
     pub vehicle_search: crate::inventory::VehicleSearch,
+    /// The customer-facing bot's flows.
+    pub flows: crate::flows::Flows,
 }
 
 impl App {
@@ -121,8 +123,14 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     }
     let media = MediaStore::new(&config.data_dir);
     let links = Links::new(crate::media::link_key(&store).await?);
+    let flows = crate::flows::Flows::start(store.clone(), config.flows.clone(), clock.now_ms())
+        .await
+        .context("FORECOURT_FLOWS_DIR: loading the flows")?;
+    if flows.enabled() {
+        store.enqueue(&crate::flows::run::timer_job(clock.now_ms()), clock.now_ms()).await?;
+    }
     let topic_holds = crate::ingest::TopicHolds::default();
-    let inbox = crate::ingest::Inbox::start(store.clone(), topic_holds.clone());
+    let inbox = crate::ingest::Inbox::start(store.clone(), topic_holds.clone(), flows.enabled());
     Ok(Arc::new(App {
         store,
         config,
@@ -139,6 +147,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         inbox,
         topic_holds,
         vehicle_search: Default::default(),
+        flows,
     }))
 }
 
@@ -203,6 +212,7 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
             )));
         }
     }
+    tasks.push(tokio::spawn(crate::flows::runtime::watch(app.clone(), rx.clone())));
     tasks.push(tokio::spawn(crate::jobs::run(app.clone(), rx)));
     info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");
     Ok(Running { app, http_addr, shutdown: tx, tasks })

@@ -1,5 +1,5 @@
 //! The command line: `run`, `migrate`, `demo`, `bench`, `users`, `jobs`, `config check`,
-//! `viber set-webhook`, `media gc`, `vehicles import/list`.
+//! `viber set-webhook`, `media gc`, `vehicles import/list`, `flows check/list`.
 //! Output here is for people; the service logs through `tracing`.
 
 use crate::clock::Clock;
@@ -65,6 +65,25 @@ enum Command {
         #[command(subcommand)]
         command: VehiclesCommand,
     },
+    /// The bot's conversation flows.
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FlowsCommand {
+    /// Check flow files: every problem with file and line; exit 1 if there is any.
+    Check {
+        /// The flows directory (default: the configured one). Its templates are read from
+        /// --templates, else the `templates` directory beside it.
+        path: Option<PathBuf>,
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// The activated versions, newest first (the first is active).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -433,6 +452,49 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         if v.vin_check_ok { "" } else { "  (VIN check digit does not match)" }
                     );
                 }
+            }
+        }
+        Command::Flows { command: FlowsCommand::Check { path, templates } } => {
+            let dir = path.clone().or(config.flows.dir.clone()).unwrap_or_else(|| PathBuf::from("flows"));
+            let templates = templates
+                .or_else(|| path.as_ref().map(|p| p.parent().unwrap_or(std::path::Path::new(".")).join("templates")))
+                .unwrap_or(config.flows.templates_dir.clone());
+            let files = crate::flows::files::read_dir(&dir, &templates)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .with_context(|| format!("{} is not a directory", dir.display()))?;
+            match crate::flows::check(&files) {
+                Ok(c) => {
+                    println!(
+                        "ok: {} flows, {} files ({}; templates from {})",
+                        c.set.flows.len(),
+                        files.len(),
+                        dir.display(),
+                        templates.join("flows").display()
+                    );
+                    for (name, trigger) in c.outline() {
+                        println!("  {name:<20} {trigger}");
+                    }
+                }
+                Err(problems) => {
+                    // Problems name files by their logical path; print where they are.
+                    for p in &problems {
+                        let real = match p.file.strip_prefix("flows/") {
+                            Some(rest) => dir.join(rest),
+                            None => templates.join(&p.file["templates/".len().min(p.file.len())..]),
+                        };
+                        let p = crate::flows::Problem { file: real.display().to_string(), ..p.clone() };
+                        println!("{p}");
+                    }
+                    println!("{} problem(s); nothing would be activated", problems.len());
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Command::Flows { command: FlowsCommand::List } => {
+            let store = store(&config).await?;
+            for (id, source, author, at, hash) in store.flow_versions(50).await? {
+                let when = chrono::DateTime::from_timestamp_millis(at).map(|t| t.to_rfc3339()).unwrap_or_default();
+                println!("{id:>4}  {when}  {source:<10} {:<20} {}", author.unwrap_or_default(), &hash[..12]);
             }
         }
         Command::Demo { .. } | Command::Bench(_) => unreachable!("handled above"),

@@ -44,6 +44,34 @@ pub struct Config {
     pub erp_secret: Option<Secret>,
     /// Where a sold lead is announced (`lead.sold`, signed with `erp_secret`); off if unset.
     pub erp_url: Option<String>,
+    /// The customer-facing bot's flows.
+    pub flows: FlowsConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlowsConfig {
+    /// The flow files (`None`: the bot's flows are off).
+    pub dir: Option<PathBuf>,
+    /// The directory holding `flows/<lang>/…` templates.
+    pub templates_dir: PathBuf,
+    /// The language of customers whose messenger reports none the flows speak.
+    pub default_language: String,
+    /// Opening hours, as written (`Mon-Sat 09:00-19:00`), and parsed.
+    pub business_hours_text: String,
+    pub business_hours: crate::domain::flow::hours::Hours,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> Self {
+        let text = "Mon-Sat 09:00-19:00".to_string();
+        FlowsConfig {
+            dir: Some(PathBuf::from("flows")),
+            templates_dir: PathBuf::from("templates"),
+            default_language: "uk".into(),
+            business_hours: crate::domain::flow::hours::Hours::parse(&text).expect("the default hours parse"),
+            business_hours_text: text,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +147,7 @@ impl Default for Config {
             whatsapp: None,
             erp_secret: None,
             erp_url: None,
+            flows: FlowsConfig::default(),
         }
     }
 }
@@ -154,6 +183,17 @@ struct FileConfig {
     whatsapp: FileWhatsapp,
     #[serde(default)]
     erp: FileErp,
+    #[serde(default)]
+    flows: FileFlows,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFlows {
+    dir: Option<String>,
+    templates_dir: Option<PathBuf>,
+    default_language: Option<String>,
+    business_hours: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -322,6 +362,25 @@ impl Config {
             c.public_url = Some(u);
         }
         c.viber = load_viber(&env, file.viber)?;
+        let f = file.flows;
+        if let Some(d) = env("FORECOURT_FLOWS_DIR").or(f.dir) {
+            c.flows.dir = (d.trim() != "off").then(|| PathBuf::from(d.trim()));
+        }
+        if let Some(d) = env("FORECOURT_TEMPLATES_DIR").map(PathBuf::from).or(f.templates_dir) {
+            c.flows.templates_dir = d;
+        }
+        if let Some(l) = env("FORECOURT_DEFAULT_LANGUAGE").or(f.default_language) {
+            let l = l.trim().to_lowercase();
+            if l.len() != 2 || !l.chars().all(|c| c.is_ascii_lowercase()) {
+                return Err(bad("FORECOURT_DEFAULT_LANGUAGE", format!("`{l}` is not a two-letter code like uk or en")));
+            }
+            c.flows.default_language = l;
+        }
+        if let Some(h) = env("FORECOURT_BUSINESS_HOURS").or(f.business_hours) {
+            c.flows.business_hours =
+                crate::domain::flow::hours::Hours::parse(&h).map_err(|e| bad("FORECOURT_BUSINESS_HOURS", e))?;
+            c.flows.business_hours_text = h.trim().to_string();
+        }
         c.erp_secret = env("FORECOURT_ERP_SECRET").map(Secret::new).or(file.erp.secret).filter(|s| !s.0.is_empty());
         if c.erp_secret.as_ref().is_some_and(|s| s.0.len() < 16) {
             return Err(bad("FORECOURT_ERP_SECRET", "must be at least 16 characters (it signs the ERP's pushes)"));

@@ -39,20 +39,27 @@ pub fn topic_sync_job(lead: LeadId, run_at: i64) -> NewJob {
 /// refused again. Per process; an instance that does not know a hold only wakes a sync early.
 pub type TopicHolds = Arc<DashMap<i64, i64>>;
 
-/// Store a batch inside the caller's transaction: the messages, their topic syncs, and a
-/// media fetch for each file.
+/// Store a batch inside the caller's transaction: the messages, their topic syncs, a
+/// media fetch for each file, and (with `flows`) one flow job per lead.
 pub async fn store_batch(
     conn: &mut store::Conn,
     source: &str,
     items: &[store::BatchItem<'_>],
     now: i64,
     holds: &TopicHolds,
+    flows: bool,
 ) -> Result<store::Stored, StoreError> {
     let stored = store::store_inbound_batch(conn, source, items, now, ALBUM_GRACE_MS, Some(holds)).await?;
     for s in &stored {
         if crate::media::keeps_file(s.kind) {
             store::jobs_enqueue(conn, &crate::media::fetch_job(s.message, now), now).await?;
         }
+    }
+    if flows {
+        let mut leads: Vec<LeadId> = stored.iter().map(|s| s.lead).collect();
+        leads.sort_unstable_by_key(|l| l.0);
+        leads.dedup();
+        store::enqueue_flow_jobs(conn, &leads, now).await?;
     }
     Ok(stored)
 }
@@ -74,11 +81,19 @@ pub struct Inbox {
     writers: Vec<mpsc::Sender<Request>>,
 }
 
+/// What every writer shares.
+#[derive(Clone)]
+struct Writer {
+    store: Store,
+    holds: TopicHolds,
+    flows: bool,
+}
+
 /// Requests gathered into one transaction at most.
 const INBOX_BATCH: usize = 256;
 
 impl Inbox {
-    pub fn start(store: Store, holds: TopicHolds) -> Inbox {
+    pub fn start(store: Store, holds: TopicHolds, flows: bool) -> Inbox {
         let n = match store.engine() {
             store::Engine::Sqlite => 1,
             store::Engine::Postgres => 4,
@@ -86,7 +101,7 @@ impl Inbox {
         let writers = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
-                tokio::spawn(writer(store.clone(), rx, holds.clone()));
+                tokio::spawn(writer(Writer { store: store.clone(), holds: holds.clone(), flows }, rx));
                 tx
             })
             .collect();
@@ -106,11 +121,11 @@ impl Inbox {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Request>, holds: TopicHolds) {
+async fn writer(w: Writer, mut rx: mpsc::Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(INBOX_BATCH);
     while rx.recv_many(&mut batch, INBOX_BATCH).await > 0 {
         let now = batch.iter().map(|r| r.now).max().unwrap_or(0);
-        match store_requests(&store, &batch, now, &holds).await {
+        match store_requests(&w, &batch, now).await {
             Ok(()) => {
                 for r in batch.drain(..) {
                     let _ = r.reply.send(Ok(()));
@@ -120,7 +135,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Request>, holds: TopicHolds
                 // One bad request must not fail its neighbours: store each on its own.
                 warn!(error = %e, requests = batch.len(), "a batched ingest failed; storing one by one");
                 for r in batch.drain(..) {
-                    let one = store_requests(&store, std::slice::from_ref(&r), r.now, &holds).await;
+                    let one = store_requests(&w, std::slice::from_ref(&r), r.now).await;
                     let _ = r.reply.send(one.map_err(|e| e.to_string()));
                 }
             }
@@ -128,12 +143,12 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Request>, holds: TopicHolds
     }
 }
 
-async fn store_requests(store: &Store, reqs: &[Request], now: i64, holds: &TopicHolds) -> Result<(), StoreError> {
+async fn store_requests(w: &Writer, reqs: &[Request], now: i64) -> Result<(), StoreError> {
     let items: Vec<store::BatchItem> =
         reqs.iter().flat_map(|r| r.items.iter()).map(|m| store::BatchItem { update_id: None, inbound: m }).collect();
     let started = std::time::Instant::now();
-    let mut tx = store.begin().await?;
-    store_batch(&mut tx, "", &items, now, holds).await?;
+    let mut tx = w.store.begin().await?;
+    store_batch(&mut tx, "", &items, now, &w.holds, w.flows).await?;
     tx.commit().await?;
     tracing::debug!(messages = items.len(), took = ?started.elapsed(), "inbox batch committed");
     Ok(())

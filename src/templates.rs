@@ -42,6 +42,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/vehicle_card.txt", include_str!("../templates/staff/vehicle_card.txt")),
     ("staff/photos.txt", include_str!("../templates/staff/photos.txt")),
     ("customer/vehicle_photos.txt", include_str!("../templates/customer/vehicle_photos.txt")),
+    ("staff/bot_said.txt", include_str!("../templates/staff/bot_said.txt")),
+    ("staff/button_pressed.txt", include_str!("../templates/staff/button_pressed.txt")),
+    ("staff/bot_handoff.txt", include_str!("../templates/staff/bot_handoff.txt")),
+    ("staff/opted_out.txt", include_str!("../templates/staff/opted_out.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +124,18 @@ mod tests {
         for r in crate::domain::LostReason::ALL {
             assert_eq!(t.label("lost", r.as_str(), "?"), r.label());
         }
-        for b in ["claim", "stage_menu", "lost_menu", "back", "send_template", "vehicle_menu", "attach", "detach"] {
+        for b in [
+            "claim",
+            "stage_menu",
+            "lost_menu",
+            "back",
+            "send_template",
+            "vehicle_menu",
+            "attach",
+            "detach",
+            "bot_on",
+            "bot_off",
+        ] {
             assert_ne!(t.label("button", b, "?"), "?", "{b}");
         }
         assert_eq!(t.label("button", "unknown", "fallback"), "fallback");

@@ -402,10 +402,16 @@ pub struct ButtonPress {
     pub data: Option<String>,
 }
 
+/// Callback data of a flow's answer button in a customer chat: this prefix and the value.
+pub const FLOW_BUTTON: &str = "f:";
+
 /// What an update is, for Forecourt.
 #[derive(Debug, Clone)]
 pub enum Incoming {
     Customer(Box<Inbound>),
+    /// A customer pressed a flow's answer button: stored like a message (its text the
+    /// button's label, `extra.button` its value); the press is answered by its id.
+    CustomerButton(Box<Inbound>, String),
     Staff(StaffMessage),
     Button(ButtonPress),
     /// A person closed (`true`) or reopened a topic in a staff group.
@@ -484,6 +490,13 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
             Incoming::Ignored("message in a chat that is not a staff group")
         }
         UpdateKind::CallbackQuery(q) => {
+            let private = q.message.as_ref().is_some_and(|m| m.chat().is_private());
+            if private {
+                if !customers {
+                    return Incoming::Ignored("button press in a private chat on the staff-only bot");
+                }
+                return customer_button(q);
+            }
             if !staff {
                 return Incoming::Ignored("button press on the customer-only bot");
             }
@@ -506,6 +519,48 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
         UpdateKind::Error(_) => Incoming::Ignored("update Telegram sent that could not be read"),
         _ => Incoming::Ignored("update kind Forecourt does not use"),
     }
+}
+
+/// A flow's answer button pressed by a customer, as an inbound message.
+fn customer_button(q: &teloxide::types::CallbackQuery) -> Incoming {
+    let Some(value) = q.data.as_deref().and_then(|d| d.strip_prefix(FLOW_BUTTON)) else {
+        return Incoming::Ignored("a button in a customer chat that is not a flow's");
+    };
+    // The label the customer saw, from the message's keyboard (else the value).
+    let label = q
+        .message
+        .as_ref()
+        .and_then(|m| m.regular_message())
+        .and_then(|m| m.reply_markup())
+        .and_then(|k| {
+            k.inline_keyboard.iter().flatten().find_map(|b| match &b.kind {
+                teloxide::types::InlineKeyboardButtonKind::CallbackData(d) if d.as_str() == q.data.as_deref()? => {
+                    Some(b.text.clone())
+                }
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|| value.to_string());
+    let from = &q.from;
+    let name =
+        [Some(from.first_name.as_str()), from.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    let sent_at = q.message.as_ref().and_then(|m| m.regular_message()).map(|m| m.date.timestamp_millis()).unwrap_or(0);
+    Incoming::CustomerButton(
+        Box::new(Inbound {
+            channel: Channel::Telegram,
+            external_user: from.id.0.to_string(),
+            external_message: format!("cb:{}", q.id.0),
+            sender_name: if name.trim().is_empty() { format!("Telegram user {}", from.id.0) } else { name },
+            language: from.language_code.clone(),
+            kind: MessageKind::Text,
+            text: Some(label),
+            file_id: None,
+            media_group_id: None,
+            extra: Some(json!({ "button": value })),
+            sent_at,
+        }),
+        q.id.0.clone(),
+    )
 }
 
 #[cfg(test)]

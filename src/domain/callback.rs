@@ -27,6 +27,8 @@ pub enum CardAction {
     Detach(LeadId, i64),
     /// Send a vehicle's photos to the lead's customer.
     SendPhotos(LeadId, i64),
+    /// Turn the bot's flows on (`true`) or off for the lead.
+    Automation(LeadId, bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +48,8 @@ impl CardAction {
             | CardAction::VehicleHint(l)
             | CardAction::Attach(l, _)
             | CardAction::Detach(l, _)
-            | CardAction::SendPhotos(l, _) => l,
+            | CardAction::SendPhotos(l, _)
+            | CardAction::Automation(l, _) => l,
         }
     }
 
@@ -63,6 +66,7 @@ impl CardAction {
             CardAction::Attach(l, v) => format!("{VERSION}:va:{l}:{v}"),
             CardAction::Detach(l, v) => format!("{VERSION}:vd:{l}:{v}"),
             CardAction::SendPhotos(l, v) => format!("{VERSION}:vp:{l}:{v}"),
+            CardAction::Automation(l, on) => format!("{VERSION}:a:{l}:{}", on as u8),
         }
     }
 
@@ -96,6 +100,8 @@ impl CardAction {
                     _ => CardAction::SendPhotos(lead, v),
                 }
             }
+            ("a", Some("1")) => CardAction::Automation(lead, true),
+            ("a", Some("0")) => CardAction::Automation(lead, false),
             ("s", Some(code)) => {
                 let mut chars = code.chars();
                 let stage = chars.next().and_then(Stage::from_code).ok_or(Stale)?;
@@ -134,7 +140,8 @@ mod tests {
             lead.clone().prop_map(CardAction::VehicleHint),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Attach(l, v)),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, v)),
-            (lead, 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::SendPhotos(l, v)),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::SendPhotos(l, v)),
+            (lead, any::<bool>()).prop_map(|(l, on)| CardAction::Automation(l, on)),
         ]
     }
 

@@ -16,6 +16,8 @@
 
 pub mod check;
 pub mod files;
+pub mod run;
+pub mod runtime;
 
 use crate::domain::flow::{FlowSet, Text};
 use minijinja::Environment;
@@ -23,6 +25,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub use check::{check, Problem, Snapshot};
+pub use runtime::Flows;
 
 /// A checked set, ready to run: the flows and their compiled templates.
 pub struct Compiled {
@@ -143,8 +146,12 @@ pub fn trigger_label(t: &crate::domain::flow::Trigger) -> String {
         Trigger::AfterHours => "after_hours".into(),
         Trigger::Keyword(w) => format!("keyword: {}", w.join(", ")),
         Trigger::Timer { after_ms, stage, unanswered } => format!(
-            "timer: {}h in {}{}",
-            after_ms / 3_600_000,
+            "timer: {} in {}{}",
+            if after_ms % 86_400_000 == 0 {
+                format!("{}d", after_ms / 86_400_000)
+            } else {
+                format!("{}m", after_ms / 60_000)
+            },
             stage.as_str(),
             if *unanswered { ", unanswered" } else { "" }
         ),

@@ -41,6 +41,8 @@ async fn run_body(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::ErpPush => crate::web::erp::push(app, job).await,
         JobKind::VehiclePhoto => crate::staff::photos::keep(app, job).await,
         JobKind::StaffPhotos => crate::staff::photos::post(app, job).await,
+        JobKind::Flow => crate::flows::run::one(app, job).await,
+        JobKind::FlowTimers => crate::flows::run::timers(app, job).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }
@@ -112,17 +114,23 @@ fn lease_ms(app: &App) -> i64 {
     (120_000.0 * app.clock.speed()) as i64
 }
 
-/// What one worker runs: a job, or a batch of topic syncs.
+/// What one worker runs: a job, a batch of topic syncs, or a batch of flow jobs.
 enum Work {
     One(JobRow),
     TopicSyncs(Vec<JobRow>),
+    Flows(Vec<JobRow>),
 }
 
-/// Share claimed jobs out: every job that is not a topic sync on its own; the topic syncs
-/// spread over the free workers in batches (so a few syncs still run side by side).
+/// Share claimed jobs out: every job that is not a topic sync or a flow job on its own;
+/// the topic syncs spread over the free workers in batches (so a few syncs still run side
+/// by side); the flow jobs in one batch (one transaction).
 fn batches(claimed: Vec<JobRow>, workers: usize) -> Vec<Work> {
+    let (flows, claimed): (Vec<JobRow>, Vec<JobRow>) = claimed.into_iter().partition(|j| j.kind == JobKind::Flow);
     let (syncs, others): (Vec<JobRow>, Vec<JobRow>) = claimed.into_iter().partition(|j| j.kind == JobKind::TopicSync);
     let mut out: Vec<Work> = others.into_iter().map(Work::One).collect();
+    if !flows.is_empty() {
+        out.push(Work::Flows(flows));
+    }
     if !syncs.is_empty() {
         let per = syncs.len().div_ceil(workers.max(1)).clamp(1, crate::staff::batch::BATCH);
         let mut syncs = syncs.into_iter().peekable();
@@ -171,6 +179,7 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 match work {
                     Work::One(job) => run_job(&app, job).await,
                     Work::TopicSyncs(jobs) => crate::staff::batch::sync_many(&app, jobs).await,
+                    Work::Flows(jobs) => crate::flows::run::process_jobs(&app, jobs).await,
                 }
                 drop(permit);
                 app.wake.notify_one();

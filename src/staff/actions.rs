@@ -305,6 +305,8 @@ async fn queue_outgoing(
     let Some(message) = store::insert_message(tx, out, now).await? else {
         return Ok(None);
     };
+    // A person wrote to the customer: the bot's turn ends, and follow-ups count from now.
+    store::staff_wrote(tx, out.lead, now).await?;
     let job = NewJob {
         kind: JobKind::Deliver,
         payload: json!({ "message": message.0 }),
@@ -397,6 +399,16 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => "template" }), false);
         }
         match action {
+            CardAction::Automation(_, on) => {
+                if let Err(e) = lead::switch_automation(actor, &facts) {
+                    break 'decided answer(refused(e), true);
+                }
+                store::set_automation(&mut tx, lead.id, on, now).await?;
+                store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+                info!(lead = lead.id.0, user = user.id.0, on, "the bot's automation switched");
+                let what = if on { "bot_on" } else { "bot_off" };
+                break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => what }), false);
+            }
             CardAction::SendPhotos(_, v) => {
                 let done = super::photos::send(app, &mut tx, &user, &lead, v, now).await?;
                 break 'decided answer(done.answer, done.refused);
@@ -452,7 +464,8 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             | CardAction::VehicleHint(_)
             | CardAction::Attach(..)
             | CardAction::Detach(..)
-            | CardAction::SendPhotos(..) => Ok((vec![], Menu::Main, "menu")),
+            | CardAction::SendPhotos(..)
+            | CardAction::Automation(..) => Ok((vec![], Menu::Main, "menu")),
         };
         match result {
             Err(e) => answer(refused(e), true),

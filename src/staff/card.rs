@@ -47,6 +47,11 @@ struct CardView<'a> {
     owner: Option<&'a str>,
     vehicles: Vec<VehicleView>,
     do_not_contact: bool,
+    intent: Option<String>,
+    vehicle_interest: Option<&'a str>,
+    budget: Option<&'a str>,
+    notes: Option<&'a str>,
+    automation: bool,
     last_message: Option<&'a str>,
     last_message_at: String,
     menu_hint: Option<String>,
@@ -88,6 +93,11 @@ pub fn render(
         owner: lead.owner_name.as_deref(),
         vehicles: vehicles.iter().map(vehicle_view).collect(),
         do_not_contact: lead.do_not_contact,
+        intent: lead.intent.as_deref().map(|i| app.templates.label("intent", i, i)),
+        vehicle_interest: lead.vehicle_interest.as_deref(),
+        budget: lead.budget.as_deref(),
+        notes: lead.notes.as_deref(),
+        automation: lead.automation,
         last_message: lead.last_message_preview.as_deref(),
         last_message_at: lead.last_message_at.map(|t| app.local_time(t, true)).unwrap_or_default(),
         menu_hint,
@@ -140,6 +150,11 @@ pub fn render(
                 ));
             }
             rows.push(second);
+            if lead.stage.is_open() && !lead.do_not_contact && app.flows.enabled() {
+                let (label, on) = if lead.automation { ("bot_off", false) } else { ("bot_on", true) };
+                let fallback = if on { "🤖 Turn the bot on" } else { "🤖 Turn the bot off" };
+                rows.push(vec![button(app.templates.label("button", label, fallback), CardAction::Automation(id, on))]);
+            }
             if lead.stage.is_open() {
                 for a in vehicles {
                     let label = format!(

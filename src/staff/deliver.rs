@@ -66,8 +66,13 @@ async fn telegram(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
     }
     let body = d.body.clone().unwrap_or_default();
     let file = if d.kind == MessageKind::Text { None } else { telegram_file(app, d).await? };
+    // A flow's question: one inline button a row, `f:<value>` as its data.
+    let keyboard: Vec<Vec<(String, String)>> = flow_buttons(d)
+        .into_iter()
+        .map(|(value, label)| vec![(label, format!("{}{value}", crate::channels::telegram::FLOW_BUTTON))])
+        .collect();
     let sent = match file {
-        None => bot.api.send_text(chat, None, &body, None).await,
+        None => bot.api.send_text(chat, None, &body, (!keyboard.is_empty()).then_some(&keyboard)).await,
         Some(file) => {
             let caption = (!body.is_empty()).then_some(body.as_str());
             bot.api.send_media(chat, None, d.kind, &file, caption).await
@@ -164,11 +169,27 @@ enum Prepared {
     Retry(String),
 }
 
-/// Build the message: text as text, a staff file kept first and sent as a signed link.
+/// A flow question's buttons: (value, label) each.
+fn flow_buttons(d: &Delivery) -> Vec<(String, String)> {
+    let Some(list) = d.extra.as_ref().and_then(|e| e["buttons"].as_array()) else { return Vec::new() };
+    list.iter().filter_map(|b| Some((b.get(0)?.as_str()?.to_string(), b.get(1)?.as_str()?.to_string()))).collect()
+}
+
+/// Build the message: text as text (a flow's question with its buttons — on Viber a reply
+/// button sends its label, so that is its payload too; on WhatsApp the value is the id),
+/// a staff file kept first and sent as a signed link.
 async fn prepare(app: &App, d: &Delivery) -> anyhow::Result<Prepared> {
     let body = d.body.clone().unwrap_or_default();
     if d.kind == MessageKind::Text {
-        return Ok(Prepared::Send(Outgoing::Text(body), None));
+        let buttons = flow_buttons(d);
+        if buttons.is_empty() {
+            return Ok(Prepared::Send(Outgoing::Text(body), None));
+        }
+        let buttons = match d.channel {
+            Channel::Viber => buttons.into_iter().map(|(_, label)| (label.clone(), label)).collect(),
+            _ => buttons,
+        };
+        return Ok(Prepared::Send(Outgoing::Buttons { text: body, buttons }, None));
     }
     if !crate::media::keeps_file(d.kind) {
         return Ok(Prepared::Fail("unsupported", String::new()));
@@ -244,7 +265,14 @@ async fn whatsapp(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
             language: e["language"].as_str().unwrap_or("uk").to_string(),
         })
     });
-    let out = match template {
+    // The bot's follow-up after the 24-hour window: the approved template instead.
+    let bot_template = || {
+        let flow = d.user.is_none() && d.extra.as_ref().is_some_and(|e| e.get("flow").is_some());
+        let (name, language) = app.config.whatsapp.as_ref()?.template.clone()?;
+        (flow && !whatsapp_window_open(d.last_inbound_at, app.clock.now_ms()))
+            .then_some(Outgoing::Template { name, language })
+    };
+    let out = match template.or_else(bot_template) {
         Some(t) => t,
         None => {
             if !whatsapp_window_open(d.last_inbound_at, app.clock.now_ms()) {

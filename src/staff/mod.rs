@@ -36,7 +36,8 @@ pub async fn process_update(
         Incoming::Customer(inbound) => {
             let mut tx = app.store.begin().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
-            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds).await?;
+            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
+                .await?;
             tx.commit().await?;
             match out.first() {
                 Some(i) => {
@@ -50,6 +51,22 @@ pub async fn process_update(
                 }
                 None => debug!(update_id, "update or message seen before"),
             }
+            Ok(())
+        }
+        Incoming::CustomerButton(inbound, callback) => {
+            // Stored like a typed answer; the press is answered by the customer's bot.
+            let mut tx = app.store.begin().await?;
+            let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
+            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
+                .await?;
+            let mut answer = replies::answer_callback_job(&callback, "", false, now);
+            answer.payload["bot"] = serde_json::json!("customer");
+            store::jobs_enqueue(&mut tx, &answer, now).await?;
+            tx.commit().await?;
+            if let Some(i) = out.first() {
+                info!(lead = i.lead.0, "customer pressed a flow button");
+            }
+            app.wake.notify_one();
             Ok(())
         }
         Incoming::Staff(m) => actions::on_staff_message(app, &source, update_id, m).await,
@@ -109,7 +126,8 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
     let items: Vec<store::BatchItem> =
         run.iter().map(|(update_id, m)| store::BatchItem { update_id: Some(*update_id), inbound: m }).collect();
     let mut tx = app.store.begin().await?;
-    let stored = crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds).await?;
+    let stored =
+        crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds, app.flows.enabled()).await?;
     tx.commit().await?;
     Ok(stored.len())
 }

@@ -312,6 +312,7 @@ pub async fn send(
         store::set_message_media(tx, id, p.id).await?;
         messages.push(id);
     }
+    store::staff_wrote(tx, lead.id, now).await?;
     let mut rest = messages.as_slice();
     for size in photos::sends(channel, messages.len()) {
         let (batch, tail) = rest.split_at(size);

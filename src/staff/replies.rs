@@ -73,7 +73,8 @@ pub async fn answer_callback(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Out
     let id = job.payload["id"].as_str().context("callback answer without id")?;
     let text = job.payload["text"].as_str().unwrap_or_default();
     let alert = job.payload["alert"].as_bool().unwrap_or(false);
-    match app.staff_bot.api.answer_callback(id, text, alert).await {
+    let bot = if job.payload["bot"] == "customer" { &app.customer_bot } else { &app.staff_bot };
+    match bot.api.answer_callback(id, text, alert).await {
         Ok(()) => Ok(Outcome::Done),
         // Too old to answer (Telegram gives ~15 s): nothing more to do.
         Err(TgError::BadRequest(e)) => {

@@ -414,6 +414,19 @@ fn notice_keyboard(app: &App, button: &str, lead: LeadId) -> Keyboard {
 fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
     let body = m.body.clone().unwrap_or_default();
     Ok(match m.kind {
+        // The bot's own message (staff replies are never shown back in the topic).
+        MessageKind::Text if m.direction == Direction::Outgoing => {
+            let buttons: Vec<String> = m
+                .extra
+                .as_ref()
+                .and_then(|e| e["buttons"].as_array())
+                .map(|bs| bs.iter().filter_map(|b| b.get(1)?.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            app.templates.render("staff/bot_said.txt", minijinja::context! { text => body, buttons })?
+        }
+        MessageKind::Text if m.extra.as_ref().is_some_and(|e| e.get("button").is_some()) => {
+            app.templates.render("staff/button_pressed.txt", minijinja::context! { text => body })?
+        }
         MessageKind::Text => body,
         MessageKind::Contact => {
             let name = m.extra.as_ref().and_then(|e| e["name"].as_str()).unwrap_or("").to_string();

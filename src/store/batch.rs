@@ -213,28 +213,16 @@ pub async fn store_inbound_batch(
 
     // 6. One topic sync per lead (deduplicated): a pending one is brought forward if this
     //    batch needs it sooner.
-    let sql = format!(
-        "INSERT INTO jobs (kind, payload, queue_key, dedupe_key, status, run_at, attempts, created_at, updated_at)
-         VALUES {} ON CONFLICT (dedupe_key) WHERE status = 'pending'
-         DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END",
-        (0..leads.len())
-            .map(|k| format!(
-                "('topic_sync', ${a}, ${b}, ${b}, 'pending', ${c}, 0, $1, $1)",
-                a = k * 3 + 2,
-                b = k * 3 + 3,
-                c = k * 3 + 4
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut q = sqlx::query(&sql).bind(now);
-    for (lead, it) in &leads {
-        let mut run_at = if it.media_group_id.is_some() { now + grace_ms } else { now };
-        if let Some(held) = holds.and_then(|h| h.get(&lead.0).map(|t| *t)) {
-            run_at = run_at.max(held);
-        }
-        q = q.bind(serde_json::json!({ "lead": lead.0 }).to_string()).bind(format!("topic:{}", lead.0)).bind(run_at);
-    }
-    q.execute(&mut *conn).await?;
+    let syncs: Vec<(LeadId, i64)> = leads
+        .iter()
+        .map(|(lead, it)| {
+            let mut run_at = if it.media_group_id.is_some() { now + grace_ms } else { now };
+            if let Some(held) = holds.and_then(|h| h.get(&lead.0).map(|t| *t)) {
+                run_at = run_at.max(held);
+            }
+            (*lead, run_at)
+        })
+        .collect();
+    super::flows::enqueue_topic_syncs(conn, &syncs, now).await?;
     Ok(stored)
 }

@@ -26,10 +26,14 @@ pub enum JobKind {
     VehiclePhoto,
     /// Post kept photos into a staff chat.
     StaffPhotos,
+    /// Run the flows on a lead's new customer messages.
+    Flow,
+    /// Look for leads whose follow-up timers are due (recurring).
+    FlowTimers,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -38,6 +42,8 @@ impl JobKind {
         JobKind::ErpPush,
         JobKind::VehiclePhoto,
         JobKind::StaffPhotos,
+        JobKind::Flow,
+        JobKind::FlowTimers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +56,8 @@ impl JobKind {
             JobKind::ErpPush => "erp_push",
             JobKind::VehiclePhoto => "vehicle_photo",
             JobKind::StaffPhotos => "staff_photos",
+            JobKind::Flow => "flow",
+            JobKind::FlowTimers => "flow_timers",
         }
     }
 

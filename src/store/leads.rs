@@ -58,6 +58,14 @@ pub struct LeadRow {
     pub created_at: i64,
     pub vehicles: i64,
     pub do_not_contact: bool,
+    /// What the bot learned (issue 5): the client's intent, the car wanted or sold, the
+    /// budget, and notes (answers that fit no button).
+    pub intent: Option<String>,
+    pub vehicle_interest: Option<String>,
+    pub budget: Option<String>,
+    pub notes: Option<String>,
+    /// The bot's flows run on this lead.
+    pub automation: bool,
 }
 
 impl LeadRow {
@@ -167,6 +175,7 @@ const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, 
         u.name AS owner_name, u.staff_chat_id AS owner_staff_chat, l.stage, l.lost_reason, l.source_channel,
         l.last_channel, l.staff_chat_id, l.topic_thread_id, l.topic_closed, l.card_message_id, l.card_version,
         l.card_rendered_version, l.card_menu, l.preview_version, l.preview_rendered, l.last_message_at, l.last_message_preview, l.created_at,
+        l.intent, l.vehicle_interest, l.budget, l.notes, l.automation,
         (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
     FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
 
@@ -228,6 +237,11 @@ fn lead_from(row: &AnyRow) -> Result<LeadRow> {
         last_message_preview: col(row, "last_message_preview")?,
         created_at: col(row, "created_at")?,
         vehicles: col(row, "vehicles")?,
+        intent: col(row, "intent")?,
+        vehicle_interest: col(row, "vehicle_interest")?,
+        budget: col(row, "budget")?,
+        notes: col(row, "notes")?,
+        automation: col::<i64>(row, "automation")? == 1,
     })
 }
 

@@ -6,6 +6,7 @@
 //! `&mut AnyConnection` (from [`Store::begin`]); the rest use the pool.
 
 mod batch;
+mod flows;
 mod jobs;
 mod leads;
 mod media;
@@ -14,6 +15,7 @@ mod users;
 mod vehicles;
 
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
+pub use flows::*;
 pub use jobs::{enqueue as jobs_enqueue, JobKind, JobRow, JobStatusCount, NewJob};
 pub use leads::*;
 pub use media::*;

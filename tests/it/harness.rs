@@ -105,6 +105,11 @@ pub struct Opts {
     pub wa_template: Option<&'static str>,
     /// Where sold leads are announced (`FORECOURT_ERP_URL`).
     pub erp_url: Option<String>,
+    /// The bot's flows: a directory holding `flows/` and `templates/flows/` (see
+    /// `flow_files`), or `None` for flows off (the stories of the bridge itself).
+    pub flows: Option<std::path::PathBuf>,
+    /// `FORECOURT_BUSINESS_HOURS`, when not the default.
+    pub business_hours: Option<&'static str>,
 }
 
 impl Default for Opts {
@@ -121,6 +126,8 @@ impl Default for Opts {
             channels: false,
             wa_template: Some("reengage:uk"),
             erp_url: None,
+            flows: None,
+            business_hours: None,
         }
     }
 }
@@ -177,6 +184,12 @@ impl TestApp {
         config.jobs.max_attempts = opts.max_attempts;
         config.erp_secret = Some(Secret::new(ERP_SECRET));
         config.erp_url = opts.erp_url.clone();
+        config.flows.dir = opts.flows.as_ref().map(|d| d.join("flows"));
+        config.flows.templates_dir = opts.flows.as_ref().map(|d| d.join("templates")).unwrap_or_default();
+        if let Some(h) = opts.business_hours {
+            config.flows.business_hours = forecourt::domain::flow::hours::Hours::parse(h).unwrap();
+            config.flows.business_hours_text = h.into();
+        }
         let (mut viber, mut wa) = (None, None);
         if opts.channels {
             let v = FakeViber::start(VIBER_TOKEN, clock.clone()).await.expect("fake Viber starts");

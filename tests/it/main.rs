@@ -7,6 +7,7 @@ mod bridge;
 mod channels;
 mod cli;
 mod erp;
+mod flows;
 mod photos;
 mod resilience;
 mod staff;

@@ -303,6 +303,8 @@ fn run_binary(db: &str, dir: &std::path::Path, telegram: &str, extra: &[(&str, S
         .env("FORECOURT_STAFF_CHAT_ID", STAFF.to_string())
         .env("FORECOURT_DATA_DIR", dir.join("data"))
         .env("FORECOURT_LOG", "warn")
+        // These stories count the bridge's rows; the bot's flows have their own story.
+        .env("FORECOURT_FLOWS_DIR", "off")
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -90,7 +90,7 @@ impl Outcome {
 /// Whether `text` on its own is an opt-out.
 pub fn is_opt_out(set: &FlowSet, text: &str) -> bool {
     let n = normalise(text);
-    !n.is_empty() && set.opt_out_words.iter().any(|w| *w == n)
+    !n.is_empty() && set.opt_out_words.contains(&n)
 }
 
 /// Which choice an answer means: the pressed button's value, or typed text equal to a
@@ -149,7 +149,8 @@ pub fn advance(active: &FlowSet, current: Option<(&FlowSet, &State)>, facts: &Fa
     let (text, button) = match input {
         Input::Message { text, button } => (text, button),
         Input::Timer(name) => {
-            if !facts.automation || current.is_some() {
+            // A follow-up replaces a question left unanswered (the customer went quiet).
+            if !facts.automation {
                 return Outcome::nothing(kept);
             }
             let Some((fi, _)) = active.flow(name) else { return Outcome::nothing(kept) };

@@ -328,15 +328,15 @@ fn a_do_not_contact_customer_or_automation_off_gets_nothing() {
 }
 
 #[test]
-fn a_timer_starts_its_flow_unless_a_conversation_is_waiting() {
+fn a_timer_starts_its_flow_and_replaces_an_unanswered_question() {
     let s = set();
     let lead = Lead::new();
     let o = advance(&s, None, &lead.facts(), Input::Timer("day3"));
     assert_eq!(o.actions, vec![Action::Started("day3".into()), Action::Say { set: Set::Active, flow: 4, step: 0 }]);
     let st = State { flow: "welcome".into(), step: "car".into(), misses: 0 };
     let o = advance(&s, Some((&s, &st)), &lead.facts(), Input::Timer("day3"));
-    assert!(o.actions.is_empty());
-    assert_eq!(o.state.unwrap().1, st);
+    assert_eq!(o.actions[0], Action::Started("day3".into()));
+    assert_eq!(o.state, None, "the old question is dropped");
     assert!(advance(&s, None, &lead.facts(), Input::Timer("gone")).actions.is_empty());
 }
 

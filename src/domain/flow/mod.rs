@@ -179,7 +179,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 pub fn pick_language(reported: Option<&str>, languages: &[String], default: &str) -> String {
     let short = reported.map(|l| l.trim().to_lowercase()).map(|l| l.chars().take(2).collect::<String>());
     match short {
-        Some(l) if languages.iter().any(|x| *x == l) => l,
+        Some(l) if languages.contains(&l) => l,
         // Russian-speaking customers of a Ukrainian dealership are answered in Ukrainian.
         Some(l) if l == "ru" && languages.iter().any(|x| x == "uk") => "uk".into(),
         _ => default.to_string(),

@@ -161,6 +161,31 @@ impl FakeTelegram {
         id
     }
 
+    /// A customer presses the inline button labelled `label` under a bot message in their
+    /// chat. Returns the callback query id.
+    pub fn customer_presses(&self, who: &FakeUser, message_id: i32, label: &str) -> String {
+        let mut st = self.lock();
+        st.people.insert(who.id, who.json());
+        st.next_callback += 1;
+        let id = format!("cbq-{}", st.next_callback);
+        let message = st.message_json(who.id, message_id).expect("message exists");
+        let data = message["reply_markup"]["inline_keyboard"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|row| row.as_array().into_iter().flatten())
+            .find(|b| b["text"] == label)
+            .and_then(|b| b["callback_data"].as_str())
+            .unwrap_or_else(|| panic!("no button '{label}' under message {message_id}"))
+            .to_string();
+        st.push_update(json!({"callback_query": {
+            "id": id, "from": who.json(), "chat_instance": format!("ci{}", who.id), "data": data, "message": message
+        }}));
+        drop(st);
+        self.updates_ready();
+        id
+    }
+
     /// Queue any update JSON as it is (malformed ones included). Returns its update id.
     pub fn inject_raw(&self, update: Value) -> i64 {
         let id = self.lock().push_update(update);
