@@ -46,6 +46,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/button_pressed.txt", include_str!("../templates/staff/button_pressed.txt")),
     ("staff/bot_handoff.txt", include_str!("../templates/staff/bot_handoff.txt")),
     ("staff/opted_out.txt", include_str!("../templates/staff/opted_out.txt")),
+    ("staff/flows.txt", include_str!("../templates/staff/flows.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,28 @@ pub enum CardAction {
 #[error("this button is out of date")]
 pub struct Stale;
 
+/// Buttons on the admins' flow messages (not on a lead card).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowAction {
+    /// Activate an uploaded flow file (by upload id).
+    Activate(i64),
+}
+
+impl FlowAction {
+    pub fn encode(self) -> String {
+        match self {
+            FlowAction::Activate(id) => format!("{VERSION}:fl:{id}"),
+        }
+    }
+
+    /// `None` when the data is not a flow button at all (try [`CardAction`]); a flow
+    /// button that does not parse is stale.
+    pub fn decode(data: &str) -> Option<Result<FlowAction, Stale>> {
+        let rest = data.strip_prefix(VERSION)?.strip_prefix(":fl:")?;
+        Some(rest.parse::<i64>().ok().filter(|id| *id > 0).map(FlowAction::Activate).ok_or(Stale))
+    }
+}
+
 impl CardAction {
     pub fn lead(self) -> LeadId {
         match self {
@@ -157,6 +179,16 @@ mod tests {
         fn arbitrary_text_never_panics(s in ".{0,80}") {
             let _ = CardAction::decode(&s);
         }
+    }
+
+    #[test]
+    fn flow_buttons_round_trip_and_are_not_card_actions() {
+        let a = FlowAction::Activate(42);
+        assert_eq!(FlowAction::decode(&a.encode()), Some(Ok(a)));
+        assert_eq!(FlowAction::decode("1:fl:x"), Some(Err(Stale)));
+        assert_eq!(FlowAction::decode("1:fl:0"), Some(Err(Stale)));
+        assert_eq!(FlowAction::decode(&CardAction::Claim(LeadId(3)).encode()), None);
+        assert_eq!(CardAction::decode(&a.encode()), Err(Stale));
     }
 
     #[test]

@@ -37,6 +37,11 @@ impl Role {
     pub fn may_act(self) -> bool {
         !matches!(self, Role::Analyst)
     }
+
+    /// Only admins change what the bot says to customers (flow uploads and rollbacks).
+    pub fn may_edit_flows(self) -> bool {
+        matches!(self, Role::Admin)
+    }
 }
 
 impl std::fmt::Display for Role {
@@ -56,5 +61,12 @@ mod tests {
         }
         assert_eq!(Role::parse(" Manager "), Some(Role::Manager));
         assert_eq!(Role::parse("owner"), None);
+    }
+
+    #[test]
+    fn only_admins_edit_flows() {
+        for r in Role::ALL {
+            assert_eq!(r.may_edit_flows(), r == Role::Admin, "{r}");
+        }
     }
 }

@@ -14,6 +14,7 @@
 //! The rules (what triggers, what a step does, opt-out) live in `domain::flow`; nothing
 //! here decides them.
 
+pub mod admin;
 pub mod check;
 pub mod files;
 pub mod run;

@@ -43,6 +43,7 @@ async fn run_body(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::StaffPhotos => crate::staff::photos::post(app, job).await,
         JobKind::Flow => crate::flows::run::one(app, job).await,
         JobKind::FlowTimers => crate::flows::run::timers(app, job).await,
+        JobKind::FlowUpload => crate::flows::admin::check_upload(app, job).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

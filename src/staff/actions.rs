@@ -45,12 +45,33 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         Some(t) => app.store.lead_by_topic(m.chat, t).await?,
         None => None,
     };
+    let text = m.content.text.clone().unwrap_or_default();
+    let cmd = if m.content.kind == MessageKind::Text { command(&text) } else { None };
+    // `/flows` may activate a version, which writes on its own: before this transaction.
+    let mut flows_answer = match (&cmd, &user) {
+        (Some((name, args)), Some(u)) if name == "flows" => {
+            Some(crate::flows::admin::command(app, u, args).await.map_err(other)?)
+        }
+        _ => None,
+    };
     let mut tx = app.store.begin().await?;
     if !store::mark_update_seen(&mut tx, source, update_id, now).await? {
         return Ok(());
     }
-    let text = m.content.text.clone().unwrap_or_default();
-    let cmd = if m.content.kind == MessageKind::Text { command(&text) } else { None };
+
+    // A flow file for the bot (admins only): never relayed to a customer.
+    if let Some(file) = crate::flows::admin::flow_file(&m) {
+        let answer = match &user {
+            None => Some(render(app, "staff/not_staff.txt", minijinja::context! {})),
+            Some(u) => crate::flows::admin::on_file(app, &mut tx, &m, u, file, now).await?,
+        };
+        if let Some(a) = answer {
+            reply(app, &mut tx, m.chat, m.thread, &a).await.map_err(other)?;
+        }
+        tx.commit().await?;
+        app.wake.notify_one();
+        return Ok(());
+    }
 
     // `/photo`, as a photo's caption or as a reply to a customer's photo.
     if let Some(args) = super::photos::is_photo_command(&m) {
@@ -75,6 +96,7 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         };
         let answer = match name.as_str() {
             "help" | "start" => Some(render(app, "staff/help.txt", minijinja::context! {})),
+            "flows" => flows_answer.take(),
             "my" => Some(list(app, "staff/my.txt", Some(user.id)).await?),
             "queue" => Some(list(app, "staff/queue.txt", None).await?),
             "lead" => match args.trim_start_matches('#').parse::<i64>() {
@@ -347,6 +369,14 @@ fn other(e: anyhow::Error) -> StoreError {
 pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPress) -> Result<(), StoreError> {
     let now = app.clock.now_ms();
     let user = active_user(app, b.from).await?;
+    // Activating an uploaded flow file writes on its own: before this transaction.
+    let flow_press = match (crate::domain::callback::FlowAction::decode(b.data.as_deref().unwrap_or("")), &user) {
+        (Some(Ok(crate::domain::callback::FlowAction::Activate(id))), Some(u)) => {
+            Some(Ok(crate::flows::admin::activate(app, u, id).await.map_err(other)?))
+        }
+        (Some(Err(stale)), _) => Some(Err(stale)),
+        _ => None,
+    };
     let mut tx = app.store.begin().await?;
     if !store::mark_update_seen(&mut tx, source, update_id, now).await? {
         return Ok(());
@@ -357,6 +387,16 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             break 'decided answer(render(app, "staff/not_staff.txt", minijinja::context! {}), true);
         };
         let stale = || render(app, "staff/stale_button.txt", minijinja::context! {});
+        match flow_press {
+            Some(Ok((text, post))) => {
+                if let (Some(p), Some(chat)) = (post, b.chat) {
+                    reply(app, &mut tx, chat, None, &p).await.map_err(other)?;
+                }
+                break 'decided answer(text, false);
+            }
+            Some(Err(_)) => break 'decided answer(stale(), true),
+            None => {}
+        }
         let Ok(action) = CardAction::decode(b.data.as_deref().unwrap_or("")) else {
             break 'decided answer(stale(), true);
         };

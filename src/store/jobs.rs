@@ -30,10 +30,12 @@ pub enum JobKind {
     Flow,
     /// Look for leads whose follow-up timers are due (recurring).
     FlowTimers,
+    /// Download and check a flow file an admin sent to the staff bot.
+    FlowUpload,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 10] = [
+    pub const ALL: [JobKind; 11] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -44,6 +46,7 @@ impl JobKind {
         JobKind::StaffPhotos,
         JobKind::Flow,
         JobKind::FlowTimers,
+        JobKind::FlowUpload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl JobKind {
             JobKind::StaffPhotos => "staff_photos",
             JobKind::Flow => "flow",
             JobKind::FlowTimers => "flow_timers",
+            JobKind::FlowUpload => "flow_upload",
         }
     }
 

@@ -411,3 +411,88 @@ async fn a_changed_greeting_on_disk_is_taken_without_a_restart_and_a_broken_file
     assert_eq!(app.store.flow_versions(10).await.unwrap().len(), 2, "nothing new was activated");
     app.stop().await;
 }
+
+/// The admin's upload: a greeting written in the flow itself.
+const NEW_WELCOME_GREETING: &str =
+    "send: {uk: \"Раді вітати, {{ customer }}! Це бот автосалону.\", en: \"Welcome, {{ customer }}!\"}";
+
+#[tokio::test]
+async fn an_admin_sends_a_flow_file_sees_what_changes_activates_it_and_can_roll_back() {
+    let files = flow_files(&[]);
+    let app = start_with_flows(files.path(), OPEN, false).await;
+    let admin = app.staff(950, "Ada Admin", Role::Admin).await;
+    let max = app.staff(900, "Max Petrenko", Role::Manager).await;
+    let send = |who: &forecourt::sandbox::telegram::FakeUser, name: &str, src: &str| {
+        let id = app.fake.upload_file("document", src.as_bytes());
+        app.fake.staff_sends(
+            STAFF,
+            None,
+            who,
+            forecourt::sandbox::telegram::Content::Document {
+                file_id: id,
+                caption: None,
+                file_name: Some(name.into()),
+            },
+        );
+    };
+    let general = |needle: &'static str| {
+        move |f: &forecourt::sandbox::telegram::FakeTelegram| {
+            f.general_messages(STAFF).iter().any(|m| text(m).contains(needle))
+        }
+    };
+    let welcome = std::fs::read_to_string(files.path().join("flows/welcome.yaml")).unwrap();
+    let changed = welcome.replace("send: welcome/greeting", NEW_WELCOME_GREETING);
+    assert_ne!(changed, welcome);
+
+    // A manager may not.
+    send(&max, "welcome.yaml", &changed);
+    app.until("the manager is refused", general("Only admins may change the bot's flows")).await;
+    // A broken file: its problems with lines, nothing changes.
+    send(&admin, "welcome.yaml", &changed.replace("next: by_intent", "next: nowhere"));
+    app.until("the problems are listed", general("flows/welcome.yaml:12: step 'intent' goes to 'nowhere'")).await;
+    // The good one: a summary and an Activate button.
+    send(&admin, "welcome.yaml", &changed);
+    app.until("the summary", general("✏️ welcome: steps changed: greet")).await;
+    let summary = app.fake.general_messages(STAFF).into_iter().find(|m| text(m).contains("✏️ welcome")).unwrap();
+    // Only an admin's press counts.
+    let data = button_data(&summary, "✅ Activate").expect("an Activate button");
+    let id = app.fake.staff_presses(STAFF, summary.message_id, &max, &data);
+    assert!(app.callback_answer(&id).await.contains("Only admins"));
+    assert_eq!(app.store.flow_versions(10).await.unwrap().len(), 1);
+    let id = app.fake.staff_presses(STAFF, summary.message_id, &admin, &data);
+    assert!(app.callback_answer(&id).await.contains("is active"));
+    let id = app.fake.staff_presses(STAFF, summary.message_id, &admin, &data);
+    assert!(app.callback_answer(&id).await.contains("activated already"), "a second press does nothing");
+    let versions = app.store.flow_versions(10).await.unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0].1, "upload");
+    assert_eq!(versions[0].2.as_deref(), Some("Ada Admin"));
+
+    let c = app.customer(520, "Zoya", None);
+    app.fake.customer_writes(&c, "Привіт");
+    let said = bot_said(&app, c.id, 2).await;
+    assert_eq!(text(&said[0]), "Раді вітати, Zoya! Це бот автосалону.");
+    // A restart keeps the upload (the disk's files did not change).
+    let mut app = app;
+    app.restart().await;
+    let d = app.customer(521, "Dmytro", None);
+    app.fake.customer_writes(&d, "Привіт");
+    let said = bot_said(&app, d.id, 2).await;
+    assert_eq!(text(&said[0]), "Раді вітати, Dmytro! Це бот автосалону.");
+    // /flows lists the versions; /flows rollback 1 goes back.
+    app.fake.staff_writes(STAFF, None, &admin, "/flows");
+    app.until("the list", general("Flow versions (newest first")).await;
+    app.fake.staff_writes(STAFF, None, &max, "/flows rollback 1");
+    app.until("the manager's rollback is refused", |f| {
+        f.general_messages(STAFF).iter().filter(|m| text(m).contains("Only admins")).count() >= 2
+    })
+    .await;
+    app.fake.staff_writes(STAFF, None, &admin, "/flows rollback 1");
+    app.until("the rollback", general("(rollback to 1, by Ada Admin)")).await;
+    let e = app.customer(522, "Emma", None);
+    app.fake.customer_writes(&e, "Привіт");
+    let said = bot_said(&app, e.id, 2).await;
+    assert!(text(&said[0]).starts_with("Вітаємо, Emma!"), "{}", text(&said[0]));
+    assert_eq!(app.store.flow_versions(10).await.unwrap().len(), 3);
+    app.stop().await;
+}
