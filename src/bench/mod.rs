@@ -11,7 +11,10 @@
 //!   generator on loopback): requests/s and p50/p99 to a committed 200, beside the same
 //!   service's no-op route.
 //! - `search`: free-text vehicle search over 100,000 cars, p50/p99 per engine.
+//! - `flows`: the flow engine advancing 10,000 conversations by one message each: steps/s
+//!   and the p99 of a turn, texts rendered.
 
+mod flows;
 mod search;
 mod webhooks;
 
@@ -63,6 +66,8 @@ enum BenchKind {
     Webhooks(webhooks::Args),
     /// Free-text vehicle search over a large inventory: p50/p99 per engine.
     Search(search::Args),
+    /// The flow engine: N conversations advanced by one message each.
+    Flows(flows::Args),
     /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
     Limits {
         /// Virtual minutes of traffic.
@@ -89,6 +94,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         BenchKind::Webhooks(a) => webhooks::run(a).await?,
         BenchKind::Search(a) => search::run(a).await?,
+        BenchKind::Flows(a) => flows::run(a).await?,
         BenchKind::Limits { minutes, speed, pattern } => {
             if pattern != "bursty" && pattern != "round-robin" {
                 bail!("--pattern: `{pattern}` is not bursty or round-robin");

@@ -207,9 +207,8 @@ impl Writes {
 
     async fn commit(mut self, tx: &mut store::Conn, now: i64) -> Result<u64, store::StoreError> {
         store::queue_bot_messages(tx, &self.bot, now).await?;
-        for (lead, answers) in &self.answers {
-            store::save_answers(tx, *lead, answers, now).await?;
-        }
+        let answers: Vec<_> = self.answers.into_iter().collect();
+        store::save_answers(tx, &answers, now).await?;
         for l in &self.opt_outs {
             store::set_do_not_contact(tx, l.customer, now).await?;
             info!(lead = l.lead.0, "the customer opted out of the bot's messages");

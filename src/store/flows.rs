@@ -201,26 +201,48 @@ pub async fn save_flow_states(conn: &mut Conn, rows: &[FlowStateRow], now: i64) 
     Ok(())
 }
 
-/// Save answers on a lead (a note is added to the notes) and mark its card changed.
-pub async fn save_answers(conn: &mut Conn, lead: LeadId, answers: &[(Field, String)], now: i64) -> Result<()> {
-    let get = |f: Field| answers.iter().rev().find(|(x, _)| *x == f).map(|(_, v)| v.clone());
-    let note: Vec<&str> = answers.iter().filter(|(f, _)| *f == Field::Note).map(|(_, v)| v.as_str()).collect();
-    let note = (!note.is_empty()).then(|| note.join("\n"));
-    sqlx::query(
-        "UPDATE leads SET intent = COALESCE($2, intent), vehicle_interest = COALESCE($3, vehicle_interest),
-             budget = COALESCE($4, budget),
-             notes = CASE WHEN $5 IS NULL THEN notes WHEN notes IS NULL OR notes = '' THEN $5 ELSE notes || '\n' || $5 END,
-             card_version = card_version + 1, updated_at = $6
-         WHERE id = $1",
-    )
-    .bind(lead.0)
-    .bind(get(Field::Intent))
-    .bind(get(Field::VehicleInterest))
-    .bind(get(Field::Budget))
-    .bind(note)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+/// Save answers on leads (a note is added to the notes) and mark their cards changed, in
+/// one statement.
+pub async fn save_answers(conn: &mut Conn, answers: &[(LeadId, Vec<(Field, String)>)], now: i64) -> Result<()> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    const N: usize = 5;
+    let sql = format!(
+        "WITH v (id, intent, vehicle_interest, budget, note) AS (VALUES {})
+         UPDATE leads SET intent = COALESCE(v.intent, leads.intent),
+             vehicle_interest = COALESCE(v.vehicle_interest, leads.vehicle_interest),
+             budget = COALESCE(v.budget, leads.budget),
+             notes = CASE WHEN v.note IS NULL THEN leads.notes WHEN leads.notes IS NULL OR leads.notes = '' THEN v.note
+                          ELSE leads.notes || '\n' || v.note END,
+             card_version = leads.card_version + 1, updated_at = $1
+         FROM v WHERE leads.id = v.id",
+        (0..answers.len())
+            .map(|i| {
+                let p = 2 + i * N;
+                format!(
+                    "(CAST(${p} AS BIGINT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT), CAST(${} AS TEXT))",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(now);
+    for (lead, a) in answers {
+        let get = |f: Field| a.iter().rev().find(|(x, _)| *x == f).map(|(_, v)| v.clone());
+        let notes: Vec<&str> = a.iter().filter(|(f, _)| *f == Field::Note).map(|(_, v)| v.as_str()).collect();
+        q = q
+            .bind(lead.0)
+            .bind(get(Field::Intent))
+            .bind(get(Field::VehicleInterest))
+            .bind(get(Field::Budget))
+            .bind((!notes.is_empty()).then(|| notes.join("\n")));
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
