@@ -119,6 +119,29 @@ impl Demo {
         self.settle().await
     }
 
+    /// A customer presses a flow's button under the bot's latest question to them.
+    async fn customer_presses(&self, who: &FakeUser, label: &str) -> anyhow::Result<()> {
+        let m = self
+            .fake
+            .bot_messages_to(who.id)
+            .into_iter()
+            .rev()
+            .find(|m| m.reply_markup.as_ref().is_some_and(|k| k.to_string().contains(label)))
+            .with_context(|| format!("no button {label:?} in {}'s chat", who.first_name))?;
+        let full = m
+            .reply_markup
+            .as_ref()
+            .and_then(|k| k["inline_keyboard"].as_array())
+            .into_iter()
+            .flatten()
+            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+            .filter_map(|b| b["text"].as_str().map(str::to_string))
+            .find(|t| t.contains(label))
+            .context("the button's label")?;
+        self.fake.customer_presses(who, m.message_id, &full);
+        self.settle().await
+    }
+
     async fn staff_sends(&self, lead: LeadId, who: &FakeUser, content: Content) -> anyhow::Result<()> {
         let (chat, thread, _) = self.topic(lead).await?;
         self.fake.staff_sends(chat, Some(thread), who, content);
@@ -180,6 +203,10 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         api_url: wa.url(),
         template: Some(("reengage".into(), "uk".into())),
     });
+    // The bot's flows: the repository's flows/ (or the built-in copy), open 08:00-20:00.
+    config.flows.business_hours_text = "Mon-Sun 08:00-20:00".into();
+    config.flows.business_hours =
+        crate::domain::flow::hours::Hours::parse(&config.flows.business_hours_text).map_err(anyhow::Error::msg)?;
     let app = app::build(config, clock.clone()).await?;
     let running = app::start(app.clone(), listener).await?;
     let d = Demo { fake: fake.clone(), app: app.clone() };
@@ -210,9 +237,15 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     let max = FakeUser::new(9001, "Max", Some("Petrenko"));
     let sofia = FakeUser::new(9002, "Sofia", Some("Lysenko"));
     let stranger = FakeUser::new(9999, "Taras", Some("(not staff)"));
-    let olena = FakeUser::new(501, "Olena", Some("Koval"));
-    let ivan = FakeUser::new(502, "Ivan", Some("Shevchenko"));
-    let petro = FakeUser::new(503, "Petro", Some("Bondar"));
+    let english = |mut u: FakeUser| {
+        u.language = Some("en".into());
+        u
+    };
+    let olena = english(FakeUser::new(501, "Olena", Some("Koval")));
+    let ivan = english(FakeUser::new(502, "Ivan", Some("Shevchenko")));
+    let petro = english(FakeUser::new(503, "Petro", Some("Bondar")));
+    let nazar = FakeUser::new(504, "Nazar", Some("Hnatiuk"));
+    let oksana = FakeUser::new(505, "Oksana", Some("Moroz"));
 
     println!(
         "Forecourt demo: a dealership morning against fake Telegram, Viber and WhatsApp servers (limits on, clock ×{speed})."
@@ -249,8 +282,20 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         yesterday,
     )
     .await;
+    fake.customer_writes(&nazar, "Добрий день, скільки коштує розмитнення авто з США?");
     d.settle().await?;
     let (lead_o, lead_i, lead_p) = (d.lead_of(501).await?, d.lead_of(502).await?, d.lead_of(503).await?);
+    // The bot greets each new customer and asks what they want. Ivan answers by button,
+    // then types his car; Andriy (Viber) types his answers; Nazar asks the bot to stop.
+    d.customer_presses(&ivan, "Sell my car").await?;
+    fake.customer_writes(&ivan, "Skoda Octavia 2015, 1.8 TSI, 180,000 km");
+    viber.customer_writes("vb-andriy", "Andriy Melnyk", "купити").await;
+    d.settle().await?;
+    viber.customer_writes("vb-andriy", "Andriy Melnyk", "Kia Sportage, 2020 або новіша").await;
+    d.settle().await?;
+    viber.customer_writes("vb-andriy", "Andriy Melnyk", "до 30 000 $").await;
+    fake.customer_writes(&nazar, "стоп");
+    d.settle().await?;
     d.pause(3).await;
 
     // Someone who is not staff tries a button.
@@ -329,10 +374,35 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     d.press(lead_i, &sofia, "Lost").await?;
     d.press(lead_i, &sofia, "Changed mind").await?;
 
+    // Nazar asked the bot to stop: a manager may still answer by hand.
+    let lead_n = d.lead_of(504).await?;
+    d.press(lead_n, &sofia, "Claim").await?;
+    d.staff_says(
+        lead_n,
+        &sofia,
+        "Вибачте за автоматичні повідомлення! Розмитнення — від 15% вартості, порахую точно за VIN.",
+    )
+    .await?;
+
     // A manager checks the queue, and the RAV4's card.
     fake.staff_writes(QUEUE, None, &max, "/queue");
     fake.staff_writes(TEAM, None, &max, "/vehicle 042788");
     fake.staff_writes(TEAM, None, &max, "/my");
+    d.settle().await?;
+
+    // 22:00: Oksana writes at night. The bot qualifies her and says when a manager answers.
+    let ten_pm = tz
+        .from_local_datetime(&today.and_hms_opt(22, 0, 0).expect("22:00 exists"))
+        .single()
+        .context("22:00 today")?
+        .timestamp_millis();
+    clock.advance(Duration::from_millis((ten_pm - clock.now_ms()).max(0) as u64));
+    fake.customer_writes(&oksana, "Добрий вечір! Шукаю авто для сім'ї.");
+    d.settle().await?;
+    d.customer_presses(&oksana, "Купити авто").await?;
+    fake.customer_writes(&oksana, "Кросовер, автомат, 2018+");
+    d.settle().await?;
+    fake.customer_writes(&oksana, "20-25 тис. $");
     d.settle().await?;
 
     println!("{}", fake.transcript());
@@ -347,6 +417,7 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         (lead_a, Stage::Contacted),
         (lead_y, Stage::Contacted),
         (lead_m, Stage::Contacted),
+        (lead_n, Stage::Contacted),
     ] {
         let l = store.lead(lead).await?.context("lead")?;
         let history = store.lead_history(lead).await?;
@@ -378,6 +449,30 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         sqlx::query_scalar("SELECT COUNT(*) FROM media WHERE vehicle_id IS NOT NULL").fetch_one(store.pool()).await?;
     println!("The RAV4 has {car_photos} photos; Olena got them as an album of {album}.");
     ok &= car_photos == 3 && album == 3;
+    // The bot's flows.
+    let ivan_lead = store.lead(lead_i).await?.context("lead")?;
+    let andriy = store.lead(lead_a).await?.context("lead")?;
+    let nazar_lead = store.lead(lead_n).await?.context("lead")?;
+    let lead_k = d.lead_of(505).await?;
+    let oksana_lead = store.lead(lead_k).await?.context("lead")?;
+    let night = fake.bot_messages_to(505).last().and_then(|m| m.content.text_or_caption().map(str::to_string));
+    println!(
+        "\nThe bot: Ivan wants to {} ({}); Andriy wants to {} ({}, {}); Nazar opted out: {}; \
+         Oksana, at night: “{}”",
+        ivan_lead.intent.as_deref().unwrap_or("?"),
+        ivan_lead.vehicle_interest.as_deref().unwrap_or("?"),
+        andriy.intent.as_deref().unwrap_or("?"),
+        andriy.vehicle_interest.as_deref().unwrap_or("?"),
+        andriy.budget.as_deref().unwrap_or("?"),
+        nazar_lead.do_not_contact,
+        night.as_deref().unwrap_or("?"),
+    );
+    ok &= ivan_lead.intent.as_deref() == Some("sell")
+        && andriy.intent.as_deref() == Some("buy")
+        && andriy.budget.is_some()
+        && nazar_lead.do_not_contact
+        && oksana_lead.budget.is_some()
+        && night.is_some_and(|t| t.contains("зачинені") && t.contains("08:00"));
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",

@@ -142,3 +142,15 @@ fn settings_must_exist_and_every_text_must_exist_in_every_language() {
     s.insert("flows/notes.txt".into(), "hello".into());
     has(&problems_of(&s), "flows/notes.txt: not a flow");
 }
+
+#[test]
+fn the_readmes_full_example_passes_the_check() {
+    let readme = include_str!("../../README.md");
+    let start = readme.find("A full example").expect("the README has the example");
+    let block = &readme[start..];
+    let yaml = block.split("```yaml\n").nth(1).and_then(|b| b.split("\n```").next()).expect("a yaml block");
+    let files = with("flows/test_drive.yaml", yaml);
+    assert_eq!(problems_of(&files), Vec::<String>::new());
+    let c = check(&files).unwrap();
+    assert!(c.set.flow("test_drive").is_some());
+}

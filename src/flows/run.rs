@@ -243,7 +243,7 @@ fn state(lead: &FlowLead) -> Option<State> {
     lead.waiting.as_ref().map(|(_, f, s, m)| State { flow: f.clone(), step: s.clone(), misses: *m })
 }
 
-fn facts<'a>(lead: &'a FlowLead, lang: &'a str, h: &Hours, new_lead: bool, now: i64) -> Facts<'a> {
+fn facts<'a>(lead: &'a FlowLead, lang: &'a str, h: &Hours, new_lead: bool, sent_at: i64, now: i64) -> Facts<'a> {
     Facts {
         new_lead,
         staff_replied: lead.last_staff_at.is_some(),
@@ -255,6 +255,7 @@ fn facts<'a>(lead: &'a FlowLead, lang: &'a str, h: &Hours, new_lead: bool, now: 
         fields: lead.fields.clone(),
         last_starts: &lead.starts,
         now,
+        message_age_ms: (now - sent_at).max(0),
     }
 }
 
@@ -279,8 +280,10 @@ pub async fn process(app: &Arc<App>, leads: &[LeadId]) -> anyhow::Result<u64> {
             let new_lead = lead.first_incoming == Some(m.id.0) && lead.starts.is_empty();
             let st = state(&lead);
             let current = st.as_ref().zip(sets.current.as_ref()).map(|(s, (_, c))| (&c.set, s));
-            let input = Input::Message { text: m.body.as_deref(), button: m.button.as_deref() };
-            let f = facts(&lead, &lang, &h, new_lead, now);
+            // Only text answers: a photo's caption is not an answer to a question.
+            let text = m.body.as_deref().filter(|_| m.kind == crate::domain::MessageKind::Text);
+            let input = Input::Message { text, button: m.button.as_deref() };
+            let f = facts(&lead, &lang, &h, new_lead, m.sent_at, now);
             let out = advance(&active.1.set, current, &f, input);
             debug!(lead = lead.lead.0, message = m.id.0, actions = out.actions.len(), "flow step");
             w.apply(app, &Turn { sets: &sets, lang: &lang, h: &h, now }, &mut lead, out);
@@ -363,7 +366,7 @@ pub async fn timers(app: &Arc<App>, _job: &JobRow) -> anyhow::Result<Outcome> {
         let sets = sets_for(app, &active, &lead).await;
         let st = state(&lead);
         let current = st.as_ref().zip(sets.current.as_ref()).map(|(s, (_, c))| (&c.set, s));
-        let f = facts(&lead, &lang, &h, false, now);
+        let f = facts(&lead, &lang, &h, false, now, now);
         let out = advance(&active.1.set, current, &f, Input::Timer(&speak.name));
         info!(lead = lead.lead.0, flow = %speak.name, "a follow-up timer is due");
         w.apply(app, &Turn { sets: &sets, lang: &lang, h: &h, now }, &mut lead, out);

@@ -60,6 +60,8 @@ pub struct FlowMessage {
     pub kind: MessageKind,
     pub body: Option<String>,
     pub button: Option<String>,
+    /// When the customer sent it, as the messenger reports.
+    pub sent_at: i64,
 }
 
 /// A conversation's state after a step, to write back.
@@ -140,7 +142,7 @@ pub async fn flow_inputs(conn: &mut Conn, leads: &[LeadId]) -> Result<(Vec<FlowL
         });
     }
     let sql = format!(
-        "SELECT m.id, m.lead_id, m.kind, m.body, m.extra FROM messages m LEFT JOIN lead_flows f ON f.lead_id = m.lead_id
+        "SELECT m.id, m.lead_id, m.kind, m.body, m.extra, m.sent_at FROM messages m LEFT JOIN lead_flows f ON f.lead_id = m.lead_id
          WHERE m.lead_id IN ({}) AND m.direction = 'incoming' AND m.id > COALESCE(f.last_message_id, 0)
          ORDER BY m.id",
         params(0, leads.len())
@@ -162,6 +164,7 @@ pub async fn flow_inputs(conn: &mut Conn, leads: &[LeadId]) -> Result<(Vec<FlowL
             kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Other),
             body: col(&r, "body")?,
             button,
+            sent_at: col(&r, "sent_at")?,
         });
     }
     Ok((out, msgs))

@@ -16,6 +16,11 @@ use std::collections::BTreeMap;
 /// Steps one input may take at most (a check against loops the file check missed).
 pub const MAX_STEPS: u32 = 50;
 
+/// A customer message older than this when the engine sees it (the service was down, or
+/// the messenger delivered it late) is left to the staff: the bot does not greet or ask
+/// about something said an hour ago. An opt-out is still honoured.
+pub const STALE_MS: i64 = 3_600_000;
+
 /// Where a conversation stands: the flow and step it waits at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
@@ -39,6 +44,8 @@ pub struct Facts<'a> {
     /// When each flow last started on this lead.
     pub last_starts: &'a BTreeMap<String, i64>,
     pub now: i64,
+    /// How old the message is (0 for timers).
+    pub message_age_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +172,9 @@ pub fn advance(active: &FlowSet, current: Option<(&FlowSet, &State)>, facts: &Fa
     if !facts.automation {
         return Outcome::nothing(None);
     }
+    if facts.message_age_ms > STALE_MS {
+        return Outcome::nothing(kept);
+    }
     // A conversation waiting for an answer takes it.
     if let Some((set, state)) = current {
         if let Some((fi, flow)) = set.flow(&state.flow) {
@@ -233,6 +243,9 @@ impl<'a> Run<'a> {
                 // A photo or a sticker for a typed question: keep waiting.
                 None => return self.finish(Some((fi, si, misses))),
             }
+        } else if button.is_none() && text.is_none_or(|t| t.trim().is_empty()) {
+            // A photo or a sticker for a question with buttons: keep waiting, say nothing.
+            return self.finish(Some((fi, si, misses)));
         } else {
             match match_choice(choices, text, button) {
                 Some(c) => {

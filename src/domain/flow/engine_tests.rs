@@ -146,6 +146,7 @@ impl Lead {
             fields: self.fields.clone(),
             last_starts: &self.starts,
             now: self.now,
+            message_age_ms: 0,
         }
     }
 }
@@ -383,4 +384,29 @@ fn a_loop_without_a_question_stops_after_max_steps() {
     let o = advance(&s, None, &Lead::new().facts(), msg("price"));
     assert_eq!(o.steps, MAX_STEPS);
     assert_eq!(o.state, None);
+}
+
+#[test]
+fn a_photo_for_a_question_with_buttons_waits_quietly() {
+    let s = set();
+    let st = State { flow: "welcome".into(), step: "intent".into(), misses: 0 };
+    let o = advance(&s, Some((&s, &st)), &Lead::new().facts(), Input::Message { text: None, button: None });
+    assert!(o.actions.is_empty());
+    assert_eq!(o.state.unwrap().1, st);
+}
+
+#[test]
+fn a_stale_message_is_left_to_the_staff_but_an_opt_out_counts() {
+    let s = set();
+    let lead = Lead::new();
+    let mut f = lead.facts();
+    f.message_age_ms = STALE_MS + 1;
+    assert!(advance(&s, None, &f, msg("hi")).actions.is_empty());
+    let st = State { flow: "welcome".into(), step: "car".into(), misses: 0 };
+    let o = advance(&s, Some((&s, &st)), &f, msg("Golf"));
+    assert!(o.actions.is_empty());
+    assert_eq!(o.state.unwrap().1, st, "the question stays open");
+    assert_eq!(advance(&s, None, &f, msg("stop")).actions, vec![Action::OptOut]);
+    f.message_age_ms = STALE_MS;
+    assert!(!advance(&s, None, &f, msg("hi")).actions.is_empty());
 }
