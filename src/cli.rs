@@ -328,6 +328,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     None => "off".into(),
                 }
             );
+            match &config.flows.dir {
+                Some(d) => println!(
+                    "  flows: {}{} (texts in {}), default language {}, business hours {} ({})",
+                    d.display(),
+                    if d.is_dir() { "" } else { " (missing: the built-in defaults)" },
+                    config.flows.templates_dir.join("flows").display(),
+                    config.flows.default_language,
+                    config.flows.business_hours_text,
+                    config.timezone
+                ),
+                None => println!("  flows: off"),
+            }
         }
         Command::Viber { command: ViberCommand::SetWebhook { url } } => {
             let v = config.viber.as_ref().context("FORECOURT_VIBER_TOKEN is missing: Viber is off")?;

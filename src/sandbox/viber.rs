@@ -193,6 +193,11 @@ impl FakeViber {
         (self.post(&body).await.0, token)
     }
 
+    /// A user who has the chat open (subscribed), known to the fake without any event.
+    pub fn add_user(&self, id: &str, name: &str) {
+        self.lock().users.insert(id.to_string(), (name.to_string(), true));
+    }
+
     pub async fn customer_writes(&self, id: &str, name: &str, text: &str) -> u16 {
         self.customer_sends(id, name, json!({ "type": "text", "text": text })).await.0
     }

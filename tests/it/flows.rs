@@ -35,7 +35,12 @@ fn write(root: &Path, logical: &str, src: &str) {
 }
 
 async fn start_with_flows(dir: &Path, hours: &'static str, channels: bool) -> TestApp {
+    start_on(Db::Sqlite, dir, hours, channels).await
+}
+
+async fn start_on(db: Db, dir: &Path, hours: &'static str, channels: bool) -> TestApp {
     TestApp::start_with(Opts {
+        db,
         flows: Some(PathBuf::from(dir)),
         business_hours: Some(hours),
         channels,
@@ -80,10 +85,15 @@ fn closed_today() -> &'static str {
     ][now.weekday().num_days_from_monday() as usize]
 }
 
-#[tokio::test]
-async fn a_new_telegram_customer_is_greeted_qualified_by_button_and_text_and_handed_off() {
+on_both_engines!(
+    a_new_telegram_customer_is_greeted_qualified_by_button_and_text_and_handed_off,
+    the_welcome_story_on_postgres,
+    welcome_story
+);
+
+async fn welcome_story(db: Db) {
     let files = flow_files(&[]);
-    let app = start_with_flows(files.path(), OPEN, false).await;
+    let app = start_on(db, files.path(), OPEN, false).await;
     let olena = app.customer(501, "Olena", Some("K"));
     app.fake.customer_writes(&olena, "Добрий день");
     let said = bot_said(&app, olena.id, 2).await;
@@ -494,5 +504,57 @@ async fn an_admin_sends_a_flow_file_sees_what_changes_activates_it_and_can_roll_
     let said = bot_said(&app, e.id, 2).await;
     assert!(text(&said[0]).starts_with("Вітаємо, Emma!"), "{}", text(&said[0]));
     assert_eq!(app.store.flow_versions(10).await.unwrap().len(), 3);
+    app.stop().await;
+}
+
+const TEST_DRIVE: &str = "name: test_drive
+trigger: {keyword: [тест-драйв, \"test drive\"]}
+steps:
+  - id: when
+    ask: {uk: \"Коли вам зручно?\", en: \"When suits you?\"}
+    choices:
+      - value: today
+        label: {uk: Сьогодні, en: Today}
+      - value: tomorrow
+        label: {uk: Завтра, en: Tomorrow}
+      - value: weekend
+        label: {uk: На вихідних, en: At the weekend}
+    save: note
+    next: done
+  - id: done
+    handoff: {uk: \"Менеджер підтвердить час.\", en: \"A manager will confirm the time.\"}
+";
+
+#[tokio::test]
+async fn whatsapp_shows_three_choices_as_buttons_and_a_follow_up_after_the_window_as_the_template() {
+    let files = flow_files(&[("flows/test_drive.yaml", TEST_DRIVE)]);
+    let app = start_with_flows(files.path(), OPEN, true).await;
+    let max = app.staff(900, "Max Petrenko", Role::Manager).await;
+    let w = app.wa();
+    let to = "380500000002";
+    w.customer_writes(to, "Oleh", "Можна тест-драйв Kia Sportage?").await;
+    app.until_ok("the question", || !w.sent_to(to).is_empty()).await;
+    let q = &w.sent_to(to)[0];
+    assert_eq!(q.raw["interactive"]["type"], "button", "three choices are reply buttons");
+    let buttons = q.raw["interactive"]["action"]["buttons"].as_array().unwrap();
+    assert_eq!(buttons.len(), 3);
+    assert_eq!(buttons[2]["reply"]["id"], "weekend");
+    assert_eq!(buttons[2]["reply"]["title"], "На вихідних");
+    let reply = serde_json::json!({"type": "interactive", "interactive": {"type": "button_reply",
+        "button_reply": {"id": "tomorrow", "title": "Завтра"}}});
+    w.customer_sends(to, "Oleh", reply).await;
+    app.until_ok("the hand-off", || w.sent_to(to).len() >= 2).await;
+    assert_eq!(w.sent_to(to)[1].text.as_deref(), Some("Менеджер підтвердить час."));
+    let lead = app.lead_by_identity("whatsapp", to).await;
+    assert_eq!(lead.notes.as_deref(), Some("tomorrow"));
+    // The manager answers; three days of silence later the window is long closed, so the
+    // day-3 follow-up goes as the approved template, and the topic says so.
+    let (chat, thread, _) = app.topic_of_lead(lead.id).await;
+    app.fake.staff_writes(chat, Some(thread), &max, "Добрий день! Завтра о 10:00 підійде?");
+    app.until_ok("the manager's reply", || w.sent_to(to).len() >= 3).await;
+    app.clock.advance(Duration::from_secs(3 * 86_400 + 120));
+    app.until_ok("the follow-up", || w.sent_to(to).len() >= 4).await;
+    assert_eq!(w.sent_to(to)[3].kind, "template");
+    app.topic_has(chat, thread, "the template notice", |m| text(m).contains("by the bot")).await;
     app.stop().await;
 }

@@ -471,3 +471,135 @@ async fn killing_the_process_mid_webhook_burst_loses_nothing_when_the_provider_r
     viber.stop();
     fake.stop();
 }
+
+/// The real binary killed with SIGKILL while Viber customers answer the welcome flow; Viber
+/// retries what was not answered 200. Afterwards every conversation is complete and the bot
+/// wrote each of its messages exactly once (the flow job's state and its messages commit
+/// together).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_process_mid_conversations_says_each_bot_message_once() {
+    init();
+    let clock = forecourt::clock::Clock::real();
+    let fake = forecourt::sandbox::telegram::FakeTelegram::start(TOKEN, clock.clone()).await.unwrap();
+    fake.add_staff_group(STAFF, "Staff");
+    let viber = forecourt::sandbox::viber::FakeViber::start(VIBER_TOKEN, clock).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    viber.set_webhook_target(&format!("{base}/webhooks/viber"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/kill.db", dir.path().display());
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spawn = || {
+        run_binary(
+            &db,
+            dir.path(),
+            &fake.url(),
+            &[
+                ("FORECOURT_HTTP_ADDR", format!("127.0.0.1:{port}")),
+                ("FORECOURT_PUBLIC_URL", base.clone()),
+                ("FORECOURT_VIBER_TOKEN", VIBER_TOKEN.into()),
+                ("FORECOURT_VIBER_API_URL", viber.url()),
+                ("FORECOURT_FLOWS_DIR", repo.join("flows").display().to_string()),
+                ("FORECOURT_TEMPLATES_DIR", repo.join("templates").display().to_string()),
+                ("FORECOURT_BUSINESS_HOURS", "Mon-Sun 00:00-24:00".into()),
+            ],
+        )
+    };
+    let http = reqwest::Client::new();
+    let healthy = |http: reqwest::Client| {
+        let url = format!("{base}/healthz");
+        async move {
+            eventually("the service answers", || {
+                let (http, url) = (http.clone(), url.clone());
+                async move { http.get(&url).send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+            })
+            .await
+        }
+    };
+    const PEOPLE: usize = 24;
+    let script = ["Добрий день", "купити", "Toyota RAV4 2019", "до 25 000 $"];
+    let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let body = |p: usize, k: usize| {
+        // Sent now (the bot leaves messages over an hour old to the staff).
+        serde_json::json!({"event": "message", "timestamp": start + k as u64,
+            "message_token": 8_000_000_000_000_000_000u64 + (p * 10 + k) as u64,
+            "sender": {"id": format!("conv{p}"), "name": format!("Conv {p}"), "language": "uk"},
+            "message": {"type": "text", "text": script[k]}})
+    };
+    // Each customer writes their four messages in order, a little apart; the process is
+    // killed while they do. A customer stops at the first message not answered 200.
+    for p in 0..PEOPLE {
+        viber.add_user(&format!("conv{p}"), &format!("Conv {p}"));
+    }
+    let mut child = spawn();
+    healthy(http.clone()).await;
+    let mut tasks = Vec::new();
+    for p in 0..PEOPLE {
+        let v = viber.clone();
+        let bodies: Vec<serde_json::Value> = (0..script.len()).map(|k| body(p, k)).collect();
+        tasks.push(tokio::spawn(async move {
+            for (k, b) in bodies.iter().enumerate() {
+                if v.post(b).await.0 != 200 {
+                    return k;
+                }
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            bodies.len()
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(90)).await;
+    child.0.kill().expect("SIGKILL");
+    child.0.wait().unwrap();
+    let mut done = Vec::new();
+    for t in tasks {
+        done.push(t.await.unwrap());
+    }
+    assert!(done.iter().any(|d| *d < script.len()), "the kill interrupted the conversations");
+    child = spawn();
+    healthy(http.clone()).await;
+    // Viber retries the message that failed (and, as providers do, the one before it), then
+    // the customers go on.
+    for (p, from) in done.iter().enumerate() {
+        for k in from.saturating_sub(1)..script.len() {
+            assert_eq!(viber.post(&body(p, k)).await.0, 200);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let store = forecourt::store::Store::connect(&db).await.unwrap();
+    eventually_within("every conversation is handed off", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leads WHERE budget IS NOT NULL")
+                .fetch_one(store.pool())
+                .await
+                .ok()?;
+            (n == PEOPLE as i64).then_some(())
+        }
+    })
+    .await;
+    let v = viber.clone();
+    eventually_within("every customer got the hand-off", Duration::from_secs(60), || {
+        let ok = (0..PEOPLE).all(|p| {
+            v.sent_to(&format!("conv{p}"))
+                .iter()
+                .any(|s| s.text.as_deref().is_some_and(|t| t.contains("протягом 15 хвилин")))
+        });
+        async move { ok.then_some(()) }
+    })
+    .await;
+    drop(child);
+    let per_lead: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT lead_id, SUM(CASE WHEN direction = 'incoming' THEN 1 ELSE 0 END),
+                SUM(CASE WHEN direction = 'outgoing' THEN 1 ELSE 0 END)
+         FROM messages GROUP BY lead_id ORDER BY lead_id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(per_lead.len(), PEOPLE);
+    for (lead, incoming, outgoing) in per_lead {
+        assert_eq!((incoming, outgoing), (4, 5), "lead {lead}: four answers, five bot messages, each once");
+    }
+    viber.stop();
+    fake.stop();
+}
