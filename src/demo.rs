@@ -83,16 +83,7 @@ impl Demo {
     async fn press(&self, lead: LeadId, who: &FakeUser, label: &str) -> anyhow::Result<()> {
         let (chat, _, card) = self.topic(lead).await?;
         let m = self.fake.messages(chat).into_iter().find(|m| m.message_id == card).context("card")?;
-        let data = m
-            .reply_markup
-            .as_ref()
-            .and_then(|k| k["inline_keyboard"].as_array())
-            .into_iter()
-            .flatten()
-            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-            .find(|b| b["text"].as_str().is_some_and(|t| t.contains(label)))
-            .and_then(|b| b["callback_data"].as_str().map(str::to_string))
-            .with_context(|| format!("no button {label:?} on lead #{lead}'s card"))?;
+        let (_, data) = button(&m, label).with_context(|| format!("no button {label:?} on lead #{lead}'s card"))?;
         self.fake.staff_presses(chat, card, who, &data);
         self.settle().await
     }
@@ -121,23 +112,13 @@ impl Demo {
 
     /// A customer presses a flow's button under the bot's latest question to them.
     async fn customer_presses(&self, who: &FakeUser, label: &str) -> anyhow::Result<()> {
-        let m = self
+        let (m, (full, _)) = self
             .fake
             .bot_messages_to(who.id)
             .into_iter()
             .rev()
-            .find(|m| m.reply_markup.as_ref().is_some_and(|k| k.to_string().contains(label)))
+            .find_map(|m| button(&m, label).map(|b| (m, b)))
             .with_context(|| format!("no button {label:?} in {}'s chat", who.first_name))?;
-        let full = m
-            .reply_markup
-            .as_ref()
-            .and_then(|k| k["inline_keyboard"].as_array())
-            .into_iter()
-            .flatten()
-            .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-            .filter_map(|b| b["text"].as_str().map(str::to_string))
-            .find(|t| t.contains(label))
-            .context("the button's label")?;
         self.fake.customer_presses(who, m.message_id, &full);
         self.settle().await
     }
@@ -488,6 +469,18 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first inline button whose label contains `label`: (its full label, its data).
+fn button(m: &crate::sandbox::telegram::ChatMessage, label: &str) -> Option<(String, String)> {
+    m.reply_markup
+        .as_ref()?
+        .get("inline_keyboard")?
+        .as_array()?
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .find(|b| b["text"].as_str().is_some_and(|t| t.contains(label)))
+        .and_then(|b| Some((b["text"].as_str()?.to_string(), b["callback_data"].as_str()?.to_string())))
 }
 
 /// Bytes that look like a JPEG (the right magic number), distinct per name.

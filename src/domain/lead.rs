@@ -149,14 +149,10 @@ pub fn may_act_on(actor: Actor, lead: &LeadFacts) -> Result<(), RuleError> {
 
 /// Claim: the actor becomes the owner. A supervisor may take over a lead owned by someone
 /// else; a manager only an unassigned one. Closed leads are not claimed.
-/// Turning the bot's flows on or off for a lead: whoever may act on it, while it is open.
+/// Turning the bot's flows on or off for a lead: whoever may act on it, while it is open
+/// (the same as opening the Lost ▸ menu).
 pub fn switch_automation(actor: Actor, lead: &LeadFacts) -> Result<(), RuleError> {
-    may_act_on(actor, lead)?;
-    if lead.stage.is_open() {
-        Ok(())
-    } else {
-        Err(RuleError::Closed)
-    }
+    lost_menu(actor, lead)
 }
 
 pub fn claim(actor: Actor, lead: &LeadFacts) -> Result<Vec<Change>, RuleError> {

@@ -13,7 +13,7 @@ use crate::domain::LeadId;
 use crate::jobs::Outcome;
 use crate::store::{self, BotMessage, FlowLead, FlowMessage, FlowStateRow, JobRow};
 use chrono::{Datelike, TimeZone, Timelike};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 
@@ -93,17 +93,7 @@ fn render_step(
 ) -> Option<(String, serde_json::Value)> {
     let f = c.set.flows.get(flow)?;
     let s = f.steps.get(step)?;
-    let answers: BTreeMap<&'static str, String> = lead.fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let ctx = Context {
-        customer: &lead.customer_name,
-        lead: lead.lead.0,
-        lang,
-        answers,
-        vars: &c.vars,
-        open_now: h.open_now,
-        opens_at: h.opens_at.clone(),
-        opens_in_days: h.opens_in_days,
-    };
+    let ctx = context(c, lead, lang, h);
     let (text, choices) = match &s.kind {
         StepKind::Send { text, .. } => (Some(text), &[][..]),
         StepKind::Ask { text, choices, .. } => (Some(text), &choices[..]),
@@ -124,21 +114,29 @@ fn render_step(
     Some((body, extra))
 }
 
-fn opt_out_text(c: &Compiled, lead: &FlowLead, lang: &str, h: &Hours) -> Option<String> {
-    let ctx = Context {
+/// What a lead's texts are rendered with.
+fn context<'a>(c: &'a Compiled, lead: &'a FlowLead, lang: &'a str, h: &Hours) -> Context<'a> {
+    Context {
         customer: &lead.customer_name,
         lead: lead.lead.0,
         lang,
-        answers: BTreeMap::new(),
+        answers: lead.fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
         vars: &c.vars,
         open_now: h.open_now,
         opens_at: h.opens_at.clone(),
         opens_in_days: h.opens_in_days,
-    };
-    c.render(c.set.opt_out_text.as_ref()?, lang, &ctx).ok()
+    }
+}
+
+fn opt_out_text(c: &Compiled, lead: &FlowLead, lang: &str, h: &Hours) -> Option<String> {
+    c.render(c.set.opt_out_text.as_ref()?, lang, &context(c, lead, lang, h)).ok()
 }
 
 impl Writes {
+    fn say(&mut self, lead: &FlowLead, body: String, extra: serde_json::Value) {
+        self.bot.push(BotMessage { lead: lead.lead, customer: lead.customer, channel: lead.channel, body, extra });
+    }
+
     /// Carry out one engine outcome for a lead.
     fn apply(&mut self, app: &App, turn: &Turn, lead: &mut FlowLead, out: Step) {
         let Turn { sets, lang, h, now } = *turn;
@@ -150,13 +148,7 @@ impl Writes {
                     let nu = matches!(a, Action::NotUnderstood { .. });
                     let (_, c) = sets.get(*set);
                     if let Some((body, extra)) = render_step(c, *flow, *step, nu, lead, lang, h) {
-                        self.bot.push(BotMessage {
-                            lead: lead.lead,
-                            customer: lead.customer,
-                            channel: lead.channel,
-                            body,
-                            extra,
-                        });
+                        self.say(lead, body, extra);
                         said = true;
                     }
                 }
@@ -170,14 +162,7 @@ impl Writes {
                 }
                 Action::OptOut => {
                     if let Some(body) = opt_out_text(&sets.active.1, lead, lang, h) {
-                        let extra = serde_json::json!({ "flow": "opt_out" });
-                        self.bot.push(BotMessage {
-                            lead: lead.lead,
-                            customer: lead.customer,
-                            channel: lead.channel,
-                            body,
-                            extra,
-                        });
+                        self.say(lead, body, serde_json::json!({ "flow": "opt_out" }));
                     }
                     lead.do_not_contact = true;
                     self.opt_outs.push(lead.clone());

@@ -54,14 +54,7 @@ fn text(m: &ChatMessage) -> String {
 }
 
 fn labels(m: &ChatMessage) -> Vec<String> {
-    m.reply_markup
-        .as_ref()
-        .and_then(|k| k["inline_keyboard"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
-        .filter_map(|b| b["text"].as_str().map(str::to_string))
-        .collect()
+    buttons(m).into_iter().map(|(label, _)| label).collect()
 }
 
 /// Wait until the bot has sent `n` messages to a Telegram customer; returns them all.

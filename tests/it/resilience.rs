@@ -293,6 +293,50 @@ impl Drop for Child {
     }
 }
 
+/// What the SIGKILL stories with Viber share: the fakes, a fixed port, the database, and the
+/// Viber settings for the binary.
+struct ViberRun {
+    fake: forecourt::sandbox::telegram::FakeTelegram,
+    viber: forecourt::sandbox::viber::FakeViber,
+    base: String,
+    dir: tempfile::TempDir,
+    db: String,
+    viber_env: Vec<(&'static str, String)>,
+}
+
+impl ViberRun {
+    async fn new() -> ViberRun {
+        init();
+        let clock = forecourt::clock::Clock::real();
+        let fake = forecourt::sandbox::telegram::FakeTelegram::start(TOKEN, clock.clone()).await.unwrap();
+        fake.add_staff_group(STAFF, "Staff");
+        let viber = forecourt::sandbox::viber::FakeViber::start(VIBER_TOKEN, clock).await.unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        viber.set_webhook_target(&format!("{base}/webhooks/viber"));
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}/kill.db", dir.path().display());
+        let viber_env = vec![
+            ("FORECOURT_HTTP_ADDR", format!("127.0.0.1:{port}")),
+            ("FORECOURT_PUBLIC_URL", base.clone()),
+            ("FORECOURT_VIBER_TOKEN", VIBER_TOKEN.into()),
+            ("FORECOURT_VIBER_API_URL", viber.url()),
+        ];
+        ViberRun { fake, viber, base, dir, db, viber_env }
+    }
+}
+
+/// Wait until the service at `base` answers its health check.
+async fn healthy(base: &str) {
+    let http = reqwest::Client::new();
+    let url = format!("{base}/healthz");
+    eventually("the service answers", || {
+        let (http, url) = (http.clone(), url.clone());
+        async move { http.get(&url).send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+    })
+    .await
+}
+
 /// `forecourt run` as a separate process on `db`, against the fake Bot API at `telegram`.
 fn run_binary(db: &str, dir: &std::path::Path, telegram: &str, extra: &[(&str, String)]) -> Child {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"));
@@ -394,40 +438,9 @@ async fn a_reply_too_long_for_the_customer_is_reported_and_not_retried() {
 /// ends up stored exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_process_mid_webhook_burst_loses_nothing_when_the_provider_retries() {
-    init();
-    let clock = forecourt::clock::Clock::real();
-    let fake = forecourt::sandbox::telegram::FakeTelegram::start(TOKEN, clock.clone()).await.unwrap();
-    fake.add_staff_group(STAFF, "Staff");
-    let viber = forecourt::sandbox::viber::FakeViber::start(VIBER_TOKEN, clock).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    viber.set_webhook_target(&format!("{base}/webhooks/viber"));
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/kill.db", dir.path().display());
-    let spawn = || {
-        run_binary(
-            &db,
-            dir.path(),
-            &fake.url(),
-            &[
-                ("FORECOURT_HTTP_ADDR", format!("127.0.0.1:{port}")),
-                ("FORECOURT_PUBLIC_URL", base.clone()),
-                ("FORECOURT_VIBER_TOKEN", VIBER_TOKEN.into()),
-                ("FORECOURT_VIBER_API_URL", viber.url()),
-            ],
-        )
-    };
-    let http = reqwest::Client::new();
-    let healthy = |http: reqwest::Client| {
-        let url = format!("{base}/healthz");
-        async move {
-            eventually("the service answers", || {
-                let (http, url) = (http.clone(), url.clone());
-                async move { http.get(&url).send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-            })
-            .await
-        }
-    };
+    let ViberRun { fake, viber, base, dir, db, viber_env } = ViberRun::new().await;
+    let spawn = || run_binary(&db, dir.path(), &fake.url(), &viber_env);
+    let healthy = || healthy(&base);
     let bodies: Vec<serde_json::Value> = (0..300u64)
         .map(|i| {
             serde_json::json!({"event": "message", "timestamp": 1_700_000_000_000u64 + i,
@@ -437,7 +450,7 @@ async fn killing_the_process_mid_webhook_burst_loses_nothing_when_the_provider_r
         })
         .collect();
     let mut child = spawn();
-    healthy(http.clone()).await;
+    healthy().await;
     let mut tasks = Vec::new();
     for (i, b) in bodies.iter().enumerate() {
         let (v, b) = (viber.clone(), b.clone());
@@ -454,7 +467,7 @@ async fn killing_the_process_mid_webhook_burst_loses_nothing_when_the_provider_r
     let acknowledged = statuses.iter().filter(|s| **s == 200).count();
     assert!(acknowledged < 300, "the kill interrupted the burst");
     child = spawn();
-    healthy(http.clone()).await;
+    healthy().await;
     for (i, (b, s)) in bodies.iter().zip(&statuses).enumerate() {
         if *s != 200 || i % 5 == 0 {
             assert_eq!(viber.post(b).await.0, 200, "the retry of webhook {i} is accepted");
@@ -478,44 +491,19 @@ async fn killing_the_process_mid_webhook_burst_loses_nothing_when_the_provider_r
 /// together).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_process_mid_conversations_says_each_bot_message_once() {
-    init();
-    let clock = forecourt::clock::Clock::real();
-    let fake = forecourt::sandbox::telegram::FakeTelegram::start(TOKEN, clock.clone()).await.unwrap();
-    fake.add_staff_group(STAFF, "Staff");
-    let viber = forecourt::sandbox::viber::FakeViber::start(VIBER_TOKEN, clock).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    viber.set_webhook_target(&format!("{base}/webhooks/viber"));
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/kill.db", dir.path().display());
+    let ViberRun { fake, viber, base, dir, db, viber_env } = ViberRun::new().await;
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let spawn = || {
-        run_binary(
-            &db,
-            dir.path(),
-            &fake.url(),
-            &[
-                ("FORECOURT_HTTP_ADDR", format!("127.0.0.1:{port}")),
-                ("FORECOURT_PUBLIC_URL", base.clone()),
-                ("FORECOURT_VIBER_TOKEN", VIBER_TOKEN.into()),
-                ("FORECOURT_VIBER_API_URL", viber.url()),
-                ("FORECOURT_FLOWS_DIR", repo.join("flows").display().to_string()),
-                ("FORECOURT_TEMPLATES_DIR", repo.join("templates").display().to_string()),
-                ("FORECOURT_BUSINESS_HOURS", "Mon-Sun 00:00-24:00".into()),
-            ],
-        )
-    };
-    let http = reqwest::Client::new();
-    let healthy = |http: reqwest::Client| {
-        let url = format!("{base}/healthz");
-        async move {
-            eventually("the service answers", || {
-                let (http, url) = (http.clone(), url.clone());
-                async move { http.get(&url).send().await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-            })
-            .await
-        }
-    };
+    let env: Vec<(&str, String)> = viber_env
+        .iter()
+        .cloned()
+        .chain([
+            ("FORECOURT_FLOWS_DIR", repo.join("flows").display().to_string()),
+            ("FORECOURT_TEMPLATES_DIR", repo.join("templates").display().to_string()),
+            ("FORECOURT_BUSINESS_HOURS", "Mon-Sun 00:00-24:00".into()),
+        ])
+        .collect();
+    let spawn = || run_binary(&db, dir.path(), &fake.url(), &env);
+    let healthy = || healthy(&base);
     const PEOPLE: usize = 24;
     let script = ["Добрий день", "купити", "Toyota RAV4 2019", "до 25 000 $"];
     let start = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
@@ -532,7 +520,7 @@ async fn killing_the_process_mid_conversations_says_each_bot_message_once() {
         viber.add_user(&format!("conv{p}"), &format!("Conv {p}"));
     }
     let mut child = spawn();
-    healthy(http.clone()).await;
+    healthy().await;
     let mut tasks = Vec::new();
     for p in 0..PEOPLE {
         let v = viber.clone();
@@ -556,7 +544,7 @@ async fn killing_the_process_mid_conversations_says_each_bot_message_once() {
     }
     assert!(done.iter().any(|d| *d < script.len()), "the kill interrupted the conversations");
     child = spawn();
-    healthy(http.clone()).await;
+    healthy().await;
     // Viber retries the message that failed (and, as providers do, the one before it), then
     // the customers go on.
     for (p, from) in done.iter().enumerate() {
