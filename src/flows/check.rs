@@ -8,6 +8,7 @@
 //! - `templates/flows/<lang>/<name>.txt` — the texts steps name (`send: welcome/greeting`
 //!   is `templates/flows/uk/welcome/greeting.txt` for a Ukrainian speaker).
 
+use super::raw::{RawFlow, RawSettings, RawStep, RawText, RawTrigger};
 use super::Compiled;
 use crate::domain::flow::limits::{button_problems, text_problems};
 use crate::domain::flow::{
@@ -40,101 +41,6 @@ impl std::fmt::Display for Problem {
             write!(f, "{}: {}", self.file, self.message)
         }
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFlow {
-    name: Spanned<String>,
-    #[serde(default)]
-    #[allow(dead_code)] // for the people reading the file
-    description: Option<String>,
-    trigger: Spanned<RawTrigger>,
-    #[serde(default)]
-    cooldown: Option<Spanned<String>>,
-    steps: Vec<Spanned<RawStep>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum RawTrigger {
-    FirstMessage,
-    NoStaffReply,
-    AfterHours,
-    Keyword(Vec<String>),
-    Timer(RawTimer),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTimer {
-    after: String,
-    stage: String,
-    #[serde(default)]
-    unanswered: bool,
-}
-
-/// A text: a template's name, or per-language text written in place (`true` only for a
-/// hand-off without words).
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
-enum RawText {
-    Flag(bool),
-    Name(String),
-    Inline(BTreeMap<String, String>),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawChoice {
-    value: String,
-    label: BTreeMap<String, String>,
-    #[serde(default)]
-    also: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    id: String,
-    #[serde(default)]
-    send: Option<RawText>,
-    #[serde(default)]
-    ask: Option<RawText>,
-    #[serde(default)]
-    branch: Option<String>,
-    #[serde(default)]
-    handoff: Option<RawText>,
-    #[serde(default)]
-    end: Option<bool>,
-    #[serde(default)]
-    choices: Vec<RawChoice>,
-    #[serde(default)]
-    save: Option<String>,
-    #[serde(default)]
-    next: Option<String>,
-    #[serde(default)]
-    cases: BTreeMap<String, String>,
-    #[serde(default)]
-    default: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSettings {
-    languages: Vec<String>,
-    #[serde(default)]
-    vars: BTreeMap<String, serde_json::Value>,
-    opt_out: RawOptOut,
-    #[serde(default)]
-    not_understood: Option<RawText>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOptOut {
-    words: Vec<String>,
-    confirm: RawText,
 }
 
 /// Gathers problems and the templates a set needs.

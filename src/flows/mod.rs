@@ -17,6 +17,7 @@
 pub mod admin;
 pub mod check;
 pub mod files;
+mod raw;
 pub mod run;
 pub mod runtime;
 
