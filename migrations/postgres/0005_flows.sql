@@ -6,6 +6,9 @@ ALTER TABLE leads ADD COLUMN vehicle_interest TEXT;
 ALTER TABLE leads ADD COLUMN budget TEXT;
 ALTER TABLE leads ADD COLUMN automation BIGINT NOT NULL DEFAULT 1 CHECK (automation IN (0, 1));
 ALTER TABLE leads ADD COLUMN last_staff_at BIGINT;
+-- Leads from before: when their staff last wrote, so follow-ups count from the right day.
+UPDATE leads SET last_staff_at = (SELECT MAX(m.created_at) FROM messages m
+    WHERE m.lead_id = leads.id AND m.direction = 'outgoing' AND m.user_id IS NOT NULL);
 
 -- Each lead's conversation with the bot: the flow set version and step it waits at (none:
 -- not waiting), the newest customer message the engine has looked at, and when each flow

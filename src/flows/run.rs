@@ -7,7 +7,7 @@
 
 use super::{Compiled, Context};
 use crate::app::App;
-use crate::domain::flow::engine::{advance, timer_due, Action, Facts, Input, Outcome as Step, Set, State};
+use crate::domain::flow::engine::{advance, due_timers, Action, Facts, Input, Outcome as Step, Set, State};
 use crate::domain::flow::{pick_language, Field, StepKind, Trigger};
 use crate::domain::LeadId;
 use crate::jobs::Outcome;
@@ -22,6 +22,9 @@ pub const BATCH: usize = 64;
 
 /// How often the follow-up timers are looked for (clock time).
 pub const TIMER_EVERY_MS: i64 = 60_000;
+
+/// Quiet leads looked at per transaction by the timer job.
+const TIMER_PAGE: i64 = 500;
 
 /// The dealership's local time: open now, and when it next opens.
 #[derive(Debug, Clone)]
@@ -300,65 +303,54 @@ pub async fn timers(app: &Arc<App>, _job: &JobRow) -> anyhow::Result<Outcome> {
     let now = app.clock.now_ms();
     let next = Outcome::WaitUntil(now + TIMER_EVERY_MS);
     let Some(active) = app.flows.active() else { return Ok(next) };
-    let timed: Vec<(usize, &crate::domain::flow::Flow)> =
-        active.1.set.flows.iter().enumerate().filter(|(_, f)| f.trigger.is_timer()).collect();
-    let Some(shortest) = timed
-        .iter()
-        .filter_map(|(_, f)| match f.trigger {
-            Trigger::Timer { after_ms, .. } => Some(after_ms),
-            _ => None,
-        })
-        .min()
-    else {
-        return Ok(next);
-    };
-    let mut stages: Vec<crate::domain::Stage> = timed
-        .iter()
-        .filter_map(|(_, f)| match f.trigger {
-            Trigger::Timer { stage, .. } => Some(stage),
+    let timers: Vec<(i64, crate::domain::Stage)> = (active.1.set.flows.iter())
+        .filter_map(|f| match f.trigger {
+            Trigger::Timer { after_ms, stage, .. } => Some((after_ms, stage)),
             _ => None,
         })
         .collect();
+    let Some(shortest) = timers.iter().map(|t| t.0).min() else { return Ok(next) };
+    let mut stages: Vec<crate::domain::Stage> = timers.iter().map(|t| t.1).collect();
     stages.sort();
     stages.dedup();
     let h = hours(app, now);
-    let mut tx = app.store.begin().await?;
-    let leads = store::timer_candidates(&mut tx, &stages, now - shortest, 500).await?;
-    let mut w = Writes::default();
     let default_lang = &app.config.flows.default_language;
-    for mut lead in leads {
-        let last_human = lead.last_message_at.max(lead.last_staff_at);
-        let customer_last = lead.last_message_at.unwrap_or(0) > lead.last_staff_at.unwrap_or(0);
-        let due: Vec<&crate::domain::flow::Flow> = timed
-            .iter()
-            .map(|(_, f)| *f)
-            .filter(|f| {
-                timer_due(&f.trigger, lead.stage, last_human, customer_last, lead.starts.get(&f.name).copied(), now)
-            })
-            .collect();
-        // After a long pause several may be due: the latest one speaks, the rest are
-        // marked as done for this silence.
-        let Some(speak) = due.iter().max_by_key(|f| match f.trigger {
-            Trigger::Timer { after_ms, .. } => after_ms,
-            _ => 0,
-        }) else {
-            continue;
-        };
-        for f in &due {
-            lead.starts.insert(f.name.clone(), now);
+    // Page through every quiet lead (most were followed up already this silence).
+    let mut after = LeadId(0);
+    loop {
+        let mut tx = app.store.begin().await?;
+        let leads = store::timer_candidates(&mut tx, &stages, now - shortest, after, TIMER_PAGE).await?;
+        let Some(last) = leads.last().map(|l| l.lead) else { break };
+        let full = leads.len() as i64 == TIMER_PAGE;
+        let mut w = Writes::default();
+        for mut lead in leads {
+            let last_human = lead.last_message_at.max(lead.last_staff_at);
+            let customer_last = lead.last_message_at.unwrap_or(0) > lead.last_staff_at.unwrap_or(0);
+            let Some((speak, due)) =
+                due_timers(&active.1.set, lead.stage, last_human, customer_last, &lead.starts, now)
+            else {
+                continue;
+            };
+            for name in due {
+                lead.starts.insert(name.to_string(), now);
+            }
+            let lang = pick_language(lead.language.as_deref(), &active.1.set.languages, default_lang);
+            let sets = sets_for(app, &active, &lead).await;
+            let st = state(&lead);
+            let current = st.as_ref().zip(sets.current.as_ref()).map(|(s, (_, c))| (&c.set, s));
+            let f = facts(&lead, &lang, &h, false, now, now);
+            let out = advance(&active.1.set, current, &f, Input::Timer(&speak.name));
+            info!(lead = lead.lead.0, flow = %speak.name, "a follow-up timer is due");
+            w.apply(app, &Turn { sets: &sets, lang: &lang, h: &h, now }, &mut lead, out);
+            w.states.push(Writes::state_of(&lead));
         }
-        let lang = pick_language(lead.language.as_deref(), &active.1.set.languages, default_lang);
-        let sets = sets_for(app, &active, &lead).await;
-        let st = state(&lead);
-        let current = st.as_ref().zip(sets.current.as_ref()).map(|(s, (_, c))| (&c.set, s));
-        let f = facts(&lead, &lang, &h, false, now, now);
-        let out = advance(&active.1.set, current, &f, Input::Timer(&speak.name));
-        info!(lead = lead.lead.0, flow = %speak.name, "a follow-up timer is due");
-        w.apply(app, &Turn { sets: &sets, lang: &lang, h: &h, now }, &mut lead, out);
-        w.states.push(Writes::state_of(&lead));
+        w.commit(&mut tx, now).await?;
+        tx.commit().await?;
+        if !full {
+            break;
+        }
+        after = last;
     }
-    w.commit(&mut tx, now).await?;
-    tx.commit().await?;
     app.wake.notify_one();
     Ok(next)
 }

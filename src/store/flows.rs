@@ -383,8 +383,14 @@ pub async fn set_automation(conn: &mut Conn, lead: LeadId, on: bool, now: i64) -
 }
 
 /// Open leads with automation on in one of these stages, quiet since before `cutoff`:
-/// the candidates for follow-up timers.
-pub async fn timer_candidates(conn: &mut Conn, stages: &[Stage], cutoff: i64, limit: i64) -> Result<Vec<FlowLead>> {
+/// the candidates for follow-up timers, by id after `after`, at most `limit`.
+pub async fn timer_candidates(
+    conn: &mut Conn,
+    stages: &[Stage],
+    cutoff: i64,
+    after: LeadId,
+    limit: i64,
+) -> Result<Vec<FlowLead>> {
     if stages.is_empty() {
         return Ok(Vec::new());
     }
@@ -392,17 +398,19 @@ pub async fn timer_candidates(conn: &mut Conn, stages: &[Stage], cutoff: i64, li
         "SELECT l.id FROM leads l JOIN customers c ON c.id = l.customer_id
          WHERE l.is_open = 1 AND l.automation = 1 AND c.do_not_contact = 0 AND l.stage IN ({})
            AND COALESCE(l.last_message_at, 0) <= $1 AND COALESCE(l.last_staff_at, 0) <= $1
-           AND (l.last_message_at IS NOT NULL OR l.last_staff_at IS NOT NULL)
+           AND (l.last_message_at IS NOT NULL OR l.last_staff_at IS NOT NULL) AND l.id > $2
          ORDER BY l.id LIMIT {limit}",
-        params(1, stages.len())
+        params(2, stages.len())
     );
-    let mut q = sqlx::query(&sql).bind(cutoff);
+    let mut q = sqlx::query(&sql).bind(cutoff).bind(after.0);
     for s in stages {
         q = q.bind(s.as_str());
     }
     let ids: Vec<LeadId> =
         q.fetch_all(&mut *conn).await?.iter().map(|r| col(r, "id").map(LeadId)).collect::<Result<_>>()?;
-    Ok(flow_inputs(conn, &ids).await?.0)
+    let mut leads = flow_inputs(conn, &ids).await?.0;
+    leads.sort_unstable_by_key(|l| l.lead.0);
+    Ok(leads)
 }
 
 impl Store {

@@ -452,3 +452,82 @@ async fn vehicle_search_finds_by_vin_tail_misspelled_make_model_and_year() {
         assert!(found("toyota sportage").await.is_empty(), "{db:?}: no such car");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_states_answers_and_timer_candidates_on_both_engines() {
+    use forecourt::domain::flow::Field;
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        let mut leads = Vec::new();
+        for i in 0..5 {
+            let m = ingest(&s, &inbound(&format!("t{i}"), &format!("t{i}:1"), "hi"), 1_000).await.unwrap().unwrap();
+            leads.push(m.lead);
+        }
+        let stage = |lead: LeadId, st: &'static str| {
+            let s = s.clone();
+            async move {
+                sqlx::query("UPDATE leads SET stage = $1, last_staff_at = 2000 WHERE id = $2")
+                    .bind(st)
+                    .bind(lead.0)
+                    .execute(s.pool())
+                    .await
+                    .unwrap();
+            }
+        };
+        for l in &leads[..4] {
+            stage(*l, "contacted").await;
+        }
+        // A do-not-contact customer, and a lead with the bot off, are never candidates.
+        let mut tx = s.begin().await.unwrap();
+        let dnc = forecourt::store::flow_inputs(&mut tx, &leads[3..4]).await.unwrap().0;
+        forecourt::store::set_do_not_contact(&mut tx, dnc[0].customer, 3).await.unwrap();
+        forecourt::store::set_automation(&mut tx, leads[2], false, 3).await.unwrap();
+        tx.commit().await.unwrap();
+        let page = |after: LeadId, limit: i64| {
+            let s = s.clone();
+            async move {
+                let mut tx = s.begin().await.unwrap();
+                let c = forecourt::store::timer_candidates(&mut tx, &[Stage::Contacted], 2_000, after, limit)
+                    .await
+                    .unwrap();
+                c.iter().map(|l| l.lead).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(page(LeadId(0), 10).await, vec![leads[0], leads[1]], "{db:?}");
+        assert_eq!(page(LeadId(0), 1).await, vec![leads[0]]);
+        assert_eq!(page(leads[0], 1).await, vec![leads[1]], "paged by id");
+        assert!(page(LeadId(0), 10).await.iter().all(|l| *l != leads[4]), "another stage");
+        // Answers are saved together (a note appended), and the state is written back.
+        let mut tx = s.begin().await.unwrap();
+        let answers = vec![
+            (leads[0], vec![(Field::Intent, "buy".to_string()), (Field::Note, "call after 6".to_string())]),
+            (leads[1], vec![(Field::Budget, "20 000 $".to_string())]),
+        ];
+        forecourt::store::save_answers(&mut tx, &answers, 5).await.unwrap();
+        forecourt::store::save_answers(&mut tx, &[(leads[0], vec![(Field::Note, "has a trade-in".into())])], 6)
+            .await
+            .unwrap();
+        let row = forecourt::store::FlowStateRow {
+            lead: leads[0],
+            waiting: Some((1, "welcome".into(), "ask_car".into(), 1)),
+            last_message_id: 42,
+            starts: [("welcome".to_string(), 5)].into(),
+        };
+        forecourt::store::save_flow_states(&mut tx, std::slice::from_ref(&row), 5).await.unwrap();
+        tx.commit().await.unwrap();
+        let l0 = s.lead(leads[0]).await.unwrap().unwrap();
+        assert_eq!(l0.intent.as_deref(), Some("buy"));
+        assert_eq!(l0.notes.as_deref(), Some("call after 6\nhas a trade-in"));
+        assert_eq!(s.lead(leads[1]).await.unwrap().unwrap().budget.as_deref(), Some("20 000 $"));
+        let mut tx = s.begin().await.unwrap();
+        let (read, _) = forecourt::store::flow_inputs(&mut tx, &leads[..1]).await.unwrap();
+        assert_eq!(read[0].waiting, Some((1, "welcome".into(), "ask_car".into(), 1)));
+        assert_eq!((read[0].last_message_id, read[0].starts.get("welcome")), (42, Some(&5)));
+        // A staff reply ends the bot's turn.
+        forecourt::store::staff_wrote(&mut tx, leads[0], 9).await.unwrap();
+        let (read, _) = forecourt::store::flow_inputs(&mut tx, &leads[..1]).await.unwrap();
+        assert_eq!((read[0].waiting.clone(), read[0].last_staff_at), (None, Some(9)));
+        tx.commit().await.unwrap();
+    }
+}

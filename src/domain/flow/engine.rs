@@ -342,6 +342,31 @@ pub fn timer_due(
         && last_start.is_none_or(|s| s < at)
 }
 
+/// The follow-up to send on a lead now, if any, and every timer flow due (to be marked as
+/// run for this silence). After a long pause several may be due (day 3 and day 7): the
+/// latest one speaks, the earlier ones are skipped, never sent late.
+pub fn due_timers<'f>(
+    set: &'f FlowSet,
+    stage: Stage,
+    last_human_at: Option<i64>,
+    last_human_was_customer: bool,
+    last_starts: &BTreeMap<String, i64>,
+    now: i64,
+) -> Option<(&'f super::Flow, Vec<&'f str>)> {
+    let due: Vec<&super::Flow> = set
+        .flows
+        .iter()
+        .filter(|f| {
+            timer_due(&f.trigger, stage, last_human_at, last_human_was_customer, last_starts.get(&f.name).copied(), now)
+        })
+        .collect();
+    let speak = due.iter().copied().max_by_key(|f| match f.trigger {
+        Trigger::Timer { after_ms, .. } => after_ms,
+        _ => 0,
+    })?;
+    Some((speak, due.iter().map(|f| f.name.as_str()).collect()))
+}
+
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;

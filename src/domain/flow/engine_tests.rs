@@ -410,3 +410,23 @@ fn a_stale_message_is_left_to_the_staff_but_an_opt_out_counts() {
     f.message_age_ms = STALE_MS;
     assert!(!advance(&s, None, &f, msg("hi")).actions.is_empty());
 }
+
+#[test]
+fn after_a_long_pause_only_the_latest_due_follow_up_speaks() {
+    let mut s = set();
+    let mut day7 = s.flows[4].clone();
+    day7.name = "day7".into();
+    day7.trigger = Trigger::Timer { after_ms: 7 * 86_400_000, stage: Stage::Contacted, unanswered: true };
+    s.flows.push(day7);
+    let day = 86_400_000;
+    let none = BTreeMap::new();
+    let (speak, due) = due_timers(&s, Stage::Contacted, Some(0), false, &none, 4 * day).unwrap();
+    assert_eq!((speak.name.as_str(), due), ("day3", vec!["day3"]));
+    let (speak, due) = due_timers(&s, Stage::Contacted, Some(0), false, &none, 8 * day).unwrap();
+    assert_eq!((speak.name.as_str(), due), ("day7", vec!["day3", "day7"]));
+    let ran: BTreeMap<String, i64> = [("day3".to_string(), 3 * day)].into();
+    let (speak, due) = due_timers(&s, Stage::Contacted, Some(0), false, &ran, 8 * day).unwrap();
+    assert_eq!((speak.name.as_str(), due), ("day7", vec!["day7"]));
+    assert!(due_timers(&s, Stage::Contacted, Some(0), true, &none, 8 * day).is_none(), "the customer wrote last");
+    assert!(due_timers(&s, Stage::Contacted, Some(0), false, &none, 2 * day).is_none());
+}
