@@ -288,12 +288,20 @@ pub async fn process(app: &Arc<App>, leads: &[LeadId]) -> anyhow::Result<u64> {
 /// Run a batch of claimed flow jobs and record their outcomes.
 pub async fn process_jobs(app: &Arc<App>, jobs: Vec<JobRow>) {
     let leads: Vec<LeadId> = jobs.iter().filter_map(|j| j.payload["lead"].as_i64().map(LeadId)).collect();
-    let outcome = match process(app, &leads).await {
-        Ok(_) => Outcome::Done,
+    let failed = match process(app, &leads).await {
+        // Done: the jobs go in one statement.
+        Ok(_) => match app.store.finish_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>()).await {
+            Ok(()) => return,
+            Err(e) => {
+                // Their leases expire and they run again, finding nothing new: safe.
+                warn!(error = %e, "could not finish a batch of flow jobs");
+                return;
+            }
+        },
         Err(e) => Outcome::Retry(format!("{e:#}")),
     };
     for job in &jobs {
-        crate::jobs::record(app, job, &outcome).await;
+        crate::jobs::record(app, job, &failed).await;
     }
 }
 

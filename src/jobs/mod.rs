@@ -124,13 +124,14 @@ enum Work {
 
 /// Share claimed jobs out: every job that is not a topic sync or a flow job on its own;
 /// the topic syncs spread over the free workers in batches (so a few syncs still run side
-/// by side); the flow jobs in one batch (one transaction).
+/// by side); the flow jobs in batches of up to `flows::run::BATCH` (one transaction each).
 fn batches(claimed: Vec<JobRow>, workers: usize) -> Vec<Work> {
     let (flows, claimed): (Vec<JobRow>, Vec<JobRow>) = claimed.into_iter().partition(|j| j.kind == JobKind::Flow);
     let (syncs, others): (Vec<JobRow>, Vec<JobRow>) = claimed.into_iter().partition(|j| j.kind == JobKind::TopicSync);
     let mut out: Vec<Work> = others.into_iter().map(Work::One).collect();
-    if !flows.is_empty() {
-        out.push(Work::Flows(flows));
+    let mut flows = flows.into_iter().peekable();
+    while flows.peek().is_some() {
+        out.push(Work::Flows(flows.by_ref().take(crate::flows::run::BATCH).collect()));
     }
     if !syncs.is_empty() {
         let per = syncs.len().div_ceil(workers.max(1)).clamp(1, crate::staff::batch::BATCH);
