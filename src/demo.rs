@@ -81,44 +81,59 @@ impl Demo {
 
     /// A staff member presses the card's button with this label.
     async fn press(&self, lead: LeadId, who: &FakeUser, label: &str) -> anyhow::Result<()> {
-        let (chat, _, card) = self.topic(lead).await?;
-        let m = self.fake.messages(chat).into_iter().find(|m| m.message_id == card).context("card")?;
-        let (_, data) = button(&m, label).with_context(|| format!("no button {label:?} on lead #{lead}'s card"))?;
+        // The card's last edit may still wait for the staff group's budget.
+        let (chat, card, data) = self
+            .wait_for(&format!("button {label:?} on lead #{lead}'s card"), || async {
+                let (chat, _, card) = self.topic(lead).await.ok()?;
+                let m = self.fake.messages(chat).into_iter().find(|m| m.message_id == card)?;
+                Some((chat, card, button(&m, label)?.1))
+            })
+            .await?;
         self.fake.staff_presses(chat, card, who, &data);
         self.settle().await
     }
 
     /// A staff member presses a button under a notice in the lead's topic.
     async fn press_in_topic(&self, lead: LeadId, who: &FakeUser, label: &str) -> anyhow::Result<()> {
-        let (chat, thread, _) = self.topic(lead).await?;
-        let (message, data) = self
-            .fake
-            .topic_messages(chat, thread)
-            .into_iter()
-            .rev()
-            .find_map(|m| {
-                let b = m
-                    .reply_markup
-                    .as_ref()?
-                    .pointer("/inline_keyboard/0/0")
-                    .filter(|b| b["text"].as_str().is_some_and(|t| t.contains(label)))?
-                    .clone();
-                Some((m.message_id, b["callback_data"].as_str()?.to_string()))
+        // A notice may still wait for the staff group's budget (20 messages a minute).
+        let (chat, message, data) = self
+            .wait_for(&format!("button {label:?} in lead #{lead}'s topic"), || async {
+                let (chat, thread, _) = self.topic(lead).await.ok()?;
+                self.fake.topic_messages(chat, thread).into_iter().rev().find_map(|m| {
+                    let (_, data) = button(&m, label)?;
+                    Some((chat, m.message_id, data))
+                })
             })
-            .with_context(|| format!("no button {label:?} in lead #{lead}'s topic"))?;
+            .await?;
         self.fake.staff_presses(chat, message, who, &data);
         self.settle().await
+    }
+
+    /// Poll (real time, up to two minutes) until `f` finds something.
+    async fn wait_for<T, F, Fut>(&self, what: &str, f: F) -> anyhow::Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(t) = f().await {
+                return Ok(t);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("the demo waited two minutes for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// A customer presses a flow's button under the bot's latest question to them.
     async fn customer_presses(&self, who: &FakeUser, label: &str) -> anyhow::Result<()> {
         let (m, (full, _)) = self
-            .fake
-            .bot_messages_to(who.id)
-            .into_iter()
-            .rev()
-            .find_map(|m| button(&m, label).map(|b| (m, b)))
-            .with_context(|| format!("no button {label:?} in {}'s chat", who.first_name))?;
+            .wait_for(&format!("button {label:?} in {}'s chat", who.first_name), || async {
+                self.fake.bot_messages_to(who.id).into_iter().rev().find_map(|m| button(&m, label).map(|b| (m, b)))
+            })
+            .await?;
         self.fake.customer_presses(who, m.message_id, &full);
         self.settle().await
     }
