@@ -441,16 +441,12 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
                     return Incoming::Ignored("private chat on the staff-only bot");
                 }
                 let c = content(msg);
-                let name = [Some(from.first_name.as_str()), from.last_name.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let name = sender_name(from);
                 return Incoming::Customer(Box::new(Inbound {
                     channel: Channel::Telegram,
                     external_user: from.id.0.to_string(),
                     external_message: format!("{}:{}", msg.chat.id.0, msg.id.0),
-                    sender_name: if name.trim().is_empty() { format!("Telegram user {}", from.id.0) } else { name },
+                    sender_name: name,
                     language: from.language_code.clone(),
                     kind: c.kind,
                     text: c.text,
@@ -521,6 +517,17 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
     }
 }
 
+/// A customer's name as Telegram gives it (first and last), or their id when empty.
+fn sender_name(from: &teloxide::types::User) -> String {
+    let name =
+        [Some(from.first_name.as_str()), from.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    if name.trim().is_empty() {
+        format!("Telegram user {}", from.id.0)
+    } else {
+        name
+    }
+}
+
 /// A flow's answer button pressed by a customer, as an inbound message.
 fn customer_button(q: &teloxide::types::CallbackQuery) -> Incoming {
     let Some(value) = q.data.as_deref().and_then(|d| d.strip_prefix(FLOW_BUTTON)) else {
@@ -542,15 +549,13 @@ fn customer_button(q: &teloxide::types::CallbackQuery) -> Incoming {
         })
         .unwrap_or_else(|| value.to_string());
     let from = &q.from;
-    let name =
-        [Some(from.first_name.as_str()), from.last_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
     let sent_at = q.message.as_ref().and_then(|m| m.regular_message()).map(|m| m.date.timestamp_millis()).unwrap_or(0);
     Incoming::CustomerButton(
         Box::new(Inbound {
             channel: Channel::Telegram,
             external_user: from.id.0.to_string(),
             external_message: format!("cb:{}", q.id.0),
-            sender_name: if name.trim().is_empty() { format!("Telegram user {}", from.id.0) } else { name },
+            sender_name: sender_name(from),
             language: from.language_code.clone(),
             kind: MessageKind::Text,
             text: Some(label),

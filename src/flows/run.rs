@@ -9,7 +9,7 @@ use super::{Compiled, Context};
 use crate::app::App;
 use crate::domain::flow::engine::{advance, due_timers, Action, Facts, Input, Outcome as Step, Set, State};
 use crate::domain::flow::{pick_language, Field, StepKind, Trigger};
-use crate::domain::LeadId;
+use crate::domain::{CustomerId, LeadId};
 use crate::jobs::Outcome;
 use crate::store::{self, BotMessage, FlowLead, FlowMessage, FlowStateRow, JobRow};
 use chrono::{Datelike, TimeZone, Timelike};
@@ -52,8 +52,8 @@ fn hours(app: &App, now: i64) -> Hours {
 struct Writes {
     bot: Vec<BotMessage>,
     answers: HashMap<LeadId, Vec<(Field, String)>>,
-    opt_outs: Vec<FlowLead>,
-    notices: Vec<(FlowLead, String)>,
+    opt_outs: Vec<(LeadId, CustomerId)>,
+    notices: Vec<(LeadId, CustomerId, String)>,
     states: Vec<FlowStateRow>,
     touched: Vec<LeadId>,
     steps: u64,
@@ -161,16 +161,16 @@ impl Writes {
                 }
                 Action::Handoff => {
                     let t = app.templates.render("staff/bot_handoff.txt", minijinja::context! {}).unwrap_or_default();
-                    self.notices.push((lead.clone(), t));
+                    self.notices.push((lead.lead, lead.customer, t));
                 }
                 Action::OptOut => {
                     if let Some(body) = opt_out_text(&sets.active.1, lead, lang, h) {
                         self.say(lead, body, serde_json::json!({ "flow": "opt_out" }));
                     }
                     lead.do_not_contact = true;
-                    self.opt_outs.push(lead.clone());
+                    self.opt_outs.push((lead.lead, lead.customer));
                     let t = app.templates.render("staff/opted_out.txt", minijinja::context! {}).unwrap_or_default();
-                    self.notices.push((lead.clone(), t));
+                    self.notices.push((lead.lead, lead.customer, t));
                     said = true;
                 }
                 Action::Started(name) => {
@@ -193,22 +193,30 @@ impl Writes {
         }
     }
 
-    async fn commit(mut self, tx: &mut store::Conn, now: i64) -> Result<u64, store::StoreError> {
+    /// Write it all. Topic syncs waiting for Telegram's budget (`holds`) are not woken early,
+    /// as ingest does not wake them either.
+    async fn commit(
+        mut self,
+        tx: &mut store::Conn,
+        holds: &crate::ingest::TopicHolds,
+        now: i64,
+    ) -> Result<u64, store::StoreError> {
         store::queue_bot_messages(tx, &self.bot, now).await?;
         let answers: Vec<_> = self.answers.into_iter().collect();
         store::save_answers(tx, &answers, now).await?;
-        for l in &self.opt_outs {
-            store::set_do_not_contact(tx, l.customer, now).await?;
-            info!(lead = l.lead.0, "the customer opted out of the bot's messages");
+        for (lead, customer) in &self.opt_outs {
+            store::set_do_not_contact(tx, *customer, now).await?;
+            info!(lead = lead.0, "the customer opted out of the bot's messages");
         }
-        for (l, text) in &self.notices {
-            let m = crate::staff::topic::system_message(l.lead, l.customer, text, now);
+        for (lead, customer, text) in &self.notices {
+            let m = crate::staff::topic::system_message(*lead, *customer, text, now);
             store::insert_message(tx, &m, now).await?;
         }
         store::save_flow_states(tx, &self.states, now).await?;
         self.touched.sort_unstable_by_key(|l| l.0);
         self.touched.dedup();
-        let syncs: Vec<(LeadId, i64)> = self.touched.iter().map(|l| (*l, now)).collect();
+        let syncs: Vec<(LeadId, i64)> =
+            self.touched.iter().map(|l| (*l, holds.get(&l.0).map_or(now, |h| (*h).max(now)))).collect();
         store::enqueue_topic_syncs(tx, &syncs, now).await?;
         Ok(self.steps)
     }
@@ -279,7 +287,7 @@ pub async fn process(app: &Arc<App>, leads: &[LeadId]) -> anyhow::Result<u64> {
         }
         w.states.push(Writes::state_of(&lead));
     }
-    let steps = w.commit(&mut tx, now).await?;
+    let steps = w.commit(&mut tx, &app.topic_holds, now).await?;
     tx.commit().await?;
     app.wake.notify_one();
     Ok(steps)
@@ -352,7 +360,7 @@ pub async fn timers(app: &Arc<App>, _job: &JobRow) -> anyhow::Result<Outcome> {
             w.apply(app, &Turn { sets: &sets, lang: &lang, h: &h, now }, &mut lead, out);
             w.states.push(Writes::state_of(&lead));
         }
-        w.commit(&mut tx, now).await?;
+        w.commit(&mut tx, &app.topic_holds, now).await?;
         tx.commit().await?;
         if !full {
             break;

@@ -223,6 +223,6 @@ pub async fn store_inbound_batch(
             (*lead, run_at)
         })
         .collect();
-    super::flows::enqueue_topic_syncs(conn, &syncs, now).await?;
+    super::jobs::enqueue_topic_syncs(conn, &syncs, now).await?;
     Ok(stored)
 }

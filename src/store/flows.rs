@@ -292,33 +292,6 @@ pub async fn queue_bot_messages(conn: &mut Conn, msgs: &[BotMessage], now: i64) 
     Ok(ids.into_iter().map(MessageRowId).collect())
 }
 
-/// One topic sync per lead (deduplicated; a pending one is brought forward if needed).
-pub async fn enqueue_topic_syncs(conn: &mut Conn, leads: &[(LeadId, i64)], now: i64) -> Result<()> {
-    if leads.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO jobs (kind, payload, queue_key, dedupe_key, status, run_at, attempts, created_at, updated_at)
-         VALUES {} ON CONFLICT (dedupe_key) WHERE status = 'pending'
-         DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END",
-        (0..leads.len())
-            .map(|k| format!(
-                "('topic_sync', ${a}, ${b}, ${b}, 'pending', ${c}, 0, $1, $1)",
-                a = k * 3 + 2,
-                b = k * 3 + 3,
-                c = k * 3 + 4
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let mut q = sqlx::query(&sql).bind(now);
-    for (lead, run_at) in leads {
-        q = q.bind(serde_json::json!({ "lead": lead.0 }).to_string()).bind(format!("topic:{}", lead.0)).bind(*run_at);
-    }
-    q.execute(&mut *conn).await?;
-    Ok(())
-}
-
 /// One flow job per lead (deduplicated while pending): the engine looks at the lead's new
 /// customer messages in order.
 pub async fn enqueue_flow_jobs(conn: &mut Conn, leads: &[LeadId], now: i64) -> Result<()> {

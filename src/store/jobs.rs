@@ -114,6 +114,33 @@ fn job_from(row: &AnyRow) -> Result<JobRow> {
 
 const JOB_COLS: &str = "id, kind, payload, queue_key, status, attempts, run_at, last_error";
 
+/// One topic sync per lead (deduplicated; a pending one is brought forward if needed).
+pub async fn enqueue_topic_syncs(conn: &mut Conn, leads: &[(crate::domain::LeadId, i64)], now: i64) -> Result<()> {
+    if leads.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO jobs (kind, payload, queue_key, dedupe_key, status, run_at, attempts, created_at, updated_at)
+         VALUES {} ON CONFLICT (dedupe_key) WHERE status = 'pending'
+         DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END",
+        (0..leads.len())
+            .map(|k| format!(
+                "('topic_sync', ${a}, ${b}, ${b}, 'pending', ${c}, 0, $1, $1)",
+                a = k * 3 + 2,
+                b = k * 3 + 3,
+                c = k * 3 + 4
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(now);
+    for (lead, run_at) in leads {
+        q = q.bind(serde_json::json!({ "lead": lead.0 }).to_string()).bind(format!("topic:{}", lead.0)).bind(*run_at);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Enqueue inside the caller's transaction. Returns false when a pending job with the same
 /// dedupe key already exists (it will do this work too).
 pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {
