@@ -41,7 +41,7 @@ pub struct App {
     pub staff_bot: BotHandle,
     pub limiter: Limiter,
     /// Poked whenever jobs are enqueued, so workers start at once.
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     /// Viber, when configured.
     pub viber: Option<ViberApi>,
     /// WhatsApp Cloud API, when configured.
@@ -58,6 +58,8 @@ pub struct App {
     pub vehicle_search: crate::inventory::VehicleSearch,
     /// The customer-facing bot's flows.
     pub flows: crate::flows::Flows,
+    /// Failed tries of webhook updates, until one is set aside.
+    pub update_tries: crate::staff::aside::Tries,
 }
 
 impl App {
@@ -88,9 +90,9 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     store.migrate().await.context("applying database migrations")?;
     if store.engine() == crate::store::Engine::Sqlite {
         // One process owns a SQLite file: jobs left running belong to a dead process.
-        let released = store.release_all_running_jobs(clock.now_ms()).await?;
-        if released > 0 {
-            warn!(released, "released jobs left running by a previous process");
+        let parked = store.release_all_running_jobs(clock.now_ms(), config.jobs.max_attempts).await?;
+        for job in parked {
+            warn!(job = job.id.0, kind = job.kind.as_str(), "a job was running each time the process stopped; parked");
         }
     }
     let token = config.telegram.token.clone().context("FORECOURT_TELEGRAM_TOKEN is missing")?;
@@ -139,7 +141,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         customer_bot,
         staff_bot,
         limiter,
-        wake: Notify::new(),
+        wake: Arc::new(Notify::new()),
         viber,
         whatsapp,
         media,
@@ -148,6 +150,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         topic_holds,
         vehicle_search: Default::default(),
         flows,
+        update_tries: Default::default(),
     }))
 }
 
@@ -213,7 +216,7 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
         }
     }
     tasks.push(tokio::spawn(crate::flows::runtime::watch(app.clone(), rx.clone())));
-    tasks.push(tokio::spawn(crate::jobs::run(app.clone(), rx)));
+    tasks.push(tokio::spawn(Arc::new(crate::worker::runner(&app)).run(rx)));
     info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");
     Ok(Running { app, http_addr, shutdown: tx, tasks })
 }

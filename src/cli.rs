@@ -160,6 +160,13 @@ enum JobsCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Process a set-aside Telegram update again (or all with --all): the running service
+    /// picks the request up as a job.
+    Replay {
+        id: Option<i64>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -291,6 +298,31 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                             j.last_error.unwrap_or_default()
                         );
                     }
+                    let aside = store.failed_updates().await?;
+                    if !aside.is_empty() {
+                        println!("updates set aside (could not be stored; `forecourt jobs replay ID` retries one):");
+                    }
+                    for u in aside {
+                        println!(
+                            "update #{} {} update_id={} tries={} error={} raw={}",
+                            u.id, u.source, u.update_id, u.attempts, u.error, u.raw
+                        );
+                    }
+                }
+                JobsCommand::Replay { id, all } => {
+                    let ids: Vec<i64> = match (id, all) {
+                        (Some(id), false) => match store.failed_update(id).await? {
+                            Some(u) if u.replayed_at.is_none() => vec![u.id],
+                            Some(_) => anyhow::bail!("update #{id} was replayed already"),
+                            None => anyhow::bail!("no set-aside update #{id} (see `forecourt jobs`)"),
+                        },
+                        (None, true) => store.failed_updates().await?.into_iter().map(|u| u.id).collect(),
+                        _ => anyhow::bail!("give a set-aside update's number, or --all"),
+                    };
+                    for id in &ids {
+                        store.enqueue(&crate::staff::aside::replay_job(*id, now), now).await?;
+                    }
+                    println!("{} update(s) queued for replay by the running service", ids.len());
                 }
                 JobsCommand::Retry { id, all } => {
                     let n = match (id, all) {

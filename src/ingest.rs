@@ -33,6 +33,19 @@ pub fn topic_sync_job(lead: LeadId, run_at: i64) -> NewJob {
     }
 }
 
+/// Make an inbound message safe to keep (`Inbound::sanitize`): names and texts cleaned, a
+/// time stamp outside the sane window replaced by now and logged.
+pub fn prepare(m: &mut Inbound, now: i64) {
+    if let Some(reported) = m.sanitize(now) {
+        warn!(
+            channel = %m.channel,
+            message = %m.external_message,
+            reported,
+            "a message's time stamp is not believable; kept as now"
+        );
+    }
+}
+
 /// Topic syncs waiting for Telegram's budget: lead id → when the sync may run (unix ms).
 /// The topic sync records its wait here, and ingest does not wake it early: a burst into a
 /// rate-limited group would otherwise wake the lead's sync for every message only to be
@@ -109,7 +122,10 @@ impl Inbox {
     }
 
     /// Store these messages (duplicates are skipped); returns once they are committed.
-    pub async fn store(&self, items: Vec<Inbound>, now: i64) -> Result<(), String> {
+    pub async fn store(&self, mut items: Vec<Inbound>, now: i64) -> Result<(), String> {
+        for m in &mut items {
+            prepare(m, now);
+        }
         let Some(first) = items.first() else { return Ok(()) };
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

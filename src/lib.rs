@@ -32,3 +32,4 @@ pub mod staff;
 pub mod store;
 pub mod templates;
 pub mod web;
+pub mod worker;

@@ -70,7 +70,7 @@ fn user(v: &Value) -> Result<ViberUser, String> {
     let id = v["id"].as_str().filter(|s| !s.is_empty()).ok_or("the user has no id")?;
     Ok(ViberUser {
         id: id.to_string(),
-        name: v["name"].as_str().unwrap_or("").trim().to_string(),
+        name: crate::domain::text::clean_name(v["name"].as_str().unwrap_or("")),
         language: v["language"].as_str().map(|l| l.to_string()),
     })
 }

@@ -43,37 +43,92 @@ fn seconds(v: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64()?,
         _ => return None,
     };
-    Some(s * 1000)
+    // Saturating: an absurd time stays absurdly late (never negative), and ingest takes
+    // a time too far ahead as now (`domain::text::sane_time`).
+    Some(crate::domain::text::seconds_to_ms(s).unwrap_or(if s < 0 { i64::MIN } else { i64::MAX }))
 }
 
-/// Read a notification (already signature-checked). Unknown fields and change types are
-/// ignored; a message that cannot be read fails the whole body with a reason.
-pub fn parse_notification(body: &[u8]) -> Result<Vec<Item>, String> {
+/// Why a notification was not taken.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refused {
+    /// Not the shape Meta sends (answered 400 with the reason).
+    Malformed(String),
+    /// For another business number than the configured one (refused and logged).
+    OtherNumber(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Malformed(why) => write!(f, "not a WhatsApp notification: {why}"),
+            Refused::OtherNumber(id) => {
+                write!(f, "a notification for phone_number_id {id}, which is not this service's number")
+            }
+        }
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(why: &str) -> Refused {
+        Refused::Malformed(why.to_string())
+    }
+}
+
+impl From<String> for Refused {
+    fn from(why: String) -> Refused {
+        Refused::Malformed(why)
+    }
+}
+
+/// An optional list: absent is empty, anything but a list is refused.
+fn list<'a>(v: &'a Value, what: &str) -> Result<&'a [Value], Refused> {
+    match v {
+        Value::Null => Ok(&[]),
+        Value::Array(a) => Ok(a),
+        _ => Err(Refused::Malformed(format!("`{what}` is not a list"))),
+    }
+}
+
+/// Read a notification (already signature-checked) for the business number
+/// `phone_number_id`. Unknown fields and change types are ignored; a wrong shape, or a
+/// message that cannot be read, fails the whole body with a reason.
+pub fn parse_notification(body: &[u8], phone_number_id: &str) -> Result<Vec<Item>, Refused> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     if v["object"].as_str() != Some("whatsapp_business_account") {
         return Err("`object` is not whatsapp_business_account".into());
     }
     let mut out = Vec::new();
     for entry in v["entry"].as_array().ok_or("no `entry` list")? {
-        for change in entry["changes"].as_array().unwrap_or(&Vec::new()) {
+        let changes = entry.get("changes").ok_or("an entry without `changes`")?;
+        for change in list(changes, "changes")? {
+            if !change.is_object() {
+                return Err("a change is not an object".into());
+            }
             if change["field"].as_str() != Some("messages") {
                 continue;
             }
             let value = &change["value"];
-            let names: Vec<(String, String)> = value["contacts"]
-                .as_array()
-                .map(|cs| {
-                    cs.iter()
-                        .filter_map(|c| {
-                            Some((c["wa_id"].as_str()?.to_string(), c["profile"]["name"].as_str().unwrap_or("").into()))
-                        })
-                        .collect()
+            if !value.is_object() {
+                return Err("`value` is not an object".into());
+            }
+            match value["metadata"]["phone_number_id"].as_str() {
+                Some(id) if id == phone_number_id => {}
+                Some(id) => return Err(Refused::OtherNumber(id.to_string())),
+                None => return Err("`value.metadata.phone_number_id` is missing".into()),
+            }
+            let names: Vec<(String, String)> = list(&value["contacts"], "contacts")?
+                .iter()
+                .filter_map(|c| {
+                    Some((c["wa_id"].as_str()?.to_string(), c["profile"]["name"].as_str().unwrap_or("").into()))
                 })
-                .unwrap_or_default();
-            for m in value["messages"].as_array().unwrap_or(&Vec::new()) {
+                .collect();
+            for m in list(&value["messages"], "messages")? {
+                if !m.is_object() {
+                    return Err("a message is not an object".into());
+                }
                 out.push(Item::Message(message(m, &names)?));
             }
-            for s in value["statuses"].as_array().unwrap_or(&Vec::new()) {
+            for s in list(&value["statuses"], "statuses")? {
                 let receipt = s["status"].as_str().and_then(Receipt::parse);
                 let Some(receipt) = receipt else {
                     continue; // e.g. "deleted", "warning": nothing to record
@@ -89,7 +144,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<Item>, String> {
                         .or(err["message"].as_str())
                         .or(err["title"].as_str())
                         .map(str::to_string),
-                    at: seconds(&s["timestamp"]).ok_or("a status without `timestamp`")?,
+                    at: seconds(&s["timestamp"]).ok_or("a status without a readable `timestamp`")?,
                 });
             }
         }
@@ -331,7 +386,10 @@ fn file_body(f: &LinkedFile) -> Value {
 mod tests {
     use super::*;
 
-    fn notification(value: Value) -> Vec<u8> {
+    const PID: &str = "106540352242922";
+
+    fn notification(mut value: Value) -> Vec<u8> {
+        value["metadata"] = json!({"display_phone_number": "15550001111", "phone_number_id": PID});
         json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]})
             .to_string()
             .into_bytes()
@@ -393,7 +451,7 @@ mod tests {
             let body = notification(
                 json!({"contacts": [{"wa_id": "380501112233", "profile": {"name": "Olena"}}], "messages": [msg.clone()]}),
             );
-            let items = parse_notification(&body).unwrap();
+            let items = parse_notification(&body, PID).unwrap();
             let Item::Message(m) = &items[0] else { panic!("{msg}") };
             assert_eq!((m.kind, m.text.as_deref()), (kind, text), "{msg}");
             assert_eq!(m.sender_name, "Olena");
@@ -410,16 +468,45 @@ mod tests {
              "errors": [{"code": 131047, "title": "Re-engagement message", "error_data": {"details": "more than 24 hours"}}]},
             {"id": "wamid.C", "status": "deleted", "timestamp": "1"},
         ]}));
-        let items = parse_notification(&body).unwrap();
+        let items = parse_notification(&body, PID).unwrap();
         assert_eq!(items.len(), 2);
         assert!(
             matches!(&items[1], Item::Status { receipt: Receipt::Failed, error_code: Some(WINDOW_CLOSED), error: Some(e), .. } if e == "more than 24 hours")
         );
-        assert!(parse_notification(b"{}").is_err());
-        assert!(parse_notification(&notification(
-            json!({"messages": [{"from": "1", "id": "x", "type": "text", "timestamp": "1"}]})
-        ))
+        assert!(parse_notification(b"{}", PID).is_err());
+        assert!(parse_notification(
+            &notification(json!({"messages": [{"from": "1", "id": "x", "type": "text", "timestamp": "1"}]})),
+            PID
+        )
         .is_err());
+    }
+
+    #[test]
+    fn wrong_shapes_and_other_numbers_are_refused() {
+        let wrap = |changes: Value| {
+            json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": changes}]}).to_string()
+        };
+        let malformed = [
+            wrap(json!({"field": "messages"})),
+            wrap(json!([{"field": "messages", "value": "text"}])),
+            wrap(
+                json!([{"field": "messages", "value": {"metadata": {"phone_number_id": PID}, "messages": {"id": 1}}}]),
+            ),
+            wrap(json!([{"field": "messages", "value": {"metadata": {"phone_number_id": PID}, "statuses": 5}}])),
+            wrap(json!([{"field": "messages", "value": {"messages": []}}])),
+            json!({"object": "whatsapp_business_account", "entry": [{"id": "1"}]}).to_string(),
+        ];
+        for body in malformed {
+            assert!(matches!(parse_notification(body.as_bytes(), PID), Err(Refused::Malformed(_))), "{body}");
+        }
+        let other =
+            wrap(json!([{"field": "messages", "value": {"metadata": {"phone_number_id": "999"}, "messages": []}}]));
+        assert_eq!(parse_notification(other.as_bytes(), PID), Err(Refused::OtherNumber("999".into())));
+        let huge = notification(json!({"messages": [{"from": "1", "id": "x", "type": "text",
+            "timestamp": "9223372036854775807", "text": {"body": "hi"}}]}));
+        let items = parse_notification(&huge, PID).unwrap();
+        let Item::Message(m) = &items[0] else { panic!() };
+        assert_eq!(m.sent_at, i64::MAX, "an overflowing time stamp is not read as a negative one");
     }
 
     #[test]

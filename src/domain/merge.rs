@@ -1,12 +1,13 @@
 //! Merging customer messages that wait for the same staff topic into as few Telegram
-//! messages as possible (each line stamped with its time), within Telegram's 4,096
-//! characters. A staff group may receive only about 20 messages a minute, so a burst of
-//! ten short messages must cost one send, not ten.
+//! messages as possible (each line stamped with its time), within Telegram's 4,096 UTF-16
+//! code units (what Telegram counts: an emoji outside the BMP is two). A staff group may
+//! receive only about 20 messages a minute, so a burst of ten short messages must cost one
+//! send, not ten.
 
-/// Telegram's limit on a message's text, in characters (UTF-16 code units, strictly; we
-/// count chars and keep a margin so that astral-plane emoji cannot push us over).
-pub const TELEGRAM_TEXT_LIMIT: usize = 4096;
-const SAFE_LIMIT: usize = 4000;
+use super::text::{split_utf16, utf16_len};
+
+/// Telegram's limit on a message's text, in UTF-16 code units.
+pub const TELEGRAM_TEXT_LIMIT: usize = super::text::TELEGRAM_TEXT;
 
 /// One line to merge: its time stamp (already formatted) and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,21 +23,25 @@ pub struct Chunk {
     pub text: String,
     /// Indexes (into the input) of the entries whose last part is in this chunk.
     pub completes: Vec<usize>,
+    /// Indexes of the entries with any part in this chunk (a superset of `completes`).
+    pub touches: Vec<usize>,
 }
 
-/// Merge entries, in order, into chunks of at most `SAFE_LIMIT` characters.
+/// Merge entries, in order, into chunks of at most Telegram's limit in UTF-16 units.
 pub fn merge(entries: &[Entry<'_>]) -> Vec<Chunk> {
-    merge_with_limit(entries, SAFE_LIMIT)
+    merge_with_limit(entries, TELEGRAM_TEXT_LIMIT)
 }
 
-fn merge_with_limit(entries: &[Entry<'_>], limit: usize) -> Vec<Chunk> {
+/// The same with any limit (in UTF-16 code units, at least 2).
+pub fn merge_with_limit(entries: &[Entry<'_>], limit: usize) -> Vec<Chunk> {
+    let limit = limit.max(2);
     let mut chunks: Vec<Chunk> = Vec::new();
     let mut current = String::new();
     let mut current_len = 0usize;
     let mut completes = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let line = format!("[{}] {}", e.stamp, e.text);
-        let line_len = line.chars().count();
+        let line_len = utf16_len(&line);
         let sep = usize::from(current_len > 0);
         if current_len + sep + line_len <= limit {
             if sep == 1 {
@@ -49,21 +54,20 @@ fn merge_with_limit(entries: &[Entry<'_>], limit: usize) -> Vec<Chunk> {
         }
         // Does not fit: close the current chunk, then place the line, splitting if needed.
         if current_len > 0 {
-            chunks.push(Chunk { text: std::mem::take(&mut current), completes: std::mem::take(&mut completes) });
+            let completes = std::mem::take(&mut completes);
+            chunks.push(Chunk { text: std::mem::take(&mut current), touches: completes.clone(), completes });
         }
-        let chars: Vec<char> = line.chars().collect();
-        let mut start = 0;
-        while chars.len() - start > limit {
-            let piece: String = chars[start..start + limit].iter().collect();
-            chunks.push(Chunk { text: piece, completes: Vec::new() });
-            start += limit;
+        let mut pieces = split_utf16(&line, limit);
+        let last = pieces.pop().unwrap_or_default();
+        for piece in pieces {
+            chunks.push(Chunk { text: piece.to_string(), completes: Vec::new(), touches: vec![i] });
         }
-        current = chars[start..].iter().collect();
-        current_len = chars.len() - start;
+        current = last.to_string();
+        current_len = utf16_len(last);
         completes.push(i);
     }
     if current_len > 0 {
-        chunks.push(Chunk { text: current, completes });
+        chunks.push(Chunk { text: current, touches: completes.clone(), completes });
     }
     chunks
 }
@@ -88,7 +92,7 @@ mod tests {
         let e = [Entry { stamp: "1", text: "a" }, Entry { stamp: "2", text: &long }, Entry { stamp: "3", text: "b" }];
         let chunks = merge_with_limit(&e, 10);
         for c in &chunks {
-            assert!(c.text.chars().count() <= 10, "{c:?}");
+            assert!(utf16_len(&c.text) <= 10, "{c:?}");
         }
         let all: Vec<usize> = chunks.iter().flat_map(|c| c.completes.clone()).collect();
         assert_eq!(all, vec![0, 1, 2]);
@@ -98,13 +102,15 @@ mod tests {
 
     proptest! {
         #[test]
-        fn nothing_is_lost_and_nothing_exceeds_the_limit(texts in proptest::collection::vec("[a-zé😀 ]{0,60}", 0..30), limit in 8usize..80) {
+        fn nothing_is_lost_and_nothing_exceeds_the_limit(texts in proptest::collection::vec("[a-zé😀\u{301}\u{202e}\u{0} ]{0,60}|\\PC{0,40}", 0..30), limit in 8usize..80) {
             let entries: Vec<Entry> = texts.iter().map(|t| Entry { stamp: "12:00", text: t }).collect();
             let chunks = merge_with_limit(&entries, limit);
             let mut done = Vec::new();
             for c in &chunks {
-                prop_assert!(c.text.chars().count() <= limit);
+                prop_assert!(utf16_len(&c.text) <= limit);
                 prop_assert!(!c.text.is_empty());
+                prop_assert!(!c.touches.is_empty());
+                prop_assert!(c.completes.iter().all(|i| c.touches.contains(i)));
                 done.extend(c.completes.iter().copied());
             }
             prop_assert_eq!(done, (0..entries.len()).collect::<Vec<_>>());
@@ -115,7 +121,17 @@ mod tests {
     }
 
     #[test]
-    fn the_safe_limit_is_below_telegrams() {
-        const { assert!(SAFE_LIMIT < TELEGRAM_TEXT_LIMIT) };
+    fn emoji_are_measured_as_telegram_counts_them() {
+        // 2,045 emoji are 4,090 units; the stamp pushes the line past 4,096.
+        let text = "😀".repeat(2045);
+        let chunks = merge(&[Entry { stamp: "12:00", text: &text }, Entry { stamp: "12:01", text: "next" }]);
+        assert!(chunks.len() >= 2);
+        for c in &chunks {
+            assert!(utf16_len(&c.text) <= TELEGRAM_TEXT_LIMIT);
+        }
+        let joined: String = chunks.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().concat();
+        assert_eq!(joined.matches('😀').count(), 2045);
+        let all: Vec<usize> = chunks.iter().flat_map(|c| c.completes.clone()).collect();
+        assert_eq!(all, vec![0, 1]);
     }
 }

@@ -107,6 +107,53 @@ pub struct Inbound {
     pub sent_at: i64,
 }
 
+impl Inbound {
+    /// Make a message safe to keep and relay: the sender's name cleaned and capped
+    /// (`text::clean_name`), control characters and bidirectional overrides taken out of
+    /// the text, and a time stamp outside the sane window replaced by `now`. Returns the
+    /// time the messenger reported when it was replaced (for the log).
+    pub fn sanitize(&mut self, now: i64) -> Option<i64> {
+        self.sender_name = super::text::clean_name(&self.sender_name);
+        if let Some(t) = &self.text {
+            if let std::borrow::Cow::Owned(clean) = clean_text_cow(t) {
+                self.text = Some(clean);
+            }
+        }
+        let (at, replaced) = super::text::sane_time(self.sent_at, now);
+        let reported = self.sent_at;
+        self.sent_at = at;
+        replaced.then_some(reported)
+    }
+
+    /// Refuse a text longer than the messenger itself lets a customer send: it did not come
+    /// from the messenger, and relaying it would spend the staff group's sending budget.
+    pub fn check_length(&self) -> Result<(), String> {
+        let Some(text) = &self.text else { return Ok(()) };
+        let (max, what) = match self.channel {
+            Channel::Viber => (super::text::VIBER_TEXT_MAX, "Viber allows 7,000 characters"),
+            Channel::Whatsapp => (super::text::WHATSAPP_TEXT_MAX, "WhatsApp allows 4,096 characters"),
+            Channel::Telegram => (super::text::TELEGRAM_TEXT, "Telegram allows 4,096 characters"),
+        };
+        let n = match self.channel {
+            Channel::Telegram => super::text::utf16_len(text),
+            _ => text.chars().count(),
+        };
+        if n > max {
+            return Err(format!("a text of {n} characters; {what}"));
+        }
+        Ok(())
+    }
+}
+
+fn clean_text_cow(t: &str) -> std::borrow::Cow<'_, str> {
+    let clean = super::text::clean_text(t);
+    if clean.len() == t.len() {
+        std::borrow::Cow::Borrowed(t)
+    } else {
+        std::borrow::Cow::Owned(clean)
+    }
+}
+
 /// A short one-line preview of a message for cards and lists.
 pub fn preview(kind: MessageKind, body: Option<&str>) -> String {
     let icon = match kind {
@@ -146,6 +193,45 @@ mod tests {
             assert_eq!(MessageKind::parse(k.as_str()), Some(*k));
         }
         assert_eq!(Channel::parse("icq"), None);
+    }
+
+    fn inbound(channel: Channel, text: &str, name: &str, at: i64) -> Inbound {
+        Inbound {
+            channel,
+            external_user: "u".into(),
+            external_message: "m".into(),
+            sender_name: name.into(),
+            language: None,
+            kind: MessageKind::Text,
+            text: Some(text.into()),
+            file_id: None,
+            media_group_id: None,
+            extra: None,
+            sent_at: at,
+        }
+    }
+
+    #[test]
+    fn inbound_is_cleaned_and_its_time_checked() {
+        let now = 1_800_000_000_000;
+        let mut m = inbound(Channel::Viber, "hi\u{0} there\u{202E}", &"N".repeat(100_000), i64::MAX);
+        assert_eq!(m.sanitize(now), Some(i64::MAX));
+        assert_eq!(m.sent_at, now);
+        assert_eq!(m.text.as_deref(), Some("hi there"));
+        assert_eq!(m.sender_name.chars().count(), super::super::text::NAME_MAX);
+        let mut ok = inbound(Channel::Whatsapp, "fine", "Olena", now - 1_000);
+        assert_eq!(ok.sanitize(now), None);
+        assert_eq!(ok.sent_at, now - 1_000);
+    }
+
+    #[test]
+    fn texts_longer_than_the_messenger_allows_are_refused() {
+        assert!(inbound(Channel::Viber, &"a".repeat(7_000), "", 0).check_length().is_ok());
+        let e = inbound(Channel::Viber, &"a".repeat(7_001), "", 0).check_length().unwrap_err();
+        assert!(e.contains("7,000"), "{e}");
+        // 2,100 emoji are 2,100 characters to Viber (under its limit).
+        assert!(inbound(Channel::Viber, &"😀".repeat(2_100), "", 0).check_length().is_ok());
+        assert!(inbound(Channel::Whatsapp, &"a".repeat(4_097), "", 0).check_length().is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod photos;
 pub mod role;
 pub mod routing;
 pub mod stage;
+pub mod text;
 pub mod vehicle;
 
 pub use ids::*;

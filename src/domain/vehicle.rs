@@ -217,19 +217,40 @@ pub fn erp_event_status(event: &str) -> Option<Option<VehicleStatus>> {
     }
 }
 
+/// The ERP's own version of a record. 1C exports `DataVersion` as an opaque base64 string
+/// (`"AAAAAgAAAAA="`); other ERPs send a counter. A whole number is ordered; anything else
+/// only tells whether two versions are the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataVersion {
+    Ordered(i64),
+    Opaque(String),
+}
+
+impl DataVersion {
+    /// A version as the ERP wrote it (already trimmed and non-empty).
+    pub fn parse(s: &str) -> DataVersion {
+        match s.parse::<i64>() {
+            Ok(n) => DataVersion::Ordered(n),
+            Err(_) => DataVersion::Opaque(s.to_string()),
+        }
+    }
+}
+
 /// What the ERP last told us about a vehicle: its own record version and when it sent it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErpVersion {
-    pub data_version: Option<i64>,
+    pub data_version: Option<DataVersion>,
     pub sent_at: Option<i64>,
 }
 
-/// Whether an ERP event carries newer data than what is stored. The ERP's `data_version`
-/// decides when both sides have one; otherwise the time the ERP sent it. Equal is not
-/// newer: a replayed event changes nothing (a replayed upsert must not un-sell a sold car).
-pub fn erp_is_newer(stored: ErpVersion, incoming: ErpVersion) -> bool {
-    match (stored.data_version, incoming.data_version) {
-        (Some(s), Some(i)) => i > s,
+/// Whether an ERP event carries newer data than what is stored. Two ordered versions
+/// decide by themselves; the same opaque version is "nothing changed"; otherwise the time
+/// the ERP sent it decides. Equal is not newer: a replayed event changes nothing (a
+/// replayed upsert must not un-sell a sold car).
+pub fn erp_is_newer(stored: &ErpVersion, incoming: &ErpVersion) -> bool {
+    match (&stored.data_version, &incoming.data_version) {
+        (Some(DataVersion::Ordered(s)), Some(DataVersion::Ordered(i))) => i > s,
+        (Some(DataVersion::Opaque(s)), Some(DataVersion::Opaque(i))) if s == i => false,
         _ => match (stored.sent_at, incoming.sent_at) {
             (Some(s), Some(i)) => i > s,
             (None, _) => true,
@@ -369,15 +390,29 @@ mod tests {
 
     #[test]
     fn erp_events_never_roll_a_vehicle_back() {
-        let v = |dv: Option<i64>, at: Option<i64>| ErpVersion { data_version: dv, sent_at: at };
-        assert!(erp_is_newer(v(None, None), v(None, Some(1))), "nothing stored yet");
-        assert!(erp_is_newer(v(Some(3), Some(100)), v(Some(4), Some(50))), "the version decides over time");
-        assert!(!erp_is_newer(v(Some(4), Some(50)), v(Some(3), Some(100))));
-        assert!(!erp_is_newer(v(Some(4), Some(50)), v(Some(4), Some(50))), "a replay changes nothing");
-        assert!(erp_is_newer(v(None, Some(100)), v(None, Some(101))));
-        assert!(!erp_is_newer(v(None, Some(100)), v(None, Some(100))));
-        assert!(erp_is_newer(v(Some(1), Some(100)), v(None, Some(101))), "no version: time decides");
-        assert!(!erp_is_newer(v(None, Some(100)), v(Some(9), None)), "no time and nothing to compare: older");
+        let v =
+            |dv: Option<i64>, at: Option<i64>| ErpVersion { data_version: dv.map(DataVersion::Ordered), sent_at: at };
+        assert!(erp_is_newer(&v(None, None), &v(None, Some(1))), "nothing stored yet");
+        assert!(erp_is_newer(&v(Some(3), Some(100)), &v(Some(4), Some(50))), "the version decides over time");
+        assert!(!erp_is_newer(&v(Some(4), Some(50)), &v(Some(3), Some(100))));
+        assert!(!erp_is_newer(&v(Some(4), Some(50)), &v(Some(4), Some(50))), "a replay changes nothing");
+        assert!(erp_is_newer(&v(None, Some(100)), &v(None, Some(101))));
+        assert!(!erp_is_newer(&v(None, Some(100)), &v(None, Some(100))));
+        assert!(erp_is_newer(&v(Some(1), Some(100)), &v(None, Some(101))), "no version: time decides");
+        assert!(!erp_is_newer(&v(None, Some(100)), &v(Some(9), None)), "no time and nothing to compare: older");
+    }
+
+    #[test]
+    fn opaque_versions_say_only_same_or_not_and_time_orders_the_rest() {
+        let o = |s: &str, at: Option<i64>| ErpVersion { data_version: Some(DataVersion::parse(s)), sent_at: at };
+        assert_eq!(DataVersion::parse("AAAAAgAAAAA="), DataVersion::Opaque("AAAAAgAAAAA=".into()));
+        assert_eq!(DataVersion::parse("42"), DataVersion::Ordered(42));
+        assert!(!erp_is_newer(&o("AAAAAgAAAAA=", Some(100)), &o("AAAAAgAAAAA=", Some(200))), "the same version");
+        assert!(erp_is_newer(&o("AAAAAgAAAAA=", Some(100)), &o("AAAAAwAAAAA=", Some(200))), "another, sent later");
+        assert!(!erp_is_newer(&o("AAAAAwAAAAA=", Some(200)), &o("AAAAAgAAAAA=", Some(100))), "a replayed older one");
+        assert!(!erp_is_newer(&o("AAAAAwAAAAA=", Some(200)), &o("AAAAAgAAAAA=", None)), "no time: not newer");
+        assert!(erp_is_newer(&o("7", Some(100)), &o("AAAA", Some(101))), "ordered against opaque: time decides");
+        assert!(!erp_is_newer(&o("AAAA", Some(101)), &o("7", Some(100))));
     }
 
     #[test]

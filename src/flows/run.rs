@@ -293,24 +293,14 @@ pub async fn process(app: &Arc<App>, leads: &[LeadId]) -> anyhow::Result<u64> {
     Ok(steps)
 }
 
-/// Run a batch of claimed flow jobs and record their outcomes.
-pub async fn process_jobs(app: &Arc<App>, jobs: Vec<JobRow>) {
+/// Run a batch of claimed flow jobs (one transaction); returns each one's outcome.
+pub async fn process_jobs(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
     let leads: Vec<LeadId> = jobs.iter().filter_map(|j| j.payload["lead"].as_i64().map(LeadId)).collect();
-    let failed = match process(app, &leads).await {
-        // Done: the jobs go in one statement.
-        Ok(_) => match app.store.finish_jobs(&jobs.iter().map(|j| j.id).collect::<Vec<_>>()).await {
-            Ok(()) => return,
-            Err(e) => {
-                // Their leases expire and they run again, finding nothing new: safe.
-                warn!(error = %e, "could not finish a batch of flow jobs");
-                return;
-            }
-        },
+    let outcome = match process(app, &leads).await {
+        Ok(_) => Outcome::Done,
         Err(e) => Outcome::Retry(format!("{e:#}")),
     };
-    for job in &jobs {
-        crate::jobs::record(app, job, &failed).await;
-    }
+    jobs.into_iter().map(|j| (j, outcome.clone())).collect()
 }
 
 /// The recurring timer job: start the follow-up flows that are due, then come back in a

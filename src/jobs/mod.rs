@@ -1,15 +1,25 @@
-//! The job runner: claims due jobs from the database (the outbox), runs them, and records
-//! the outcome — done, wait for a rate limit, retry with backoff, or park after too many
-//! failures. Parked jobs stay visible (`forecourt jobs`) and are never dropped.
-//! Jobs that share a queue key run one at a time, in order.
+//! The job runner: claims due jobs from the database (the outbox), hands them to a
+//! [`Dispatch`] (the program's is `crate::worker`), and records what each body decided —
+//! done, wait for a rate limit, retry with backoff, or park after too many failures. Parked
+//! jobs stay visible (`forecourt jobs`) and are never dropped. Jobs that share a queue key
+//! run one at a time, in order.
+//!
+//! Poison work cannot loop: a body that panics is caught and counted as a failed attempt
+//! with the panic's message; a claim whose lease runs out (a worker that died or hung) has
+//! used its attempt too, and is parked once the attempts are spent. Knows the store and the
+//! clock; knows nothing of Telegram, the staff side or any handler.
 
 pub mod limits;
 
-use crate::app::App;
-use crate::store::{JobKind, JobRow};
+use crate::clock::Clock;
+use crate::domain::JobId;
+use crate::store::{JobKind, JobRow, Store};
+use futures_util::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 use tracing::{debug, error, info_span, warn, Instrument};
 
 /// What a job body decided.
@@ -31,192 +41,270 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     (1_000i64 << exp).min(600_000)
 }
 
-async fn run_body(app: &Arc<App>, job: &JobRow) -> Outcome {
-    let result = match job.kind {
-        JobKind::TopicSync => crate::staff::topic::sync(app, job).await,
-        JobKind::Deliver => crate::staff::deliver::deliver(app, job).await,
-        JobKind::StaffReply => crate::staff::replies::staff_reply(app, job).await,
-        JobKind::AnswerCallback => crate::staff::replies::answer_callback(app, job).await,
-        JobKind::MediaFetch => crate::media::fetch(app, job).await,
-        JobKind::ErpPush => crate::web::erp::push(app, job).await,
-        JobKind::VehiclePhoto => crate::staff::photos::keep(app, job).await,
-        JobKind::StaffPhotos => crate::staff::photos::post(app, job).await,
-        JobKind::Flow => crate::flows::run::one(app, job).await,
-        JobKind::FlowTimers => crate::flows::run::timers(app, job).await,
-        JobKind::FlowUpload => crate::flows::admin::check_upload(app, job).await,
-    };
-    result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
+/// How claimed jobs of a kind are handed to the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batching {
+    /// Each job on its own.
+    One,
+    /// Spread over the free workers, at most this many in a batch (so a few batches still
+    /// run side by side): the topic syncs.
+    Spread(usize),
+    /// In batches of up to this many (one transaction each): the flow jobs.
+    Fixed(usize),
 }
 
-/// Run one claimed job and record its outcome.
-pub async fn run_job(app: &Arc<App>, job: JobRow) {
-    let span =
-        info_span!("job", id = job.id.0, kind = job.kind.as_str(), queue = %job.queue_key, attempt = job.attempts);
-    async {
-        let outcome = run_body(app, &job).await;
-        record(app, &job, &outcome).await;
+/// What the program's job bodies are: the runner calls them and records their outcomes.
+pub trait Dispatch: Send + Sync + 'static {
+    /// How this kind's jobs are batched.
+    fn batching(&self, kind: JobKind) -> Batching;
+    /// Run claimed jobs (one, or a batch of one kind) and say what each one decided.
+    fn run(&self, jobs: Vec<JobRow>) -> impl Future<Output = Vec<(JobRow, Outcome)>> + Send;
+    /// A job is about to be parked: tell the people who need to know.
+    fn parked(&self, job: &JobRow, error: &str) -> impl Future<Output = ()> + Send;
+}
+
+/// The runner's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Jobs (or batches) run at once.
+    pub workers: usize,
+    /// Failed attempts before a job is parked.
+    pub max_attempts: i64,
+}
+
+/// The runner: a store to claim from, a clock, a dispatcher.
+pub struct Runner<D> {
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+    dispatch: Arc<D>,
+    /// Poked whenever jobs are enqueued, so workers start at once.
+    wake: Arc<Notify>,
+}
+
+/// Claims are committed before any work, so a batch is claimed for each free worker.
+const CLAIM_PER_WORKER: i64 = 32;
+
+impl<D: Dispatch> Runner<D> {
+    pub fn new(store: Store, clock: Clock, settings: Settings, dispatch: Arc<D>, wake: Arc<Notify>) -> Runner<D> {
+        Runner { store, clock, settings, dispatch, wake }
     }
-    .instrument(span)
-    .await
-}
 
-/// Write a job's outcome: remove it, reschedule it, or park it.
-pub async fn record(app: &Arc<App>, job: &JobRow, outcome: &Outcome) {
-    {
-        let now = app.clock.now_ms();
-        let store = &app.store;
-        let recorded = match &outcome {
-            Outcome::Done => store.finish_job(job.id).await,
-            Outcome::WaitUntil(at) => {
-                debug!(until = at, "waiting for a rate limit");
-                store.reschedule_job(job.id, (*at).max(now), None, false, now).await
+    /// A claim's lease: two real minutes, whatever the clock's speed.
+    fn lease_ms(&self) -> i64 {
+        (120_000.0 * self.clock.speed()) as i64
+    }
+
+    /// Run jobs through the dispatcher with a panic caught: every job of a body that
+    /// panicked is a failed attempt whose error is the panic's message.
+    async fn run_guarded(&self, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
+        let first = jobs.first().map(|j| (j.id.0, j.kind.as_str(), j.queue_key.clone(), j.attempts));
+        let span = match &first {
+            Some((id, kind, queue, attempt)) if jobs.len() == 1 => {
+                info_span!("job", id, kind, queue = %queue, attempt)
             }
-            Outcome::Retry(err) if job.attempts >= app.config.jobs.max_attempts => {
-                error!(error = %err, "job failed too often; parked");
-                crate::staff::on_parked(app, job, err).await;
-                store.park_job(job.id, err, now).await
-            }
-            Outcome::Retry(err) => {
-                let at = now + backoff_ms(job.attempts);
-                warn!(error = %err, retry_at = at, "job failed; will retry");
-                store.reschedule_job(job.id, at, Some(err), true, now).await
-            }
-            Outcome::Park(err) => {
-                error!(error = %err, "job cannot succeed; parked");
-                crate::staff::on_parked(app, job, err).await;
-                store.park_job(job.id, err, now).await
-            }
+            Some((_, kind, _, _)) => info_span!("jobs", kind, count = jobs.len()),
+            None => return Vec::new(),
         };
-        if let Err(e) = recorded {
-            // The lease will expire and the job will run again: safe, if late.
-            error!(error = %e, "could not record a job's outcome");
+        let copies = jobs.clone();
+        match AssertUnwindSafe(self.dispatch.run(jobs).instrument(span.clone())).catch_unwind().await {
+            Ok(outcomes) => outcomes,
+            Err(panic) => {
+                let why = panic_message(&*panic);
+                span.in_scope(|| error!(panic = %why, jobs = copies.len(), "a job body panicked"));
+                copies.into_iter().map(|j| (j, Outcome::Retry(format!("the job panicked: {why}")))).collect()
+            }
         }
+    }
+
+    /// Write the outcomes: finished jobs removed and rate-limit waits rescheduled in one
+    /// statement each; failures retried with backoff or parked one by one.
+    pub async fn record(&self, outcomes: Vec<(JobRow, Outcome)>) {
+        let now = self.clock.now_ms();
+        let mut done: Vec<JobId> = Vec::new();
+        let mut waits: Vec<(JobId, i64)> = Vec::new();
+        for (job, outcome) in outcomes {
+            let span = info_span!("job", id = job.id.0, kind = job.kind.as_str(), attempt = job.attempts);
+            let recorded = match outcome {
+                Outcome::Done => {
+                    done.push(job.id);
+                    Ok(())
+                }
+                Outcome::WaitUntil(at) => {
+                    span.in_scope(|| debug!(until = at, "waiting for a rate limit"));
+                    waits.push((job.id, at.max(now)));
+                    Ok(())
+                }
+                Outcome::Retry(err) if job.attempts >= self.settings.max_attempts => {
+                    span.in_scope(|| error!(error = %err, "job failed too often; parked"));
+                    self.park(&job, &err, now).await
+                }
+                Outcome::Retry(err) => {
+                    let at = now + backoff_ms(job.attempts);
+                    span.in_scope(|| warn!(error = %err, retry_at = at, "job failed; will retry"));
+                    self.store.reschedule_job(job.id, at, Some(&err), true, now).await
+                }
+                Outcome::Park(err) => {
+                    span.in_scope(|| error!(error = %err, "job cannot succeed; parked"));
+                    self.park(&job, &err, now).await
+                }
+            };
+            if let Err(e) = recorded {
+                // The lease will expire and the job will run again: safe, if late.
+                error!(job = job.id.0, error = %e, "could not record a job's outcome");
+            }
+        }
+        if let Err(e) = self.store.finish_jobs(&done).await {
+            warn!(error = %e, jobs = done.len(), "could not remove finished jobs (they run again, with nothing to do)");
+        }
+        if let Err(e) = self.store.reschedule_waits(&waits, now).await {
+            warn!(error = %e, jobs = waits.len(), "could not reschedule waiting jobs (their leases bring them back)");
+        }
+    }
+
+    async fn park(&self, job: &JobRow, err: &str, now: i64) -> crate::store::Result<()> {
+        self.dispatch.parked(job, err).await;
+        self.store.park_job(job.id, err, now).await
+    }
+
+    /// Release expired claims; those out of attempts are parked, and said.
+    async fn release_expired(&self, now: i64) {
+        match self.store.release_expired_jobs(now, self.settings.max_attempts).await {
+            Ok(parked) => {
+                for job in parked {
+                    error!(job = job.id.0, kind = job.kind.as_str(), "a job kept stopping its worker; parked");
+                    self.dispatch.parked(&job, job.last_error.as_deref().unwrap_or("")).await;
+                }
+            }
+            Err(e) => error!(error = %e, "could not release expired job claims"),
+        }
+    }
+
+    /// Claim and run every job due now, one batch after another; returns how many ran.
+    /// Tests and the benches use it to drain the queue without sleeping.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let mut ran = 0;
+        loop {
+            let now = self.clock.now_ms();
+            self.release_expired(now).await;
+            let jobs = self.store.claim_due_jobs(now, self.lease_ms(), CLAIM_PER_WORKER).await?;
+            if jobs.is_empty() {
+                return Ok(ran);
+            }
+            ran += jobs.len();
+            for work in batches(self.dispatch.as_ref(), jobs, 1) {
+                let outcomes = self.run_guarded(work).await;
+                self.record(outcomes).await;
+            }
+        }
+    }
+
+    /// The worker loop: up to `workers` jobs (or batches) at once, until shutdown.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let workers = self.settings.workers.max(1);
+        let permits = Arc::new(Semaphore::new(workers));
+        let mut next_release = 0;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = self.clock.now_ms();
+            if now >= next_release {
+                // Claims of a crashed worker come back after their lease; no need to look often.
+                self.release_expired(now).await;
+                next_release = now + (5_000.0 * self.clock.speed()) as i64;
+            }
+            let free = permits.available_permits() as i64;
+            let claimed = if free > 0 {
+                match self.store.claim_due_jobs(now, self.lease_ms(), free * CLAIM_PER_WORKER).await {
+                    Ok(j) => j,
+                    Err(e) => {
+                        error!(error = %e, "could not claim jobs");
+                        Vec::new()
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let got = claimed.len();
+            for work in batches(self.dispatch.as_ref(), claimed, free as usize) {
+                let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let outcomes = me.run_guarded(work).await;
+                    me.record(outcomes).await;
+                    drop(permit);
+                    me.wake.notify_one();
+                });
+            }
+            if got > 0 && permits.available_permits() == 0 {
+                // Busy: wait for a worker to come free.
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let idle = match self.store.next_job_due().await {
+                Ok(Some(due)) => self.clock.real_until(due).min(Duration::from_millis(500)),
+                _ => Duration::from_millis(500),
+            };
+            if got > 0 && idle.is_zero() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(idle.max(Duration::from_millis(2))) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Let running jobs finish (they hold all permits when done).
+        let _ = tokio::time::timeout(Duration::from_secs(10), permits.acquire_many(workers as u32)).await;
     }
 }
 
-/// Claim and run every job due now, one after another; returns how many ran. Tests and
-/// the bench use it to drain the queue without sleeping.
-pub async fn run_once(app: &Arc<App>) -> anyhow::Result<usize> {
-    let mut ran = 0;
-    loop {
-        let jobs = app.store.claim_jobs(app.clock.now_ms(), lease_ms(app), 32).await?;
-        if jobs.is_empty() {
-            return Ok(ran);
-        }
-        for job in jobs {
-            run_job(app, job).await;
-            ran += 1;
+/// A panic's message, whatever it carried.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// Share claimed jobs out by their kind's batching: single jobs on their own; `Fixed`
+/// kinds in batches of that size; `Spread` kinds over the free workers.
+fn batches<D: Dispatch>(dispatch: &D, claimed: Vec<JobRow>, workers: usize) -> Vec<Vec<JobRow>> {
+    let mut out = Vec::new();
+    let mut groups: Vec<(JobKind, Batching, Vec<JobRow>)> = Vec::new();
+    for job in claimed {
+        match dispatch.batching(job.kind) {
+            Batching::One => out.push(vec![job]),
+            b => match groups.iter_mut().find(|(k, _, _)| *k == job.kind) {
+                Some((_, _, g)) => g.push(job),
+                None => groups.push((job.kind, b, vec![job])),
+            },
         }
     }
-}
-
-/// A claim's lease: two real minutes, whatever the clock's speed.
-fn lease_ms(app: &App) -> i64 {
-    (120_000.0 * app.clock.speed()) as i64
-}
-
-/// What one worker runs: a job, a batch of topic syncs, or a batch of flow jobs.
-enum Work {
-    One(JobRow),
-    TopicSyncs(Vec<JobRow>),
-    Flows(Vec<JobRow>),
-}
-
-/// Share claimed jobs out: every job that is not a topic sync or a flow job on its own;
-/// the topic syncs spread over the free workers in batches (so a few syncs still run side
-/// by side); the flow jobs in batches of up to `flows::run::BATCH` (one transaction each).
-fn batches(claimed: Vec<JobRow>, workers: usize) -> Vec<Work> {
-    let (flows, claimed): (Vec<JobRow>, Vec<JobRow>) = claimed.into_iter().partition(|j| j.kind == JobKind::Flow);
-    let (syncs, others): (Vec<JobRow>, Vec<JobRow>) = claimed.into_iter().partition(|j| j.kind == JobKind::TopicSync);
-    let mut out: Vec<Work> = others.into_iter().map(Work::One).collect();
-    let mut flows = flows.into_iter().peekable();
-    while flows.peek().is_some() {
-        out.push(Work::Flows(flows.by_ref().take(crate::flows::run::BATCH).collect()));
-    }
-    if !syncs.is_empty() {
-        let per = syncs.len().div_ceil(workers.max(1)).clamp(1, crate::staff::batch::BATCH);
-        let mut syncs = syncs.into_iter().peekable();
-        while syncs.peek().is_some() {
-            out.push(Work::TopicSyncs(syncs.by_ref().take(per).collect()));
+    for (_, batching, jobs) in groups {
+        let per = match batching {
+            Batching::Fixed(n) => n.max(1),
+            Batching::Spread(max) => jobs.len().div_ceil(workers.max(1)).clamp(1, max.max(1)),
+            Batching::One => 1,
+        };
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            out.push(jobs.by_ref().take(per).collect());
         }
     }
     out
 }
 
-/// The worker loop: up to `jobs.workers` jobs at once, until shutdown.
-pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let permits = Arc::new(Semaphore::new(app.config.jobs.workers));
-    let mut next_release = 0;
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        let now = app.clock.now_ms();
-        if now >= next_release {
-            // Claims of a crashed worker come back after their lease; no need to look often.
-            if let Err(e) = app.store.release_expired_jobs(now).await {
-                error!(error = %e, "could not release expired job claims");
-            }
-            next_release = now + (5_000.0 * app.clock.speed()) as i64;
-        }
-        let free = permits.available_permits() as i64;
-        // Topic syncs are run in batches (one worker each), so claim enough for that.
-        let limit = free * crate::staff::batch::BATCH as i64;
-        let claimed = if free > 0 {
-            match app.store.claim_due_jobs(now, lease_ms(&app), limit).await {
-                Ok(j) => j,
-                Err(e) => {
-                    error!(error = %e, "could not claim jobs");
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        let got = claimed.len();
-        for work in batches(claimed, free as usize) {
-            let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
-            let app = app.clone();
-            tokio::spawn(async move {
-                match work {
-                    Work::One(job) => run_job(&app, job).await,
-                    Work::TopicSyncs(jobs) => crate::staff::batch::sync_many(&app, jobs).await,
-                    Work::Flows(jobs) => crate::flows::run::process_jobs(&app, jobs).await,
-                }
-                drop(permit);
-                app.wake.notify_one();
-            });
-        }
-        if got > 0 && permits.available_permits() == 0 {
-            // Busy: wait for a worker to come free.
-            tokio::select! {
-                _ = app.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = shutdown.changed() => {}
-            }
-            continue;
-        }
-        let idle = match app.store.next_job_due().await {
-            Ok(Some(due)) => app.clock.real_until(due).min(Duration::from_millis(500)),
-            _ => Duration::from_millis(500),
-        };
-        if got > 0 && idle.is_zero() {
-            tokio::task::yield_now().await;
-            continue;
-        }
-        tokio::select! {
-            _ = app.wake.notified() => {}
-            _ = tokio::time::sleep(idle.max(Duration::from_millis(2))) => {}
-            _ = shutdown.changed() => {}
-        }
-    }
-    // Let running jobs finish (they hold all permits when done).
-    let _ = tokio::time::timeout(Duration::from_secs(10), permits.acquire_many(app.config.jobs.workers as u32)).await;
-}
-
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use super::*;
 
     #[test]
     fn backoff_doubles_and_is_capped() {
@@ -225,5 +313,12 @@ mod tests {
         assert_eq!(backoff_ms(5), 16_000);
         assert_eq!(backoff_ms(40), 600_000);
         assert_eq!(backoff_ms(0), 1_000);
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_either_payload() {
+        assert_eq!(panic_message(&"boom"), "boom");
+        assert_eq!(panic_message(&String::from("kaput")), "kaput");
+        assert_eq!(panic_message(&42u8), "a panic without a message");
     }
 }

@@ -9,8 +9,8 @@
 
 use super::topic::{segments, target_group, Segment, COALESCE_MS, PREVIEW_QUIET_MS};
 use crate::app::App;
-use crate::domain::{Direction, JobId, LeadId, MessageRowId};
-use crate::jobs::{record, run_job, Outcome};
+use crate::domain::{Direction, LeadId, MessageRowId};
+use crate::jobs::Outcome;
 use crate::store::{JobRow, LeadRow, StaffPending};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,13 +35,11 @@ struct Planned {
     preview_at: Option<i64>,
 }
 
-/// Run a batch of claimed topic sync jobs and record their outcomes.
-pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) {
+/// Run a batch of claimed topic sync jobs; returns each one's outcome (the runner records
+/// them: the finished ones in one statement, the waits in another).
+pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
     if jobs.len() == 1 {
-        for job in jobs {
-            run_job(app, job).await;
-        }
-        return;
+        return one_by_one(app, jobs).await;
     }
     let ids: Vec<LeadId> = jobs.iter().filter_map(|j| j.payload["lead"].as_i64().map(LeadId)).collect();
     let read = async {
@@ -51,10 +49,7 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) {
         Ok(x) => x,
         Err(e) => {
             warn!(error = %e, "batched topic sync could not read its leads; syncing one by one");
-            for job in jobs {
-                run_job(app, job).await;
-            }
-            return;
+            return one_by_one(app, jobs).await;
         }
     };
     let leads: HashMap<i64, LeadRow> = leads.into_iter().map(|l| (l.id.0, l)).collect();
@@ -95,31 +90,35 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) {
             }
         }
     }
+    let mut outcomes = Vec::new();
     if let Err(e) = app.store.mark_posted_as(&posted).await {
         // Not marked: the next sync would post them again. Keep the jobs so it happens
         // once the database answers, as for any failed job.
         warn!(error = %e, "could not mark posted messages");
         for job in done.into_iter().chain(waits.into_iter().map(|(j, _)| j)) {
-            record(app, &job, &Outcome::Retry(format!("marking posted messages: {e}"))).await;
+            outcomes.push((job, Outcome::Retry(format!("marking posted messages: {e}"))));
         }
     } else {
-        for job in &done {
+        for job in done {
             if let Some(l) = job.payload["lead"].as_i64() {
                 app.topic_holds.remove(&l);
             }
+            outcomes.push((job, Outcome::Done));
         }
-        let finished: Vec<JobId> = done.iter().map(|j| j.id).collect();
-        if let Err(e) = app.store.finish_jobs(&finished).await {
-            warn!(error = %e, "could not finish topic syncs (they will run again, with nothing to do)");
-        }
-        let later: Vec<(JobId, i64)> = waits.iter().map(|(j, at)| (j.id, *at)).collect();
-        if let Err(e) = app.store.reschedule_waits(&later, now).await {
-            warn!(error = %e, "could not reschedule topic syncs (their leases will bring them back)");
-        }
+        outcomes.extend(waits.into_iter().map(|(j, at)| (j, Outcome::WaitUntil(at))));
     }
-    for job in slow {
-        run_job(app, job).await;
+    outcomes.extend(one_by_one(app, slow).await);
+    outcomes
+}
+
+/// The full per-lead sync for each job.
+async fn one_by_one(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let outcome = super::topic::sync(app, &job).await.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")));
+        out.push((job, outcome));
     }
+    out
 }
 
 /// Whether a lead is the hot case, and what to post: the topic exists where it belongs and
@@ -143,7 +142,7 @@ fn plan(app: &App, lead: &LeadRow, pending: &[StaffPending], now: i64) -> Option
     if album_wait.is_some() || segs.len() != 1 {
         return None;
     }
-    let Some(Segment::Text { ids, text, keyboard: None }) = segs.pop() else { return None };
+    let Some(Segment::Text { ids, text, keyboard: None, .. }) = segs.pop() else { return None };
     if ids.len() != pending.len() {
         return None;
     }

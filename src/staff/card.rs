@@ -210,10 +210,13 @@ pub fn vehicle_view(a: &AttachedVehicle) -> VehicleView {
 
 /// The topic's name: number, customer, channel (at most 128 characters).
 pub fn topic_name(app: &App, lead: &LeadRow) -> anyhow::Result<String> {
-    let view =
-        minijinja::context! { id => lead.id.0, customer => &lead.customer_name, channel => lead.last_channel.label() };
+    // The template is rendered around a marker, so the customer's name can be cut to make
+    // the title fit while what the template puts around it (the channel) stays whole.
+    const MARK: &str = "\u{1}";
+    let view = minijinja::context! { id => lead.id.0, customer => MARK, channel => lead.last_channel.label() };
     let name = app.templates.render("staff/topic_name.txt", minijinja::context! { lead => view })?;
-    Ok(name.chars().take(128).collect())
+    let (prefix, suffix) = name.split_once(MARK).unwrap_or((name.as_str(), ""));
+    Ok(crate::domain::text::topic_title(prefix, &lead.customer_name, suffix))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! [`process_update`] (from long polling or the webhook); everything sent goes out as jobs.
 
 pub mod actions;
+pub mod aside;
 pub mod batch;
 pub mod card;
 pub mod deliver;
@@ -33,7 +34,8 @@ pub async fn process_update(
     let update_id = update.id.0 as i64;
     let now = app.clock.now_ms();
     match classify_update(update, &app.config.telegram.staff_chat_ids, customers, staff) {
-        Incoming::Customer(inbound) => {
+        Incoming::Customer(mut inbound) => {
+            crate::ingest::prepare(&mut inbound, now);
             let mut tx = app.store.begin().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
             let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
@@ -53,7 +55,8 @@ pub async fn process_update(
             }
             Ok(())
         }
-        Incoming::CustomerButton(inbound, callback) => {
+        Incoming::CustomerButton(mut inbound, callback) => {
+            crate::ingest::prepare(&mut inbound, now);
             // Stored like a typed answer; the press is answered by the customer's bot.
             let mut tx = app.store.begin().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
@@ -86,8 +89,15 @@ pub async fn process_update(
 
 /// Handle a batch of updates from one `getUpdates`, in order. Runs of customer messages
 /// are stored in one transaction (much faster than one each); if that transaction fails,
-/// they are retried one by one. Returns how many updates from the start are committed.
-pub async fn process_batch(app: &Arc<App>, bot: &BotHandle, customers: bool, staff: bool, updates: &[Update]) -> usize {
+/// they are retried one by one. Returns how many updates from the start are committed and,
+/// when one could not be, why.
+pub async fn process_batch(
+    app: &Arc<App>,
+    bot: &BotHandle,
+    customers: bool,
+    staff: bool,
+    updates: &[Update],
+) -> (usize, Option<String>) {
     let staff_chats = &app.config.telegram.staff_chat_ids;
     let source = format!("tg:{}", bot.id);
     let mut done = 0;
@@ -95,7 +105,10 @@ pub async fn process_batch(app: &Arc<App>, bot: &BotHandle, customers: bool, sta
         let run: Vec<(i64, Box<crate::ingest::Inbound>)> = updates[done..]
             .iter()
             .map_while(|u| match classify_update(u, staff_chats, customers, staff) {
-                Incoming::Customer(m) => Some((u.id.0 as i64, m)),
+                Incoming::Customer(mut m) => {
+                    crate::ingest::prepare(&mut m, app.clock.now_ms());
+                    Some((u.id.0 as i64, m))
+                }
                 _ => None,
             })
             .collect();
@@ -114,11 +127,11 @@ pub async fn process_batch(app: &Arc<App>, bot: &BotHandle, customers: bool, sta
         }
         if let Err(e) = process_update(app, bot, customers, staff, &updates[done]).await {
             tracing::error!(error = %e, update_id = updates[done].id.0, "could not store an update; will retry");
-            return done;
+            return (done, Some(e.to_string()));
         }
         done += 1;
     }
-    done
+    (done, None)
 }
 
 async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inbound>)]) -> Result<usize, StoreError> {

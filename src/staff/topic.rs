@@ -35,10 +35,29 @@ enum Step {
 /// A unit of sending into the topic.
 #[derive(Debug)]
 pub(super) enum Segment {
-    Text { ids: Vec<MessageRowId>, text: String, keyboard: Option<Keyboard> },
-    Media { id: MessageRowId, kind: MessageKind, file: SegFile, caption: String },
-    Album { ids: Vec<MessageRowId>, items: Vec<(MessageKind, SegFile, Option<String>)> },
-    Location { id: MessageRowId, lat: f64, lon: f64 },
+    /// `ids` are the messages this text finishes; `touches` every message with a part in it
+    /// (a long message split over several texts touches each, finishes in the last).
+    Text {
+        ids: Vec<MessageRowId>,
+        touches: Vec<MessageRowId>,
+        text: String,
+        keyboard: Option<Keyboard>,
+    },
+    Media {
+        id: MessageRowId,
+        kind: MessageKind,
+        file: SegFile,
+        caption: String,
+    },
+    Album {
+        ids: Vec<MessageRowId>,
+        items: Vec<(MessageKind, SegFile, Option<String>)>,
+    },
+    Location {
+        id: MessageRowId,
+        lat: f64,
+        lon: f64,
+    },
 }
 
 pub async fn sync(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
@@ -169,8 +188,8 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         }
         let one = |r: Result<i32, TgError>| r.map(|m| vec![m]);
         let (ids, sent) = match &seg {
-            Segment::Text { ids, text, keyboard } => {
-                (ids.clone(), one(bot.api.send_text(chat, Some(thread), text, keyboard.as_ref()).await))
+            Segment::Text { ids, text, keyboard, .. } => {
+                (ids.clone(), one(send_text_split(app, chat, thread, text, keyboard.as_ref()).await))
             }
             Segment::Media { id, kind, file, caption } => {
                 let file = file_for_staff(app, file).await?;
@@ -199,7 +218,11 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
                 // This one message cannot be shown as it is: say so instead of blocking
                 // the topic behind it.
                 warn!(lead = lead.id.0, error = %why, "a message could not be posted in the topic");
-                app.store.mark_posted(&ids, 0).await?;
+                let touched = match &seg {
+                    Segment::Text { touches, .. } => touches.clone(),
+                    _ => ids.clone(),
+                };
+                app.store.mark_posted(&touched, 0).await?;
                 let kind = match &seg {
                     Segment::Media { kind, .. } => kind.as_str(),
                     Segment::Album { .. } => "album",
@@ -245,6 +268,34 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
     }
     Ok(Step::Finished(Outcome::Done))
 }
+
+/// Send a text into the topic; one that Telegram still finds too long (it counts
+/// differently than we do, in some case we have not met) is split in two and each half
+/// sent the same way, down to short pieces. Returns the last piece's message id.
+async fn send_text_split(app: &App, chat: i64, thread: i32, text: &str, kb: Option<&Keyboard>) -> Result<i32, TgError> {
+    let api = &app.staff_bot.api;
+    let mut todo = vec![text.to_string()];
+    let mut last = 0;
+    while let Some(piece) = todo.pop() {
+        let is_last = todo.is_empty();
+        let keyboard = if is_last { kb } else { None };
+        match api.send_text(chat, Some(thread), &piece, keyboard).await {
+            Ok(m) => last = m,
+            Err(TgError::TooLong) if crate::domain::text::utf16_len(&piece) > MIN_PIECE => {
+                let half = crate::domain::text::utf16_len(&piece).div_ceil(2);
+                warn!(chat, thread, units = half * 2, "Telegram found a text too long; sending it in two");
+                let parts = crate::domain::text::split_utf16(&piece, half);
+                todo.extend(parts.into_iter().rev().map(str::to_string));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(last)
+}
+
+/// Below this many UTF-16 units a text is not split again: Telegram refuses it for some
+/// other reason, and the topic says so instead.
+const MIN_PIECE: usize = 64;
 
 /// Wait for the group's budget, and tell ingest so a new message does not wake the sync
 /// before then (it would only be refused again).
@@ -445,6 +496,24 @@ fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
     })
 }
 
+/// A caption within Telegram's 1,024 UTF-16 units. A longer one goes first as text (as
+/// many messages as it needs, finishing nothing: the file finishes the message), and the
+/// file is captioned with its stamp only.
+fn fit_caption(id: MessageRowId, caption: String, stamp: &str, out: &mut Vec<Segment>) -> String {
+    use crate::domain::text::{split_utf16, utf16_len, TELEGRAM_CAPTION, TELEGRAM_TEXT};
+    if utf16_len(&caption) <= TELEGRAM_CAPTION {
+        return caption;
+    }
+    for piece in split_utf16(&caption, TELEGRAM_TEXT) {
+        out.push(Segment::Text { ids: Vec::new(), touches: vec![id], text: piece.to_string(), keyboard: None });
+    }
+    if stamp.is_empty() {
+        "⬆️".to_string()
+    } else {
+        format!("[{stamp}] ⬆️")
+    }
+}
+
 /// Cut the waiting messages into sends. Returns the segments and, if a trailing album may
 /// still be arriving, when to look again.
 pub(super) fn segments(
@@ -463,6 +532,7 @@ pub(super) fn segments(
         for chunk in merge(&entries) {
             out.push(Segment::Text {
                 ids: chunk.completes.iter().map(|i| texts[*i].0).collect(),
+                touches: chunk.touches.iter().map(|i| texts[*i].0).collect(),
                 text: chunk.text,
                 keyboard: None,
             });
@@ -480,6 +550,7 @@ pub(super) fn segments(
             flush(&mut texts, &mut out);
             out.push(Segment::Text {
                 ids: vec![m.id],
+                touches: vec![m.id],
                 text: m.body.clone().unwrap_or_default(),
                 keyboard: Some(notice_keyboard(app, button, lead)),
             });
@@ -526,6 +597,7 @@ pub(super) fn segments(
                 Some(b) if !b.is_empty() => format!("[{stamp}] {b}"),
                 _ => format!("[{stamp}]"),
             };
+            let caption = fit_caption(m.id, caption, &stamp, &mut out);
             if let Some(group) = m.media_group_id.as_ref().filter(|_| m.kind.albumable()) {
                 let mut j = i;
                 while j < pending.len()
@@ -545,8 +617,11 @@ pub(super) fn segments(
                         .iter()
                         .enumerate()
                         .map(|(k, p)| {
-                            let cap =
-                                if k == 0 { Some(caption.clone()) } else { p.body.clone().filter(|b| !b.is_empty()) };
+                            let cap = if k == 0 {
+                                Some(caption.clone())
+                            } else {
+                                p.body.clone().filter(|b| !b.is_empty()).map(|b| fit_caption(p.id, b, "", &mut out))
+                            };
                             (p.kind, SegFile::Telegram(p.telegram_file_id.clone().unwrap_or_default()), cap)
                         })
                         .collect();

@@ -32,10 +32,12 @@ pub enum JobKind {
     FlowTimers,
     /// Download and check a flow file an admin sent to the staff bot.
     FlowUpload,
+    /// Process a Telegram update that was set aside, again (an admin asked).
+    ReplayUpdate,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 11] = [
+    pub const ALL: [JobKind; 12] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -47,6 +49,7 @@ impl JobKind {
         JobKind::Flow,
         JobKind::FlowTimers,
         JobKind::FlowUpload,
+        JobKind::ReplayUpdate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +65,7 @@ impl JobKind {
             JobKind::Flow => "flow",
             JobKind::FlowTimers => "flow_timers",
             JobKind::FlowUpload => "flow_upload",
+            JobKind::ReplayUpdate => "replay_update",
         }
     }
 
@@ -170,11 +174,25 @@ pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {
     Ok(true)
 }
 
-/// Put running jobs matching `cond` back to pending. One whose work a pending job with the
-/// same dedupe key will do anyway is removed instead (two pending copies cannot exist). Runs
-/// outside any transaction: on PostgreSQL a copy may be enqueued between the two statements,
-/// and the unique index then refuses the update; the delete is simply tried again.
-async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64) -> Result<u64> {
+/// Put running jobs matching `cond` back to pending (their worker died or hung: the claim
+/// already counted the attempt). One that has used up `max_attempts` is parked instead and
+/// returned, so a job that kills or hangs its worker every time is not run forever. One whose
+/// work a pending job with the same dedupe key will do anyway is removed (two pending copies
+/// cannot exist). Runs outside any transaction: on PostgreSQL a copy may be enqueued between
+/// the statements, and the unique index then refuses the update; the delete is simply tried
+/// again.
+async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64, max_attempts: i64) -> Result<Vec<JobRow>> {
+    let parked = sqlx::query(&format!(
+        "UPDATE jobs SET status = 'parked', locked_until = NULL, updated_at = $1,
+             last_error = 'its worker stopped before it finished, ' || attempts || ' times (a crash, a panic or a hang)'
+         WHERE status = 'running' AND {cond} AND attempts >= $2
+         RETURNING {JOB_COLS}"
+    ))
+    .bind(now)
+    .bind(max_attempts)
+    .fetch_all(pool)
+    .await?;
+    let parked = parked.iter().map(job_from).collect::<Result<Vec<_>>>()?;
     for _ in 0..5 {
         sqlx::query(&format!(
             "DELETE FROM jobs WHERE status = 'running' AND {cond} AND dedupe_key IS NOT NULL AND EXISTS
@@ -191,7 +209,7 @@ async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64) -> Result<u64> {
         .await
         .map_err(super::conflict)
         {
-            Ok(res) => return Ok(res.rows_affected()),
+            Ok(_) => return Ok(parked),
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e),
         }
@@ -208,15 +226,17 @@ impl Store {
     }
 
     /// Claim up to `limit` due jobs, each the oldest live job of its queue, with a lease
-    /// until `now + lease_ms`. Expired leases (a crashed worker) are released first.
-    pub async fn claim_jobs(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
-        self.release_expired_jobs(now).await?;
+    /// until `now + lease_ms`. Expired leases (a crashed worker) are released first (and
+    /// parked when out of attempts).
+    pub async fn claim_jobs(&self, now: i64, lease_ms: i64, limit: i64, max_attempts: i64) -> Result<Vec<JobRow>> {
+        self.release_expired_jobs(now, max_attempts).await?;
         self.claim_due_jobs(now, lease_ms, limit).await
     }
 
-    /// Release claims whose lease has run out (their worker died).
-    pub async fn release_expired_jobs(&self, now: i64) -> Result<u64> {
-        release(&self.pool, "locked_until < $1", now).await
+    /// Release claims whose lease has run out (their worker died or hung); returns the
+    /// jobs parked because they had no attempts left.
+    pub async fn release_expired_jobs(&self, now: i64, max_attempts: i64) -> Result<Vec<JobRow>> {
+        release(&self.pool, "locked_until < $1", now, max_attempts).await
     }
 
     /// Claim without releasing expired leases first (the worker loop releases them on its
@@ -369,8 +389,8 @@ impl Store {
 
     /// On start-up of a single SQLite instance every running job belongs to a dead
     /// process: release them at once instead of waiting for their leases.
-    pub async fn release_all_running_jobs(&self, now: i64) -> Result<u64> {
-        release(&self.pool, "$1 = $1", now).await
+    pub async fn release_all_running_jobs(&self, now: i64, max_attempts: i64) -> Result<Vec<JobRow>> {
+        release(&self.pool, "$1 = $1", now, max_attempts).await
     }
 
     pub async fn parked_jobs(&self) -> Result<Vec<JobRow>> {

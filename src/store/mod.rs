@@ -11,6 +11,7 @@ mod jobs;
 mod leads;
 mod media;
 mod photos;
+mod updates;
 mod users;
 mod vehicles;
 
@@ -20,6 +21,7 @@ pub use jobs::{enqueue as jobs_enqueue, enqueue_topic_syncs, JobKind, JobRow, Jo
 pub use leads::*;
 pub use media::*;
 pub use photos::*;
+pub use updates::FailedUpdate;
 pub use users::UserRow;
 pub use vehicles::{
     find_vehicle, lead_vehicles_in_tx, other_open_leads_holding, record_erp_event, reserved_by_other_lead,

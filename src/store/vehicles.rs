@@ -2,7 +2,7 @@
 //! and listing for admins and scripts.
 
 use super::{col, Conn, Result, Store, StoreError};
-use crate::domain::vehicle::{ErpVersion, VehicleStatus};
+use crate::domain::vehicle::{DataVersion, ErpVersion, VehicleStatus};
 use serde::Serialize;
 
 /// A vehicle as an import or the ERP describes it.
@@ -60,10 +60,13 @@ pub async fn find_vehicle(
     erp_id: Option<&str>,
 ) -> Result<Option<(i64, ErpVersion)>> {
     let version = |r: &sqlx::any::AnyRow| -> Result<(i64, ErpVersion)> {
-        Ok((col(r, "id")?, ErpVersion { data_version: col(r, "data_version")?, sent_at: col(r, "erp_sent_at")? }))
+        let ordered: Option<i64> = col(r, "data_version")?;
+        let opaque: Option<String> = col(r, "data_version_text")?;
+        let data_version = opaque.map(DataVersion::Opaque).or(ordered.map(DataVersion::Ordered));
+        Ok((col(r, "id")?, ErpVersion { data_version, sent_at: col(r, "erp_sent_at")? }))
     };
     if let Some(vin) = vin {
-        let row = sqlx::query("SELECT id, data_version, erp_sent_at FROM vehicles WHERE vin = $1")
+        let row = sqlx::query("SELECT id, data_version, data_version_text, erp_sent_at FROM vehicles WHERE vin = $1")
             .bind(vin)
             .fetch_optional(&mut *conn)
             .await?;
@@ -72,10 +75,11 @@ pub async fn find_vehicle(
         }
     }
     let Some(erp) = erp_id else { return Ok(None) };
-    let row = sqlx::query("SELECT id, vin, data_version, erp_sent_at FROM vehicles WHERE erp_id = $1")
-        .bind(erp)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, vin, data_version, data_version_text, erp_sent_at FROM vehicles WHERE erp_id = $1")
+            .bind(erp)
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some(r) = row else { return Ok(None) };
     let stored: Option<String> = col(&r, "vin")?;
     if let (Some(stored), Some(given)) = (&stored, vin) {
@@ -94,6 +98,11 @@ pub async fn find_vehicle(
 pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Result<Upserted> {
     let existing = find_vehicle(conn, v.vin.as_deref(), v.erp_id.as_deref()).await?.map(|(id, _)| id);
     let status = v.status.map(|s| s.as_str());
+    let (ordered, opaque) = match &v.erp.data_version {
+        Some(DataVersion::Ordered(n)) => (Some(*n), None),
+        Some(DataVersion::Opaque(s)) => (None, Some(s.clone())),
+        None => (None, None),
+    };
     match existing {
         Some(id) => {
             sqlx::query(
@@ -104,7 +113,9 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
                      year = COALESCE($7, year), price_minor = COALESCE($8, price_minor),
                      currency = COALESCE($9, currency), mileage_km = COALESCE($10, mileage_km),
                      color = COALESCE($11, color), status = COALESCE($12, status), erp_id = COALESCE($13, erp_id),
-                     updated_at = $14, data_version = COALESCE($16, data_version), erp_sent_at = COALESCE($17, erp_sent_at),
+                     updated_at = $14, data_version = CASE WHEN $20 = 1 THEN $16 ELSE data_version END,
+                     data_version_text = CASE WHEN $20 = 1 THEN $21 ELSE data_version_text END,
+                     erp_sent_at = COALESCE($17, erp_sent_at),
                      vin_last4 = COALESCE($18, vin_last4), vin_last6 = COALESCE($19, vin_last6)
                  WHERE id = $15",
             )
@@ -123,10 +134,12 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .bind(v.erp_id.clone())
             .bind(now)
             .bind(id)
-            .bind(v.erp.data_version)
+            .bind(ordered)
             .bind(v.erp.sent_at)
             .bind(last(v.vin.as_deref(), 4))
             .bind(last(v.vin.as_deref(), 6))
+            .bind(i64::from(v.erp.data_version.is_some()))
+            .bind(opaque.clone())
             .execute(&mut *conn)
             .await
             .map_err(super::conflict)?;
@@ -135,8 +148,9 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
         None => {
             let row = sqlx::query(
                 "INSERT INTO vehicles (vin, vin_check_ok, stock_number, make, model, trim, year, price_minor, currency,
-                     mileage_km, color, status, erp_id, created_at, updated_at, data_version, erp_sent_at, vin_last4, vin_last6)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18) RETURNING id",
+                     mileage_km, color, status, erp_id, created_at, updated_at, data_version, erp_sent_at, vin_last4, vin_last6,
+                     data_version_text)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18, $19) RETURNING id",
             )
             .bind(v.vin.clone())
             .bind(i64::from(v.vin_check_ok))
@@ -152,10 +166,11 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .bind(status.unwrap_or("available"))
             .bind(v.erp_id.clone())
             .bind(now)
-            .bind(v.erp.data_version)
+            .bind(ordered)
             .bind(v.erp.sent_at)
             .bind(last(v.vin.as_deref(), 4))
             .bind(last(v.vin.as_deref(), 6))
+            .bind(opaque)
             .fetch_one(&mut *conn)
             .await
             .map_err(super::conflict)?;

@@ -8,7 +8,7 @@
 use super::refuse;
 use crate::app::App;
 use crate::domain::vehicle::{
-    erp_event_status, erp_is_newer, parse_erp_time, parse_price, parse_vin, ErpVersion, VehicleStatus,
+    erp_event_status, erp_is_newer, parse_erp_time, parse_price, parse_vin, DataVersion, ErpVersion, VehicleStatus,
 };
 use crate::store::{self, StoreError, Upserted, VehicleInput};
 use axum::body::Bytes;
@@ -113,7 +113,8 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
         None => None,
         Some(s) => Some(parse_erp_time(s, tz).ok_or_else(|| bad(format!("sent_at `{s}` is not a time")))?),
     };
-    let data_version = integer(&v["vehicle"]["data_version"], "data_version")?;
+    // A whole number is ordered; anything else (1C's base64 `DataVersion`) is opaque.
+    let data_version = text(&v["vehicle"]["data_version"]).map(|s| DataVersion::parse(&s));
     let version = ErpVersion { data_version, sent_at };
     let now = app.clock.now_ms();
     let unavailable = |e: StoreError| {
@@ -129,7 +130,7 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
     }
     let outcome: &'static str = match (event.as_str(), erp_event_status(&event)) {
         (_, Some(sets)) => {
-            let mut input = vehicle(&v["vehicle"], version)?;
+            let mut input = vehicle(&v["vehicle"], version.clone())?;
             if let Some(status) = sets {
                 input.status = Some(status);
             }
@@ -139,8 +140,8 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
                     e => unavailable(e),
                 },
             )?;
-            match found {
-                Some((_, stored)) if !erp_is_newer(stored, version) => "ignored_older",
+            match &found {
+                Some((_, stored)) if !erp_is_newer(stored, &version) => "ignored_older",
                 None if event != "vehicle.upsert" => {
                     return Err(Refusal(
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -151,8 +152,8 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
                     return Err(bad("a new vehicle needs `make` and `model`"))
                 }
                 _ => {
-                    let before = match found {
-                        Some((id, _)) => store::vehicle_in_tx(&mut tx, id).await.map_err(unavailable)?,
+                    let before = match &found {
+                        Some((id, _)) => store::vehicle_in_tx(&mut tx, *id).await.map_err(unavailable)?,
                         None => None,
                     };
                     match store::upsert_vehicle(&mut tx, &input, now).await {

@@ -84,11 +84,23 @@ async fn telegram_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body:
     };
     let bot = app.customer_bot.clone();
     let both = app.same_bot();
+    let update_id = update.id.0 as i64;
     match crate::staff::process_update(&app, &bot, true, both, &update).await {
-        Ok(()) => Json(json!({"ok": true})).into_response(),
+        Ok(()) => {
+            app.update_tries.clear(bot.id, update_id);
+            Json(json!({"ok": true})).into_response()
+        }
         Err(e) => {
+            let tries = app.update_tries.failed(bot.id, update_id);
+            if tries >= crate::staff::aside::SET_ASIDE_AFTER
+                && crate::staff::aside::set_aside(&app, &bot, &update, &e.to_string(), tries).await.is_ok()
+            {
+                // Kept aside: Telegram may move on to the next updates.
+                app.update_tries.clear(bot.id, update_id);
+                return Json(json!({"ok": true, "set_aside": true})).into_response();
+            }
             // Telegram will deliver it again.
-            error!(error = %e, update_id = update.id.0, "could not store a webhook update");
+            error!(error = %e, update_id, tries, "could not store a webhook update");
             refuse(StatusCode::SERVICE_UNAVAILABLE, "could not store the update; try again")
         }
     }

@@ -72,6 +72,11 @@ pub async fn viber_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body
                 Err(e) => unavailable(e),
             }
         }
+        viber::Event::Message(m) if m.check_length().is_err() => {
+            let why = m.check_length().err().unwrap_or_default();
+            warn!(why, "Viber webhook refused: a text longer than Viber allows");
+            refuse(StatusCode::BAD_REQUEST, &format!("refused: {why}"))
+        }
         viber::Event::Message(m) => match app.inbox.store(vec![m], now).await {
             Ok(()) => {
                 app.wake.notify_one();
@@ -115,7 +120,13 @@ async fn receipts(app: &App, channel: Channel, items: &[ReceiptIn]) -> anyhow::R
     }
     let mut tx = app.store.begin().await?;
     let mut unmatched = Vec::new();
+    let now = app.clock.now_ms();
     for (id, receipt, error, code, at) in items {
+        let (at, replaced) = crate::domain::text::sane_time(*at, now);
+        if replaced {
+            warn!(%channel, id, "a receipt's time stamp is not believable; kept as now");
+        }
+        let at = &at;
         match store::record_receipt(&mut tx, channel, id, *receipt, error.as_deref(), *at).await? {
             Some(a) if a.receipt == Receipt::Failed => {
                 crate::staff::deliver::receipt_failed(app, &mut tx, channel, &a, *code).await?
@@ -176,11 +187,15 @@ pub async fn whatsapp_webhook(State(app): State<Arc<App>>, headers: HeaderMap, b
         warn!("WhatsApp webhook refused: bad or missing X-Hub-Signature-256");
         return refuse(StatusCode::UNAUTHORIZED, "bad or missing X-Hub-Signature-256");
     }
-    let items = match whatsapp::parse_notification(&body) {
+    let items = match whatsapp::parse_notification(&body, &cfg.phone_number_id) {
         Ok(i) => i,
-        Err(e) => {
+        Err(e @ whatsapp::Refused::Malformed(_)) => {
             warn!(error = %e, "WhatsApp webhook refused: unreadable notification");
-            return refuse(StatusCode::BAD_REQUEST, &format!("not a WhatsApp notification: {e}"));
+            return refuse(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+        Err(e @ whatsapp::Refused::OtherNumber(_)) => {
+            warn!(error = %e, configured = %cfg.phone_number_id, "WhatsApp webhook refused: another business number");
+            return refuse(StatusCode::FORBIDDEN, &e.to_string());
         }
     };
     let now = app.clock.now_ms();
@@ -188,7 +203,13 @@ pub async fn whatsapp_webhook(State(app): State<Arc<App>>, headers: HeaderMap, b
     let mut statuses = Vec::new();
     for item in items {
         match item {
-            whatsapp::Item::Message(m) => messages.push(m),
+            whatsapp::Item::Message(m) => {
+                if let Err(why) = m.check_length() {
+                    warn!(why, "WhatsApp webhook refused: a text longer than WhatsApp allows");
+                    return refuse(StatusCode::BAD_REQUEST, &format!("refused: {why}"));
+                }
+                messages.push(m)
+            }
             whatsapp::Item::Status { id, receipt, error_code, error, at, .. } => {
                 let error = match (error_code, error) {
                     (Some(c), Some(e)) => Some(format!("{c}: {e}")),

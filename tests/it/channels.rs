@@ -194,6 +194,7 @@ async fn delivered_twice(db: Db) {
     assert_eq!(t.viber().post(&other).await.0, 200);
 
     let wa = json!({"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": {
+        "metadata": {"phone_number_id": WA_PHONE_ID},
         "contacts": [{"wa_id": "380", "profile": {"name": "W"}}],
         "messages": [{"from": "380", "id": "wamid.DUP", "timestamp": "1700000000", "type": "text", "text": {"body": "twice"}}]}}]}]});
     assert_eq!(t.wa().post(&wa).await.0, 200);

@@ -97,6 +97,25 @@ async fn story(db: Db) {
     let customer = json!({"event": "customer.upsert", "event_id": "e-8", "customer": {"name": "Olena"}});
     assert_eq!(send(&t, &customer).await.1["outcome"], "recorded");
     assert_eq!(t.store.vehicles(None).await.unwrap().len(), 2, "{db:?}");
+
+    // 1C's own DataVersion: an opaque base64 string, applied; only "same or not" is read
+    // from it, and the send time orders the rest.
+    let c1 = |event_id: &str, version: &str, sent_at: &str, status: &str| {
+        json!({"event": "vehicle.upsert", "event_id": event_id, "sent_at": sent_at,
+            "vehicle": {"ref_key": "1c-0001", "vin": "WVWZZZ1KZAW000111", "make": "Volkswagen", "model": "Golf",
+                "status": status, "data_version": version}})
+    };
+    let (status, answer) = send(&t, &c1("e-9", "AAAAAgAAAAA=", "2026-11-25T10:00:00", "available")).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("created")), "{db:?}: {answer}");
+    let (status, answer) = send(&t, &c1("e-10", "AAAAAwAAAAA=", "2026-11-25T11:00:00", "reserved")).await;
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("updated")), "{db:?}: {answer}");
+    // The older version replayed under a new event id, and the same version again: nothing.
+    let (_, answer) = send(&t, &c1("e-11", "AAAAAgAAAAA=", "2026-11-25T10:00:00", "available")).await;
+    assert_eq!(answer["outcome"], "ignored_older", "{db:?}: {answer}");
+    let (_, answer) = send(&t, &c1("e-12", "AAAAAwAAAAA=", "2026-11-25T12:00:00", "available")).await;
+    assert_eq!(answer["outcome"], "ignored_older", "{db:?}: the same version changes nothing: {answer}");
+    let golf = t.store.vehicles(None).await.unwrap().into_iter().find(|v| v.model == "Golf").unwrap();
+    assert_eq!(golf.status, VehicleStatus::Reserved, "{db:?}: never rolled back");
     t.stop().await;
 }
 

@@ -235,6 +235,8 @@ async fn a_customers_photo_is_picked_by_reply_and_the_refusals_are_polite() {
     let msgs = t.fake.topic_messages(c, th);
     let card_at = msgs.iter().position(|m| m.from_bot && text_of(m).contains("Photos: 1 (above)")).unwrap();
     assert!(matches!(msgs[card_at - 1].content, Content::Photo { .. }), "the photo comes just before the card");
+    let card = text_of(&msgs[card_at]);
+    assert!(card.contains("Photos: 1 (above)\n"), "the photos line ends its line: {card}");
     t.stop().await;
 }
 

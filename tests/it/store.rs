@@ -149,17 +149,17 @@ async fn jobs_run_in_order_per_queue_and_are_deduplicated_parked_and_retried() {
         assert!(s.enqueue(&job("a", None, 0), 0).await.unwrap());
         assert!(s.enqueue(&job("b", Some("b"), 0), 0).await.unwrap());
         assert!(!s.enqueue(&job("b", Some("b"), 0), 0).await.unwrap(), "{db:?}: deduplicated");
-        let first = s.claim_jobs(100, 1_000, 10).await.unwrap();
+        let first = s.claim_jobs(100, 1_000, 10, 8).await.unwrap();
         let keys: Vec<&str> = first.iter().map(|j| j.queue_key.as_str()).collect();
         assert_eq!(keys, vec!["a", "b"], "one per queue");
-        assert!(s.claim_jobs(100, 1_000, 10).await.unwrap().is_empty(), "the second `a` waits for the first");
+        assert!(s.claim_jobs(100, 1_000, 10, 8).await.unwrap().is_empty(), "the second `a` waits for the first");
         // While `b` runs, a new `b` may be queued (the running one may have missed it).
         assert!(s.enqueue(&job("b", Some("b"), 0), 0).await.unwrap());
 
         // A rate-limit wait gives the attempt back; a failure counts it.
         s.reschedule_job(first[0].id, 200, None, false, 100).await.unwrap();
         s.finish_job(first[1].id).await.unwrap();
-        let again = s.claim_jobs(250, 1_000, 10).await.unwrap();
+        let again = s.claim_jobs(250, 1_000, 10, 8).await.unwrap();
         assert_eq!(again.len(), 2);
         let a = again.iter().find(|j| j.queue_key == "a").unwrap();
         assert_eq!(a.attempts, 1, "the wait did not count");
@@ -168,17 +168,17 @@ async fn jobs_run_in_order_per_queue_and_are_deduplicated_parked_and_retried() {
         assert_eq!(parked.len(), 1);
         assert_eq!(parked[0].last_error.as_deref(), Some("broken"));
         // A parked job no longer holds its queue.
-        let next = s.claim_jobs(400, 1_000, 10).await.unwrap();
+        let next = s.claim_jobs(400, 1_000, 10, 8).await.unwrap();
         assert_eq!(next.iter().map(|j| j.queue_key.as_str()).collect::<Vec<_>>(), vec!["a"]);
         // A crashed worker's lease expires and the job comes back.
-        let b_back = s.claim_jobs(1_300, 1_000, 10).await.unwrap();
+        let b_back = s.claim_jobs(1_300, 1_000, 10, 8).await.unwrap();
         assert_eq!(
             b_back.iter().map(|j| j.queue_key.as_str()).collect::<Vec<_>>(),
             vec!["b"],
             "b's lease ended at 1250"
         );
-        assert!(s.claim_jobs(1_350, 1_000, 10).await.unwrap().is_empty());
-        let a_back = s.claim_jobs(1_401, 1_000, 10).await.unwrap();
+        assert!(s.claim_jobs(1_350, 1_000, 10, 8).await.unwrap().is_empty());
+        let a_back = s.claim_jobs(1_401, 1_000, 10, 8).await.unwrap();
         assert_eq!(
             a_back.iter().map(|j| j.queue_key.as_str()).collect::<Vec<_>>(),
             vec!["a"],
@@ -203,7 +203,7 @@ async fn concurrent_claims_never_hand_out_the_same_job_twice() {
             handles.push(tokio::spawn(async move {
                 let mut got = Vec::new();
                 loop {
-                    let j = s.claim_jobs(10, 60_000, 5).await.unwrap();
+                    let j = s.claim_jobs(10, 60_000, 5, 8).await.unwrap();
                     if j.is_empty() {
                         break;
                     }
@@ -234,7 +234,7 @@ async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
         let s = store(db, &dir).await;
         // An existing customer with an open lead and a topic sync waiting for later.
         let a = ingest(&s, &inbound("1", "1:1", "earlier"), 10).await.unwrap().unwrap();
-        let pending = s.claim_jobs(10, 60_000, 10).await.unwrap();
+        let pending = s.claim_jobs(10, 60_000, 10, 8).await.unwrap();
         s.reschedule_job(pending[0].id, 50_000, None, false, 10).await.unwrap();
 
         let messages = [
@@ -267,11 +267,11 @@ async fn a_batch_of_inbound_messages_is_stored_like_one_by_one() {
         tx.commit().await.unwrap();
         assert_eq!(s.counts().await.unwrap(), (3, 3, 5));
         // Topic syncs: the waiting one brought forward, the album's delayed by the grace.
-        let due = s.claim_jobs(100, 60_000, 10).await.unwrap();
+        let due = s.claim_jobs(100, 60_000, 10, 8).await.unwrap();
         let mut leads: Vec<i64> = due.iter().map(|j| j.payload["lead"].as_i64().unwrap()).collect();
         leads.sort();
         assert_eq!(leads, vec![a.lead.0, stored[1].lead.0], "{db:?}");
-        let album = s.claim_jobs(1_600, 60_000, 10).await.unwrap();
+        let album = s.claim_jobs(1_600, 60_000, 10, 8).await.unwrap();
         assert_eq!(album.len(), 1);
         assert_eq!(album[0].payload["lead"].as_i64(), Some(stored[3].lead.0));
     }
@@ -283,18 +283,18 @@ async fn an_expired_claim_with_a_newer_pending_copy_does_not_block_the_queue() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(db, &dir).await;
         s.enqueue(&job("topic:1", Some("topic:1"), 0), 0).await.unwrap();
-        let first = s.claim_jobs(0, 1_000, 10).await.unwrap();
+        let first = s.claim_jobs(0, 1_000, 10, 8).await.unwrap();
         assert_eq!(first.len(), 1);
         // While it runs, the same work is asked for again; then its worker dies.
         assert!(s.enqueue(&job("topic:1", Some("topic:1"), 0), 0).await.unwrap());
-        let next = s.claim_jobs(5_000, 1_000, 10).await.unwrap();
+        let next = s.claim_jobs(5_000, 1_000, 10, 8).await.unwrap();
         assert_eq!(next.len(), 1, "{db:?}: the pending copy runs");
         assert_ne!(next[0].id, first[0].id);
         assert!(s.job(first[0].id).await.unwrap().is_none(), "the dead claim is gone");
         // The same at start-up.
         s.enqueue(&job("topic:1", Some("topic:1"), 0), 0).await.unwrap();
-        assert_eq!(s.release_all_running_jobs(6_000).await.unwrap(), 0);
-        assert_eq!(s.claim_jobs(6_000, 1_000, 10).await.unwrap().len(), 1);
+        assert!(s.release_all_running_jobs(6_000, 8).await.unwrap().is_empty());
+        assert_eq!(s.claim_jobs(6_000, 1_000, 10, 8).await.unwrap().len(), 1);
     }
 }
 
@@ -330,7 +330,7 @@ async fn the_batched_topic_sync_reads_marks_finishes_and_reschedules_many_at_onc
         for k in ["topic:1", "topic:2", "topic:3"] {
             s.enqueue(&job(k, Some(k), 0), 0).await.unwrap();
         }
-        let claimed = s.claim_jobs(10, 60_000, 10).await.unwrap();
+        let claimed = s.claim_jobs(10, 60_000, 10, 8).await.unwrap();
         assert_eq!(claimed.len(), 3);
         assert!(s.enqueue(&job("topic:3", Some("topic:3"), 10), 10).await.unwrap(), "asked for again while running");
         s.finish_jobs(&[claimed[0].id]).await.unwrap();
@@ -340,7 +340,7 @@ async fn the_batched_topic_sync_reads_marks_finishes_and_reschedules_many_at_onc
         assert_eq!((waiting.run_at, waiting.attempts), (5_000, 0), "{db:?}: a wait gives its attempt back");
         assert!(s.job(claimed[2].id).await.unwrap().is_none(), "{db:?}: the newer copy does its work");
         let due: Vec<String> =
-            s.claim_jobs(5_000, 60_000, 10).await.unwrap().into_iter().map(|j| j.queue_key).collect();
+            s.claim_jobs(5_000, 60_000, 10, 8).await.unwrap().into_iter().map(|j| j.queue_key).collect();
         assert_eq!(due, vec!["topic:2".to_string(), "topic:3".to_string()], "{db:?}");
     }
 }

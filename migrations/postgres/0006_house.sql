@@ -1,0 +1,19 @@
+-- The house made ready (issue 11). Kept in step with migrations/sqlite.
+
+-- The ERP's record version when it is not a whole number (1C's base64 `DataVersion`):
+-- opaque, compared only for equality. `data_version` keeps ordered (whole-number) ones.
+ALTER TABLE vehicles ADD COLUMN data_version_text TEXT;
+
+-- Telegram updates that could not be stored after several tries, kept aside with their
+-- raw JSON so the poller moves on; `forecourt jobs` lists them and an admin replays them.
+CREATE TABLE failed_updates (
+    id          BIGSERIAL PRIMARY KEY,
+    source      TEXT NOT NULL,
+    update_id   BIGINT NOT NULL,
+    raw         TEXT NOT NULL,
+    error       TEXT NOT NULL,
+    attempts    BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    replayed_at BIGINT,
+    UNIQUE (source, update_id)
+);

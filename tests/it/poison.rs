@@ -1,0 +1,139 @@
+//! Poison work: a job body that panics, a worker that dies or hangs mid-job. The real
+//! runner over a real database (both engines) with a dispatcher whose bodies misbehave on
+//! purpose: such work is counted, parked after the configured attempts, said to the
+//! dispatcher, and never holds the rest of its queue.
+
+use crate::harness::*;
+use forecourt::clock::Clock;
+use forecourt::jobs::{Batching, Dispatch, Outcome, Runner, Settings};
+use forecourt::store::{JobKind, JobRow, NewJob, Store};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Bodies that panic when their payload says so, and remember what ran.
+#[derive(Default)]
+struct Misbehaving {
+    ran: Mutex<Vec<String>>,
+    parked: Mutex<Vec<(String, String)>>,
+}
+
+impl Dispatch for Misbehaving {
+    fn batching(&self, _kind: JobKind) -> Batching {
+        Batching::One
+    }
+
+    async fn run(&self, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
+        let mut out = Vec::new();
+        for job in jobs {
+            let name = job.payload["name"].as_str().unwrap_or("").to_string();
+            if job.payload["panic"].as_bool() == Some(true) {
+                panic!("poison payload {name}");
+            }
+            self.ran.lock().unwrap().push(name);
+            out.push((job, Outcome::Done));
+        }
+        out
+    }
+
+    async fn parked(&self, job: &JobRow, error: &str) {
+        let name = job.payload["name"].as_str().unwrap_or("").to_string();
+        self.parked.lock().unwrap().push((name, error.to_string()));
+    }
+}
+
+fn job(queue: &str, name: &str, panic: bool) -> NewJob {
+    NewJob {
+        kind: JobKind::StaffReply,
+        payload: json!({ "name": name, "panic": panic }),
+        queue_key: queue.into(),
+        dedupe_key: None,
+        run_at: 0,
+    }
+}
+
+async fn store(db: Db, dir: &tempfile::TempDir) -> Store {
+    init();
+    let s = Store::connect(&fresh_database(db, dir.path()).await).await.unwrap();
+    s.migrate().await.unwrap();
+    s
+}
+
+on_both_engines!(
+    a_panicking_job_is_parked_after_its_attempts_and_its_queue_moves_on,
+    a_panicking_job_is_parked_on_postgres,
+    panicking
+);
+
+async fn panicking(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(db, &dir).await;
+    // Backoff is 1 s, 2 s …: a fast clock keeps the test short.
+    let clock = Clock::with_speed(50.0);
+    let now = clock.now_ms();
+    s.enqueue(&job("q", "poison", true), now).await.unwrap();
+    s.enqueue(&job("q", "after-poison", false), now).await.unwrap();
+    s.enqueue(&job("other", "elsewhere", false), now).await.unwrap();
+    let dispatch = Arc::new(Misbehaving::default());
+    let runner = Arc::new(Runner::new(
+        s.clone(),
+        clock.clone(),
+        Settings { workers: 2, max_attempts: 3 },
+        dispatch.clone(),
+        Default::default(),
+    ));
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runner.clone().run(rx));
+    eventually("the poison job is parked and the next job of its queue ran", || {
+        let (s, d) = (s.clone(), dispatch.clone());
+        async move {
+            let parked = s.parked_jobs().await.ok()?;
+            let ran = d.ran.lock().unwrap().clone();
+            (parked.len() == 1 && ran.contains(&"after-poison".to_string())).then_some(parked)
+        }
+    })
+    .await;
+    let _ = stop.send(true);
+    task.await.unwrap();
+    let parked = s.parked_jobs().await.unwrap();
+    assert_eq!(parked[0].attempts, 3, "{db:?}: parked after the configured attempts");
+    let error = parked[0].last_error.clone().unwrap_or_default();
+    assert!(error.contains("panicked") && error.contains("poison payload poison"), "{db:?}: {error}");
+    assert!(dispatch.ran.lock().unwrap().contains(&"elsewhere".to_string()));
+    assert_eq!(dispatch.parked.lock().unwrap().len(), 1, "{db:?}: the dispatcher was told once");
+}
+
+on_both_engines!(
+    a_job_whose_worker_keeps_dying_is_parked_when_its_lease_runs_out,
+    a_job_whose_worker_keeps_dying_on_postgres,
+    dying
+);
+
+async fn dying(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(db, &dir).await;
+    s.enqueue(&job("q", "hangs", false), 0).await.unwrap();
+    s.enqueue(&job("q", "next", false), 0).await.unwrap();
+    // Claimed three times, and each time the worker vanishes (no outcome recorded).
+    let mut at = 100;
+    for attempt in 1..=3 {
+        let claimed = s.claim_jobs(at, 1_000, 10, 3).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{db:?}: attempt {attempt}");
+        assert_eq!(claimed[0].payload["name"], "hangs");
+        assert_eq!(claimed[0].attempts, attempt);
+        at += 2_000;
+    }
+    // The third lease runs out: the job has no attempts left and is parked, with why.
+    let runner = Runner::new(
+        s.clone(),
+        Clock::starting_at(at, 1.0),
+        Settings { workers: 1, max_attempts: 3 },
+        Arc::new(Misbehaving::default()),
+        Default::default(),
+    );
+    let ran = tokio::time::timeout(Duration::from_secs(20), runner.run_once()).await.unwrap().unwrap();
+    assert_eq!(ran, 1, "{db:?}: only the next job ran");
+    let parked = s.parked_jobs().await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert!(parked[0].last_error.as_deref().unwrap_or("").contains("3 times"), "{db:?}: {:?}", parked[0].last_error);
+}
