@@ -60,6 +60,8 @@ pub struct App {
     pub flows: crate::flows::Flows,
     /// Failed tries of webhook updates, until one is set aside.
     pub update_tries: crate::staff::aside::Tries,
+    /// Watches every long-running task.
+    pub supervisor: crate::supervise::Supervisor,
 }
 
 impl App {
@@ -132,7 +134,8 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         store.enqueue(&crate::flows::run::timer_job(clock.now_ms()), clock.now_ms()).await?;
     }
     let topic_holds = crate::ingest::TopicHolds::default();
-    let inbox = crate::ingest::Inbox::start(store.clone(), topic_holds.clone(), flows.enabled());
+    let supervisor = crate::supervise::Supervisor::default();
+    let inbox = crate::ingest::Inbox::start(store.clone(), topic_holds.clone(), flows.enabled(), &supervisor);
     Ok(Arc::new(App {
         store,
         config,
@@ -151,6 +154,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         vehicle_search: Default::default(),
         flows,
         update_tries: Default::default(),
+        supervisor,
     }))
 }
 
@@ -165,6 +169,7 @@ pub struct Running {
 impl Running {
     /// Signal every task to stop and wait for them.
     pub async fn stop(self) {
+        self.app.supervisor.stopping();
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -172,8 +177,18 @@ impl Running {
         self.app.store.close().await;
     }
 
+    /// Wait until a long-running task dies (panics, or returns before shutdown); returns
+    /// why. `forecourt run` then exits non-zero.
+    pub async fn died(&self) -> String {
+        match self.app.supervisor.first_death().await {
+            Some(why) => why,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Abort every task at once, as a crash would (tests).
     pub fn abort(self) {
+        self.app.supervisor.stopping();
         for t in &self.tasks {
             t.abort();
         }
@@ -184,7 +199,7 @@ impl Running {
 pub async fn start_http_only(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Running> {
     let (tx, rx) = watch::channel(false);
     let http_addr = listener.local_addr()?;
-    let tasks = vec![tokio::spawn(crate::web::serve(app.clone(), listener, rx))];
+    let tasks = vec![app.supervisor.spawn("http", crate::web::serve(app.clone(), listener, rx))];
     Ok(Running { app, http_addr, shutdown: tx, tasks })
 }
 
@@ -193,30 +208,27 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
     let (tx, rx) = watch::channel(false);
     let http_addr = listener.local_addr()?;
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(crate::web::serve(app.clone(), listener, rx.clone())));
+    let s = &app.supervisor;
+    tasks.push(s.spawn("http", crate::web::serve(app.clone(), listener, rx.clone())));
     if app.config.telegram.webhook_secret.is_some() {
         info!("Telegram updates come by webhook at POST /webhooks/telegram");
     } else {
         let both = app.same_bot();
-        tasks.push(tokio::spawn(crate::staff::poll::run(
-            app.clone(),
-            app.customer_bot.clone(),
-            true,
-            both,
-            rx.clone(),
-        )));
+        let customer_bot = app.customer_bot.clone();
+        tasks.push(
+            s.spawn("telegram poller", crate::staff::poll::run(app.clone(), customer_bot, true, both, rx.clone())),
+        );
         if !both {
-            tasks.push(tokio::spawn(crate::staff::poll::run(
-                app.clone(),
-                app.staff_bot.clone(),
-                false,
-                true,
-                rx.clone(),
-            )));
+            let staff_bot = app.staff_bot.clone();
+            tasks.push(
+                s.spawn("staff poller", crate::staff::poll::run(app.clone(), staff_bot, false, true, rx.clone())),
+            );
         }
     }
-    tasks.push(tokio::spawn(crate::flows::runtime::watch(app.clone(), rx.clone())));
-    tasks.push(tokio::spawn(Arc::new(crate::worker::runner(&app)).run(rx)));
+    if app.flows.enabled() {
+        tasks.push(s.spawn("flow files", crate::flows::runtime::watch(app.clone(), rx.clone())));
+    }
+    tasks.push(s.spawn("job workers", Arc::new(crate::worker::runner(&app)).run(rx)));
     info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");
     Ok(Running { app, http_addr, shutdown: tx, tasks })
 }

@@ -227,7 +227,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("FORECOURT_HTTP_ADDR: cannot listen on {}", app.config.http_addr))?;
             let running = crate::app::start(app, listener).await?;
-            shutdown_signal().await;
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                why = running.died() => {
+                    // Never live on half-working: stop, and let the supervisor restart us.
+                    tracing::error!(why, "a part of Forecourt stopped; exiting so it can be restarted");
+                    running.stop().await;
+                    eprintln!("error: {why}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             tracing::info!("shutting down");
             running.stop().await;
         }

@@ -106,7 +106,7 @@ struct Writer {
 const INBOX_BATCH: usize = 256;
 
 impl Inbox {
-    pub fn start(store: Store, holds: TopicHolds, flows: bool) -> Inbox {
+    pub fn start(store: Store, holds: TopicHolds, flows: bool, supervisor: &crate::supervise::Supervisor) -> Inbox {
         let n = match store.engine() {
             store::Engine::Sqlite => 1,
             store::Engine::Postgres => 4,
@@ -114,7 +114,8 @@ impl Inbox {
         let writers = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
-                tokio::spawn(writer(Writer { store: store.clone(), holds: holds.clone(), flows }, rx));
+                supervisor
+                    .spawn("ingest writer", writer(Writer { store: store.clone(), holds: holds.clone(), flows }, rx));
                 tx
             })
             .collect();

@@ -30,6 +30,7 @@ pub mod media;
 pub mod sandbox;
 pub mod staff;
 pub mod store;
+pub mod supervise;
 pub mod templates;
 pub mod web;
 pub mod worker;

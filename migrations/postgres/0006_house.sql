@@ -4,6 +4,11 @@
 -- opaque, compared only for equality. `data_version` keeps ordered (whole-number) ones.
 ALTER TABLE vehicles ADD COLUMN data_version_text TEXT;
 
+-- A customer's file still downloading is shown in the topic at once as a line; this is
+-- that line's Telegram message id (the message stays pending until the file is kept, but no
+-- longer holds back what comes after it).
+ALTER TABLE messages ADD COLUMN staff_placeholder BIGINT;
+
 -- Telegram updates that could not be stored after several tries, kept aside with their
 -- raw JSON so the poller moves on; `forecourt jobs` lists them and an admin replays them.
 CREATE TABLE failed_updates (

@@ -437,8 +437,10 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
             }
             let sent_at = msg.date.timestamp_millis();
             if msg.chat.is_private() {
-                if !customers {
-                    return Incoming::Ignored("private chat on the staff-only bot");
+                // A customer, or a staff member in a private chat with the bot: the staff
+                // side tells them apart by the users table (`staff::resolve_private`).
+                if !customers && !staff {
+                    return Incoming::Ignored("private chat on a bot that serves no one");
                 }
                 let c = content(msg);
                 let name = sender_name(from);
@@ -487,11 +489,12 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
         }
         UpdateKind::CallbackQuery(q) => {
             let private = q.message.as_ref().is_some_and(|m| m.chat().is_private());
-            if private {
-                if !customers {
-                    return Incoming::Ignored("button press in a private chat on the staff-only bot");
-                }
+            let flow_button = q.data.as_deref().is_some_and(|d| d.starts_with(FLOW_BUTTON));
+            if private && customers && flow_button {
                 return customer_button(q);
+            }
+            if private && !staff {
+                return Incoming::Ignored("a button in a customer chat that is not a flow's");
             }
             if !staff {
                 return Incoming::Ignored("button press on the customer-only bot");
@@ -500,7 +503,7 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
                 Some(m) => (Some(m.chat().id.0), Some(m.id().0)),
                 None => (None, None),
             };
-            if chat.is_some_and(|c| !staff_chats.contains(&c)) {
+            if chat.is_some_and(|c| !staff_chats.contains(&c)) && !private {
                 return Incoming::Ignored("button press outside the staff groups");
             }
             Incoming::Button(ButtonPress {
@@ -515,6 +518,22 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
         UpdateKind::Error(_) => Incoming::Ignored("update Telegram sent that could not be read"),
         _ => Incoming::Ignored("update kind Forecourt does not use"),
     }
+}
+
+/// A private message to a bot that serves staff, from a registered staff member: the same
+/// message as the staff side reads it (chat = the private chat, no topic).
+pub fn private_staff_message(m: &Inbound) -> Option<StaffMessage> {
+    let (chat, message_id) = m.external_message.split_once(':')?;
+    Some(StaffMessage {
+        chat: chat.parse().ok()?,
+        thread: None,
+        message_id: message_id.parse().ok()?,
+        from: m.external_user.parse().ok()?,
+        content: Content { kind: m.kind, text: m.text.clone(), file_id: m.file_id.clone(), extra: m.extra.clone() },
+        sent_at: m.sent_at,
+        reply_to: None,
+        media_group_id: m.media_group_id.clone(),
+    })
 }
 
 /// A customer's name as Telegram gives it (first and last), or their id when empty.
@@ -656,6 +675,13 @@ mod tests {
         assert_eq!(root.reply_to, None);
         let Incoming::Staff(reply) = classify_update(&in_topic(10), &[-100], true, true) else { panic!() };
         assert_eq!(reply.reply_to, Some(10));
-        assert!(matches!(classify_update(&private(json!({"text": "x"})), &[-100], false, true), Incoming::Ignored(_)));
+        // A private message to the staff-only bot: staff or stranger is told by the users
+        // table (`staff::resolve_private`), not here.
+        let Incoming::Customer(m) = classify_update(&private(json!({"text": "x"})), &[-100], false, true) else {
+            panic!()
+        };
+        let staff = private_staff_message(&m).expect("a private message reads as a staff one");
+        assert_eq!((staff.thread, staff.content.text.as_deref()), (None, Some("x")));
+        assert!(matches!(classify_update(&private(json!({"text": "x"})), &[-100], false, false), Incoming::Ignored(_)));
     }
 }

@@ -166,11 +166,8 @@ impl Flows {
 }
 
 /// Look at flows/ every two seconds (and at the database, for versions activated
-/// elsewhere) until shutdown.
+/// elsewhere) until shutdown. Started only when the flows are on.
 pub async fn watch(app: Arc<crate::app::App>, mut shutdown: watch::Receiver<bool>) {
-    if !app.flows.enabled() {
-        return;
-    }
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}

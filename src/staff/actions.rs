@@ -214,8 +214,14 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         return Ok(());
     }
 
-    // Not a command: only messages in a lead's topic matter.
+    // Not a command: only messages in a lead's topic matter. In a private chat with the
+    // bot a staff member gets a short help (nothing they write there reaches a customer).
     let Some(lead_id) = lead_id else {
+        if !app.config.telegram.staff_chat_ids.contains(&m.chat) {
+            let t = render(app, "staff/private_help.txt", minijinja::context! {});
+            reply(app, &mut tx, m.chat, None, &t).await.map_err(other)?;
+            app.wake.notify_one();
+        }
         tx.commit().await?;
         return Ok(());
     };

@@ -142,7 +142,10 @@ fn plan(app: &App, lead: &LeadRow, pending: &[StaffPending], now: i64) -> Option
     if album_wait.is_some() || segs.len() != 1 {
         return None;
     }
-    let Some(Segment::Text { ids, text, keyboard: None, .. }) = segs.pop() else { return None };
+    let Some(Segment::Text { ids, text, keyboard: None, placeholders, .. }) = segs.pop() else { return None };
+    if !placeholders.is_empty() {
+        return None;
+    }
     if ids.len() != pending.len() {
         return None;
     }

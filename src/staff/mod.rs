@@ -33,7 +33,12 @@ pub async fn process_update(
     let source = format!("tg:{}", bot.id);
     let update_id = update.id.0 as i64;
     let now = app.clock.now_ms();
-    match classify_update(update, &app.config.telegram.staff_chat_ids, customers, staff) {
+    let incoming = classify_update(update, &app.config.telegram.staff_chat_ids, customers, staff);
+    let staff_ids = match (&incoming, staff) {
+        (Incoming::Customer(m), true) => app.store.active_staff_among(&[private_sender(m)]).await?,
+        _ => Default::default(),
+    };
+    match resolve_private(incoming, customers, staff, &staff_ids) {
         Incoming::Customer(mut inbound) => {
             crate::ingest::prepare(&mut inbound, now);
             let mut tx = app.store.begin().await?;
@@ -87,6 +92,32 @@ pub async fn process_update(
     }
 }
 
+/// The sender of a private message (their Telegram id; in a private chat it is the chat's).
+fn private_sender(m: &crate::ingest::Inbound) -> i64 {
+    m.external_user.parse().unwrap_or(0)
+}
+
+/// A private message to a bot that serves staff is a staff message when its sender is a
+/// registered, active staff member: commands work there, and no customer, lead or flow is
+/// made for them. Anyone else is a customer (on a bot that serves customers), or ignored.
+fn resolve_private(
+    incoming: Incoming,
+    customers: bool,
+    staff: bool,
+    staff_ids: &std::collections::HashSet<i64>,
+) -> Incoming {
+    match incoming {
+        Incoming::Customer(m) if staff && staff_ids.contains(&private_sender(&m)) => {
+            match crate::channels::telegram::private_staff_message(&m) {
+                Some(s) => Incoming::Staff(s),
+                None => Incoming::Ignored("a private message whose ids do not read"),
+            }
+        }
+        Incoming::Customer(_) if !customers => Incoming::Ignored("a stranger in a private chat with the staff bot"),
+        other => other,
+    }
+}
+
 /// Handle a batch of updates from one `getUpdates`, in order. Runs of customer messages
 /// are stored in one transaction (much faster than one each); if that transaction fails,
 /// they are retried one by one. Returns how many updates from the start are committed and,
@@ -100,16 +131,35 @@ pub async fn process_batch(
 ) -> (usize, Option<String>) {
     let staff_chats = &app.config.telegram.staff_chat_ids;
     let source = format!("tg:{}", bot.id);
+    // Staff writing to the bot privately are not customers: one look at the users table
+    // for the whole batch.
+    let staff_ids = if staff {
+        let senders: Vec<i64> = updates
+            .iter()
+            .filter_map(|u| match classify_update(u, staff_chats, customers, staff) {
+                Incoming::Customer(m) => Some(private_sender(&m)),
+                _ => None,
+            })
+            .collect();
+        match app.store.active_staff_among(&senders).await {
+            Ok(ids) => ids,
+            Err(e) => return (0, Some(e.to_string())),
+        }
+    } else {
+        Default::default()
+    };
     let mut done = 0;
     while done < updates.len() {
         let run: Vec<(i64, Box<crate::ingest::Inbound>)> = updates[done..]
             .iter()
-            .map_while(|u| match classify_update(u, staff_chats, customers, staff) {
-                Incoming::Customer(mut m) => {
-                    crate::ingest::prepare(&mut m, app.clock.now_ms());
-                    Some((u.id.0 as i64, m))
+            .map_while(|u| {
+                match resolve_private(classify_update(u, staff_chats, customers, staff), customers, staff, &staff_ids) {
+                    Incoming::Customer(mut m) => {
+                        crate::ingest::prepare(&mut m, app.clock.now_ms());
+                        Some((u.id.0 as i64, m))
+                    }
+                    _ => None,
                 }
-                _ => None,
             })
             .collect();
         if run.len() > 1 {

@@ -36,10 +36,12 @@ enum Step {
 #[derive(Debug)]
 pub(super) enum Segment {
     /// `ids` are the messages this text finishes; `touches` every message with a part in it
-    /// (a long message split over several texts touches each, finishes in the last).
+    /// (a long message split over several texts touches each, finishes in the last);
+    /// `placeholders` the files whose "downloading…" line it carries (they stay pending).
     Text {
         ids: Vec<MessageRowId>,
         touches: Vec<MessageRowId>,
+        placeholders: Vec<MessageRowId>,
         text: String,
         keyboard: Option<Keyboard>,
     },
@@ -188,8 +190,12 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
         }
         let one = |r: Result<i32, TgError>| r.map(|m| vec![m]);
         let (ids, sent) = match &seg {
-            Segment::Text { ids, text, keyboard, .. } => {
-                (ids.clone(), one(send_text_split(app, chat, thread, text, keyboard.as_ref()).await))
+            Segment::Text { ids, text, keyboard, placeholders, .. } => {
+                let sent = send_text_split(app, chat, thread, text, keyboard.as_ref()).await;
+                if let Ok(m) = &sent {
+                    app.store.mark_placeholders(placeholders, *m).await?;
+                }
+                (ids.clone(), one(sent))
             }
             Segment::Media { id, kind, file, caption } => {
                 let file = file_for_staff(app, file).await?;
@@ -505,7 +511,13 @@ fn fit_caption(id: MessageRowId, caption: String, stamp: &str, out: &mut Vec<Seg
         return caption;
     }
     for piece in split_utf16(&caption, TELEGRAM_TEXT) {
-        out.push(Segment::Text { ids: Vec::new(), touches: vec![id], text: piece.to_string(), keyboard: None });
+        out.push(Segment::Text {
+            ids: Vec::new(),
+            touches: vec![id],
+            placeholders: Vec::new(),
+            text: piece.to_string(),
+            keyboard: None,
+        });
     }
     if stamp.is_empty() {
         "⬆️".to_string()
@@ -523,16 +535,20 @@ pub(super) fn segments(
     now: i64,
 ) -> anyhow::Result<(Vec<Segment>, Option<i64>)> {
     let mut out = Vec::new();
-    let mut texts: Vec<(MessageRowId, String, String)> = Vec::new();
-    let flush = |texts: &mut Vec<(MessageRowId, String, String)>, out: &mut Vec<Segment>| {
+    // (message, stamp, line, whether the line only says its file is downloading)
+    let mut texts: Vec<(MessageRowId, String, String, bool)> = Vec::new();
+    let flush = |texts: &mut Vec<(MessageRowId, String, String, bool)>, out: &mut Vec<Segment>| {
         if texts.is_empty() {
             return;
         }
-        let entries: Vec<Entry> = texts.iter().map(|(_, stamp, text)| Entry { stamp, text }).collect();
+        let entries: Vec<Entry> = texts.iter().map(|(_, stamp, text, _)| Entry { stamp, text }).collect();
         for chunk in merge(&entries) {
+            let (placeholders, ids) = chunk.completes.iter().map(|i| (texts[*i].0, texts[*i].3)).partition(|t| t.1);
+            let only = |v: Vec<(MessageRowId, bool)>| v.into_iter().map(|t| t.0).collect::<Vec<_>>();
             out.push(Segment::Text {
-                ids: chunk.completes.iter().map(|i| texts[*i].0).collect(),
+                ids: only(ids),
                 touches: chunk.touches.iter().map(|i| texts[*i].0).collect(),
+                placeholders: only(placeholders),
                 text: chunk.text,
                 keyboard: None,
             });
@@ -551,19 +567,29 @@ pub(super) fn segments(
             out.push(Segment::Text {
                 ids: vec![m.id],
                 touches: vec![m.id],
+                placeholders: Vec::new(),
                 text: m.body.clone().unwrap_or_default(),
                 keyboard: Some(notice_keyboard(app, button, lead)),
             });
             i += 1;
             continue;
         }
-        // A Viber or WhatsApp file shows once it is kept; later messages wait behind it so
-        // the topic keeps the customer's order. The fetch job syncs the topic when done.
+        // A Viber or WhatsApp file shows once it is kept. Until then the topic says it is
+        // downloading (with its caption), once, and what comes after it is not held back:
+        // the file follows when the fetch job has kept it (the job syncs the topic).
         let kept = if crate::media::keeps_file(m.kind) && m.telegram_file_id.is_none() {
             match &m.media {
                 None if m.direction == Direction::Incoming => {
-                    flush(&mut texts, &mut out);
-                    return Ok((out, None));
+                    if m.placeholder.is_none() {
+                        let line = app.templates.render(
+                            "staff/media_downloading.txt",
+                            minijinja::context! { kind => m.kind.as_str(), caption => m.body.as_deref(),
+                            name => m.extra.as_ref().and_then(|e| e["media"]["name"].as_str()) },
+                        )?;
+                        texts.push((m.id, stamp, line, true));
+                    }
+                    i += 1;
+                    continue;
                 }
                 Some(md) => match (&md.path, &md.error) {
                     (Some(p), _) => Some(SegFile::Kept(
@@ -579,7 +605,7 @@ pub(super) fn segments(
                             Some(b) if !b.is_empty() => format!("{text} {b}"),
                             _ => text,
                         };
-                        texts.push((m.id, stamp, text));
+                        texts.push((m.id, stamp, text, false));
                         i += 1;
                         continue;
                     }
@@ -639,10 +665,10 @@ pub(super) fn segments(
                 flush(&mut texts, &mut out);
                 out.push(Segment::Location { id: m.id, lat, lon });
             } else {
-                texts.push((m.id, stamp, line_text(app, m)?));
+                texts.push((m.id, stamp, line_text(app, m)?, false));
             }
         } else {
-            texts.push((m.id, stamp, line_text(app, m)?));
+            texts.push((m.id, stamp, line_text(app, m)?, false));
         }
         i += 1;
     }

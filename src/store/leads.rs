@@ -91,6 +91,10 @@ pub struct StaffPending {
     pub channel: String,
     /// The kept file, once the media fetch has run.
     pub media: Option<PendingMedia>,
+    /// The topic message that says the file is downloading, once posted (the file itself
+    /// follows when it is kept; until then the message stays pending without holding the
+    /// messages after it).
+    pub placeholder: Option<i32>,
 }
 
 /// A waiting message's kept file: its path when kept, else why not.
@@ -181,7 +185,7 @@ const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, 
 
 const PENDING_SELECT: &str = "SELECT m.id, m.lead_id, m.channel, m.direction, m.kind, m.body, m.telegram_file_id,
         m.media_group_id, m.extra, m.sent_at, m.created_at, m.media_id, md.status AS media_status, md.file_path,
-        md.original_name, md.error AS media_error
+        md.original_name, md.error AS media_error, m.staff_placeholder
     FROM messages m LEFT JOIN media md ON md.id = m.media_id";
 
 fn pending_from(r: &AnyRow) -> Result<StaffPending> {
@@ -207,6 +211,7 @@ fn pending_from(r: &AnyRow) -> Result<StaffPending> {
                 error: col(r, "media_error")?,
             }),
         },
+        placeholder: col::<Option<i64>>(r, "staff_placeholder")?.and_then(|m| i32::try_from(m).ok()),
     })
 }
 
@@ -589,6 +594,21 @@ impl Store {
             let mut q = sqlx::query(&sql);
             for (id, m) in chunk {
                 q = q.bind(id.0).bind(*m as i64);
+            }
+            q.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// These messages' files are still downloading, and the topic says so (in message
+    /// `staff_message_id`); they stay pending until the file is kept.
+    pub async fn mark_placeholders(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let list = params(1, chunk.len());
+            let sql = format!("UPDATE messages SET staff_placeholder = $1 WHERE id IN ({list})");
+            let mut q = sqlx::query(&sql).bind(staff_message_id as i64);
+            for id in chunk {
+                q = q.bind(id.0);
             }
             q.execute(&self.pool).await?;
         }

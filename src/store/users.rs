@@ -97,4 +97,20 @@ impl Store {
         .await?;
         row.as_ref().map(user_from).transpose()?.ok_or(StoreError::NotFound)
     }
+
+    /// Which of these Telegram users are active staff (one query for a batch of updates).
+    pub async fn active_staff_among(&self, telegram_ids: &[i64]) -> Result<std::collections::HashSet<i64>> {
+        if telegram_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT telegram_id FROM users WHERE active = 1 AND telegram_id IN ({})",
+            super::params(0, telegram_ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in telegram_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&self.pool).await?.iter().map(|r| col(r, "telegram_id")).collect()
+    }
 }

@@ -6,6 +6,7 @@ mod harness;
 mod bridge;
 mod channels;
 mod cli;
+mod downloads;
 mod erp;
 mod flows;
 mod limits;

@@ -137,3 +137,45 @@ async fn dying(db: Db) {
     assert_eq!(parked.len(), 1);
     assert!(parked[0].last_error.as_deref().unwrap_or("").contains("3 times"), "{db:?}: {:?}", parked[0].last_error);
 }
+
+/// The database refuses one message for good (a trigger stands in for any write that keeps
+/// failing): the update is set aside, the next ones are received, and a replay stores it
+/// once the cause is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_cannot_be_stored_is_set_aside_and_the_next_ones_are_received() {
+    let t = TestApp::start().await;
+    sqlx::query(
+        "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.body = 'poison'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(t.store.pool())
+    .await
+    .unwrap();
+    let ivan = t.customer(7301, "Ivan", None);
+    t.fake.customer_writes(&ivan, "hello");
+    let (chat, thread, _) = t.topic_of(&ivan).await;
+    t.fake.customer_writes(&ivan, "poison");
+    t.fake.customer_writes(&ivan, "after the poison");
+    t.topic_has(chat, thread, "the message after the poison arrives", |m| {
+        m.content.text_or_caption().is_some_and(|c| c.contains("after the poison"))
+    })
+    .await;
+    let aside = t.store.failed_updates().await.unwrap();
+    assert_eq!(aside.len(), 1);
+    assert!(aside[0].error.contains("refused by the test"), "{}", aside[0].error);
+    assert!(aside[0].raw.contains("poison"), "the raw update is kept");
+    assert!(aside[0].attempts >= 5);
+
+    // The cause is mended; an admin replays it (`forecourt jobs replay N`).
+    sqlx::query("DROP TRIGGER poison").execute(t.store.pool()).await.unwrap();
+    let now = t.clock.now_ms();
+    t.store.enqueue(&forecourt::staff::aside::replay_job(aside[0].id, now), now).await.unwrap();
+    t.app().wake.notify_one();
+    t.topic_has(chat, thread, "the replayed message arrives", |m| {
+        m.content.text_or_caption().is_some_and(|c| c.contains("poison") && !c.contains("after"))
+    })
+    .await;
+    t.settled().await;
+    assert!(t.store.failed_updates().await.unwrap().is_empty(), "replayed");
+    t.stop().await;
+}

@@ -246,3 +246,33 @@ async fn a_claimed_lead_moves_to_its_owners_staff_group() {
     .await;
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managers_command_in_a_private_chat_with_the_shared_bot_answers_as_staff_and_opens_no_lead() {
+    let t = TestApp::start().await;
+    let max = t.staff(9801, "Max Petrenko", Role::Manager).await;
+    // A customer's lead exists, so /my and /queue have something to say.
+    let olena = t.customer(9802, "Olena", None);
+    t.fake.customer_writes(&olena, "Is the RAV4 available?");
+    t.topic_of(&olena).await;
+    t.fake.customer_writes(&max, "/queue");
+    t.fake.customer_writes(&max, "/my");
+    t.fake.customer_writes(&max, "just checking");
+    t.until("the bot answers Max privately, as staff", |fake| {
+        let said: Vec<String> = fake
+            .bot_messages_to(max.id)
+            .iter()
+            .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+            .collect();
+        said.iter().any(|s| s.contains("Olena"))
+            && said.iter().any(|s| s.contains("You have no open leads"))
+            && said.iter().any(|s| s.contains("nothing you write here reaches a customer"))
+    })
+    .await;
+    t.settled().await;
+    let leads = t.store.lead_ids().await.unwrap();
+    assert_eq!(leads.len(), 1, "no lead was opened for the manager");
+    let customers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(t.store.pool()).await.unwrap();
+    assert_eq!(customers, 1, "the manager is not a customer");
+    t.stop().await;
+}
