@@ -38,6 +38,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::FlowTimers => crate::flows::run::timers(app, job).await,
         JobKind::FlowUpload => crate::flows::admin::check_upload(app, job).await,
         JobKind::ReplayUpdate => crate::staff::aside::replay(app, job).await,
+        JobKind::DeleteTopic => crate::staff::orphans::delete(app, job).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

@@ -231,7 +231,8 @@ async fn one_engine(engine: &str, a: &Args) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let paced_n = a.rate.max(1) * a.seconds as usize;
     let paced_lat = paced(&http, &base, requests(a.requests, paced_n, a.customers.max(1), now), a.rate.max(1)).await?;
-    let stored = app.store.counts().await.context("counting")?.2 as usize;
+    // What the customers sent; the bot's own messages (the welcome flow) are not counted.
+    let stored = app.store.incoming_messages().await.context("counting")? as usize;
     let total = a.requests + paced_n;
     let noop_rate = a.requests as f64 / noop_t.as_secs_f64();
     let rate = a.requests as f64 / burst_t.as_secs_f64();

@@ -291,6 +291,15 @@ impl TelegramApi {
         }
     }
 
+    /// Delete a forum topic with everything in it (the bot needs the right to delete
+    /// messages). A topic already gone counts as deleted.
+    pub async fn delete_topic(&self, chat: i64, thread_id: i32) -> Result<(), TgError> {
+        match self.bot.delete_forum_topic(ChatId(chat), ThreadId(MessageId(thread_id))).await.map_err(classify) {
+            Ok(_) | Err(TgError::ThreadNotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn answer_callback(&self, id: &str, text: &str, alert: bool) -> Result<(), TgError> {
         let mut req = self.bot.answer_callback_query(CallbackQueryId(id.to_string()));
         if !text.is_empty() {
@@ -414,6 +423,14 @@ pub enum Incoming {
     CustomerButton(Box<Inbound>, String),
     Staff(StaffMessage),
     Button(ButtonPress),
+    /// A topic was created in a staff group (`from`: by whom; the bot's own creations are
+    /// checked against the leads, `staff::orphans`).
+    TopicCreated {
+        chat: i64,
+        thread: i32,
+        title: String,
+        from: i64,
+    },
     /// A person closed (`true`) or reopened a topic in a staff group.
     TopicState {
         chat: i64,
@@ -432,6 +449,17 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
             let Some(from) = msg.from.as_ref() else {
                 return Incoming::Ignored("message without a sender");
             };
+            if let (Some(created), Some(thread)) = (msg.forum_topic_created(), msg.thread_id) {
+                if staff && staff_chats.contains(&msg.chat.id.0) {
+                    return Incoming::TopicCreated {
+                        chat: msg.chat.id.0,
+                        thread: thread.0 .0,
+                        title: created.name.clone(),
+                        from: from.id.0 as i64,
+                    };
+                }
+                return Incoming::Ignored("a topic created outside the staff groups");
+            }
             if from.is_bot {
                 return Incoming::Ignored("message from a bot");
             }

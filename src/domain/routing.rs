@@ -26,9 +26,65 @@ pub fn owner_group(groups: &[i64], user: UserId, configured: Option<i64>) -> i64
     groups[1 + (user.0.unsigned_abs() as usize % (groups.len() - 1))]
 }
 
+/// The lead a topic's title names: the number after its first `#` (titles are rendered
+/// from templates/staff/topic_name.txt, `#{{ lead.id }} · …`).
+pub fn lead_in_topic_title(title: &str) -> Option<super::LeadId> {
+    let rest = &title[title.find('#')? + 1..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().map(super::LeadId)
+}
+
+/// What to do with a topic the bot created (seen by its `forum_topic_created` message),
+/// named for a lead whose stored topic is `stored` and which belongs in group `target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatedTopic {
+    /// The lead's own topic: nothing to do.
+    Ours,
+    /// The lead has no topic where it belongs (its creation was never stored, say after a
+    /// crash): this one becomes its topic.
+    Adopt,
+    /// The lead has another topic where it belongs: this one is an orphan, to delete.
+    Orphan,
+}
+
+pub fn created_topic(stored: (Option<i64>, Option<i32>), target: i64, created: (i64, i32)) -> CreatedTopic {
+    let (chat, thread) = created;
+    match stored {
+        (Some(c), Some(t)) if (c, t) == (chat, thread) => CreatedTopic::Ours,
+        (Some(c), Some(_)) if c == target => CreatedTopic::Orphan,
+        _ if chat == target => CreatedTopic::Adopt,
+        _ => CreatedTopic::Orphan,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topic_titles_name_their_lead() {
+        assert_eq!(lead_in_topic_title("#12 · Olena · Viber"), Some(super::super::LeadId(12)));
+        assert_eq!(lead_in_topic_title("Lead #7"), Some(super::super::LeadId(7)));
+        assert_eq!(lead_in_topic_title("General"), None);
+        assert_eq!(lead_in_topic_title("# · x"), None);
+    }
+
+    #[test]
+    fn a_created_topic_is_ours_adopted_or_an_orphan() {
+        use CreatedTopic::*;
+        // Stored already: ours.
+        assert_eq!(created_topic((Some(-1), Some(5)), -1, (-1, 5)), Ours);
+        // Never stored (a crash between create and store), in the right group: adopted.
+        assert_eq!(created_topic((None, None), -1, (-1, 5)), Adopt);
+        assert_eq!(created_topic((Some(-1), None), -1, (-1, 5)), Adopt, "a deleted topic's lead");
+        // Moving to the owner's group: the old topic is stored, the new one is adopted.
+        assert_eq!(created_topic((Some(-1), Some(3)), -2, (-2, 9)), Adopt);
+        // The lead has another topic where it belongs: an orphan.
+        assert_eq!(created_topic((Some(-1), Some(3)), -1, (-1, 5)), Orphan);
+        // Created in a group the lead does not belong in: an orphan.
+        assert_eq!(created_topic((None, None), -2, (-1, 5)), Orphan);
+        assert_eq!(created_topic((Some(-2), Some(4)), -2, (-1, 5)), Orphan);
+    }
 
     const G: [i64; 3] = [-1, -2, -3];
 

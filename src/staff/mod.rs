@@ -9,6 +9,7 @@ pub mod batch;
 pub mod card;
 pub mod deliver;
 pub mod inventory;
+pub mod orphans;
 pub mod photos;
 pub mod poll;
 pub mod replies;
@@ -79,6 +80,9 @@ pub async fn process_update(
         }
         Incoming::Staff(m) => actions::on_staff_message(app, &source, update_id, m).await,
         Incoming::Button(b) => actions::on_button(app, &source, update_id, b).await,
+        Incoming::TopicCreated { chat, thread, title, from } => {
+            orphans::topic_created(app, &source, update_id, (chat, thread), &title, from).await
+        }
         Incoming::TopicState { chat, thread, closed } => {
             if let Some(lead) = app.store.set_topic_closed(chat, thread, closed).await? {
                 info!(lead = lead.0, closed, "a person changed the lead's topic");

@@ -123,8 +123,24 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
             let name = card::topic_name(app, lead)?;
             match bot.api.create_topic(target, &name).await {
                 Ok(thread) => {
-                    app.store.set_lead_topic(lead.id, target, Some(thread), now).await?;
-                    info!(lead = lead.id.0, chat = target, thread, "topic created");
+                    let expected = (lead.staff_chat_id, lead.topic_thread_id);
+                    if app.store.set_lead_topic_if(lead.id, expected, target, thread, now).await? {
+                        info!(lead = lead.id.0, chat = target, thread, "topic created");
+                        return Ok(Step::Again);
+                    }
+                    // Stored meanwhile: usually this very topic, adopted from its creation
+                    // message (which can arrive before we get here). Another topic adopted
+                    // for the lead makes this one the orphan.
+                    let now_stored = app.store.lead(lead.id).await?.map(|l| (l.staff_chat_id, l.topic_thread_id));
+                    if now_stored != Some((Some(target), Some(thread))) {
+                        warn!(
+                            lead = lead.id.0,
+                            chat = target,
+                            thread,
+                            "the lead got another topic meanwhile; deleting ours"
+                        );
+                        app.store.enqueue(&super::orphans::delete_job(target, thread, now), now).await?;
+                    }
                     return Ok(Step::Again);
                 }
                 Err(e) => return Ok(Step::Finished(failure(app, target, e))),

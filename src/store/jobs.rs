@@ -34,10 +34,12 @@ pub enum JobKind {
     FlowUpload,
     /// Process a Telegram update that was set aside, again (an admin asked).
     ReplayUpdate,
+    /// Delete an orphan topic (created, but its lead has another).
+    DeleteTopic,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 12] = [
+    pub const ALL: [JobKind; 13] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -50,6 +52,7 @@ impl JobKind {
         JobKind::FlowTimers,
         JobKind::FlowUpload,
         JobKind::ReplayUpdate,
+        JobKind::DeleteTopic,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,11 +69,17 @@ impl JobKind {
             JobKind::FlowTimers => "flow_timers",
             JobKind::FlowUpload => "flow_upload",
             JobKind::ReplayUpdate => "replay_update",
+            JobKind::DeleteTopic => "delete_topic",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
         JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// A job that re-schedules itself for ever (a timer), never "work in flight".
+    pub fn is_recurring(self) -> bool {
+        matches!(self, JobKind::FlowTimers)
     }
 }
 
@@ -432,11 +441,16 @@ impl Store {
         Ok(res.rows_affected() + covered.rows_affected())
     }
 
-    /// Jobs running, or pending and due before `until`: the work still in flight.
+    /// Jobs running, or pending and due before `until`: the work still in flight. Recurring
+    /// timers are not counted (one is always pending).
     pub async fn jobs_in_flight(&self, until: i64) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM jobs WHERE status = 'running' OR (status = 'pending' AND run_at <= $1)",
-        )
+        let recurring: Vec<String> =
+            JobKind::ALL.into_iter().filter(|k| k.is_recurring()).map(|k| format!("'{}'", k.as_str())).collect();
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM jobs WHERE (status = 'running' OR (status = 'pending' AND run_at <= $1))
+               AND kind NOT IN ({})",
+            recurring.join(", ")
+        ))
         .bind(until)
         .fetch_one(&self.pool)
         .await?;

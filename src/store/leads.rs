@@ -389,6 +389,34 @@ pub async fn insert_message(conn: &mut Conn, m: &NewMessage, now: i64) -> Result
 }
 
 /// Read a lead inside a transaction (the rules are checked against this).
+/// Store a lead's new topic only if its topic is still `expected` (what the caller read
+/// before creating it): whoever stores first wins — the topic sync that created it, or
+/// `staff::orphans` adopting a topic whose creation was never stored — and the loser's topic
+/// is the orphan. Returns whether it was stored.
+pub async fn set_lead_topic_if(
+    conn: &mut Conn,
+    lead: LeadId,
+    expected: (Option<i64>, Option<i32>),
+    chat: i64,
+    thread: i32,
+    now: i64,
+) -> Result<bool> {
+    let res = sqlx::query(
+        "UPDATE leads SET staff_chat_id = $1, topic_thread_id = $2, card_message_id = NULL, card_rendered_version = 0,
+             topic_closed = 0, updated_at = $3
+         WHERE id = $4 AND COALESCE(staff_chat_id, 0) = $5 AND COALESCE(topic_thread_id, -1) = $6",
+    )
+    .bind(chat)
+    .bind(thread as i64)
+    .bind(now)
+    .bind(lead.0)
+    .bind(expected.0.unwrap_or(0))
+    .bind(expected.1.map_or(-1, i64::from))
+    .execute(&mut *conn)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
 pub async fn lead_in_tx(conn: &mut Conn, lead: LeadId) -> Result<Option<LeadRow>> {
     let row = sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1")).bind(lead.0).fetch_optional(&mut *conn).await?;
     row.as_ref().map(lead_from).transpose()
@@ -507,6 +535,20 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Store a lead's new topic only if its topic is still `expected` (see
+    /// [`set_lead_topic_if`]).
+    pub async fn set_lead_topic_if(
+        &self,
+        lead: LeadId,
+        expected: (Option<i64>, Option<i32>),
+        chat: i64,
+        thread: i32,
+        now: i64,
+    ) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        set_lead_topic_if(&mut conn, lead, expected, chat, thread, now).await
     }
 
     /// A person closed (or reopened) a lead's topic.
@@ -739,6 +781,14 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok((col(&row, "c")?, col(&row, "l")?, col(&row, "m")?))
+    }
+
+    /// Messages customers sent (the benches count what they sent, not the bot's answers).
+    pub async fn incoming_messages(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'incoming'")
+            .fetch_one(&self.pool)
+            .await?;
+        col(&row, "n")
     }
 
     /// All lead ids, oldest first (transcripts, bench).

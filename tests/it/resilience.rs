@@ -591,3 +591,49 @@ async fn killing_the_process_mid_conversations_says_each_bot_message_once() {
     viber.stop();
     fake.stop();
 }
+
+/// The real binary killed between `createForumTopic` and storing the topic's id: after the
+/// restart the lead has one topic with its card, and no empty topic is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_between_topic_creation_and_storing_it_leaves_no_empty_topic() {
+    init();
+    let clock = forecourt::clock::Clock::real();
+    let fake = forecourt::sandbox::telegram::FakeTelegram::start(TOKEN, clock).await.unwrap();
+    fake.add_staff_group(STAFF, "Staff");
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/orphan.db", dir.path().display());
+    let spawn = || run_binary(&db, dir.path(), &fake.url(), &[("FORECOURT_HTTP_ADDR", "127.0.0.1:0".into())]);
+    // The topic is created at once, but the answer takes 5 s: the kill comes in between.
+    fake.hold_answers("createForumTopic", 5_000);
+    let mut child = spawn();
+    let olena = FakeUser::new(880, "Olena", None);
+    fake.customer_writes(&olena, "Is the Octavia still for sale?");
+    let f = fake.clone();
+    eventually("the topic is created", || {
+        let n = f.topics(STAFF).len();
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    child.0.kill().expect("SIGKILL");
+    child.0.wait().unwrap();
+    fake.hold_answers("createForumTopic", 0);
+    let _child = spawn();
+    let f = fake.clone();
+    eventually_within("the lead's topic shows its card and message", Duration::from_secs(60), || {
+        let f = f.clone();
+        async move {
+            let live: Vec<i32> = f.topics(STAFF).into_iter().filter(|(_, t)| !t.deleted).map(|(id, _)| id).collect();
+            let [thread] = live.as_slice() else { return None };
+            let msgs = f.topic_messages(STAFF, *thread);
+            let card = msgs.iter().any(|m| m.reply_markup.is_some());
+            let text = msgs.iter().any(|m| m.content.text_or_caption().is_some_and(|c| c.contains("Octavia")));
+            (card && text).then_some(())
+        }
+    })
+    .await;
+    let store = forecourt::store::Store::connect(&db).await.unwrap();
+    let lead = store.lead(store.lead_ids().await.unwrap()[0]).await.unwrap().unwrap();
+    let live: Vec<i32> = fake.topics(STAFF).into_iter().filter(|(_, t)| !t.deleted).map(|(id, _)| id).collect();
+    assert_eq!(live, vec![lead.topic_thread_id.unwrap()], "the one live topic is the lead's");
+    fake.stop();
+}

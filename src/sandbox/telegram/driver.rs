@@ -193,6 +193,16 @@ impl FakeTelegram {
         id
     }
 
+    /// Answer `method` (any case) only `ms` after doing its work (`0`: at once again).
+    pub fn hold_answers(&self, method: &str, ms: u64) {
+        let mut st = self.lock();
+        if ms == 0 {
+            st.holds.remove(&method.to_ascii_lowercase());
+        } else {
+            st.holds.insert(method.to_ascii_lowercase(), ms);
+        }
+    }
+
     /// The next `times` calls of `method` (any case) to `chat` fail with `error`.
     pub fn fail_next(&self, method: &str, chat: Option<i64>, error: ApiError, times: u32) {
         self.lock().faults.push(Fault { method: method.to_ascii_lowercase(), chat, error, times });

@@ -291,6 +291,11 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
                 m.thread_id = Some(thread_id);
             }
             c.topics.insert(thread_id, Topic { name: name.clone(), closed: false, deleted: false });
+            // Like Telegram, the bot receives the topic's creation service message.
+            if let Ok(message) = st.message_json(chat, thread_id) {
+                st.push_update_to(bot, json!({ "message": message }));
+                fake.updates_ready();
+            }
             Ok(json!({"message_thread_id": thread_id, "name": name, "icon_color": color}))
         }
         "editforumtopic" | "closeforumtopic" | "reopenforumtopic" | "deleteforumtopic" => {

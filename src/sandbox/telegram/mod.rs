@@ -227,6 +227,10 @@ async fn handle_method(
             st.rate_limited += 1;
         }
     }
+    let hold = fake.lock().holds.get(&method).copied();
+    if let Some(ms) = hold {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     respond(result)
 }
 

@@ -156,6 +156,9 @@ pub struct State {
     pub rate_limited: u64,
     /// People who write (customers and staff), by Telegram user id, as `User` JSON.
     pub people: HashMap<i64, Value>,
+    /// Methods whose answer is held back this long after the work is done (a process
+    /// killed while it waits has had the work done without hearing of it).
+    pub holds: HashMap<String, u64>,
 }
 
 impl State {
@@ -180,6 +183,7 @@ impl State {
             next_topic_color: 0,
             rate_limited: 0,
             people: HashMap::new(),
+            holds: HashMap::new(),
         }
     }
 
