@@ -39,6 +39,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::FlowUpload => crate::flows::admin::check_upload(app, job).await,
         JobKind::ReplayUpdate => crate::staff::aside::replay(app, job).await,
         JobKind::DeleteTopic => crate::staff::orphans::delete(app, job).await,
+        JobKind::AnswerInline => crate::staff::inline::answer(app, job).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

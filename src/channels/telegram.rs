@@ -94,10 +94,34 @@ fn truncate(s: &str, n: usize) -> String {
 /// An inline keyboard: rows of (label, callback data).
 pub type Keyboard = Vec<Vec<(String, String)>>;
 
+/// A keyboard button's data that opens the bot's inline mode in the input box, pre-filled
+/// with `query` (`switch_inline_query_current_chat`), instead of a callback. Callback data
+/// never starts with this (it is versioned: `1:…`).
+const INLINE_QUERY_PREFIX: char = '?';
+
+/// The data of a button that opens the bot's inline mode pre-filled with `query`.
+pub fn inline_query_button(query: &str) -> String {
+    format!("{INLINE_QUERY_PREFIX}{query}")
+}
+
 fn markup(k: &Keyboard) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(k.iter().map(|row| {
-        row.iter().map(|(label, data)| InlineKeyboardButton::callback(label.clone(), data.clone())).collect::<Vec<_>>()
+        row.iter()
+            .map(|(label, data)| match data.strip_prefix(INLINE_QUERY_PREFIX) {
+                Some(query) => InlineKeyboardButton::switch_inline_query_current_chat(label.clone(), query),
+                None => InlineKeyboardButton::callback(label.clone(), data.clone()),
+            })
+            .collect::<Vec<_>>()
     }))
+}
+
+/// One inline-mode result: an article whose message is `text`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InlineArticle {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub text: String,
 }
 
 /// One item of an album.
@@ -300,6 +324,34 @@ impl TelegramApi {
         }
     }
 
+    /// Answer an inline query (results personal to the asker, not cached).
+    pub async fn answer_inline(&self, id: &str, results: &[InlineArticle]) -> Result<(), TgError> {
+        use teloxide::payloads::AnswerInlineQuerySetters;
+        use teloxide::types::{
+            InlineQueryResult, InlineQueryResultArticle, InputMessageContent, InputMessageContentText,
+        };
+        let results: Vec<InlineQueryResult> = results
+            .iter()
+            .map(|r| {
+                InlineQueryResult::Article(
+                    InlineQueryResultArticle::new(
+                        r.id.clone(),
+                        r.title.clone(),
+                        InputMessageContent::Text(InputMessageContentText::new(r.text.clone())),
+                    )
+                    .description(r.description.clone()),
+                )
+            })
+            .collect();
+        self.bot
+            .answer_inline_query(teloxide::types::InlineQueryId(id.to_string()), results)
+            .cache_time(0u32)
+            .is_personal(true)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
     pub async fn answer_callback(&self, id: &str, text: &str, alert: bool) -> Result<(), TgError> {
         let mut req = self.bot.answer_callback_query(CallbackQueryId(id.to_string()));
         if !text.is_empty() {
@@ -399,6 +451,8 @@ pub struct StaffMessage {
     pub reply_to: Option<i32>,
     /// The album this message belongs to.
     pub media_group_id: Option<String>,
+    /// The bot whose inline mode sent it, if any (such a message is never relayed).
+    pub via_bot: Option<i64>,
 }
 
 /// A button press in a staff group.
@@ -423,6 +477,12 @@ pub enum Incoming {
     CustomerButton(Box<Inbound>, String),
     Staff(StaffMessage),
     Button(ButtonPress),
+    /// A staff member typed in the staff bot's inline mode.
+    InlineQuery {
+        id: String,
+        from: i64,
+        query: String,
+    },
     /// A topic was created in a staff group (`from`: by whom; the bot's own creations are
     /// checked against the leads, `staff::orphans`).
     TopicCreated {
@@ -511,6 +571,7 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
                     sent_at,
                     reply_to,
                     media_group_id: msg.media_group_id().map(|g| g.0.clone()),
+                    via_bot: msg.via_bot.as_ref().map(|b| b.id.0 as i64),
                 });
             }
             Incoming::Ignored("message in a chat that is not a staff group")
@@ -542,6 +603,9 @@ pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, st
                 data: q.data.clone(),
             })
         }
+        UpdateKind::InlineQuery(q) if staff => {
+            Incoming::InlineQuery { id: q.id.0.clone(), from: q.from.id.0 as i64, query: q.query.clone() }
+        }
         UpdateKind::EditedMessage(_) => Incoming::Ignored("edited message (the original is kept)"),
         UpdateKind::Error(_) => Incoming::Ignored("update Telegram sent that could not be read"),
         _ => Incoming::Ignored("update kind Forecourt does not use"),
@@ -561,6 +625,7 @@ pub fn private_staff_message(m: &Inbound) -> Option<StaffMessage> {
         sent_at: m.sent_at,
         reply_to: None,
         media_group_id: m.media_group_id.clone(),
+        via_bot: None,
     })
 }
 

@@ -57,6 +57,62 @@ impl FlowAction {
     }
 }
 
+/// Attaching a car through the bot's inline mode. The card's 🚘 Vehicle ▸ button opens
+/// the inline mode pre-filled with `#N ` (an inline query carries neither chat nor topic);
+/// the chosen result's message ends with a tag naming the lead and the car, which the bot
+/// reads back when that message (sent `via_bot`) arrives.
+pub mod inline {
+    use super::LeadId;
+
+    /// What the Vehicle ▸ button pre-fills in the input box.
+    pub fn query_for(lead: LeadId) -> String {
+        format!("#{lead} ")
+    }
+
+    /// The lead and the search words of an inline query: `#12 rav4 2019`.
+    pub fn parse_query(query: &str) -> Option<(LeadId, &str)> {
+        let rest = query.trim_start().strip_prefix('#')?;
+        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let lead = rest[..end].parse::<i64>().ok().filter(|l| *l > 0)?;
+        Some((LeadId(lead), rest[end..].trim()))
+    }
+
+    /// The tag at the end of a chosen result's message.
+    pub fn tag(lead: LeadId, vehicle: i64) -> String {
+        format!("[#{lead} car {vehicle}]")
+    }
+
+    /// The lead and car a message ending with [`tag`] names.
+    pub fn parse_tag(text: &str) -> Option<(LeadId, i64)> {
+        let inner = text.trim_end().strip_suffix(']')?;
+        let inner = &inner[inner.rfind("[#")? + 2..];
+        let (lead, vehicle) = inner.split_once(" car ")?;
+        let lead = lead.parse::<i64>().ok().filter(|l| *l > 0)?;
+        let vehicle = vehicle.parse::<i64>().ok().filter(|v| *v > 0)?;
+        Some((LeadId(lead), vehicle))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn queries_and_tags_round_trip() {
+            assert_eq!(parse_query(&query_for(LeadId(12))), Some((LeadId(12), "")));
+            assert_eq!(parse_query("#12 rav4 2019"), Some((LeadId(12), "rav4 2019")));
+            assert_eq!(parse_query("  #7rav4"), Some((LeadId(7), "rav4")));
+            assert_eq!(parse_query("rav4"), None);
+            assert_eq!(parse_query("#0 rav4"), None);
+            assert_eq!(parse_query("#x"), None);
+            let text = format!("📎 Toyota RAV4 2019 for #12 {}", tag(LeadId(12), 57));
+            assert_eq!(parse_tag(&text), Some((LeadId(12), 57)));
+            assert_eq!(parse_tag("a [#12 car x]"), None);
+            assert_eq!(parse_tag("no tag"), None);
+            assert_eq!(parse_tag("[#-1 car 5]"), None);
+        }
+    }
+}
+
 impl CardAction {
     pub fn lead(self) -> LeadId {
         match self {

@@ -59,6 +59,21 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         return Ok(());
     }
 
+    // Sent through a bot's inline mode: never relayed to a customer; the staff bot's own
+    // (a car chosen to attach) is acted on.
+    if let Some(via) = m.via_bot {
+        let answer = match via == app.staff_bot.id {
+            true => super::inline::chosen(app, &mut tx, &m, user.as_ref(), now).await?,
+            false => None,
+        };
+        if let Some(a) = answer {
+            reply(app, &mut tx, m.chat, m.thread, &a).await.map_err(other)?;
+        }
+        tx.commit().await?;
+        app.wake.notify_one();
+        return Ok(());
+    }
+
     // A flow file for the bot (admins only): never relayed to a customer.
     if let Some(file) = crate::flows::admin::flow_file(&m) {
         let answer = match &user {
@@ -464,34 +479,9 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             }
             CardAction::Attach(_, v) | CardAction::Detach(_, v) => {
                 let attach = matches!(action, CardAction::Attach(..));
-                let Some(vehicle) = store::vehicle_in_tx(&mut tx, v).await? else {
-                    break 'decided answer(stale(), true);
-                };
-                let others = store::other_open_leads_holding(&mut tx, v, lead.id.0).await?;
-                let rule = if attach {
-                    crate::domain::vehicle::may_attach(actor, &facts, vehicle.status, !others.is_empty())
-                } else {
-                    crate::domain::vehicle::may_detach(actor, &facts)
-                };
-                if let Err(e) = rule {
-                    break 'decided answer(refused(e), true);
-                }
-                if !store::set_vehicle_link(&mut tx, lead.id.0, &vehicle, attach, Some(user.id.0), now).await? {
-                    // Attached already, or detached already (an old button).
-                    let text = if attach { refused(crate::domain::RuleError::AlreadyAttached) } else { stale() };
-                    break 'decided answer(text, true);
-                }
-                // This card, and the cards of the other leads that hold the car (their
-                // warnings change), are edited.
-                store::bump_card(&mut tx, lead.id, None, now).await?;
-                store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
-                for o in others {
-                    store::bump_card(&mut tx, LeadId(o), None, now).await?;
-                    store::jobs_enqueue(&mut tx, &topic_sync_job(LeadId(o), now), now).await?;
-                }
-                info!(lead = lead.id.0, vehicle = v, attach, user = user.id.0, "vehicle link changed");
-                let what = if attach { "attach" } else { "detach" };
-                break 'decided answer(render(app, "staff/done.txt", minijinja::context! { action => what }), false);
+                let linked = super::attach::link(&mut tx, &user, &lead, v, attach, now).await?;
+                let (text, alert) = super::attach::say(app, &linked, attach);
+                break 'decided answer(text, alert);
             }
             _ => {}
         }

@@ -144,9 +144,10 @@ pub fn render(
                 second.push(button(app.templates.label("button", "lost_menu", "Lost ▸"), CardAction::LostMenu(id)));
             }
             if lead.stage.is_open() {
-                second.push(button(
+                // Opens the bot's inline mode pre-filled with the lead (`staff::inline`).
+                second.push((
                     app.templates.label("button", "vehicle_menu", "🚘 Vehicle ▸"),
-                    CardAction::VehicleHint(id),
+                    crate::channels::telegram::inline_query_button(&crate::domain::callback::inline::query_for(id)),
                 ));
             }
             rows.push(second);

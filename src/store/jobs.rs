@@ -36,10 +36,12 @@ pub enum JobKind {
     ReplayUpdate,
     /// Delete an orphan topic (created, but its lead has another).
     DeleteTopic,
+    /// Answer a staff member's inline query (cars to attach).
+    AnswerInline,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 13] = [
+    pub const ALL: [JobKind; 14] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -53,6 +55,7 @@ impl JobKind {
         JobKind::FlowUpload,
         JobKind::ReplayUpdate,
         JobKind::DeleteTopic,
+        JobKind::AnswerInline,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl JobKind {
             JobKind::FlowUpload => "flow_upload",
             JobKind::ReplayUpdate => "replay_update",
             JobKind::DeleteTopic => "delete_topic",
+            JobKind::AnswerInline => "answer_inline",
         }
     }
 

@@ -486,6 +486,18 @@ pub fn buttons(m: &ChatMessage) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The query a button pre-fills in the input box (`switch_inline_query_current_chat`).
+pub fn inline_query_of(m: &ChatMessage, label: &str) -> Option<String> {
+    m.reply_markup
+        .as_ref()
+        .and_then(|k| k["inline_keyboard"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .find(|b| b["text"].as_str().is_some_and(|t| t.contains(label)))
+        .and_then(|b| b["switch_inline_query_current_chat"].as_str().map(str::to_string))
+}
+
 pub fn button_data(m: &ChatMessage, label: &str) -> Option<String> {
     buttons(m).into_iter().find(|(l, _)| l.contains(label)).map(|(_, d)| d)
 }

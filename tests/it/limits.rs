@@ -17,12 +17,21 @@ fn texts_in(t: &TestApp, chat: i64, thread: i32) -> Vec<String> {
 
 /// Wait until the topic holds `emoji` emoji in all and a message containing `next`.
 async fn whole_and_followed(t: &TestApp, chat: i64, thread: i32, emoji: usize, next: &str) {
-    t.until("the emoji reach the topic in full and the next message follows", |_| {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
         let texts = texts_in(t, chat, thread);
         let count: usize = texts.iter().map(|m| m.matches('😀').count()).sum();
-        count == emoji && texts.iter().any(|m| m.contains(next))
-    })
-    .await;
+        if count == emoji && texts.iter().any(|m| m.contains(next)) {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let shape: Vec<(usize, usize)> = texts.iter().map(|m| (utf16_len(m), m.matches('😀').count())).collect();
+            let other: Vec<(i32, String)> =
+                t.fake.topics(chat).into_iter().map(|(id, topic)| (id, format!("{topic:?}"))).collect();
+            panic!("{count} of {emoji} emoji in the topic (posts as (units, emoji): {shape:?}); topics: {other:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     for m in texts_in(t, chat, thread) {
         assert!(utf16_len(&m) <= TELEGRAM_TEXT, "a post over Telegram's limit");
         assert!(!m.contains("cannot be shown"), "the customer's words were replaced by a notice: {m}");

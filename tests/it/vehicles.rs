@@ -51,10 +51,9 @@ async fn a_manager_finds_and_attaches_a_car_and_every_card_holding_it_shows_its_
     let lead1 = t.lead_of(&olena).await.id;
     let lead2 = t.lead_of(&taras).await.id;
 
-    // The card offers Vehicle ▸, which says how to search.
-    t.card_shows(c1, card1, "Olena").await;
-    let cb = t.press(c1, card1, &max, "Vehicle");
-    assert!(t.callback_answer(&cb).await.contains("/car"));
+    // The card offers Vehicle ▸, which opens the bot's inline mode for this lead.
+    let card = t.card_shows(c1, card1, "Olena").await;
+    assert_eq!(inline_query_of(&card, "Vehicle").as_deref(), Some(format!("#{lead1} ").as_str()));
 
     // Max searches with a misspelled make and attaches the car.
     t.fake.staff_writes(c1, Some(th1), &max, "/car toyta rav4");
@@ -117,6 +116,65 @@ async fn a_manager_finds_and_attaches_a_car_and_every_card_holding_it_shows_its_
         m.content.text_or_caption().is_some_and(|x| x.contains("Nothing in stock matches “lamborghini”"))
     })
     .await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vehicle_opens_the_inline_search_and_the_chosen_car_is_attached_and_never_reaches_the_customer() {
+    let t = TestApp::start().await;
+    t.store
+        .insert_vehicles(
+            &[car("1M8GDM9AXKP042788", "Toyota", "RAV4", 2019), car("KNAPM81ABNK100001", "Kia", "Sportage", 2021)],
+            1,
+        )
+        .await
+        .unwrap();
+    let max = t.staff(9421, "Max Petrenko", Role::Manager).await;
+    let olena = t.customer(721, "Olena", None);
+    t.fake.customer_writes(&olena, "Is the RAV4 still there?");
+    let (chat, thread, card) = t.topic_of(&olena).await;
+    let lead = t.lead_of(&olena).await.id;
+    // Max presses Vehicle ▸: his input box holds `@bot #N `; he types the model.
+    let card_msg = t.card_shows(chat, card, "Olena").await;
+    let prefill = inline_query_of(&card_msg, "Vehicle").expect("Vehicle ▸ opens the inline mode");
+    let query = t.fake.staff_types_inline(&max, &format!("{prefill}toyta rav4"));
+    let fake = t.fake.clone();
+    let results = eventually("the inline results", || {
+        let r = fake.inline_results(&query);
+        async move { r }
+    })
+    .await;
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(results[0]["title"].as_str().unwrap().contains("Toyota RAV4 2019"), "{results:?}");
+    // He picks it: the message goes into the topic through the bot, and the car is attached.
+    t.fake.staff_picks_inline(chat, Some(thread), &max, &query, 0);
+    t.card_shows(chat, card, "🚘 Toyota RAV4 2019 · VIN …042788 · available").await;
+    t.topic_has(chat, thread, "the bot says it is attached", |m| {
+        m.from_bot && m.content.text_or_caption().is_some_and(|x| x.contains("Attached"))
+    })
+    .await;
+    t.settled().await;
+    let to_customer = t.fake.bot_messages_to(olena.id);
+    assert!(
+        to_customer.iter().all(|m| !m.content.text_or_caption().unwrap_or("").contains("RAV4")),
+        "the inline message never reaches the customer: {to_customer:?}"
+    );
+    let out: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE direction = 'outgoing' AND lead_id = $1")
+        .bind(lead.0)
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(out, 0, "nothing was queued for the customer");
+    // A stranger's inline query gets no results; a query naming no lead neither.
+    let stranger = forecourt::sandbox::telegram::FakeUser::new(7771, "Stranger", None);
+    let q = t.fake.staff_types_inline(&stranger, &format!("#{lead} rav4"));
+    let fake = t.fake.clone();
+    let r = eventually("the stranger's answer", || {
+        let r = fake.inline_results(&q);
+        async move { r }
+    })
+    .await;
+    assert!(r.is_empty());
     t.stop().await;
 }
 

@@ -141,6 +141,56 @@ impl FakeTelegram {
         id
     }
 
+    /// A staff member types `@bot query` in a chat's input box (what a button's
+    /// `switch_inline_query_current_chat` pre-fills): an inline query to the staff bot.
+    /// Returns the query id.
+    pub fn staff_types_inline(&self, who: &FakeUser, query: &str) -> String {
+        let mut st = self.lock();
+        st.next_inline += 1;
+        let id = format!("iq{}", st.next_inline);
+        st.people.insert(who.id, who.json());
+        let staff = st.staff_bot_id();
+        st.push_update_to(
+            staff,
+            json!({"inline_query": {"id": id, "from": who.json(), "query": query, "offset": "", "chat_type": "supergroup"}}),
+        );
+        drop(st);
+        self.updates_ready();
+        id
+    }
+
+    /// The bot's answer to an inline query, once it came: the results.
+    pub fn inline_results(&self, query_id: &str) -> Option<Vec<Value>> {
+        self.lock().inline_answers.get(query_id).and_then(|r| r.as_array().cloned())
+    }
+
+    /// The staff member picks result `index` of an inline query's answer: its message is
+    /// posted in the chat (topic) as theirs, "via" the bot, and the bot receives it.
+    pub fn staff_picks_inline(
+        &self,
+        chat: i64,
+        thread: Option<i32>,
+        who: &FakeUser,
+        query_id: &str,
+        index: usize,
+    ) -> i32 {
+        let now = self.clock().now_ms();
+        let mut st = self.lock();
+        let result = st.inline_answers.get(query_id).and_then(|r| r.get(index).cloned()).expect("the result exists");
+        let text = result["input_message_content"]["message_text"].as_str().unwrap_or("").to_string();
+        let staff = st.staff_bot_id();
+        let msg = st.post(chat, thread, who.id, false, Content::Text(text), None, None, now).expect("chat exists");
+        let id = msg["message_id"].as_i64().unwrap_or(0) as i32;
+        if let Some(m) = st.chat_mut(chat).ok().and_then(|c| c.messages.last_mut()) {
+            m.via_bot = Some(staff);
+        }
+        let msg = st.message_json(chat, id).expect("just posted");
+        st.push_update_to(staff, json!({"message": msg}));
+        drop(st);
+        self.updates_ready();
+        id
+    }
+
     /// A staff member presses an inline button under a bot message. Returns the callback
     /// query id.
     pub fn staff_presses(&self, chat: i64, message_id: i32, who: &FakeUser, data: &str) -> String {

@@ -119,12 +119,37 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
             let mut me = st.bot_user_of(acting);
             me["can_join_groups"] = json!(true);
             me["can_read_all_group_messages"] = json!(true);
-            me["supports_inline_queries"] = json!(false);
+            me["supports_inline_queries"] = json!(true);
             me["can_connect_to_business"] = json!(false);
             me["has_main_web_app"] = json!(false);
             Ok(me)
         }
         "setwebhook" | "deletewebhook" | "setmycommands" => Ok(json!(true)),
+        "answerinlinequery" => {
+            let id = p.str("inline_query_id").ok_or_else(|| ApiError::bad_request("inline_query_id is required"))?;
+            let results = p.json("results").ok_or_else(|| ApiError::bad_request("results are required"))?;
+            let list = results.as_array().ok_or_else(|| ApiError::bad_request("results must be an array"))?;
+            if list.len() > 50 {
+                return Err(ApiError::bad_request("RESULTS_TOO_MUCH"));
+            }
+            let mut ids = std::collections::HashSet::new();
+            for r in list {
+                let rid = r["id"].as_str().unwrap_or("");
+                if rid.is_empty() || rid.len() > 64 || !ids.insert(rid.to_string()) {
+                    return Err(ApiError::bad_request("RESULT_ID_INVALID"));
+                }
+                if r["input_message_content"]["message_text"].as_str().is_none_or(|t| t.trim().is_empty()) {
+                    return Err(ApiError::bad_request("MESSAGE_EMPTY"));
+                }
+            }
+            if st.inline_answers.contains_key(&id) {
+                return Err(ApiError::bad_request(
+                    "query is too old and response timeout expired or query ID is invalid",
+                ));
+            }
+            st.inline_answers.insert(id, results);
+            Ok(json!(true))
+        }
         "sendmessage" => {
             let chat = p.require_i64("chat_id")?;
             let text = text_param(p, "text", TEXT_LIMIT)?;

@@ -20,6 +20,8 @@ pub struct ChatMessage {
     pub edits: u32,
     /// The message this one explicitly replies to.
     pub reply_to: Option<i32>,
+    /// The bot whose inline mode the sender used to send it.
+    pub via_bot: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +158,9 @@ pub struct State {
     pub rate_limited: u64,
     /// People who write (customers and staff), by Telegram user id, as `User` JSON.
     pub people: HashMap<i64, Value>,
+    /// Answers to inline queries, by query id: the results as the bot sent them.
+    pub inline_answers: HashMap<String, Value>,
+    pub next_inline: u64,
     /// Methods whose answer is held back this long after the work is done (a process
     /// killed while it waits has had the work done without hearing of it).
     pub holds: HashMap<String, u64>,
@@ -184,6 +189,8 @@ impl State {
             rate_limited: 0,
             people: HashMap::new(),
             holds: HashMap::new(),
+            inline_answers: HashMap::new(),
+            next_inline: 0,
         }
     }
 
@@ -304,6 +311,7 @@ impl State {
             date,
             edits: 0,
             reply_to: None,
+            via_bot: None,
         });
         self.message_json(chat_id, message_id)
     }
@@ -364,6 +372,9 @@ impl State {
             .write(&mut v, &|id: &str| format!("U{}", id.len() * 7 + id.bytes().map(u64::from).sum::<u64>() as usize));
         if let Some(k) = &m.reply_markup {
             v["reply_markup"] = k.clone();
+        }
+        if let Some(b) = m.via_bot {
+            v["via_bot"] = self.bot_user_of(b);
         }
         Ok(v)
     }
