@@ -1,6 +1,10 @@
-//! Wiring: builds the shared [`App`] (store, bots, templates, limiter, clock) and starts
-//! the long-running tasks — the HTTP service, the Telegram pollers and the job workers —
-//! each with a shutdown signal and, for HTTP, an already-bound listener.
+//! Wiring: builds the shared state ([`crate::context::App`]: store, bots, templates,
+//! limiter, clock) and starts the long-running tasks — the HTTP service, the Telegram
+//! pollers and the job workers — each watched, with a shutdown signal and, for HTTP, an
+//! already-bound listener. The only module besides the entry points that may import the
+//! handlers.
+
+pub use crate::context::{App, BotHandle};
 
 use crate::channels::telegram::TelegramApi;
 use crate::channels::viber::ViberApi;
@@ -18,70 +22,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
-
-/// A bot and its limiter slot.
-#[derive(Clone, Debug)]
-pub struct BotHandle {
-    pub api: TelegramApi,
-    /// Index into the limiter's per-bot budgets.
-    pub slot: usize,
-    /// The bot's Telegram user id, known after `getMe`.
-    pub id: i64,
-}
-
-/// Everything the handlers and jobs share.
-pub struct App {
-    pub store: Store,
-    pub config: Config,
-    pub clock: Clock,
-    pub templates: Templates,
-    /// The bot customers write to.
-    pub customer_bot: BotHandle,
-    /// The bot in the staff groups (the same one unless a staff token is set).
-    pub staff_bot: BotHandle,
-    pub limiter: Limiter,
-    /// Poked whenever jobs are enqueued, so workers start at once.
-    pub wake: Arc<Notify>,
-    /// Viber, when configured.
-    pub viber: Option<ViberApi>,
-    /// WhatsApp Cloud API, when configured.
-    pub whatsapp: Option<WhatsappApi>,
-    /// Kept files.
-    pub media: MediaStore,
-    /// Signed links to kept files.
-    pub links: Links,
-    /// Webhook ingest, batched into few transactions.
-    pub inbox: crate::ingest::Inbox,
-    /// Topic syncs waiting for Telegram's budget (see `ingest::TopicHolds`).
-    pub topic_holds: crate::ingest::TopicHolds,
-    /// Free-text vehicle search (`/car …`).
-    pub vehicle_search: crate::inventory::VehicleSearch,
-    /// The customer-facing bot's flows.
-    pub flows: crate::flows::Flows,
-    /// Failed tries of webhook updates, until one is set aside.
-    pub update_tries: crate::staff::aside::Tries,
-    /// Watches every long-running task.
-    pub supervisor: crate::supervise::Supervisor,
-}
-
-impl App {
-    pub fn same_bot(&self) -> bool {
-        self.customer_bot.id == self.staff_bot.id
-    }
-
-    /// A display time in the dealership's time zone.
-    pub fn local_time(&self, ms: i64, with_date: bool) -> String {
-        use chrono::TimeZone;
-        let Some(t) = self.config.timezone.timestamp_millis_opt(ms).single() else {
-            return String::new();
-        };
-        if with_date {
-            t.format("%d.%m %H:%M").to_string()
-        } else {
-            t.format("%H:%M").to_string()
-        }
-    }
-}
 
 /// Connect to the database, apply migrations, reach the bots (`getMe`), and build the App.
 pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
@@ -226,7 +166,7 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
         }
     }
     if app.flows.enabled() {
-        tasks.push(s.spawn("flow files", crate::flows::runtime::watch(app.clone(), rx.clone())));
+        tasks.push(s.spawn("flow files", crate::flows::watch::watch(app.clone(), rx.clone())));
     }
     tasks.push(s.spawn("job workers", Arc::new(crate::worker::runner(&app)).run(rx)));
     info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");

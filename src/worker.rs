@@ -2,7 +2,7 @@
 //! and who is told when a job is parked. The runner (`crate::jobs`) claims, guards and
 //! records; the handlers (staff, media, flows, ERP) only do the work and return outcomes.
 
-use crate::app::App;
+use crate::context::App;
 use crate::jobs::{Batching, Dispatch, Outcome, Runner, Settings};
 use crate::store::{JobKind, JobRow};
 use std::sync::Arc;
@@ -30,7 +30,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         JobKind::Deliver => crate::staff::deliver::deliver(app, job).await,
         JobKind::StaffReply => crate::staff::replies::staff_reply(app, job).await,
         JobKind::AnswerCallback => crate::staff::replies::answer_callback(app, job).await,
-        JobKind::MediaFetch => crate::media::fetch(app, job).await,
+        JobKind::MediaFetch => crate::media::fetch::fetch(app, job).await,
         JobKind::ErpPush => crate::web::erp::push(app, job).await,
         JobKind::VehiclePhoto => crate::staff::photos::keep(app, job).await,
         JobKind::StaffPhotos => crate::staff::photos::post(app, job).await,

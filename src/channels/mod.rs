@@ -1,6 +1,7 @@
-//! Channel adapters: each messenger's wire format in, [`crate::ingest::Inbound`] out, and
+//! Channel adapters: each messenger's wire format in, [`crate::domain::message::Inbound`] out, and
 //! sends back. Nothing outside a channel module knows that messenger's JSON.
 
+pub mod erp;
 pub mod telegram;
 pub mod viber;
 pub mod whatsapp;

@@ -2,8 +2,8 @@
 //! button presses in the staff groups) and calling the Bot API through teloxide, with
 //! errors sorted into what the caller can act on.
 
+use crate::domain::message::Inbound;
 use crate::domain::{Channel, MessageKind};
-use crate::ingest::Inbound;
 use serde_json::json;
 use teloxide::net::Download;
 use teloxide::payloads::{

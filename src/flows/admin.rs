@@ -6,12 +6,12 @@
 
 use super::check::Snapshot;
 use super::Compiled;
-use crate::app::App;
 use crate::channels::telegram::{StaffMessage, TgError};
+use crate::context::App;
 use crate::domain::callback::FlowAction;
 use crate::domain::MessageKind;
 use crate::jobs::Outcome;
-use crate::staff::replies::staff_reply_job;
+use crate::notices::staff_reply_job;
 use crate::store::{self, JobKind, JobRow, NewJob, UserRow};
 use anyhow::Context;
 use serde_json::json;

@@ -6,7 +6,7 @@
 //! same state; after it, the messages are marked seen, so nothing is said twice.
 
 use super::{Compiled, Context};
-use crate::app::App;
+use crate::context::App;
 use crate::domain::flow::engine::{advance, due_timers, Action, Facts, Input, Outcome as Step, Set, State};
 use crate::domain::flow::{pick_language, Field, StepKind, Trigger};
 use crate::domain::{CustomerId, LeadId};
@@ -209,7 +209,7 @@ impl Writes {
             info!(lead = lead.0, "the customer opted out of the bot's messages");
         }
         for (lead, customer, text) in &self.notices {
-            let m = crate::staff::topic::system_message(*lead, *customer, text, now);
+            let m = crate::notices::system_message(*lead, *customer, text, now);
             store::insert_message(tx, &m, now).await?;
         }
         store::save_flow_states(tx, &self.states, now).await?;

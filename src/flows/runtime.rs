@@ -14,9 +14,7 @@ use crate::config::FlowsConfig;
 use crate::store::{Store, StoreError};
 use dashmap::DashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
-use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 const DISK_HASH: &str = "flows.disk_hash";
 
@@ -162,29 +160,5 @@ impl Flows {
             info!(version = latest.id, "flow set loaded");
         }
         Ok(())
-    }
-}
-
-/// Look at flows/ every two seconds (and at the database, for versions activated
-/// elsewhere) until shutdown. Started only when the flows are on.
-pub async fn watch(app: Arc<crate::app::App>, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            _ = shutdown.changed() => return,
-        }
-        match app.flows.sync_disk(app.clock.now_ms()).await {
-            Ok(DiskChange::Refused(problems)) => {
-                for p in &problems {
-                    warn!(problem = %p, "changed flow files have problems; the active flows stay");
-                }
-            }
-            Ok(DiskChange::Activated(v)) => info!(version = v, "changed flow files activated"),
-            Ok(DiskChange::Unchanged) => {}
-            Err(e) => error!(error = %format!("{e:#}"), "could not read the flow files"),
-        }
-        if let Err(e) = app.flows.sync_db().await {
-            error!(error = %e, "could not read the flow versions");
-        }
     }
 }

@@ -4,13 +4,13 @@
 
 use super::card::Menu;
 use super::replies::{answer_callback_job, reply};
-use super::topic::system_message;
-use crate::app::App;
 use crate::channels::telegram::{ButtonPress, StaffMessage};
+use crate::context::App;
 use crate::domain::callback::CardAction;
 use crate::domain::lead;
 use crate::domain::{Actor, Direction, LeadId, MessageKind, Stage, TelegramUserId};
 use crate::ingest::topic_sync_job;
+use crate::notices::system_message;
 use crate::store::{self, JobKind, NewJob, NewMessage, StoreError, UserRow};
 use serde_json::json;
 use std::sync::Arc;
@@ -334,7 +334,7 @@ async fn vehicle_effects(
             "staff/vehicle_status.txt",
             minijinja::context! { vehicle => format!("{} {}", v.make, v.model), status => status.as_str(), by => lead.0 },
         );
-        super::topic::notice_holders(tx, v.id, Some(lead), &text, now).await?;
+        crate::notices::notice_holders(tx, v.id, Some(lead), &text, now).await?;
     }
     Ok(())
 }
@@ -512,7 +512,7 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
                         if let crate::domain::Change::Stage { from, to, .. } = c {
                             vehicle_effects(app, &mut tx, lead.id, *from, *to, now).await?;
                             if *to == Stage::Sold && app.config.erp_url.is_some() {
-                                let job = crate::web::erp::sold_job(lead.id, now).map_err(other)?;
+                                let job = crate::channels::erp::sold_job(lead.id, now).map_err(other)?;
                                 store::jobs_enqueue(&mut tx, &job, now).await?;
                             }
                         }

@@ -5,33 +5,15 @@
 //! the log; `forecourt jobs` lists it, and `forecourt jobs replay ID` (or `--all`) asks the
 //! running service to process it again.
 
-use crate::app::{App, BotHandle};
+use crate::context::{App, BotHandle};
 use crate::jobs::Outcome;
 use crate::store::{JobKind, JobRow, NewJob, StoreError};
-use dashmap::DashMap;
 use std::sync::Arc;
 use teloxide::types::Update;
 use tracing::{error, info, warn};
 
 /// Tries before an update is set aside.
 pub const SET_ASIDE_AFTER: u32 = 5;
-
-/// Failed tries per (bot, update) for the webhook, which sees each try as a new request.
-#[derive(Debug, Default)]
-pub struct Tries(DashMap<(i64, i64), u32>);
-
-impl Tries {
-    /// Count a failed try; returns how many there were.
-    pub fn failed(&self, bot: i64, update: i64) -> u32 {
-        let mut n = self.0.entry((bot, update)).or_insert(0);
-        *n += 1;
-        *n
-    }
-
-    pub fn clear(&self, bot: i64, update: i64) {
-        self.0.remove(&(bot, update));
-    }
-}
 
 /// Where updates of a bot are recorded as seen (`seen_updates.source`).
 pub fn source(bot: &BotHandle) -> String {

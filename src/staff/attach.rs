@@ -3,7 +3,7 @@
 //! those of the other leads that hold the car, whose warnings change). Used by the card's
 //! Attach / Detach buttons and by the bot's inline mode.
 
-use crate::app::App;
+use crate::context::App;
 use crate::domain::{Actor, LeadId, RuleError};
 use crate::store::{self, LeadRow, StoreError, UserRow};
 use tracing::info;

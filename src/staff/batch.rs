@@ -8,7 +8,7 @@
 //! albums and errors; nothing here decides differently from it.
 
 use super::topic::{segments, target_group, Segment, COALESCE_MS, PREVIEW_QUIET_MS};
-use crate::app::App;
+use crate::context::App;
 use crate::domain::{Direction, LeadId, MessageRowId};
 use crate::jobs::Outcome;
 use crate::store::{JobRow, LeadRow, StaffPending};

@@ -2,8 +2,8 @@
 //! the main buttons or one of the two menus (stages allowed to the user who opened it,
 //! or the reasons a lead is lost).
 
-use crate::app::App;
 use crate::channels::telegram::Keyboard;
+use crate::context::App;
 use crate::domain::callback::CardAction;
 use crate::domain::lead::allowed_targets;
 use crate::domain::{Actor, LostReason, UserId};

@@ -3,15 +3,15 @@
 //! failure the staff must know about is said in the lead's topic. Telegram gets file ids
 //! or bytes; Viber and WhatsApp get signed links to the kept file.
 
-use super::topic::notice_in_tx;
-use crate::app::App;
 use crate::channels::telegram::{FileRef, TgError};
 use crate::channels::viber::ViberError;
 use crate::channels::whatsapp::WaError;
 use crate::channels::{LinkedFile, Outgoing};
+use crate::context::App;
 use crate::domain::delivery::{whatsapp_window_open, Receipt};
 use crate::domain::{Channel, CustomerId, LeadId, MessageKind, MessageRowId};
 use crate::jobs::Outcome;
+use crate::notices::notice_in_tx;
 use crate::store::{self, Delivery, JobRow, ReceiptApplied};
 use anyhow::Context;
 use std::sync::Arc;
@@ -195,7 +195,7 @@ async fn prepare(app: &App, d: &Delivery) -> anyhow::Result<Prepared> {
         return Ok(Prepared::Fail("unsupported", String::new()));
     }
     let src = app.store.media_source(d.id).await?.context("the message is gone")?;
-    let media_id = match crate::media::fetch_now(app, &src).await {
+    let media_id = match crate::media::fetch::fetch_now(app, &src).await {
         Ok(id) => id,
         Err(crate::media::FetchError::Transient(e)) => return Ok(Prepared::Retry(e)),
         Err(e) => return Ok(Prepared::Fail("media", e.to_string())),

@@ -4,8 +4,8 @@
 //! posts a message through the bot (`via_bot`) into the topic, and the bot, seeing it,
 //! attaches the car. A message sent through the inline mode is never relayed to a customer.
 
-use crate::app::App;
 use crate::channels::telegram::{InlineArticle, StaffMessage, TgError};
+use crate::context::App;
 use crate::domain::callback::inline;
 use crate::jobs::Outcome;
 use crate::store::{self, JobKind, JobRow, NewJob, StoreError};

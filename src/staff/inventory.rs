@@ -33,9 +33,9 @@ pub async fn vehicle_changed(
                 status => after.status.as_str(), source },
             )
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        return super::topic::notice_holders(tx, after.id, None, &text, now).await;
+        return crate::notices::notice_holders(tx, after.id, None, &text, now).await;
     }
-    super::topic::bump_holders(tx, after.id, now).await
+    crate::notices::bump_holders(tx, after.id, now).await
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ pub mod poll;
 pub mod replies;
 pub mod topic;
 
-use crate::app::{App, BotHandle};
 use crate::channels::telegram::{classify_update, Incoming};
+use crate::context::{App, BotHandle};
 use crate::store::{self, JobKind, JobRow, StoreError};
 use std::sync::Arc;
 use teloxide::types::Update;
@@ -206,7 +206,7 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
 pub async fn on_parked(app: &Arc<App>, job: &JobRow, error: &str) {
     match job.kind {
         JobKind::Deliver => deliver::on_gave_up(app, job, error).await,
-        JobKind::MediaFetch => crate::media::on_gave_up(app, job, error).await,
+        JobKind::MediaFetch => crate::media::fetch::on_gave_up(app, job, error).await,
         _ => {}
     }
 }

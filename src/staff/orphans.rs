@@ -6,7 +6,7 @@
 //! alone; a lead with no topic where it belongs adopts it; anything else is deleted
 //! (`deleteForumTopic`, or closed when the bot may not delete).
 
-use crate::app::App;
+use crate::context::App;
 use crate::domain::routing::{created_topic, lead_in_topic_title, CreatedTopic};
 use crate::jobs::Outcome;
 use crate::store::{self, JobKind, JobRow, NewJob, StoreError};

@@ -5,8 +5,8 @@
 //! `/vehicle VIN` shows the album with the car's card. The rules are in `domain::photos`.
 
 use super::replies::staff_reply_job;
-use crate::app::App;
 use crate::channels::telegram::{FileRef, StaffMessage, TgError};
+use crate::context::App;
 use crate::domain::photos::{self, SendFacts};
 use crate::domain::{Actor, Channel, Direction, LeadId, MediaId, MessageKind, RuleError};
 use crate::ingest::topic_sync_job;
@@ -131,7 +131,7 @@ pub async fn command(
         }
     }
     if added > 0 {
-        super::topic::bump_holders(tx, vehicle.id, now).await?;
+        crate::notices::bump_holders(tx, vehicle.id, now).await?;
     }
     let total = store::vehicle_photo_count(tx, vehicle.id).await?;
     info!(vehicle = vehicle.id, added, total, "customer photos added to a vehicle");
@@ -198,7 +198,7 @@ pub async fn keep(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     };
     let added = store::add_vehicle_photo(&mut tx, &p, now).await?;
     if added {
-        super::topic::bump_holders(&mut tx, vehicle, now).await?;
+        crate::notices::bump_holders(&mut tx, vehicle, now).await?;
     }
     let ack = NewJob {
         kind: JobKind::StaffReply,
@@ -332,7 +332,7 @@ pub async fn send(
     }
     let name = vehicle_name(&v);
     let notice = say(app, "sending", minijinja::context! { n, vehicle => &name, who => user.first_name() });
-    super::topic::notice_in_tx(tx, lead.id, lead.customer_id, &notice, None, now).await?;
+    crate::notices::notice_in_tx(tx, lead.id, lead.customer_id, &notice, None, now).await?;
     info!(lead = lead.id.0, vehicle, photos = n, %channel, "vehicle photos queued for the customer");
     Ok(Pressed { answer: say(app, "sending_answer", minijinja::context! { n }), refused: false })
 }

@@ -1,8 +1,8 @@
 //! Telegram long polling. An update's offset moves on only after everything it caused is
 //! committed; a crash repeats updates (deduplicated), never loses them.
 
-use crate::app::{App, BotHandle};
 use crate::channels::telegram::TgError;
+use crate::context::{App, BotHandle};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

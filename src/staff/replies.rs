@@ -1,8 +1,8 @@
 //! Small sends to staff: a command's answer in the group, and the answer to a button
 //! press. Both are jobs, so they are rate-limited and retried like everything else.
 
-use crate::app::App;
 use crate::channels::telegram::{Keyboard, TgError};
+use crate::context::App;
 use crate::jobs::Outcome;
 use crate::store::{self, JobKind, JobRow, NewJob};
 use anyhow::Context;
@@ -10,15 +10,7 @@ use serde_json::json;
 use std::sync::Arc;
 use tracing::debug;
 
-pub fn staff_reply_job(chat: i64, thread: Option<i32>, text: &str, keyboard: Option<&Keyboard>, now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::StaffReply,
-        payload: json!({ "chat": chat, "thread": thread, "text": text, "keyboard": keyboard }),
-        queue_key: format!("group:{chat}"),
-        dedupe_key: None,
-        run_at: now,
-    }
-}
+pub use crate::notices::staff_reply_job;
 
 pub fn answer_callback_job(id: &str, text: &str, alert: bool, now: i64) -> NewJob {
     NewJob {

@@ -6,13 +6,14 @@
 //! repeats nothing that succeeded.
 
 use super::card;
-use crate::app::App;
 use crate::channels::telegram::{FileRef, Keyboard, TgError};
+use crate::context::App;
 use crate::domain::merge::{merge, Entry};
 use crate::domain::{Actor, Direction, LeadId, MessageKind, MessageRowId};
 use crate::ingest::ALBUM_GRACE_MS;
 use crate::jobs::Outcome;
-use crate::store::{self, JobRow, LeadRow, NewMessage, StaffPending};
+use crate::notices::system_message;
+use crate::store::{self, JobRow, LeadRow, StaffPending};
 use anyhow::Context;
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -391,68 +392,6 @@ pub async fn add_system_message(app: &App, lead: &LeadRow, text: &str) -> anyhow
     store::insert_message(&mut tx, &system_message(lead.id, lead.customer_id, text, now), now).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// A notice for a lead's topic (not from the customer; optionally with a button under it),
-/// and the topic sync that shows it, inside the caller's transaction.
-pub async fn notice_in_tx(
-    tx: &mut store::Conn,
-    lead: LeadId,
-    customer: crate::domain::CustomerId,
-    text: &str,
-    button: Option<&str>,
-    now: i64,
-) -> Result<(), store::StoreError> {
-    let mut m = system_message(lead, customer, text, now);
-    m.extra = button.map(|b| serde_json::json!({ "button": b }));
-    store::insert_message(tx, &m, now).await?;
-    store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
-    Ok(())
-}
-
-/// Every open lead that holds a vehicle gets its card edited (the car's line changed).
-pub async fn bump_holders(tx: &mut store::Conn, vehicle: i64, now: i64) -> Result<(), store::StoreError> {
-    for id in store::other_open_leads_holding(tx, vehicle, 0).await? {
-        store::bump_card(tx, LeadId(id), None, now).await?;
-        store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(LeadId(id), now), now).await?;
-    }
-    Ok(())
-}
-
-/// The same notice on every open lead that holds a vehicle (all but `except`), with their
-/// cards edited: how a car's status change reaches the leads that want it.
-pub async fn notice_holders(
-    tx: &mut store::Conn,
-    vehicle: i64,
-    except: Option<LeadId>,
-    text: &str,
-    now: i64,
-) -> Result<(), store::StoreError> {
-    for id in store::other_open_leads_holding(tx, vehicle, except.map_or(0, |l| l.0)).await? {
-        let Some(l) = store::lead_in_tx(tx, LeadId(id)).await? else { continue };
-        store::bump_card(tx, l.id, None, now).await?;
-        notice_in_tx(tx, l.id, l.customer_id, text, None, now).await?;
-    }
-    Ok(())
-}
-
-pub fn system_message(lead: LeadId, customer: crate::domain::CustomerId, text: &str, now: i64) -> NewMessage {
-    NewMessage {
-        lead,
-        customer,
-        user: None,
-        channel: "staff".into(),
-        direction: Direction::System,
-        kind: MessageKind::Text,
-        body: Some(text.to_string()),
-        telegram_file_id: None,
-        media_group_id: None,
-        extra: None,
-        external_id: None,
-        sent_at: now,
-        delivery: None,
-        staff_state: "pending",
-    }
 }
 
 /// A customer's file, as the staff bot can send it: by id when one bot serves both sides,

@@ -6,7 +6,7 @@
 //! never rolls a vehicle back; unknown fields are ignored; 200 only once committed.
 
 use super::refuse;
-use crate::app::App;
+use crate::context::App;
 use crate::domain::vehicle::{
     erp_event_status, erp_is_newer, parse_erp_time, parse_price, parse_vin, DataVersion, ErpVersion, VehicleStatus,
 };
@@ -191,25 +191,6 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
     Ok(outcome)
 }
 
-/// The job that tells the ERP a lead was sold, enqueued in the same transaction as the
-/// stage change. Its `event_id` is fixed when enqueued, so every retry is the same event
-/// and the ERP can apply it exactly once.
-pub fn sold_job(lead: crate::domain::LeadId, now: i64) -> anyhow::Result<store::NewJob> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("no randomness for an event id: {e}"))?;
-    id[6] = (id[6] & 0x0f) | 0x40; // a version-4 UUID
-    id[8] = (id[8] & 0x3f) | 0x80;
-    let h = hex::encode(id);
-    let event_id = format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]);
-    Ok(store::NewJob {
-        kind: store::JobKind::ErpPush,
-        payload: json!({ "lead": lead.0, "event_id": event_id, "sold_at": now }),
-        queue_key: format!("erp:{}", lead.0),
-        dedupe_key: None,
-        run_at: now,
-    })
-}
-
 fn decimal(minor: i64) -> String {
     format!("{}.{:02}", minor / 100, minor % 100)
 }
@@ -252,21 +233,11 @@ pub async fn push(app: &Arc<App>, job: &store::JobRow) -> anyhow::Result<crate::
         })).collect::<Vec<_>>(),
     })
     .to_string();
-    let signature = format!("sha256={}", crate::channels::hmac_hex(secret.expose().as_bytes(), body.as_bytes()));
-    let sent = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("X-Signature", signature)
-        .body(body)
-        .timeout(std::time::Duration::from_secs(30))
-        .send()
-        .await;
-    match sent {
-        Ok(r) if r.status().is_success() => {
+    match crate::channels::erp::post_signed(url, secret.expose(), body).await {
+        Ok(()) => {
             info!(lead = lead_id, %event_id, "the ERP has the sale");
             Ok(Outcome::Done)
         }
-        Ok(r) => Ok(Outcome::Retry(format!("the ERP answered {}", r.status()))),
-        Err(e) => Ok(Outcome::Retry(format!("the ERP is unreachable: {e}"))),
+        Err(why) => Ok(Outcome::Retry(why)),
     }
 }

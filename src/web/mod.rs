@@ -6,7 +6,7 @@
 pub mod erp;
 mod providers;
 
-use crate::app::App;
+use crate::context::App;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -4,8 +4,8 @@
 //! is committed, so a provider's retry after a crash loses nothing and stores nothing twice.
 
 use super::refuse;
-use crate::app::App;
 use crate::channels::{viber, whatsapp, Outgoing};
+use crate::context::App;
 use crate::domain::delivery::Receipt;
 use crate::domain::{Channel, MediaId};
 use crate::store;
@@ -103,7 +103,7 @@ async fn subscription(app: &App, channel: Channel, user: &str, subscribed: bool,
     if let Some(lead) = lead {
         let name = if subscribed { "staff/resubscribed.txt" } else { "staff/unsubscribed.txt" };
         let text = app.templates.render(name, minijinja::context! { channel => channel.label() })?;
-        crate::staff::topic::notice_in_tx(&mut tx, lead, customer, &text, None, now).await?;
+        crate::notices::notice_in_tx(&mut tx, lead, customer, &text, None, now).await?;
     }
     tx.commit().await?;
     app.wake.notify_one();

@@ -9,6 +9,7 @@ mod cli;
 mod downloads;
 mod erp;
 mod flows;
+mod layers;
 mod limits;
 mod photos;
 mod poison;
