@@ -6,6 +6,7 @@
 
 pub mod callback;
 pub mod delivery;
+pub mod effects;
 pub mod flow;
 pub mod ids;
 pub mod lead;

@@ -275,10 +275,7 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
             return Ok(());
         }
     };
-    if !changes.is_empty() {
-        store::apply_changes(&mut tx, lead.id, Some(user.id), &changes, now).await?;
-        store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
-    }
+    super::changes::apply(app, &mut tx, lead.id, user.id, &changes, None, now).await?;
     let body = match (&m.content.text, m.content.kind) {
         (Some(t), MessageKind::Text) if app.config.telegram.sign_replies => Some(render(
             app,
@@ -310,32 +307,6 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
     tx.commit().await?;
     info!(lead = lead.id.0, message = message.0, "staff reply queued for the customer");
     app.wake.notify_one();
-    Ok(())
-}
-
-/// A stage move's effect on the lead's vehicles (`domain::vehicle::status_after_stage`):
-/// each change is stored, and every other open lead holding the car gets its card edited
-/// and a notice in its topic.
-async fn vehicle_effects(
-    app: &App,
-    tx: &mut store::Conn,
-    lead: LeadId,
-    from: Stage,
-    to: Stage,
-    now: i64,
-) -> Result<(), StoreError> {
-    for v in store::lead_vehicles_in_tx(tx, lead.0).await? {
-        let other = store::reserved_by_other_lead(tx, v.id, lead.0).await?;
-        let Some(status) = crate::domain::vehicle::status_after_stage(from, to, v.status, other) else { continue };
-        store::set_vehicle_status(tx, v.id, status, now).await?;
-        info!(lead = lead.0, vehicle = v.id, status = status.as_str(), "vehicle status follows the stage");
-        let text = render(
-            app,
-            "staff/vehicle_status.txt",
-            minijinja::context! { vehicle => format!("{} {}", v.make, v.model), status => status.as_str(), by => lead.0 },
-        );
-        crate::notices::notice_holders(tx, v.id, Some(lead), &text, now).await?;
-    }
     Ok(())
 }
 
@@ -430,15 +401,19 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             render(app, "staff/refused.txt", minijinja::context! { reason => e.to_string() })
         };
         if let CardAction::SendTemplate(_) = action {
-            if let Err(e) = lead::staff_replied(actor, &facts) {
-                break 'decided answer(refused(e), true);
-            }
+            // Sending the template is a reply: it claims an unclaimed lead and moves a new
+            // one to contacted, like a typed reply.
+            let changes = match lead::staff_replied(actor, &facts) {
+                Ok(c) => c,
+                Err(e) => break 'decided answer(refused(e), true),
+            };
             let Some((name, language)) = app.config.whatsapp.as_ref().and_then(|w| w.template.clone()) else {
                 break 'decided answer(
                     render(app, "staff/done.txt", minijinja::context! { action => "no_template" }),
                     true,
                 );
             };
+            super::changes::apply(app, &mut tx, lead.id, user.id, &changes, None, now).await?;
             let out = NewMessage {
                 lead: lead.id,
                 customer: lead.customer_id,
@@ -506,20 +481,7 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
         match result {
             Err(e) => answer(refused(e), true),
             Ok((changes, menu, what)) => {
-                if !changes.is_empty() {
-                    store::apply_changes(&mut tx, lead.id, Some(user.id), &changes, now).await?;
-                    for c in &changes {
-                        if let crate::domain::Change::Stage { from, to, .. } = c {
-                            vehicle_effects(app, &mut tx, lead.id, *from, *to, now).await?;
-                            if *to == Stage::Sold && app.config.erp_url.is_some() {
-                                let job = crate::channels::erp::sold_job(lead.id, now).map_err(other)?;
-                                store::jobs_enqueue(&mut tx, &job, now).await?;
-                            }
-                        }
-                    }
-                }
-                store::bump_card(&mut tx, lead.id, Some(&menu.encode()), now).await?;
-                store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+                super::changes::apply(app, &mut tx, lead.id, user.id, &changes, Some(&menu.encode()), now).await?;
                 info!(lead = lead.id.0, user = user.id.0, action = what, "card button");
                 let after = lead::apply(&facts, &changes);
                 let text = match what {

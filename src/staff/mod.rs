@@ -8,6 +8,7 @@ pub mod aside;
 pub mod attach;
 pub mod batch;
 pub mod card;
+pub mod changes;
 pub mod deliver;
 pub mod inline;
 pub mod inventory;

@@ -9,7 +9,6 @@ use crate::channels::telegram::{FileRef, StaffMessage, TgError};
 use crate::context::App;
 use crate::domain::photos::{self, SendFacts};
 use crate::domain::{Actor, Channel, Direction, LeadId, MediaId, MessageKind, RuleError};
-use crate::ingest::topic_sync_job;
 use crate::jobs::Outcome;
 use crate::store::{self, JobKind, JobRow, LeadRow, NewJob, NewMessage, StoreError, UserRow, VehicleRow};
 use anyhow::Context;
@@ -279,9 +278,7 @@ pub async fn send(
         Err(e) => return Ok(refused(e)),
     };
     if !changes.is_empty() {
-        store::apply_changes(tx, lead.id, Some(user.id), &changes, now).await?;
-        store::bump_card(tx, lead.id, None, now).await?;
-        store::jobs_enqueue(tx, &topic_sync_job(lead.id, now), now).await?;
+        super::changes::apply(app, tx, lead.id, user.id, &changes, None, now).await?;
     }
     let caption = app
         .templates
