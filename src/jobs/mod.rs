@@ -98,13 +98,14 @@ impl<D: Dispatch> Runner<D> {
     /// Run jobs through the dispatcher with a panic caught: every job of a body that
     /// panicked is a failed attempt whose error is the panic's message.
     async fn run_guarded(&self, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
-        let first = jobs.first().map(|j| (j.id.0, j.kind.as_str(), j.queue_key.clone(), j.attempts));
-        let span = match &first {
-            Some((id, kind, queue, attempt)) if jobs.len() == 1 => {
-                info_span!("job", id, kind, queue = %queue, attempt)
+        let span = match jobs.as_slice() {
+            [] => return Vec::new(),
+            [j] => info_span!("job", id = j.id.0, kind = j.kind.as_str(), queue = %j.queue_key, attempt = j.attempts,
+                lead = j.payload["lead"].as_i64()),
+            [j, ..] => {
+                let leads: Vec<i64> = jobs.iter().filter_map(|j| j.payload["lead"].as_i64()).collect();
+                info_span!("jobs", kind = j.kind.as_str(), count = jobs.len(), leads = ?leads)
             }
-            Some((_, kind, _, _)) => info_span!("jobs", kind, count = jobs.len()),
-            None => return Vec::new(),
         };
         let copies = jobs.clone();
         match AssertUnwindSafe(self.dispatch.run(jobs).instrument(span.clone())).catch_unwind().await {
@@ -124,7 +125,13 @@ impl<D: Dispatch> Runner<D> {
         let mut done: Vec<JobId> = Vec::new();
         let mut waits: Vec<(JobId, i64)> = Vec::new();
         for (job, outcome) in outcomes {
-            let span = info_span!("job", id = job.id.0, kind = job.kind.as_str(), attempt = job.attempts);
+            let span = info_span!(
+                "job",
+                id = job.id.0,
+                kind = job.kind.as_str(),
+                attempt = job.attempts,
+                lead = job.payload["lead"].as_i64()
+            );
             let recorded = match outcome {
                 Outcome::Done => {
                     done.push(job.id);

@@ -70,7 +70,8 @@ pub async fn fetch_now(app: &App, src: &MediaSource) -> Result<MediaId, FetchErr
                 .or_else(|| d.name.as_deref().map(|n| mime_from_name(n).to_string()))
                 .unwrap_or_else(|| "application/octet-stream".into());
             let name = d.name.clone().unwrap_or_else(|| default_name(src.kind, &mime));
-            let kept = app.media.put(&d.bytes).map_err(|e| FetchError::Transient(format!("writing the file: {e}")))?;
+            let (kept, _) =
+                app.media.keep(d.bytes).await.map_err(|e| FetchError::Transient(format!("writing the file: {e}")))?;
             (Some(kept), Some(mime), Some(name), None)
         }
         Err(FetchError::Transient(e)) => return Err(FetchError::Transient(e)),

@@ -83,7 +83,22 @@ impl MediaStore {
         format!("{}/{}/{sha}", &sha[..2], &sha[2..4])
     }
 
-    /// Keep these bytes; a file with the same content is written once.
+    /// Keep these bytes off the async runtime's threads (files run to 100 MB: hashing and
+    /// writing them would stall every task on the thread).
+    pub async fn keep(&self, bytes: Vec<u8>) -> std::io::Result<(Kept, Vec<u8>)> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.put(&bytes).map(|k| (k, bytes)))
+            .await
+            .map_err(|e| std::io::Error::other(format!("the writer task failed: {e}")))?
+    }
+
+    /// Read a kept file without blocking the runtime.
+    pub async fn read_async(&self, rel: &str) -> std::io::Result<Vec<u8>> {
+        tokio::fs::read(self.path(rel)).await
+    }
+
+    /// Keep these bytes; a file with the same content is written once. Blocking: async
+    /// code uses [`MediaStore::keep`].
     pub fn put(&self, bytes: &[u8]) -> std::io::Result<Kept> {
         let sha = hex::encode(Sha256::digest(bytes));
         let rel = Self::rel_path(&sha);
@@ -104,6 +119,7 @@ impl MediaStore {
         self.root.join(rel)
     }
 
+    /// Blocking: async code uses [`MediaStore::read_async`].
     pub fn read(&self, rel: &str) -> std::io::Result<Vec<u8>> {
         std::fs::read(self.path(rel))
     }

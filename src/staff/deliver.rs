@@ -50,7 +50,7 @@ async fn telegram_file(app: &App, d: &Delivery) -> anyhow::Result<Option<FileRef
     }
     match &d.media_path {
         Some(path) => {
-            let bytes = app.media.read(path).with_context(|| format!("reading the kept file {path}"))?;
+            let bytes = app.media.read_async(path).await.with_context(|| format!("reading the kept file {path}"))?;
             Ok(Some(FileRef::Bytes(bytes, d.media_name.clone().unwrap_or_else(|| "photo.jpg".into()))))
         }
         None => Ok(None),

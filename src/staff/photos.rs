@@ -183,7 +183,7 @@ pub async fn keep(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
         store_reply(app, chat, thread, &text, now).await?;
         return Ok(Outcome::Done);
     }
-    let kept = app.media.put(&bytes).context("writing the photo into the media store")?;
+    let (kept, _) = app.media.keep(bytes).await.context("writing the photo into the media store")?;
     let name = crate::domain::media::default_name(MessageKind::Photo, mime);
     let mut tx = app.store.begin().await?;
     let p = store::NewVehiclePhoto {
@@ -355,7 +355,7 @@ pub async fn post(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     for id in ids {
         let Some(m) = app.store.media(MediaId(id)).await? else { continue };
         let (Some(path), true) = (m.file_path.as_deref(), m.ready) else { continue };
-        let bytes = app.media.read(path).with_context(|| format!("reading the kept file {path}"))?;
+        let bytes = app.media.read_async(path).await.with_context(|| format!("reading the kept file {path}"))?;
         items.push((MessageKind::Photo, FileRef::Bytes(bytes, m.name.unwrap_or_else(|| "photo.jpg".into())), None));
     }
     if items.is_empty() {

@@ -399,7 +399,7 @@ pub async fn add_system_message(app: &App, lead: &LeadRow, text: &str) -> anyhow
 async fn file_for_staff(app: &App, file: &SegFile) -> anyhow::Result<FileRef> {
     let file_id = match file {
         SegFile::Kept(path, name) => {
-            let bytes = app.media.read(path).with_context(|| format!("reading the kept file {path}"))?;
+            let bytes = app.media.read_async(path).await.with_context(|| format!("reading the kept file {path}"))?;
             return Ok(FileRef::Bytes(bytes, name.clone()));
         }
         SegFile::Telegram(id) => id,

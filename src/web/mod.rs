@@ -30,6 +30,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/media/{id}/{name}", get(providers::media_file))
         .route("/webhooks/erp", post(erp::erp_webhook))
         .with_state(app)
+        .layer(trace_layer())
+}
+
+/// A span per request: method and path only (query strings carry tokens and signatures),
+/// with the status and latency logged at debug when it ends.
+fn trace_layer() -> tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&axum::http::Request<axum::body::Body>) -> tracing::Span + Clone,
+> {
+    tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        })
 }
 
 /// Liveness: answers without touching the database (also the benchmarks' ceiling).
