@@ -1,32 +1,8 @@
-//! Customers, identities, leads, messages and lead history.
+//! Customers, identities, leads and lead history (messages are `store::messages`).
 
 use super::{col, conflict, params, Conn, Result, Store, StoreError};
-use crate::domain::{
-    Change, Channel, CustomerId, Direction, LeadFacts, LeadId, LostReason, MessageKind, MessageRowId, Stage, UserId,
-};
+use crate::domain::{Change, Channel, CustomerId, LeadFacts, LeadId, LostReason, Stage, UserId};
 use sqlx::any::AnyRow;
-
-/// A message to store.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub lead: LeadId,
-    pub customer: CustomerId,
-    pub user: Option<UserId>,
-    /// The customer's channel, or `staff` for notes and notices.
-    pub channel: String,
-    pub direction: Direction,
-    pub kind: MessageKind,
-    pub body: Option<String>,
-    pub telegram_file_id: Option<String>,
-    pub media_group_id: Option<String>,
-    pub extra: Option<serde_json::Value>,
-    pub external_id: Option<String>,
-    pub sent_at: i64,
-    /// For outgoing messages: `pending` until delivered.
-    pub delivery: Option<&'static str>,
-    /// Whether the staff topic still has to show it (`pending`) or not (`none`).
-    pub staff_state: &'static str,
-}
 
 /// Everything a lead card shows, and where its topic lives.
 #[derive(Debug, Clone)]
@@ -74,73 +50,6 @@ impl LeadRow {
     }
 }
 
-/// A message waiting to be shown in the staff topic.
-#[derive(Debug, Clone)]
-pub struct StaffPending {
-    pub id: MessageRowId,
-    pub direction: Direction,
-    pub kind: MessageKind,
-    pub body: Option<String>,
-    pub telegram_file_id: Option<String>,
-    pub media_group_id: Option<String>,
-    pub extra: Option<serde_json::Value>,
-    pub sent_at: i64,
-    /// When Forecourt stored it.
-    pub created_at: i64,
-    /// `telegram`, `viber`, `whatsapp` or `staff`.
-    pub channel: String,
-    /// The kept file, once the media fetch has run.
-    pub media: Option<PendingMedia>,
-    /// The topic message that says the file is downloading, once posted (the file itself
-    /// follows when it is kept; until then the message stays pending without holding the
-    /// messages after it).
-    pub placeholder: Option<i32>,
-}
-
-/// A waiting message's kept file: its path when kept, else why not.
-#[derive(Debug, Clone)]
-pub struct PendingMedia {
-    pub path: Option<String>,
-    pub name: Option<String>,
-    pub error: Option<String>,
-}
-
-/// An outgoing message and where it goes.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub id: MessageRowId,
-    pub lead: LeadId,
-    pub customer: CustomerId,
-    pub channel: Channel,
-    pub external_user: String,
-    pub kind: MessageKind,
-    pub body: Option<String>,
-    pub telegram_file_id: Option<String>,
-    pub delivery: Option<String>,
-    pub blocked: bool,
-    pub extra: Option<serde_json::Value>,
-    /// The customer's last message time on this channel, as the messenger reported it.
-    pub last_inbound_at: Option<i64>,
-    /// The staff member who wrote it.
-    pub user: Option<UserId>,
-    /// The kept file it carries (a car's photo), relative to the media store, and its name.
-    pub media_path: Option<String>,
-    pub media_name: Option<String>,
-}
-
-/// A stored message, for timelines, transcripts and tests.
-#[derive(Debug, Clone)]
-pub struct MessageRow {
-    pub id: MessageRowId,
-    pub direction: Direction,
-    pub kind: MessageKind,
-    pub body: Option<String>,
-    pub delivery: Option<String>,
-    pub delivery_error: Option<String>,
-    pub staff_state: String,
-    pub user: Option<UserId>,
-}
-
 /// One lead history row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRow {
@@ -167,11 +76,11 @@ fn parse_stage(s: &str) -> Result<Stage> {
     Stage::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown stage {s}")))
 }
 
-fn parse_channel(s: &str) -> Result<Channel> {
+pub(super) fn parse_channel(s: &str) -> Result<Channel> {
     Channel::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown channel {s}")))
 }
 
-fn parse_extra(s: Option<String>) -> Option<serde_json::Value> {
+pub(super) fn parse_extra(s: Option<String>) -> Option<serde_json::Value> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
@@ -182,38 +91,6 @@ const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, 
         l.intent, l.vehicle_interest, l.budget, l.notes, l.automation,
         (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
     FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
-
-const PENDING_SELECT: &str = "SELECT m.id, m.lead_id, m.channel, m.direction, m.kind, m.body, m.telegram_file_id,
-        m.media_group_id, m.extra, m.sent_at, m.created_at, m.media_id, md.status AS media_status, md.file_path,
-        md.original_name, md.error AS media_error, m.staff_placeholder
-    FROM messages m LEFT JOIN media md ON md.id = m.media_id";
-
-fn pending_from(r: &AnyRow) -> Result<StaffPending> {
-    let d: String = col(r, "direction")?;
-    let k: String = col(r, "kind")?;
-    Ok(StaffPending {
-        id: MessageRowId(col(r, "id")?),
-        direction: Direction::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
-        kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
-        body: col(r, "body")?,
-        telegram_file_id: col(r, "telegram_file_id")?,
-        media_group_id: col(r, "media_group_id")?,
-        extra: parse_extra(col(r, "extra")?),
-        sent_at: col(r, "sent_at")?,
-        created_at: col(r, "created_at")?,
-        channel: col(r, "channel")?,
-        media: match col::<Option<i64>>(r, "media_id")? {
-            None => None,
-            Some(_) => Some(PendingMedia {
-                path: col::<Option<String>>(r, "file_path")?
-                    .filter(|_| col::<Option<String>>(r, "media_status").ok().flatten().as_deref() == Some("ready")),
-                name: col(r, "original_name")?,
-                error: col(r, "media_error")?,
-            }),
-        },
-        placeholder: col::<Option<i64>>(r, "staff_placeholder")?.and_then(|m| i32::try_from(m).ok()),
-    })
-}
 
 fn lead_from(row: &AnyRow) -> Result<LeadRow> {
     let lost: Option<String> = col(row, "lost_reason")?;
@@ -248,18 +125,6 @@ fn lead_from(row: &AnyRow) -> Result<LeadRow> {
         notes: col(row, "notes")?,
         automation: col::<i64>(row, "automation")? == 1,
     })
-}
-
-/// Record an update id as processed. False if it was already seen: the caller stops.
-pub async fn mark_update_seen(conn: &mut Conn, source: &str, update_id: i64, now: i64) -> Result<bool> {
-    let res =
-        sqlx::query("INSERT INTO seen_updates (source, update_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(source)
-            .bind(update_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-    Ok(res.rows_affected() == 1)
 }
 
 /// Find the customer behind a channel identity, or create both. A customer who writes
@@ -360,34 +225,6 @@ async fn insert_history(
     Ok(())
 }
 
-/// Store a message. `None` if an incoming message with this external id exists already.
-pub async fn insert_message(conn: &mut Conn, m: &NewMessage, now: i64) -> Result<Option<MessageRowId>> {
-    let row = sqlx::query(
-        "INSERT INTO messages (lead_id, customer_id, user_id, channel, direction, kind, body, telegram_file_id,
-             media_group_id, extra, external_id, sent_at, delivery, staff_state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(m.lead.0)
-    .bind(m.customer.0)
-    .bind(m.user.map(|u| u.0))
-    .bind(&m.channel)
-    .bind(m.direction.as_str())
-    .bind(m.kind.as_str())
-    .bind(m.body.as_deref())
-    .bind(m.telegram_file_id.as_deref())
-    .bind(m.media_group_id.as_deref())
-    .bind(m.extra.as_ref().map(|v| v.to_string()))
-    .bind(m.external_id.as_deref())
-    .bind(m.sent_at)
-    .bind(m.delivery)
-    .bind(m.staff_state)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| col(&r, "id").map(MessageRowId)).transpose()
-}
-
 /// Read a lead inside a transaction (the rules are checked against this).
 /// Store a lead's new topic only if its topic is still `expected` (what the caller read
 /// before creating it): whoever stores first wins — the topic sync that created it, or
@@ -486,24 +323,6 @@ pub async fn set_blocked(conn: &mut Conn, customer: CustomerId, channel: Channel
     Ok(())
 }
 
-/// Record a delivery outcome.
-pub async fn set_delivery(
-    conn: &mut Conn,
-    message: MessageRowId,
-    status: &str,
-    error: Option<&str>,
-    delivered_id: Option<&str>,
-) -> Result<()> {
-    sqlx::query("UPDATE messages SET delivery = $1, delivery_error = $2, delivered_id = COALESCE($3, delivered_id) WHERE id = $4")
-        .bind(status)
-        .bind(error)
-        .bind(delivered_id)
-        .bind(message.0)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 impl Store {
     pub async fn lead(&self, lead: LeadId) -> Result<Option<LeadRow>> {
         let row =
@@ -581,18 +400,6 @@ impl Store {
         Ok(())
     }
 
-    /// Messages waiting to be shown in the lead's topic, oldest first.
-    pub async fn staff_pending(&self, lead: LeadId, limit: i64) -> Result<Vec<StaffPending>> {
-        let rows = sqlx::query(&format!(
-            "{PENDING_SELECT} WHERE m.lead_id = $1 AND m.staff_state = 'pending' ORDER BY m.id LIMIT $2"
-        ))
-        .bind(lead.0)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(pending_from).collect()
-    }
-
     /// Several leads at once (the batched topic sync), in no particular order.
     pub async fn leads(&self, ids: &[LeadId]) -> Result<Vec<LeadRow>> {
         if ids.is_empty() {
@@ -604,104 +411,6 @@ impl Store {
             q = q.bind(id.0);
         }
         q.fetch_all(&self.pool).await?.iter().map(lead_from).collect()
-    }
-
-    /// The messages waiting for several leads' topics: (lead, message), oldest first.
-    pub async fn staff_pending_of(&self, ids: &[LeadId]) -> Result<Vec<(LeadId, StaffPending)>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "{PENDING_SELECT} WHERE m.lead_id IN ({}) AND m.staff_state = 'pending' ORDER BY m.id",
-            params(0, ids.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id.0);
-        }
-        q.fetch_all(&self.pool).await?.iter().map(|r| Ok((LeadId(col(r, "lead_id")?), pending_from(r)?))).collect()
-    }
-
-    /// These messages are now visible in the topic, each as its own Telegram message: one
-    /// statement for them all.
-    pub async fn mark_posted_as(&self, posted: &[(MessageRowId, i32)]) -> Result<()> {
-        for chunk in posted.chunks(400) {
-            let cases =
-                (0..chunk.len()).map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>();
-            let list = (0..chunk.len()).map(|i| format!("${}", 2 * i + 1)).collect::<Vec<_>>().join(", ");
-            let sql = format!(
-                "UPDATE messages SET staff_state = 'posted', staff_message_id = CASE id {} END WHERE id IN ({list})",
-                cases.join(" ")
-            );
-            let mut q = sqlx::query(&sql);
-            for (id, m) in chunk {
-                q = q.bind(id.0).bind(*m as i64);
-            }
-            q.execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
-    /// These messages' files are still downloading, and the topic says so (in message
-    /// `staff_message_id`); they stay pending until the file is kept.
-    pub async fn mark_placeholders(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
-        for chunk in ids.chunks(500) {
-            let list = params(1, chunk.len());
-            let sql = format!("UPDATE messages SET staff_placeholder = $1 WHERE id IN ({list})");
-            let mut q = sqlx::query(&sql).bind(staff_message_id as i64);
-            for id in chunk {
-                q = q.bind(id.0);
-            }
-            q.execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
-    /// These messages are now visible in the topic.
-    pub async fn mark_posted(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
-        for chunk in ids.chunks(500) {
-            let list = params(1, chunk.len());
-            let sql = format!("UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id IN ({list})");
-            let mut q = sqlx::query(&sql).bind(staff_message_id as i64);
-            for id in chunk {
-                q = q.bind(id.0);
-            }
-            q.execute(&self.pool).await?;
-        }
-        Ok(())
-    }
-
-    pub async fn delivery(&self, message: MessageRowId) -> Result<Option<Delivery>> {
-        let row = sqlx::query(
-            "SELECT m.id, m.lead_id, m.customer_id, m.channel, m.kind, m.body, m.telegram_file_id, m.delivery,
-                    m.extra, m.user_id, i.external_id, i.blocked, i.last_inbound_at,
-                    md.file_path AS media_path, md.original_name AS media_name
-             FROM messages m JOIN customer_identities i ON i.customer_id = m.customer_id AND i.channel = m.channel
-             LEFT JOIN media md ON md.id = m.media_id AND md.status = 'ready'
-             WHERE m.id = $1",
-        )
-        .bind(message.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let k: String = col(&r, "kind")?;
-        Ok(Some(Delivery {
-            id: MessageRowId(col(&r, "id")?),
-            lead: LeadId(col(&r, "lead_id")?),
-            customer: CustomerId(col(&r, "customer_id")?),
-            channel: parse_channel(&col::<String>(&r, "channel")?)?,
-            external_user: col(&r, "external_id")?,
-            kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
-            body: col(&r, "body")?,
-            telegram_file_id: col(&r, "telegram_file_id")?,
-            delivery: col(&r, "delivery")?,
-            blocked: col::<i64>(&r, "blocked")? == 1,
-            extra: parse_extra(col(&r, "extra")?),
-            last_inbound_at: col(&r, "last_inbound_at")?,
-            user: col::<Option<i64>>(&r, "user_id")?.map(UserId),
-            media_path: col(&r, "media_path")?,
-            media_name: col(&r, "media_name")?,
-        }))
     }
 
     /// Open leads owned by a user, or unclaimed (`None`), newest activity first.
@@ -722,31 +431,6 @@ impl Store {
                     last_channel: parse_channel(&col::<String>(r, "last_channel")?)?,
                     last_message_at: col(r, "last_message_at")?,
                     last_message_preview: col(r, "last_message_preview")?,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn lead_messages(&self, lead: LeadId) -> Result<Vec<MessageRow>> {
-        let rows = sqlx::query(
-            "SELECT id, direction, kind, body, delivery, delivery_error, staff_state, user_id FROM messages WHERE lead_id = $1 ORDER BY id",
-        )
-        .bind(lead.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let d: String = col(r, "direction")?;
-                let k: String = col(r, "kind")?;
-                Ok(MessageRow {
-                    id: MessageRowId(col(r, "id")?),
-                    direction: Direction::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
-                    kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
-                    body: col(r, "body")?,
-                    delivery: col(r, "delivery")?,
-                    delivery_error: col(r, "delivery_error")?,
-                    staff_state: col(r, "staff_state")?,
-                    user: col::<Option<i64>>(r, "user_id")?.map(UserId),
                 })
             })
             .collect()
@@ -783,42 +467,10 @@ impl Store {
         Ok((col(&row, "c")?, col(&row, "l")?, col(&row, "m")?))
     }
 
-    /// Messages customers sent (the benches count what they sent, not the bot's answers).
-    pub async fn incoming_messages(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'incoming'")
-            .fetch_one(&self.pool)
-            .await?;
-        col(&row, "n")
-    }
-
     /// All lead ids, oldest first (transcripts, bench).
     pub async fn lead_ids(&self) -> Result<Vec<LeadId>> {
         let rows = sqlx::query("SELECT id FROM leads ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| col(r, "id").map(LeadId)).collect()
-    }
-
-    /// A key-value setting (e.g. the Telegram update offset).
-    pub async fn kv_get(&self, key: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT value FROM kv WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
-        row.map(|r| col(&r, "value")).transpose()
-    }
-
-    pub async fn kv_insert_if_absent(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn kv_set(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query("INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 }
 
