@@ -9,10 +9,8 @@
 //! commits instead of one per request; each request is answered once its part is committed.
 
 use crate::domain::LeadId;
-use crate::store::JobKind;
 use crate::store::{self, NewJob, Store, StoreError};
 use dashmap::DashMap;
-use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
@@ -24,13 +22,8 @@ pub const ALBUM_GRACE_MS: i64 = 1_500;
 
 /// The dedupe key of a lead's topic sync job.
 pub fn topic_sync_job(lead: LeadId, run_at: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::TopicSync,
-        payload: json!({ "lead": lead.0 }),
-        queue_key: format!("topic:{}", lead.0),
-        dedupe_key: Some(format!("topic:{}", lead.0)),
-        run_at,
-    }
+    let key = format!("topic:{}", lead.0);
+    crate::jobs::Job::TopicSync { lead }.into_new(key.clone(), Some(key), run_at)
 }
 
 /// Make an inbound message safe to keep (`Inbound::sanitize`): names and texts cleaned, a

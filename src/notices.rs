@@ -7,18 +7,19 @@
 use crate::channels::telegram::Keyboard;
 use crate::domain::{CustomerId, Direction, LeadId, MessageKind};
 use crate::ingest::topic_sync_job;
-use crate::store::{self, JobKind, NewJob, NewMessage};
+use crate::store::{self, NewJob, NewMessage};
 use serde_json::json;
 
 /// The job that posts a text (with an optional keyboard) in a staff chat or topic.
 pub fn staff_reply_job(chat: i64, thread: Option<i32>, text: &str, keyboard: Option<&Keyboard>, now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::StaffReply,
-        payload: json!({ "chat": chat, "thread": thread, "text": text, "keyboard": keyboard }),
-        queue_key: format!("group:{chat}"),
-        dedupe_key: None,
-        run_at: now,
+    crate::jobs::Job::StaffReply {
+        chat,
+        thread,
+        text: Some(text.to_string()),
+        keyboard: keyboard.cloned(),
+        photos_of: None,
     }
+    .into_new(format!("group:{chat}"), None, now)
 }
 
 /// A notice for a lead's topic (not from the customer; optionally with a button under it),

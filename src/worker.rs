@@ -3,7 +3,7 @@
 //! records; the handlers (staff, media, flows, ERP) only do the work and return outcomes.
 
 use crate::context::App;
-use crate::jobs::{Batching, Dispatch, Outcome, Runner, Settings};
+use crate::jobs::{Batching, Dispatch, Job, Outcome, Runner, Settings};
 use crate::store::{JobKind, JobRow};
 use std::sync::Arc;
 
@@ -25,21 +25,34 @@ pub fn runner(app: &Arc<App>) -> Runner<Handlers> {
 }
 
 async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
-    let result = match job.kind {
-        JobKind::TopicSync => crate::staff::topic::sync(app, job).await,
-        JobKind::Deliver => crate::staff::deliver::deliver(app, job).await,
-        JobKind::StaffReply => crate::staff::replies::staff_reply(app, job).await,
-        JobKind::AnswerCallback => crate::staff::replies::answer_callback(app, job).await,
-        JobKind::MediaFetch => crate::media::fetch::fetch(app, job).await,
-        JobKind::ErpPush => crate::web::erp::push(app, job).await,
-        JobKind::VehiclePhoto => crate::staff::photos::keep(app, job).await,
-        JobKind::StaffPhotos => crate::staff::photos::post(app, job).await,
-        JobKind::Flow => crate::flows::run::one(app, job).await,
-        JobKind::FlowTimers => crate::flows::run::timers(app, job).await,
-        JobKind::FlowUpload => crate::flows::admin::check_upload(app, job).await,
-        JobKind::ReplayUpdate => crate::staff::aside::replay(app, job).await,
-        JobKind::DeleteTopic => crate::staff::orphans::delete(app, job).await,
-        JobKind::AnswerInline => crate::staff::inline::answer(app, job).await,
+    // Stored state may outlive the code: a payload that does not read is parked, with why.
+    let job = match Job::read(job) {
+        Ok(j) => j,
+        Err(e) => return Outcome::Park(format!("the job's payload does not read: {e}")),
+    };
+    let result = match job {
+        Job::TopicSync { lead } => crate::staff::topic::sync(app, lead).await,
+        Job::Deliver { message, album } => crate::staff::deliver::deliver(app, message, album).await,
+        Job::StaffReply { chat, thread, text, keyboard, photos_of } => {
+            crate::staff::replies::staff_reply(app, (chat, thread), text, keyboard, photos_of).await
+        }
+        Job::AnswerCallback { id, text, alert, bot } => {
+            crate::staff::replies::answer_callback(app, &id, &text, alert, bot).await
+        }
+        Job::MediaFetch { message } => crate::media::fetch::fetch(app, message).await,
+        Job::ErpPush { lead, event_id, sold_at } => crate::web::erp::push(app, lead, &event_id, sold_at).await,
+        Job::VehiclePhoto { vehicle, file_id, chat, thread } => {
+            crate::staff::photos::keep(app, vehicle, &file_id, (chat, thread)).await
+        }
+        Job::StaffPhotos { chat, thread, media } => crate::staff::photos::post(app, chat, thread, &media).await,
+        Job::Flow { lead } => crate::flows::run::one(app, lead).await,
+        Job::FlowTimers => crate::flows::run::timers(app).await,
+        Job::FlowUpload { file_id, name, user, chat, thread } => {
+            crate::flows::admin::check_upload(app, (&file_id, name), user, (chat, thread)).await
+        }
+        Job::ReplayUpdate { failed_update } => crate::staff::aside::replay(app, failed_update).await,
+        Job::DeleteTopic { chat, thread } => crate::staff::orphans::delete(app, chat, thread).await,
+        Job::AnswerInline { id, results } => crate::staff::inline::answer(app, &id, &results).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }
@@ -71,7 +84,13 @@ impl Dispatch for Handlers {
         out
     }
 
+    /// A job was parked: tell the people who need to know (the topic says a delivery or a
+    /// download failed for good).
     async fn parked(&self, job: &JobRow, error: &str) {
-        crate::staff::on_parked(&self.app, job, error).await
+        match Job::read(job) {
+            Ok(Job::Deliver { message: Some(m), .. }) => crate::staff::deliver::on_gave_up(&self.app, m, error).await,
+            Ok(Job::MediaFetch { message }) => crate::media::fetch::on_gave_up(&self.app, message, error).await,
+            _ => {}
+        }
     }
 }

@@ -2,8 +2,7 @@
 //! ERP's own pushes (`X-Signature: sha256=<hex HMAC-SHA256 of the body>`), and the job that
 //! carries it. The inbound contract is `web::erp`.
 
-use crate::store::{JobKind, NewJob};
-use serde_json::json;
+use crate::store::NewJob;
 
 /// The job that tells the ERP a lead was sold, enqueued in the same transaction as the
 /// stage change. Its `event_id` is fixed when enqueued, so every retry is the same event
@@ -15,13 +14,7 @@ pub fn sold_job(lead: crate::domain::LeadId, now: i64) -> anyhow::Result<NewJob>
     id[8] = (id[8] & 0x3f) | 0x80;
     let h = hex::encode(id);
     let event_id = format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]);
-    Ok(NewJob {
-        kind: JobKind::ErpPush,
-        payload: json!({ "lead": lead.0, "event_id": event_id, "sold_at": now }),
-        queue_key: format!("erp:{}", lead.0),
-        dedupe_key: None,
-        run_at: now,
-    })
+    Ok(crate::jobs::Job::ErpPush { lead, event_id, sold_at: Some(now) }.into_new(format!("erp:{}", lead.0), None, now))
 }
 
 /// Post a body to the ERP, signed with `secret`; `Err` says why it did not take it (retried

@@ -12,8 +12,7 @@ use crate::domain::callback::FlowAction;
 use crate::domain::MessageKind;
 use crate::jobs::Outcome;
 use crate::notices::staff_reply_job;
-use crate::store::{self, JobKind, JobRow, NewJob, UserRow};
-use anyhow::Context;
+use crate::store::{self, UserRow};
 use serde_json::json;
 use std::sync::Arc;
 use tracing::info;
@@ -52,25 +51,25 @@ pub async fn on_file(
     if !app.flows.enabled() {
         return Ok(Some(say(app, "off", minijinja::context! {})));
     }
-    let job = NewJob {
-        kind: JobKind::FlowUpload,
-        payload: json!({ "file_id": file_id, "name": name, "user": user.id.0, "chat": m.chat, "thread": m.thread }),
-        queue_key: format!("flow_upload:{}", m.message_id),
-        dedupe_key: None,
-        run_at: now,
-    };
+    let job = crate::jobs::Job::FlowUpload {
+        file_id: file_id.to_string(),
+        name: name.to_string(),
+        user: user.id,
+        chat: m.chat,
+        thread: m.thread,
+    }
+    .into_new(format!("flow_upload:{}", m.message_id), None, now);
     store::jobs_enqueue(tx, &job, now).await?;
     Ok(None)
 }
 
 /// The job: download the file, check the set with it, answer with problems or a summary.
-pub async fn check_upload(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let p = &job.payload;
-    let file_id = p["file_id"].as_str().context("upload without file")?;
-    let name = p["name"].as_str().context("upload without name")?.to_string();
-    let user = crate::domain::UserId(p["user"].as_i64().context("upload without user")?);
-    let chat = p["chat"].as_i64().context("upload without chat")?;
-    let thread = p["thread"].as_i64().map(|t| t as i32);
+pub async fn check_upload(
+    app: &Arc<App>,
+    (file_id, name): (&str, String),
+    user: crate::domain::UserId,
+    (chat, thread): (i64, Option<i32>),
+) -> anyhow::Result<Outcome> {
     let now = app.clock.now_ms();
     let answer = |text: String, kb: Option<crate::channels::telegram::Keyboard>| {
         staff_reply_job(chat, thread, &text, kb.as_ref(), now)

@@ -295,7 +295,13 @@ pub async fn process(app: &Arc<App>, leads: &[LeadId]) -> anyhow::Result<u64> {
 
 /// Run a batch of claimed flow jobs (one transaction); returns each one's outcome.
 pub async fn process_jobs(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
-    let leads: Vec<LeadId> = jobs.iter().filter_map(|j| j.payload["lead"].as_i64().map(LeadId)).collect();
+    let leads: Vec<LeadId> = jobs
+        .iter()
+        .filter_map(|j| match crate::jobs::Job::read(j) {
+            Ok(crate::jobs::Job::Flow { lead }) => Some(lead),
+            _ => None,
+        })
+        .collect();
     let outcome = match process(app, &leads).await {
         Ok(_) => Outcome::Done,
         Err(e) => Outcome::Retry(format!("{e:#}")),
@@ -305,7 +311,7 @@ pub async fn process_jobs(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Out
 
 /// The recurring timer job: start the follow-up flows that are due, then come back in a
 /// minute.
-pub async fn timers(app: &Arc<App>, _job: &JobRow) -> anyhow::Result<Outcome> {
+pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
     let now = app.clock.now_ms();
     let next = Outcome::WaitUntil(now + TIMER_EVERY_MS);
     let Some(active) = app.flows.active() else { return Ok(next) };
@@ -363,18 +369,11 @@ pub async fn timers(app: &Arc<App>, _job: &JobRow) -> anyhow::Result<Outcome> {
 
 /// The timer job, enqueued once at start (a pending one is kept).
 pub fn timer_job(now: i64) -> store::NewJob {
-    store::NewJob {
-        kind: store::JobKind::FlowTimers,
-        payload: serde_json::json!({}),
-        queue_key: "flow_timers".into(),
-        dedupe_key: Some("flow_timers".into()),
-        run_at: now,
-    }
+    crate::jobs::Job::FlowTimers.into_new("flow_timers".into(), Some("flow_timers".into()), now)
 }
 
 /// A single flow job (run alone when it is the only one claimed).
-pub async fn one(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let lead = job.payload["lead"].as_i64().map(LeadId);
-    process(app, &lead.into_iter().collect::<Vec<_>>()).await?;
+pub async fn one(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
+    process(app, &[lead]).await?;
     Ok(Outcome::Done)
 }

@@ -9,7 +9,10 @@
 //! used its attempt too, and is parked once the attempts are spent. Knows the store and the
 //! clock; knows nothing of Telegram, the staff side or any handler.
 
+pub mod job;
 pub mod limits;
+
+pub use job::Job;
 
 use crate::clock::Clock;
 use crate::domain::JobId;

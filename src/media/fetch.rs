@@ -9,8 +9,7 @@ use crate::domain::media::{default_name, mime_from_name, sniff, TELEGRAM_DOWNLOA
 use crate::domain::{Direction, MediaId, MessageRowId};
 use crate::ingest::topic_sync_job;
 use crate::jobs::Outcome;
-use crate::store::{self, JobRow, MediaSource, NewMedia};
-use anyhow::Context;
+use crate::store::{self, MediaSource, NewMedia};
 use std::sync::Arc;
 use tracing::{info, warn};
 
@@ -107,8 +106,7 @@ pub async fn fetch_now(app: &App, src: &MediaSource) -> Result<MediaId, FetchErr
 }
 
 /// The media fetch job.
-pub async fn fetch(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let id = MessageRowId(job.payload["message"].as_i64().context("media fetch payload has no message")?);
+pub async fn fetch(app: &Arc<App>, id: MessageRowId) -> anyhow::Result<Outcome> {
     let Some(src) = app.store.media_source(id).await? else {
         return Ok(Outcome::Done);
     };
@@ -119,9 +117,8 @@ pub async fn fetch(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
 }
 
 /// The fetch job gave up: record the failure so the topic stops waiting for the file.
-pub async fn on_gave_up(app: &Arc<App>, job: &JobRow, error: &str) {
-    let Some(id) = job.payload["message"].as_i64() else { return };
-    let Ok(Some(src)) = app.store.media_source(MessageRowId(id)).await else { return };
+pub async fn on_gave_up(app: &Arc<App>, id: MessageRowId, error: &str) {
+    let Ok(Some(src)) = app.store.media_source(id).await else { return };
     if src.media.is_some() {
         return;
     }

@@ -6,9 +6,8 @@
 
 use crate::domain::media::MAX_KEPT_BYTES;
 use crate::domain::{MediaId, MessageKind, MessageRowId};
-use crate::store::{self, JobKind, NewJob};
+use crate::store::{self, NewJob};
 use anyhow::Context;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -218,13 +217,11 @@ pub async fn link_key(store: &store::Store) -> anyhow::Result<Vec<u8>> {
 
 /// The job that keeps a message's file.
 pub fn fetch_job(message: MessageRowId, now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::MediaFetch,
-        payload: json!({ "message": message.0 }),
-        queue_key: format!("media:{}", message.0),
-        dedupe_key: Some(format!("media:{}", message.0)),
-        run_at: now,
-    }
+    crate::jobs::Job::MediaFetch { message }.into_new(
+        format!("media:{}", message.0),
+        Some(format!("media:{}", message.0)),
+        now,
+    )
 }
 
 /// Whether a message of this kind has a file worth keeping (stickers are not).

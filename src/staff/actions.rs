@@ -11,7 +11,7 @@ use crate::domain::lead;
 use crate::domain::{Actor, Direction, LeadId, MessageKind, Stage, TelegramUserId};
 use crate::ingest::topic_sync_job;
 use crate::notices::system_message;
-use crate::store::{self, JobKind, NewJob, NewMessage, StoreError, UserRow};
+use crate::store::{self, NewMessage, StoreError, UserRow};
 use serde_json::json;
 use std::sync::Arc;
 use tracing::{error, info};
@@ -321,13 +321,11 @@ async fn queue_outgoing(
     };
     // A person wrote to the customer: the bot's turn ends, and follow-ups count from now.
     store::staff_wrote(tx, out.lead, now).await?;
-    let job = NewJob {
-        kind: JobKind::Deliver,
-        payload: json!({ "message": message.0 }),
-        queue_key: format!("deliver:{}:{}", out.channel, out.customer),
-        dedupe_key: None,
-        run_at: now,
-    };
+    let job = crate::jobs::Job::Deliver { message: Some(message), album: None }.into_new(
+        format!("deliver:{}:{}", out.channel, out.customer),
+        None,
+        now,
+    );
     store::jobs_enqueue(tx, &job, now).await?;
     if crate::media::keeps_file(out.kind) && out.telegram_file_id.is_some() {
         store::jobs_enqueue(tx, &crate::media::fetch_job(message, now), now).await?;

@@ -7,7 +7,7 @@
 
 use crate::context::{App, BotHandle};
 use crate::jobs::Outcome;
-use crate::store::{JobKind, JobRow, NewJob, StoreError};
+use crate::store::{NewJob, StoreError};
 use std::sync::Arc;
 use teloxide::types::Update;
 use tracing::{error, info, warn};
@@ -43,20 +43,12 @@ pub async fn set_aside(
 
 /// The job that replays a set-aside update in the running service.
 pub fn replay_job(id: i64, now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::ReplayUpdate,
-        payload: serde_json::json!({ "failed_update": id }),
-        queue_key: format!("replay:{id}"),
-        dedupe_key: Some(format!("replay:{id}")),
-        run_at: now,
-    }
+    let key = format!("replay:{id}");
+    crate::jobs::Job::ReplayUpdate { failed_update: id }.into_new(key.clone(), Some(key), now)
 }
 
 /// Process a set-aside update again, as the bot it came to would have.
-pub async fn replay(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let Some(id) = job.payload["failed_update"].as_i64() else {
-        return Ok(Outcome::Park("a replay job without `failed_update`".into()));
-    };
+pub async fn replay(app: &Arc<App>, id: i64) -> anyhow::Result<Outcome> {
     let Some(row) = app.store.failed_update(id).await? else {
         return Ok(Outcome::Park(format!("no set-aside update {id}")));
     };

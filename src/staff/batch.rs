@@ -41,7 +41,7 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcom
     if jobs.len() == 1 {
         return one_by_one(app, jobs).await;
     }
-    let ids: Vec<LeadId> = jobs.iter().filter_map(|j| j.payload["lead"].as_i64().map(LeadId)).collect();
+    let ids: Vec<LeadId> = jobs.iter().filter_map(lead_of).collect();
     let read = async {
         Ok::<_, crate::store::StoreError>((app.store.leads(&ids).await?, app.store.staff_pending_of(&ids).await?))
     };
@@ -61,7 +61,7 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcom
     let mut posts = Vec::new();
     let mut slow = Vec::new();
     for job in jobs {
-        let lead = job.payload["lead"].as_i64().and_then(|l| leads.get(&l));
+        let lead = lead_of(&job).and_then(|l| leads.get(&l.0));
         let plan = lead.and_then(|l| plan(app, l, waiting.get(&l.id.0).map(Vec::as_slice).unwrap_or(&[]), now));
         match plan {
             Some(plan) => posts.push(Post { job, plan }),
@@ -85,7 +85,7 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcom
             }
             Err(e) => {
                 // The full sync deals with it (a deleted or closed topic, a 429, …).
-                debug!(lead = ?p.job.payload["lead"], error = %e, "batched send failed; syncing the lead alone");
+                debug!(lead = ?lead_of(&p.job), error = %e, "batched send failed; syncing the lead alone");
                 slow.push(p.job);
             }
         }
@@ -100,8 +100,8 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcom
         }
     } else {
         for job in done {
-            if let Some(l) = job.payload["lead"].as_i64() {
-                app.topic_holds.remove(&l);
+            if let Some(l) = lead_of(&job) {
+                app.topic_holds.remove(&l.0);
             }
             outcomes.push((job, Outcome::Done));
         }
@@ -115,10 +115,21 @@ pub async fn sync_many(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcom
 async fn one_by_one(app: &Arc<App>, jobs: Vec<JobRow>) -> Vec<(JobRow, Outcome)> {
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let outcome = super::topic::sync(app, &job).await.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")));
+        let outcome = match lead_of(&job) {
+            Some(lead) => super::topic::sync(app, lead).await.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}"))),
+            None => Outcome::Park("a topic sync whose payload does not read".into()),
+        };
         out.push((job, outcome));
     }
     out
+}
+
+/// The lead a topic sync job is for.
+fn lead_of(job: &JobRow) -> Option<LeadId> {
+    match crate::jobs::Job::read(job) {
+        Ok(crate::jobs::Job::TopicSync { lead }) => Some(lead),
+        _ => None,
+    }
 }
 
 /// Whether a lead is the hot case, and what to post: the topic exists where it belongs and

@@ -12,17 +12,20 @@ use crate::domain::delivery::{whatsapp_window_open, Receipt};
 use crate::domain::{Channel, CustomerId, LeadId, MessageKind, MessageRowId};
 use crate::jobs::Outcome;
 use crate::notices::notice_in_tx;
-use crate::store::{self, Delivery, JobRow, ReceiptApplied};
+use crate::store::{self, Delivery, ReceiptApplied};
 use anyhow::Context;
 use std::sync::Arc;
 use tracing::{info, warn};
 
-pub async fn deliver(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    if let Some(album) = job.payload["album"].as_array() {
-        let ids: Vec<MessageRowId> = album.iter().filter_map(|v| v.as_i64()).map(MessageRowId).collect();
+pub async fn deliver(
+    app: &Arc<App>,
+    message: Option<MessageRowId>,
+    album: Option<Vec<MessageRowId>>,
+) -> anyhow::Result<Outcome> {
+    if let Some(ids) = album {
         return deliver_album(app, &ids).await;
     }
-    let id = MessageRowId(job.payload["message"].as_i64().context("deliver payload has no message")?);
+    let id = message.context("a delivery with neither a message nor an album")?;
     let Some(d) = app.store.delivery(id).await? else {
         warn!(message = id.0, "deliver: the message or its customer identity is gone");
         return Ok(Outcome::Done);
@@ -386,11 +389,8 @@ pub async fn receipt_failed(
 }
 
 /// The deliver job was parked after too many transient failures.
-pub async fn on_gave_up(app: &Arc<App>, job: &JobRow, error: &str) {
-    let Some(id) = job.payload["message"].as_i64() else {
-        return;
-    };
-    match app.store.delivery(MessageRowId(id)).await {
+pub async fn on_gave_up(app: &Arc<App>, id: MessageRowId, error: &str) {
+    match app.store.delivery(id).await {
         Ok(Some(d)) if d.delivery.as_deref() == Some("pending") => {
             if let Err(e) = fail(app, &d, "gave_up", error).await {
                 warn!(error = %e, "could not record a parked delivery");

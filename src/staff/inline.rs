@@ -8,7 +8,7 @@ use crate::channels::telegram::{InlineArticle, StaffMessage, TgError};
 use crate::context::App;
 use crate::domain::callback::inline;
 use crate::jobs::Outcome;
-use crate::store::{self, JobKind, JobRow, NewJob, StoreError};
+use crate::store::{self, NewJob, StoreError};
 use std::sync::Arc;
 use tracing::{debug, info};
 
@@ -17,13 +17,11 @@ const RESULTS: i64 = 20;
 
 /// The job that answers an inline query.
 pub fn answer_job(id: &str, results: &[InlineArticle], now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::AnswerInline,
-        payload: serde_json::json!({ "id": id, "results": results }),
-        queue_key: format!("inline:{id}"),
-        dedupe_key: None,
-        run_at: now,
-    }
+    crate::jobs::Job::AnswerInline { id: id.to_string(), results: results.to_vec() }.into_new(
+        format!("inline:{id}"),
+        None,
+        now,
+    )
 }
 
 /// A staff member typed in the inline mode: search, and answer with the cars.
@@ -88,10 +86,8 @@ async fn articles(
 }
 
 /// Answer an inline query (the job).
-pub async fn answer(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let id = job.payload["id"].as_str().unwrap_or_default();
-    let results: Vec<InlineArticle> = serde_json::from_value(job.payload["results"].clone()).unwrap_or_default();
-    match app.staff_bot.api.answer_inline(id, &results).await {
+pub async fn answer(app: &Arc<App>, id: &str, results: &[InlineArticle]) -> anyhow::Result<Outcome> {
+    match app.staff_bot.api.answer_inline(id, results).await {
         Ok(()) => Ok(Outcome::Done),
         // Telegram waits a few seconds for an answer; a late one is simply not wanted.
         Err(TgError::BadRequest(e)) if e.contains("too old") || e.contains("invalid") => Ok(Outcome::Done),

@@ -20,7 +20,7 @@ pub mod topic;
 
 use crate::channels::telegram::{classify_update, Incoming};
 use crate::context::{App, BotHandle};
-use crate::store::{self, JobKind, JobRow, StoreError};
+use crate::store::{self, StoreError};
 use std::sync::Arc;
 use teloxide::types::Update;
 use tracing::{debug, info};
@@ -71,8 +71,8 @@ pub async fn process_update(
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
             let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
                 .await?;
-            let mut answer = replies::answer_callback_job(&callback, "", false, now);
-            answer.payload["bot"] = serde_json::json!("customer");
+            let answer =
+                replies::answer_callback_job_by(&callback, "", false, Some(crate::jobs::job::BotSide::Customer), now);
             store::jobs_enqueue(&mut tx, &answer, now).await?;
             tx.commit().await?;
             if let Some(i) = out.first() {
@@ -201,13 +201,4 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
         crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds, app.flows.enabled()).await?;
     tx.commit().await?;
     Ok(stored.len())
-}
-
-/// A job was parked: tell the people who need to know.
-pub async fn on_parked(app: &Arc<App>, job: &JobRow, error: &str) {
-    match job.kind {
-        JobKind::Deliver => deliver::on_gave_up(app, job, error).await,
-        JobKind::MediaFetch => crate::media::fetch::on_gave_up(app, job, error).await,
-        _ => {}
-    }
 }

@@ -9,19 +9,14 @@
 use crate::context::App;
 use crate::domain::routing::{created_topic, lead_in_topic_title, CreatedTopic};
 use crate::jobs::Outcome;
-use crate::store::{self, JobKind, JobRow, NewJob, StoreError};
+use crate::store::{self, NewJob, StoreError};
 use std::sync::Arc;
 use tracing::{info, warn};
 
 /// The job that deletes an orphan topic.
 pub fn delete_job(chat: i64, thread: i32, now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::DeleteTopic,
-        payload: serde_json::json!({ "chat": chat, "thread": thread }),
-        queue_key: format!("topicdel:{chat}:{thread}"),
-        dedupe_key: Some(format!("topicdel:{chat}:{thread}")),
-        run_at: now,
-    }
+    let key = format!("topicdel:{chat}:{thread}");
+    crate::jobs::Job::DeleteTopic { chat, thread }.into_new(key.clone(), Some(key), now)
 }
 
 /// The bot created a topic (its service message came back): keep, adopt or delete it.
@@ -72,11 +67,7 @@ pub async fn topic_created(
 }
 
 /// Delete an orphan topic; close it when the bot may not delete.
-pub async fn delete(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let (Some(chat), Some(thread)) = (job.payload["chat"].as_i64(), job.payload["thread"].as_i64()) else {
-        return Ok(Outcome::Park("a topic deletion without chat and thread".into()));
-    };
-    let thread = i32::try_from(thread)?;
+pub async fn delete(app: &Arc<App>, chat: i64, thread: i32) -> anyhow::Result<Outcome> {
     let api = &app.staff_bot.api;
     match api.delete_topic(chat, thread).await {
         Ok(()) => {

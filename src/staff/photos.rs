@@ -10,7 +10,7 @@ use crate::context::App;
 use crate::domain::photos::{self, SendFacts};
 use crate::domain::{Actor, Channel, Direction, LeadId, MediaId, MessageKind, RuleError};
 use crate::jobs::Outcome;
-use crate::store::{self, JobKind, JobRow, LeadRow, NewJob, NewMessage, StoreError, UserRow, VehicleRow};
+use crate::store::{self, LeadRow, NewJob, NewMessage, StoreError, UserRow, VehicleRow};
 use anyhow::Context;
 use serde_json::json;
 use std::sync::Arc;
@@ -151,22 +151,21 @@ pub async fn album_item(tx: &mut store::Conn, m: &StaffMessage, now: i64) -> Res
 }
 
 fn keep_job(vehicle: i64, file_id: &str, chat: i64, thread: Option<i32>, now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::VehiclePhoto,
-        payload: json!({ "vehicle": vehicle, "file_id": file_id, "chat": chat, "thread": thread }),
-        queue_key: format!("vphoto:{vehicle}"),
-        dedupe_key: Some(format!("vphoto:{vehicle}:{file_id}")),
-        run_at: now,
-    }
+    crate::jobs::Job::VehiclePhoto { vehicle, file_id: file_id.to_string(), chat, thread }.into_new(
+        format!("vphoto:{vehicle}"),
+        Some(format!("vphoto:{vehicle}:{file_id}")),
+        now,
+    )
 }
 
 /// The job that keeps a staff photo for a car: download it through the staff bot, check it
 /// is a picture, keep it, add it to the album, and confirm in the chat (once per album).
-pub async fn keep(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let vehicle = job.payload["vehicle"].as_i64().context("vehicle photo without vehicle")?;
-    let file_id = job.payload["file_id"].as_str().context("vehicle photo without file")?;
-    let chat = job.payload["chat"].as_i64().context("vehicle photo without chat")?;
-    let thread = job.payload["thread"].as_i64().map(|t| t as i32);
+pub async fn keep(
+    app: &Arc<App>,
+    vehicle: i64,
+    file_id: &str,
+    (chat, thread): (i64, Option<i32>),
+) -> anyhow::Result<Outcome> {
     let now = app.clock.now_ms();
     let bytes = match app.staff_bot.api.download(file_id).await {
         Ok(b) => b,
@@ -199,13 +198,12 @@ pub async fn keep(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
     if added {
         crate::notices::bump_holders(&mut tx, vehicle, now).await?;
     }
-    let ack = NewJob {
-        kind: JobKind::StaffReply,
-        payload: json!({ "chat": chat, "thread": thread, "photos_of": vehicle }),
-        queue_key: format!("group:{chat}"),
-        dedupe_key: Some(format!("photos-ack:{chat}:{}:{vehicle}", thread.unwrap_or(0))),
-        run_at: now + ACK_DELAY_MS,
-    };
+    let ack = crate::jobs::Job::StaffReply { chat, thread, text: None, keyboard: None, photos_of: Some(vehicle) }
+        .into_new(
+            format!("group:{chat}"),
+            Some(format!("photos-ack:{chat}:{}:{vehicle}", thread.unwrap_or(0))),
+            now + ACK_DELAY_MS,
+        );
     store::jobs_enqueue(&mut tx, &ack, now).await?;
     tx.commit().await?;
     app.wake.notify_one();
@@ -314,17 +312,11 @@ pub async fn send(
     for size in photos::sends(channel, messages.len()) {
         let (batch, tail) = rest.split_at(size);
         rest = tail;
-        let payload = match batch {
-            [one] => json!({ "message": one.0 }),
-            many => json!({ "album": many.iter().map(|m| m.0).collect::<Vec<_>>() }),
-        };
-        let job = NewJob {
-            kind: JobKind::Deliver,
-            payload,
-            queue_key: format!("deliver:{}:{}", channel.as_str(), lead.customer_id),
-            dedupe_key: None,
-            run_at: now,
-        };
+        let job = match batch {
+            [one] => crate::jobs::Job::Deliver { message: Some(*one), album: None },
+            many => crate::jobs::Job::Deliver { message: None, album: Some(many.to_vec()) },
+        }
+        .into_new(format!("deliver:{}:{}", channel.as_str(), lead.customer_id), None, now);
         store::jobs_enqueue(tx, &job, now).await?;
     }
     let name = vehicle_name(&v);
@@ -336,24 +328,14 @@ pub async fn send(
 
 /// The job that posts kept photos into a staff chat (the album above a `/vehicle` card).
 pub fn post_job(chat: i64, thread: Option<i32>, media: &[MediaId], now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::StaffPhotos,
-        payload: json!({ "chat": chat, "thread": thread, "media": media.iter().map(|m| m.0).collect::<Vec<_>>() }),
-        queue_key: format!("group:{chat}"),
-        dedupe_key: None,
-        run_at: now,
-    }
+    crate::jobs::Job::StaffPhotos { chat, thread, media: media.to_vec() }.into_new(format!("group:{chat}"), None, now)
 }
 
 /// Body of [`post_job`]: upload the kept files through the staff bot, as one album.
-pub async fn post(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let chat = job.payload["chat"].as_i64().context("staff photos without chat")?;
-    let thread = job.payload["thread"].as_i64().map(|t| t as i32);
-    let ids: Vec<i64> =
-        job.payload["media"].as_array().map(|a| a.iter().filter_map(|v| v.as_i64()).collect()).unwrap_or_default();
+pub async fn post(app: &Arc<App>, chat: i64, thread: Option<i32>, ids: &[MediaId]) -> anyhow::Result<Outcome> {
     let mut items = Vec::new();
     for id in ids {
-        let Some(m) = app.store.media(MediaId(id)).await? else { continue };
+        let Some(m) = app.store.media(*id).await? else { continue };
         let (Some(path), true) = (m.file_path.as_deref(), m.ready) else { continue };
         let bytes = app.media.read_async(path).await.with_context(|| format!("reading the kept file {path}"))?;
         items.push((MessageKind::Photo, FileRef::Bytes(bytes, m.name.unwrap_or_else(|| "photo.jpg".into())), None));

@@ -4,22 +4,30 @@
 use crate::channels::telegram::{Keyboard, TgError};
 use crate::context::App;
 use crate::jobs::Outcome;
-use crate::store::{self, JobKind, JobRow, NewJob};
-use anyhow::Context;
-use serde_json::json;
+use crate::store::{self, NewJob};
 use std::sync::Arc;
 use tracing::debug;
 
 pub use crate::notices::staff_reply_job;
 
 pub fn answer_callback_job(id: &str, text: &str, alert: bool, now: i64) -> NewJob {
-    NewJob {
-        kind: JobKind::AnswerCallback,
-        payload: json!({ "id": id, "text": text, "alert": alert }),
-        queue_key: format!("callback:{id}"),
-        dedupe_key: Some(format!("callback:{id}")),
-        run_at: now,
-    }
+    answer_callback_job_by(id, text, alert, None, now)
+}
+
+/// The same, answered by `bot` (a customer's press of a flow button goes to the customer bot).
+pub fn answer_callback_job_by(
+    id: &str,
+    text: &str,
+    alert: bool,
+    bot: Option<crate::jobs::job::BotSide>,
+    now: i64,
+) -> NewJob {
+    let key = format!("callback:{id}");
+    crate::jobs::Job::AnswerCallback { id: id.to_string(), text: text.to_string(), alert, bot }.into_new(
+        key.clone(),
+        Some(key),
+        now,
+    )
 }
 
 /// Enqueue a command's answer in its own transaction.
@@ -35,20 +43,24 @@ pub async fn reply(
     Ok(())
 }
 
-pub async fn staff_reply(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let chat = job.payload["chat"].as_i64().context("staff reply without chat")?;
-    let thread = job.payload["thread"].as_i64().map(|t| t as i32);
-    let text = match job.payload["photos_of"].as_i64() {
-        // A vehicle photo confirmation counts the album when it is sent.
+/// Post a text in a staff chat or topic (the job). With `photos_of`, the text is the
+/// confirmation that counts a car's photos, made when it is sent.
+pub async fn staff_reply(
+    app: &Arc<App>,
+    (chat, thread): (i64, Option<i32>),
+    text: Option<String>,
+    keyboard: Option<Keyboard>,
+    photos_of: Option<i64>,
+) -> anyhow::Result<Outcome> {
+    let text = match photos_of {
         Some(vehicle) => super::photos::ack_text(app, vehicle).await?,
-        None => job.payload["text"].as_str().unwrap_or_default().to_string(),
+        None => text.unwrap_or_default(),
     };
     let text = text.as_str();
     let bot = &app.staff_bot;
     if let Err(until) = app.limiter.acquire(bot.slot, chat, app.clock.now_ms()) {
         return Ok(Outcome::WaitUntil(until));
     }
-    let keyboard: Option<Keyboard> = serde_json::from_value(job.payload["keyboard"].clone()).unwrap_or(None);
     match bot.api.send_text(chat, thread, text, keyboard.as_ref()).await {
         Ok(_) => Ok(Outcome::Done),
         // The thread is gone: the answer is dropped rather than posted in General.
@@ -61,11 +73,17 @@ pub async fn staff_reply(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome
     }
 }
 
-pub async fn answer_callback(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let id = job.payload["id"].as_str().context("callback answer without id")?;
-    let text = job.payload["text"].as_str().unwrap_or_default();
-    let alert = job.payload["alert"].as_bool().unwrap_or(false);
-    let bot = if job.payload["bot"] == "customer" { &app.customer_bot } else { &app.staff_bot };
+pub async fn answer_callback(
+    app: &Arc<App>,
+    id: &str,
+    text: &str,
+    alert: bool,
+    bot: Option<crate::jobs::job::BotSide>,
+) -> anyhow::Result<Outcome> {
+    let bot = match bot {
+        Some(crate::jobs::job::BotSide::Customer) => &app.customer_bot,
+        _ => &app.staff_bot,
+    };
     match bot.api.answer_callback(id, text, alert).await {
         Ok(()) => Ok(Outcome::Done),
         // Too old to answer (Telegram gives ~15 s): nothing more to do.

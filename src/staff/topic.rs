@@ -13,7 +13,7 @@ use crate::domain::{Actor, Direction, LeadId, MessageKind, MessageRowId};
 use crate::ingest::ALBUM_GRACE_MS;
 use crate::jobs::Outcome;
 use crate::notices::system_message;
-use crate::store::{self, JobRow, LeadRow, StaffPending};
+use crate::store::{self, LeadRow, StaffPending};
 use anyhow::Context;
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -63,8 +63,7 @@ pub(super) enum Segment {
     },
 }
 
-pub async fn sync(app: &Arc<App>, job: &JobRow) -> anyhow::Result<Outcome> {
-    let lead_id = LeadId(job.payload["lead"].as_i64().context("topic sync payload has no lead")?);
+pub async fn sync(app: &Arc<App>, lead_id: LeadId) -> anyhow::Result<Outcome> {
     for _ in 0..4 {
         let Some(lead) = app.store.lead(lead_id).await? else {
             warn!(lead = lead_id.0, "topic sync for a lead that does not exist");

@@ -282,6 +282,7 @@ pub async fn queue_bot_messages(conn: &mut Conn, msgs: &[BotMessage], now: i64) 
     );
     let mut q = sqlx::query(&sql).bind(now);
     for (m, id) in msgs.iter().zip(&ids) {
+        // The payloads of `jobs::Job::Deliver` (a test in jobs::job keeps the two equal).
         q = q.bind(serde_json::json!({ "message": id }).to_string()).bind(format!(
             "deliver:{}:{}",
             m.channel.as_str(),
@@ -308,6 +309,7 @@ pub async fn enqueue_flow_jobs(conn: &mut Conn, leads: &[LeadId], now: i64) -> R
     );
     let mut q = sqlx::query(&sql).bind(now);
     for lead in leads {
+        // The payload of `jobs::Job::Flow` (a test in jobs::job keeps the two equal).
         q = q.bind(serde_json::json!({ "lead": lead.0 }).to_string()).bind(format!("flow:{}", lead.0));
     }
     q.execute(&mut *conn).await?;

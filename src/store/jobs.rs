@@ -152,6 +152,7 @@ pub async fn enqueue_topic_syncs(conn: &mut Conn, leads: &[(crate::domain::LeadI
     );
     let mut q = sqlx::query(&sql).bind(now);
     for (lead, run_at) in leads {
+        // The payload of `jobs::Job::TopicSync` (a test in jobs::job keeps the two equal).
         q = q.bind(serde_json::json!({ "lead": lead.0 }).to_string()).bind(format!("topic:{}", lead.0)).bind(*run_at);
     }
     q.execute(&mut *conn).await?;

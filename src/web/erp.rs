@@ -197,15 +197,18 @@ fn decimal(minor: i64) -> String {
 
 /// Send `lead.sold` to `FORECOURT_ERP_URL`, signed like the ERP's own pushes; retried with
 /// backoff until a 2xx (and parked, visible in `forecourt jobs`, if it keeps failing).
-pub async fn push(app: &Arc<App>, job: &store::JobRow) -> anyhow::Result<crate::jobs::Outcome> {
+pub async fn push(
+    app: &Arc<App>,
+    lead: crate::domain::LeadId,
+    event_id: &str,
+    sold_at: Option<i64>,
+) -> anyhow::Result<crate::jobs::Outcome> {
     use crate::jobs::Outcome;
-    use anyhow::Context;
     let (Some(url), Some(secret)) = (app.config.erp_url.as_deref(), app.config.erp_secret.as_ref()) else {
         return Ok(Outcome::Park("FORECOURT_ERP_URL is not set".into()));
     };
-    let lead_id = job.payload["lead"].as_i64().context("erp push without a lead")?;
-    let event_id = job.payload["event_id"].as_str().context("erp push without an event id")?;
-    let sold_at = job.payload["sold_at"].as_i64().unwrap_or_else(|| app.clock.now_ms());
+    let lead_id = lead.0;
+    let sold_at = sold_at.unwrap_or_else(|| app.clock.now_ms());
     let Some(lead) = app.store.lead(crate::domain::LeadId(lead_id)).await? else {
         return Ok(Outcome::Park(format!("lead #{lead_id} is gone")));
     };

@@ -179,3 +179,59 @@ async fn an_update_that_cannot_be_stored_is_set_aside_and_the_next_ones_are_rece
     assert!(t.store.failed_updates().await.unwrap().is_empty(), "replayed");
     t.stop().await;
 }
+
+/// Jobs queued by the previous release (its payloads, written as it wrote them) run after
+/// the upgrade; one whose payload no longer reads is parked with why, and holds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_written_by_the_previous_release_run_after_the_upgrade() {
+    let mut t = TestApp::start().await;
+    t.crash();
+    let now = t.clock.now_ms();
+    let rows = [
+        (
+            "staff_reply",
+            format!(r#"{{"chat": {STAFF}, "thread": null, "text": "queued before the upgrade", "keyboard": null}}"#),
+            format!("group:{STAFF}"),
+        ),
+        (
+            "answer_callback",
+            r#"{"id": "cb-old", "text": "", "alert": false, "bot": "customer"}"#.to_string(),
+            "callback:cb-old".to_string(),
+        ),
+        ("topic_sync", r#"{"lead": "not a number"}"#.to_string(), "topic:x".to_string()),
+        ("flow_timers", "{}".to_string(), "flow_timers_old".to_string()),
+    ];
+    for (kind, payload, queue) in rows {
+        sqlx::query(
+            "INSERT INTO jobs (kind, payload, queue_key, status, run_at, attempts, created_at, updated_at)
+             VALUES ($1, $2, $3, 'pending', $4, 0, $4, $4)",
+        )
+        .bind(kind)
+        .bind(payload)
+        .bind(queue)
+        .bind(now)
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    }
+    t.start_again().await;
+    t.until("the old staff reply is posted", |fake| {
+        fake.general_messages(STAFF)
+            .iter()
+            .any(|m| m.content.text_or_caption().is_some_and(|x| x.contains("queued before the upgrade")))
+    })
+    .await;
+    let store = t.store.clone();
+    let parked = eventually("the unreadable job is parked", || {
+        let store = store.clone();
+        async move {
+            let p = store.parked_jobs().await.ok()?;
+            (!p.is_empty()).then_some(p)
+        }
+    })
+    .await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert!(parked[0].last_error.as_deref().unwrap_or("").contains("does not read"), "{:?}", parked[0].last_error);
+    assert!(t.fake.calls_of("answercallbackquery").iter().any(|c| c.params["callback_query_id"] == "cb-old"));
+    t.stop().await;
+}
