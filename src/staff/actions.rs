@@ -3,12 +3,13 @@
 //! transaction with its history rows and jobs, and answered politely when refused.
 
 use super::card::Menu;
+use super::commands::Command;
 use super::replies::{answer_callback_job, reply};
 use crate::channels::telegram::{ButtonPress, StaffMessage};
 use crate::context::App;
 use crate::domain::callback::CardAction;
 use crate::domain::lead;
-use crate::domain::{Actor, Direction, LeadId, MessageKind, Stage, TelegramUserId};
+use crate::domain::{Actor, Direction, MessageKind, Stage, TelegramUserId};
 use crate::ingest::topic_sync_job;
 use crate::notices::system_message;
 use crate::store::{self, NewMessage, StoreError, UserRow};
@@ -29,15 +30,6 @@ async fn active_user(app: &App, telegram_id: i64) -> Result<Option<UserRow>, Sto
     Ok(app.store.user_by_telegram(TelegramUserId(telegram_id)).await?.filter(|u| u.active))
 }
 
-/// A command's name, without the bot's @username.
-fn command(text: &str) -> Option<(String, String)> {
-    let text = text.trim();
-    let rest = text.strip_prefix('/')?;
-    let (head, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-    let name = head.split('@').next().unwrap_or(head).to_ascii_lowercase();
-    Some((name, args.trim().to_string()))
-}
-
 pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: StaffMessage) -> Result<(), StoreError> {
     let now = app.clock.now_ms();
     let user = active_user(app, m.from).await?;
@@ -46,12 +38,10 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         None => None,
     };
     let text = m.content.text.clone().unwrap_or_default();
-    let cmd = if m.content.kind == MessageKind::Text { command(&text) } else { None };
+    let cmd = if m.content.kind == MessageKind::Text { Command::parse(&text) } else { None };
     // `/flows` may activate a version, which writes on its own: before this transaction.
     let mut flows_answer = match (&cmd, &user) {
-        (Some((name, args)), Some(u)) if name == "flows" => {
-            Some(crate::flows::admin::command(app, u, args).await.map_err(other)?)
-        }
+        (Some(Command::Flows(args)), Some(u)) => Some(crate::flows::admin::command(app, u, args).await.map_err(other)?),
         _ => None,
     };
     let mut tx = app.store.begin().await?;
@@ -102,125 +92,15 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         return Ok(());
     }
 
-    if let Some((name, args)) = cmd {
+    if let Some(command) = cmd {
         let Some(user) = user else {
             let t = render(app, "staff/not_staff.txt", minijinja::context! {});
             reply(app, &mut tx, m.chat, m.thread, &t).await.map_err(other)?;
             tx.commit().await?;
             return Ok(());
         };
-        let answer = match name.as_str() {
-            "help" | "start" => Some(render(app, "staff/help.txt", minijinja::context! {})),
-            "flows" => flows_answer.take(),
-            "my" => Some(list(app, "staff/my.txt", Some(user.id)).await?),
-            "queue" => Some(list(app, "staff/queue.txt", None).await?),
-            "lead" => match args.trim_start_matches('#').parse::<i64>() {
-                Ok(n) => match store::lead_in_tx(&mut tx, LeadId(n)).await? {
-                    Some(l) => {
-                        // Re-post the card at the bottom of the lead's topic.
-                        store::bump_card(&mut tx, l.id, Some("main"), now).await?;
-                        forget_card(&mut tx, l.id).await?;
-                        store::jobs_enqueue(&mut tx, &topic_sync_job(l.id, now), now).await?;
-                        None
-                    }
-                    None => Some(render(app, "staff/lead_not_found.txt", minijinja::context! { id => n })),
-                },
-                Err(_) => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
-            },
-            "note" => match lead_id {
-                _ if args.is_empty() => Some(render(app, "staff/note_empty.txt", minijinja::context! {})),
-                Some(l) => {
-                    let Some(lead) = store::lead_in_tx(&mut tx, l).await? else {
-                        return Ok(());
-                    };
-                    let note = NewMessage {
-                        user: Some(user.id),
-                        channel: "staff".into(),
-                        direction: Direction::Note,
-                        body: Some(args.clone()),
-                        staff_state: "none",
-                        ..system_message(l, lead.customer_id, "", m.sent_at)
-                    };
-                    store::insert_message(&mut tx, &note, now).await?;
-                    info!(lead = l.0, "note saved");
-                    None
-                }
-                None => Some(render(app, "staff/usage_lead.txt", minijinja::context! {})),
-            },
-            "vehicle" => {
-                // By VIN or its tail: the newest match.
-                let q = crate::domain::vehicle::parse_query(&args);
-                let found = match q.vin_tail {
-                    Some(_) => app.vehicle_search.search(&app.store, &args, now, 1).await?,
-                    None => Vec::new(),
-                };
-                let (v, holders) = match found.into_iter().next() {
-                    Some(v) => {
-                        let h = app.store.vehicle_holders(v.id).await?;
-                        (Some(v), h)
-                    }
-                    None => (None, Vec::new()),
-                };
-                let price = v.as_ref().and_then(|v| {
-                    v.price_minor.map(|p| crate::domain::vehicle::format_price(p, v.currency.as_deref()))
-                });
-                // The car's photos go first, as an album above its card.
-                let photos = match &v {
-                    Some(v) => store::vehicle_photos_in_tx(&mut tx, v.id).await?,
-                    None => Vec::new(),
-                };
-                if !photos.is_empty() {
-                    let ids: Vec<_> = photos.iter().take(crate::domain::photos::MAX_PER_SEND).map(|p| p.id).collect();
-                    store::jobs_enqueue(&mut tx, &super::photos::post_job(m.chat, m.thread, &ids, now), now).await?;
-                }
-                Some(render(
-                    app,
-                    "staff/vehicle_card.txt",
-                    minijinja::context! { v => minijinja::value::Serde(&v), holders => minijinja::value::Serde(&holders),
-                    price, query => &args, photos => photos.len() },
-                ))
-            }
-            "car" => match lead_id {
-                Some(l) if !args.is_empty() => {
-                    let found = app.vehicle_search.search(&app.store, &args, now, 8).await?;
-                    let mut cars = Vec::new();
-                    let mut keyboard: crate::channels::telegram::Keyboard = Vec::new();
-                    for (i, v) in found.into_iter().enumerate() {
-                        let others = store::other_open_leads_holding(&mut tx, v.id, l.0).await?;
-                        let label = format!(
-                            "{} {}. {} {}",
-                            app.templates.label("button", "attach", "📎"),
-                            i + 1,
-                            v.make,
-                            v.model
-                        );
-                        keyboard.push(vec![(label, CardAction::Attach(l, v.id).encode())]);
-                        cars.push(super::card::vehicle_view(&store::AttachedVehicle {
-                            vehicle: v,
-                            other_leads: others,
-                            photos: 0,
-                        }));
-                    }
-                    let text = render(
-                        app,
-                        "staff/car_results.txt",
-                        minijinja::context! { query => &args, cars => minijinja::value::Serde(&cars) },
-                    );
-                    let kb = (!keyboard.is_empty()).then_some(keyboard);
-                    store::jobs_enqueue(
-                        &mut tx,
-                        &super::replies::staff_reply_job(m.chat, m.thread, &text, kb.as_ref(), now),
-                        now,
-                    )
-                    .await?;
-                    None
-                }
-                _ => Some(render(app, "staff/car_results.txt", minijinja::context! {})),
-            },
-            other => {
-                Some(render(app, "staff/unknown_command.txt", minijinja::context! { command => format!("/{other}") }))
-            }
-        };
+        let mut c = super::commands::Ctx { app, tx: &mut tx, m: &m, user: &user, lead: lead_id, now };
+        let answer = super::commands::run(&mut c, command, flows_answer.take()).await?;
         if let Some(a) = answer {
             reply(app, &mut tx, m.chat, m.thread, &a).await.map_err(other)?;
         }
@@ -331,25 +211,6 @@ async fn queue_outgoing(
         store::jobs_enqueue(tx, &crate::media::fetch_job(message, now), now).await?;
     }
     Ok(Some(message))
-}
-
-async fn forget_card(conn: &mut store::Conn, lead: LeadId) -> Result<(), StoreError> {
-    store::forget_card(conn, lead).await
-}
-
-async fn list(app: &App, template: &str, owner: Option<crate::domain::UserId>) -> Result<String, StoreError> {
-    let leads = app.store.open_leads(owner, 30).await?;
-    let view: Vec<_> = leads
-        .iter()
-        .map(|l| {
-            json!({
-                "id": l.id.0, "customer": l.customer_name, "stage": app.templates.label("stage", l.stage.as_str(), l.stage.label()), "channel": l.last_channel.label(),
-                "last_message": l.last_message_preview,
-                "last_message_at": l.last_message_at.map(|t| app.local_time(t, true)),
-            })
-        })
-        .collect();
-    Ok(render(app, template, minijinja::context! { leads => minijinja::value::Serde(&view) }))
 }
 
 fn other(e: anyhow::Error) -> StoreError {
@@ -501,17 +362,4 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
     tx.commit().await?;
     app.wake.notify_one();
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::command;
-
-    #[test]
-    fn commands_are_read_with_or_without_the_bot_name() {
-        assert_eq!(command("/lead 12"), Some(("lead".into(), "12".into())));
-        assert_eq!(command("/My@forecourt_bot"), Some(("my".into(), "".into())));
-        assert_eq!(command("/note  call after 18:00 "), Some(("note".into(), "call after 18:00".into())));
-        assert_eq!(command("hello /note"), None);
-    }
 }

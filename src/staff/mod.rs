@@ -9,6 +9,7 @@ pub mod attach;
 pub mod batch;
 pub mod card;
 pub mod changes;
+pub mod commands;
 pub mod deliver;
 pub mod inline;
 pub mod inventory;
