@@ -7,6 +7,7 @@ pub mod actions;
 pub mod aside;
 pub mod attach;
 pub mod batch;
+pub mod buttons;
 pub mod card;
 pub mod changes;
 pub mod commands;
@@ -83,7 +84,7 @@ pub async fn process_update(
             Ok(())
         }
         Incoming::Staff(m) => actions::on_staff_message(app, &source, update_id, m).await,
-        Incoming::Button(b) => actions::on_button(app, &source, update_id, b).await,
+        Incoming::Button(b) => buttons::on_button(app, &source, update_id, b).await,
         Incoming::InlineQuery { id, from, query } => inline::query(app, &source, update_id, (&id, from, &query)).await,
         Incoming::TopicCreated { chat, thread, title, from } => {
             orphans::topic_created(app, &source, update_id, (chat, thread), &title, from).await
