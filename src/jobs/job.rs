@@ -142,6 +142,12 @@ impl Job {
     }
 }
 
+/// The job that deletes an orphan topic.
+pub fn delete_topic_job(chat: i64, thread: i32, now: i64) -> NewJob {
+    let key = format!("topicdel:{chat}:{thread}");
+    Job::DeleteTopic { chat, thread }.into_new(key.clone(), Some(key), now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

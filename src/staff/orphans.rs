@@ -9,15 +9,9 @@
 use crate::context::App;
 use crate::domain::routing::{created_topic, lead_in_topic_title, CreatedTopic};
 use crate::jobs::Outcome;
-use crate::store::{self, NewJob, StoreError};
+use crate::store::{self, StoreError};
 use std::sync::Arc;
 use tracing::{info, warn};
-
-/// The job that deletes an orphan topic.
-pub fn delete_job(chat: i64, thread: i32, now: i64) -> NewJob {
-    let key = format!("topicdel:{chat}:{thread}");
-    crate::jobs::Job::DeleteTopic { chat, thread }.into_new(key.clone(), Some(key), now)
-}
 
 /// The bot created a topic (its service message came back): keep, adopt or delete it.
 pub async fn topic_created(
@@ -58,7 +52,7 @@ pub async fn topic_created(
         }
         CreatedTopic::Orphan => {
             warn!(lead = lead.id.0, chat, thread, "an orphan topic (its lead has another); deleting it");
-            store::jobs_enqueue(&mut tx, &delete_job(chat, thread, now), now).await?;
+            store::jobs_enqueue(&mut tx, &crate::jobs::job::delete_topic_job(chat, thread, now), now).await?;
         }
     }
     tx.commit().await?;

@@ -4,12 +4,12 @@
 //! **📷 Send photos** button sends that album to the lead's customer on their channel; and
 //! `/vehicle VIN` shows the album with the car's card. The rules are in `domain::photos`.
 
-use super::replies::staff_reply_job;
 use crate::channels::telegram::{FileRef, StaffMessage, TgError};
 use crate::context::App;
 use crate::domain::photos::{self, SendFacts};
 use crate::domain::{Actor, Channel, Direction, LeadId, MediaId, MessageKind, RuleError};
 use crate::jobs::Outcome;
+use crate::notices::staff_reply_job;
 use crate::store::{self, LeadRow, NewJob, NewMessage, StoreError, UserRow, VehicleRow};
 use anyhow::Context;
 use serde_json::json;

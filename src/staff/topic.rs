@@ -139,7 +139,7 @@ async fn step(app: &Arc<App>, lead: &LeadRow) -> anyhow::Result<Step> {
                             thread,
                             "the lead got another topic meanwhile; deleting ours"
                         );
-                        app.store.enqueue(&super::orphans::delete_job(target, thread, now), now).await?;
+                        app.store.enqueue(&crate::jobs::job::delete_topic_job(target, thread, now), now).await?;
                     }
                     return Ok(Step::Again);
                 }
