@@ -70,7 +70,7 @@ pub fn system_message(lead: LeadId, customer: CustomerId, text: &str, now: i64) 
         lead,
         customer,
         user: None,
-        channel: "staff".into(),
+        channel: crate::domain::message::MessageChannel::Staff,
         direction: Direction::System,
         kind: MessageKind::Text,
         body: Some(text.to_string()),
@@ -80,6 +80,6 @@ pub fn system_message(lead: LeadId, customer: CustomerId, text: &str, now: i64) 
         external_id: None,
         sent_at: now,
         delivery: None,
-        staff_state: "pending",
+        staff_state: crate::domain::message::StaffState::Pending,
     }
 }

@@ -42,6 +42,32 @@ impl Channel {
 }
 
 text_enum!(
+    /// A stored message's channel: a customer's messenger, or `staff` for notes and notices.
+    MessageChannel { Telegram = "telegram", Viber = "viber", Whatsapp = "whatsapp", Staff = "staff" }
+);
+
+impl From<Channel> for MessageChannel {
+    fn from(c: Channel) -> MessageChannel {
+        match c {
+            Channel::Telegram => MessageChannel::Telegram,
+            Channel::Viber => MessageChannel::Viber,
+            Channel::Whatsapp => MessageChannel::Whatsapp,
+        }
+    }
+}
+
+text_enum!(
+    /// Where an outgoing message is on its way to the customer (receipts are kept beside).
+    DeliveryState { Pending = "pending", Sent = "sent", Failed = "failed" }
+);
+
+text_enum!(
+    /// Whether the staff topic still has to show a message (`pending`), has shown it
+    /// (`posted`), or never will (`none`: staff replies, notes).
+    StaffState { Pending = "pending", Posted = "posted", NotShown = "none" }
+);
+
+text_enum!(
     /// Who a stored message is from and to.
     Direction {
         Incoming = "incoming",

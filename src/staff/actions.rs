@@ -166,7 +166,7 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         lead: lead.id,
         customer: lead.customer_id,
         user: Some(user.id),
-        channel: lead.last_channel.as_str().into(),
+        channel: lead.last_channel.into(),
         direction: Direction::Outgoing,
         kind: m.content.kind,
         body,
@@ -175,8 +175,8 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         extra: m.content.extra.clone(),
         external_id: None,
         sent_at: m.sent_at,
-        delivery: Some("pending"),
-        staff_state: "none",
+        delivery: Some(crate::domain::message::DeliveryState::Pending),
+        staff_state: crate::domain::message::StaffState::NotShown,
     };
     let Some(message) = queue_outgoing(&mut tx, &out, now).await? else {
         tx.commit().await?;

@@ -30,7 +30,7 @@ pub async fn deliver(
         warn!(message = id.0, "deliver: the message or its customer identity is gone");
         return Ok(Outcome::Done);
     };
-    if d.delivery.as_deref() != Some("pending") {
+    if d.delivery != Some(crate::domain::message::DeliveryState::Pending) {
         return Ok(Outcome::Done); // already delivered or failed: a repeated job does nothing
     }
     match d.channel {
@@ -116,8 +116,14 @@ async fn telegram_outcome(
             fail(app, d, why.0, &why.1).await?;
         } else {
             let mut tx = app.store.begin().await?;
-            store::set_delivery(&mut tx, d.id, "failed", Some(if why.1.is_empty() { why.0 } else { &why.1 }), None)
-                .await?;
+            store::set_delivery(
+                &mut tx,
+                d.id,
+                crate::domain::message::DeliveryState::Failed,
+                Some(if why.1.is_empty() { why.0 } else { &why.1 }),
+                None,
+            )
+            .await?;
             tx.commit().await?;
         }
     }
@@ -130,7 +136,7 @@ async fn deliver_album(app: &Arc<App>, ids: &[MessageRowId]) -> anyhow::Result<O
     let mut ds = Vec::new();
     for id in ids {
         if let Some(d) = app.store.delivery(*id).await? {
-            if d.delivery.as_deref() == Some("pending") {
+            if d.delivery == Some(crate::domain::message::DeliveryState::Pending) {
                 ds.push(d);
             }
         }
@@ -315,7 +321,7 @@ async fn whatsapp(app: &Arc<App>, d: &Delivery) -> anyhow::Result<Outcome> {
 /// Record a send, and apply any receipt that came before we knew the message's id.
 async fn sent_ok(app: &App, d: &Delivery, delivered_id: &str) -> anyhow::Result<()> {
     let mut tx = app.store.begin().await?;
-    store::set_delivery(&mut tx, d.id, "sent", None, Some(delivered_id)).await?;
+    store::set_delivery(&mut tx, d.id, crate::domain::message::DeliveryState::Sent, None, Some(delivered_id)).await?;
     tx.commit().await?;
     if d.channel != Channel::Telegram {
         // After our commit, so a receipt committed meanwhile is seen here or sees our id
@@ -360,7 +366,14 @@ fn window_button(app: &App, reason: &str) -> Option<&'static str> {
 async fn fail(app: &App, d: &Delivery, reason: &str, detail: &str) -> anyhow::Result<Outcome> {
     let text = failure_text(app, d.channel, d.body.as_deref(), reason, detail)?;
     let mut tx = app.store.begin().await?;
-    store::set_delivery(&mut tx, d.id, "failed", Some(if detail.is_empty() { reason } else { detail }), None).await?;
+    store::set_delivery(
+        &mut tx,
+        d.id,
+        crate::domain::message::DeliveryState::Failed,
+        Some(if detail.is_empty() { reason } else { detail }),
+        None,
+    )
+    .await?;
     if reason == "blocked" {
         store::set_blocked(&mut tx, d.customer, d.channel, true).await?;
     }
@@ -391,7 +404,7 @@ pub async fn receipt_failed(
 /// The deliver job was parked after too many transient failures.
 pub async fn on_gave_up(app: &Arc<App>, id: MessageRowId, error: &str) {
     match app.store.delivery(id).await {
-        Ok(Some(d)) if d.delivery.as_deref() == Some("pending") => {
+        Ok(Some(d)) if d.delivery == Some(crate::domain::message::DeliveryState::Pending) => {
             if let Err(e) = fail(app, &d, "gave_up", error).await {
                 warn!(error = %e, "could not record a parked delivery");
             }

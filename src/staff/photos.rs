@@ -291,7 +291,7 @@ pub async fn send(
             lead: lead.id,
             customer: lead.customer_id,
             user: Some(user.id),
-            channel: channel.as_str().into(),
+            channel: channel.into(),
             direction: Direction::Outgoing,
             kind: MessageKind::Photo,
             body: (i == 0 && !caption.trim().is_empty()).then(|| caption.trim().to_string()),
@@ -300,8 +300,8 @@ pub async fn send(
             extra: Some(json!({ "vehicle": vehicle })),
             external_id: None,
             sent_at: now,
-            delivery: Some("pending"),
-            staff_state: "none",
+            delivery: Some(crate::domain::message::DeliveryState::Pending),
+            staff_state: crate::domain::message::StaffState::NotShown,
         };
         let Some(id) = store::insert_message(tx, &out, now).await? else { continue };
         store::set_message_media(tx, id, p.id).await?;

@@ -3,6 +3,7 @@
 
 use super::leads::{parse_channel, parse_extra};
 use super::{col, params, Conn, Result, Store, StoreError};
+use crate::domain::message::{DeliveryState, MessageChannel, StaffState};
 use crate::domain::{Channel, CustomerId, Direction, LeadId, MessageKind, MessageRowId, UserId};
 use sqlx::any::AnyRow;
 
@@ -13,7 +14,7 @@ pub struct NewMessage {
     pub customer: CustomerId,
     pub user: Option<UserId>,
     /// The customer's channel, or `staff` for notes and notices.
-    pub channel: String,
+    pub channel: MessageChannel,
     pub direction: Direction,
     pub kind: MessageKind,
     pub body: Option<String>,
@@ -23,9 +24,9 @@ pub struct NewMessage {
     pub external_id: Option<String>,
     pub sent_at: i64,
     /// For outgoing messages: `pending` until delivered.
-    pub delivery: Option<&'static str>,
-    /// Whether the staff topic still has to show it (`pending`) or not (`none`).
-    pub staff_state: &'static str,
+    pub delivery: Option<DeliveryState>,
+    /// Whether the staff topic still has to show it.
+    pub staff_state: StaffState,
 }
 
 /// A message waiting to be shown in the staff topic.
@@ -70,7 +71,7 @@ pub struct Delivery {
     pub kind: MessageKind,
     pub body: Option<String>,
     pub telegram_file_id: Option<String>,
-    pub delivery: Option<String>,
+    pub delivery: Option<DeliveryState>,
     pub blocked: bool,
     pub extra: Option<serde_json::Value>,
     /// The customer's last message time on this channel, as the messenger reported it.
@@ -89,9 +90,9 @@ pub struct MessageRow {
     pub direction: Direction,
     pub kind: MessageKind,
     pub body: Option<String>,
-    pub delivery: Option<String>,
+    pub delivery: Option<DeliveryState>,
     pub delivery_error: Option<String>,
-    pub staff_state: String,
+    pub staff_state: StaffState,
     pub user: Option<UserId>,
 }
 
@@ -138,7 +139,7 @@ pub async fn insert_message(conn: &mut Conn, m: &NewMessage, now: i64) -> Result
     .bind(m.lead.0)
     .bind(m.customer.0)
     .bind(m.user.map(|u| u.0))
-    .bind(&m.channel)
+    .bind(m.channel.as_str())
     .bind(m.direction.as_str())
     .bind(m.kind.as_str())
     .bind(m.body.as_deref())
@@ -147,24 +148,28 @@ pub async fn insert_message(conn: &mut Conn, m: &NewMessage, now: i64) -> Result
     .bind(m.extra.as_ref().map(|v| v.to_string()))
     .bind(m.external_id.as_deref())
     .bind(m.sent_at)
-    .bind(m.delivery)
-    .bind(m.staff_state)
+    .bind(m.delivery.map(|d| d.as_str()))
+    .bind(m.staff_state.as_str())
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| col(&r, "id").map(MessageRowId)).transpose()
 }
 
+fn delivery_state(s: Option<String>) -> Result<Option<DeliveryState>> {
+    s.map(|s| DeliveryState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("delivery state {s}")))).transpose()
+}
+
 /// Record a delivery outcome.
 pub async fn set_delivery(
     conn: &mut Conn,
     message: MessageRowId,
-    status: &str,
+    status: DeliveryState,
     error: Option<&str>,
     delivered_id: Option<&str>,
 ) -> Result<()> {
     sqlx::query("UPDATE messages SET delivery = $1, delivery_error = $2, delivered_id = COALESCE($3, delivered_id) WHERE id = $4")
-        .bind(status)
+        .bind(status.as_str())
         .bind(error)
         .bind(delivered_id)
         .bind(message.0)
@@ -274,7 +279,7 @@ impl Store {
             kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
             body: col(&r, "body")?,
             telegram_file_id: col(&r, "telegram_file_id")?,
-            delivery: col(&r, "delivery")?,
+            delivery: delivery_state(col(&r, "delivery")?)?,
             blocked: col::<i64>(&r, "blocked")? == 1,
             extra: parse_extra(col(&r, "extra")?),
             last_inbound_at: col(&r, "last_inbound_at")?,
@@ -300,9 +305,12 @@ impl Store {
                     direction: Direction::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("direction {d}")))?,
                     kind: MessageKind::parse(&k).ok_or_else(|| StoreError::Corrupt(format!("kind {k}")))?,
                     body: col(r, "body")?,
-                    delivery: col(r, "delivery")?,
+                    delivery: delivery_state(col(r, "delivery")?)?,
                     delivery_error: col(r, "delivery_error")?,
-                    staff_state: col(r, "staff_state")?,
+                    staff_state: {
+                        let s: String = col(r, "staff_state")?;
+                        StaffState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("staff state {s}")))?
+                    },
                     user: col::<Option<i64>>(r, "user_id")?.map(UserId),
                 })
             })

@@ -161,7 +161,7 @@ async fn claim_then_reply_reaches_the_customer_and_marks_the_lead_contacted() {
     t.settled().await;
     let out = t.store.lead_messages(lead.id).await.unwrap();
     assert_eq!(out[1].direction, Direction::Outgoing);
-    assert_eq!(out[1].delivery.as_deref(), Some("sent"));
+    assert_eq!(out[1].delivery, Some(forecourt::domain::message::DeliveryState::Sent));
     t.stop().await;
 }
 

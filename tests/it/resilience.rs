@@ -161,9 +161,8 @@ async fn a_customer_who_blocked_the_bot_is_reported_in_the_topic() {
     .await;
     let lead = t.lead_of(&c).await;
     let out = t.store.lead_messages(lead.id).await.unwrap();
-    assert!(out
-        .iter()
-        .any(|m| m.delivery.as_deref() == Some("failed") && m.delivery_error.as_deref() == Some("blocked")));
+    assert!(out.iter().any(|m| m.delivery == Some(forecourt::domain::message::DeliveryState::Failed)
+        && m.delivery_error.as_deref() == Some("blocked")));
     t.stop().await;
 }
 

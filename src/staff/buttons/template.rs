@@ -23,7 +23,7 @@ pub async fn send(p: &mut Press<'_>) -> Result<Answer, StoreError> {
         lead: lead.id,
         customer: lead.customer_id,
         user: Some(user.id),
-        channel: Channel::Whatsapp.as_str().into(),
+        channel: Channel::Whatsapp.into(),
         direction: Direction::Outgoing,
         kind: MessageKind::Text,
         body: Some(format!("[template {name}]")),
@@ -32,8 +32,8 @@ pub async fn send(p: &mut Press<'_>) -> Result<Answer, StoreError> {
         extra: Some(json!({ "template": name, "language": language })),
         external_id: None,
         sent_at: p.now,
-        delivery: Some("pending"),
-        staff_state: "none",
+        delivery: Some(crate::domain::message::DeliveryState::Pending),
+        staff_state: crate::domain::message::StaffState::NotShown,
     };
     queue_outgoing(p.tx, &out, p.now).await?;
     info!(lead = lead.id.0, user = user.id.0, template = %name, "re-engagement template queued");

@@ -32,10 +32,10 @@ pub async fn note(c: &mut Ctx<'_>, text: &str) -> Result<Option<String>, StoreEr
     };
     let note = NewMessage {
         user: Some(c.user.id),
-        channel: "staff".into(),
+        channel: crate::domain::message::MessageChannel::Staff,
         direction: Direction::Note,
         body: Some(text.to_string()),
-        staff_state: "none",
+        staff_state: crate::domain::message::StaffState::NotShown,
         ..crate::notices::system_message(l, lead.customer_id, "", c.m.sent_at)
     };
     store::insert_message(c.tx, &note, c.now).await?;
