@@ -111,6 +111,20 @@ pub fn cap_chars(s: &str, max: usize) -> String {
     out
 }
 
+/// How much of one free-text field (a customer's typed answer) a card shows.
+pub const CARD_FIELD: usize = 300;
+
+/// A card's text within Telegram's limit: cut (with "…") if its fields still made it too
+/// long, so a card is always posted rather than refused for ever.
+pub fn fit_message(text: &str) -> String {
+    if utf16_len(text) <= TELEGRAM_TEXT {
+        return text.to_string();
+    }
+    let mut cut = prefix_utf16(text, TELEGRAM_TEXT - 1).to_string();
+    cut.push('…');
+    cut
+}
+
 /// A forum topic's title from its parts: the name part is cut (with "…") so that the
 /// whole title, suffix included, fits Telegram's limit; the suffix is never cut.
 pub fn topic_title(prefix: &str, name: &str, suffix: &str) -> String {
@@ -204,6 +218,16 @@ mod tests {
                 prop_assert!(utf16_len(p) <= limit);
             }
             prop_assert_eq!(parts.concat(), s);
+        }
+
+        #[test]
+        fn any_card_text_fits_a_message(s in "\\PC{0,100}", emoji in 0usize..3000, tail in "[a-zé ]{0,50}") {
+            let text = format!("{s}{}{tail}", "👨‍👩‍👧".repeat(emoji));
+            let fit = fit_message(&text);
+            prop_assert!(utf16_len(&fit) <= TELEGRAM_TEXT);
+            if utf16_len(&text) <= TELEGRAM_TEXT {
+                prop_assert_eq!(fit, text);
+            }
         }
 
         #[test]

@@ -48,9 +48,9 @@ struct CardView<'a> {
     vehicles: Vec<VehicleView>,
     do_not_contact: bool,
     intent: Option<String>,
-    vehicle_interest: Option<&'a str>,
-    budget: Option<&'a str>,
-    notes: Option<&'a str>,
+    vehicle_interest: Option<String>,
+    budget: Option<String>,
+    notes: Option<String>,
     automation: bool,
     last_message: Option<&'a str>,
     last_message_at: String,
@@ -64,6 +64,11 @@ pub struct Card {
 
 fn button(label: String, action: CardAction) -> (String, String) {
     (label, action.encode())
+}
+
+/// A customer's typed answer as the card shows it: at most `CARD_FIELD` characters.
+fn field(s: &str) -> String {
+    crate::domain::text::cap_chars(s, crate::domain::text::CARD_FIELD)
 }
 
 /// Render a lead's card. `menu_actor` is the user whose stage menu is open, if any.
@@ -94,9 +99,9 @@ pub fn render(
         vehicles: vehicles.iter().map(vehicle_view).collect(),
         do_not_contact: lead.do_not_contact,
         intent: lead.intent.as_deref().map(|i| app.templates.label("intent", i, i)),
-        vehicle_interest: lead.vehicle_interest.as_deref(),
-        budget: lead.budget.as_deref(),
-        notes: lead.notes.as_deref(),
+        vehicle_interest: lead.vehicle_interest.as_deref().map(field),
+        budget: lead.budget.as_deref().map(field),
+        notes: lead.notes.as_deref().map(field),
         automation: lead.automation,
         last_message: lead.last_message_preview.as_deref(),
         last_message_at: lead.last_message_at.map(|t| app.local_time(t, true)).unwrap_or_default(),
@@ -104,6 +109,9 @@ pub fn render(
     };
     let text =
         app.templates.render("staff/card.txt", minijinja::context! { lead => minijinja::value::Serde(&view) })?;
+    // Customers' typed answers are capped above; this is the last guard, so a card is
+    // always posted rather than refused for being too long.
+    let text = crate::domain::text::fit_message(&text);
     let id = lead.id;
     let keyboard = match (menu, menu_actor) {
         (Menu::Stage(_), Some((actor, _))) => {

@@ -551,3 +551,28 @@ async fn whatsapp_shows_three_choices_as_buttons_and_a_follow_up_after_the_windo
     app.topic_has(chat, thread, "the template notice", |m| text(m).contains("by the bot")).await;
     app.stop().await;
 }
+
+/// A customer's typed answer of thousands of characters is kept, but the card shows a
+/// capped part of it and is still posted (a card over Telegram's limit was refused for
+/// ever, and nothing reached the lead's topic behind it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_typed_answer_still_gets_its_card_posted() {
+    let files = flow_files(&[]);
+    let app = start_with_flows(files.path(), OPEN, true).await;
+    let v = app.viber();
+    assert_eq!(v.customer_writes("vb-long", "Taras", "Hello").await, 200);
+    app.until_ok("the greeting and question", || v.sent_to("vb-long").len() >= 2).await;
+    v.customer_writes("vb-long", "Taras", "продати").await;
+    app.until_ok("the own-car question", || v.sent_to("vb-long").len() >= 3).await;
+    let essay = "Toyota Camry 2015, ".repeat(350); // ~6,650 characters, under Viber's limit
+    assert_eq!(v.customer_writes("vb-long", "Taras", &essay).await, 200);
+    let lead = app.lead_by_identity("viber", "vb-long").await;
+    let (chat, _, card) = app.topic_of_lead(lead.id).await;
+    let shown = app.card_shows(chat, card, "Toyota Camry 2015").await;
+    let text = shown.content.text_or_caption().unwrap().to_string();
+    assert!(forecourt::domain::text::utf16_len(&text) <= 4096);
+    assert!(text.contains('…'), "the answer is cut on the card: {text}");
+    app.settled().await;
+    assert!(app.store.parked_jobs().await.unwrap().is_empty());
+    app.stop().await;
+}
