@@ -160,18 +160,23 @@ pub async fn process_batch(
     };
     let mut done = 0;
     while done < updates.len() {
-        let run: Vec<(i64, Box<crate::ingest::Inbound>)> = updates[done..]
-            .iter()
-            .map_while(|u| {
-                match resolve_private(classify_update(u, staff_chats, customers, staff), customers, staff, &staff_ids) {
-                    Incoming::Customer(mut m) => {
-                        crate::ingest::prepare(&mut m, app.clock.now_ms());
-                        Some((u.id.0 as i64, m))
-                    }
-                    _ => None,
+        // A run of customer messages, stored in one transaction. The bot's own topic
+        // creations (a service message per new topic) do not break a run: they are looked
+        // at once the run is stored (they only concern the topics, and are idempotent).
+        let mut run: Vec<(i64, Box<crate::ingest::Inbound>)> = Vec::new();
+        let mut created: Vec<usize> = Vec::new();
+        let mut span = 0;
+        for (i, u) in updates[done..].iter().enumerate() {
+            match resolve_private(classify_update(u, staff_chats, customers, staff), customers, staff, &staff_ids) {
+                Incoming::Customer(mut m) => {
+                    crate::ingest::prepare(&mut m, app.clock.now_ms());
+                    run.push((u.id.0 as i64, m));
                 }
-            })
-            .collect();
+                Incoming::TopicCreated { .. } if !run.is_empty() => created.push(done + i),
+                _ => break,
+            }
+            span = i + 1;
+        }
         if run.len() > 1 {
             match ingest_run(app, &source, &run).await {
                 Ok(n) => {
@@ -179,7 +184,14 @@ pub async fn process_batch(
                     if n > 0 {
                         app.wake.notify_one();
                     }
-                    done += run.len();
+                    for i in created {
+                        if let Err(e) = process_update(app, bot, customers, staff, &updates[i]).await {
+                            // Everything from here comes again; what is stored is seen.
+                            tracing::error!(error = %e, update_id = updates[i].id.0, "could not store an update; will retry");
+                            return (i, Some(e.to_string()));
+                        }
+                    }
+                    done += span;
                     continue;
                 }
                 Err(e) => tracing::warn!(error = %e, "a batch of updates failed; storing them one by one"),

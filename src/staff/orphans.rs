@@ -28,6 +28,10 @@ pub async fn topic_created(
     let Some(lead_id) = lead_in_topic_title(title) else {
         return Ok(());
     };
+    // The usual case: the sync stored the topic before its creation message came back.
+    if app.store.lead_by_topic(chat, thread).await? == Some(lead_id) {
+        return Ok(());
+    }
     let now = app.clock.now_ms();
     let mut tx = app.store.begin().await?;
     if !store::mark_update_seen(&mut tx, source, update_id, now).await? {

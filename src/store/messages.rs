@@ -230,23 +230,19 @@ impl Store {
     /// These messages' files are still downloading, and the topic says so (in message
     /// `staff_message_id`); they stay pending until the file is kept.
     pub async fn mark_placeholders(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
-        for chunk in ids.chunks(500) {
-            let list = params(1, chunk.len());
-            let sql = format!("UPDATE messages SET staff_placeholder = $1 WHERE id IN ({list})");
-            let mut q = sqlx::query(&sql).bind(staff_message_id as i64);
-            for id in chunk {
-                q = q.bind(id.0);
-            }
-            q.execute(&self.pool).await?;
-        }
-        Ok(())
+        self.set_staff_message(ids, "staff_placeholder = $1", staff_message_id).await
     }
 
     /// These messages are now visible in the topic.
     pub async fn mark_posted(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
+        self.set_staff_message(ids, "staff_state = 'posted', staff_message_id = $1", staff_message_id).await
+    }
+
+    /// `set` (which binds `$1` to the topic message) on these messages, 500 at a time.
+    async fn set_staff_message(&self, ids: &[MessageRowId], set: &str, staff_message_id: i32) -> Result<()> {
         for chunk in ids.chunks(500) {
             let list = params(1, chunk.len());
-            let sql = format!("UPDATE messages SET staff_state = 'posted', staff_message_id = $1 WHERE id IN ({list})");
+            let sql = format!("UPDATE messages SET {set} WHERE id IN ({list})");
             let mut q = sqlx::query(&sql).bind(staff_message_id as i64);
             for id in chunk {
                 q = q.bind(id.0);

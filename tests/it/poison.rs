@@ -232,6 +232,9 @@ async fn jobs_written_by_the_previous_release_run_after_the_upgrade() {
     .await;
     assert_eq!(parked.len(), 1, "{parked:?}");
     assert!(parked[0].last_error.as_deref().unwrap_or("").contains("does not read"), "{:?}", parked[0].last_error);
-    assert!(t.fake.calls_of("answercallbackquery").iter().any(|c| c.params["callback_query_id"] == "cb-old"));
+    t.until("the old button press is answered by the customer bot", |fake| {
+        fake.calls_of("answercallbackquery").iter().any(|c| c.params["callback_query_id"] == "cb-old")
+    })
+    .await;
     t.stop().await;
 }
