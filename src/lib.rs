@@ -1,18 +1,23 @@
 //! Forecourt: a CRM for car dealers that lives inside the messengers people already use.
 //!
-//! A guided tour, from the inside out:
-//! - [`domain`] holds the rules (stages, roles, callback data, message merging) with no IO.
+//! A guided tour, from the inside out (ARCHITECTURE.md, "Layers", says who may import whom):
+//! - [`domain`] holds the rules (stages and their effects, roles, callback data, message
+//!   merging, text limits) with no IO.
 //! - [`store`] is the only place with SQL: one code path for SQLite and PostgreSQL.
-//! - [`clock`] is the time source, which tests and the demo may speed up.
-//! - [`channels`] turns each messenger's wire format into [`ingest::Inbound`] and back.
-//! - [`ingest`] stores one inbound message in one transaction, with its jobs.
-//! - [`staff`] is the staff group side: topics, lead cards, buttons, commands.
-//! - [`jobs`] is the durable outbox: workers, retries, rate limits.
+//! - [`clock`], [`config`], [`templates`] and [`supervise`] (watched tasks) are the basics.
+//! - [`channels`] turns each messenger's wire format into [`domain::message::Inbound`] and
+//!   back, and holds the outgoing ERP client.
+//! - [`ingest`] stores inbound messages in one transaction, with their jobs.
 //! - [`media`] keeps every file, content-addressed, and signs links to them.
-//! - [`web`] is the axum service: health, webhooks (Telegram, Viber, WhatsApp), media links.
-//! - [`sandbox`] holds the fake Telegram, Viber and WhatsApp servers the tests and the demo
-//!   run against.
-//! - [`app`] wires it all together; [`config`] is the typed configuration.
+//! - [`notices`] writes "say this in the topic" and card bumps inside a transaction.
+//! - [`jobs`] is the durable outbox: the typed [`jobs::Job`], the runner, the rate limits.
+//! - [`context`] is the shared state every handler receives.
+//! - The handlers: [`staff`] (topics, cards, commands, buttons), [`flows`] (the bot's
+//!   conversations), [`web`] (axum: health, webhooks, media links), and [`worker`], which
+//!   says which handler runs each job.
+//! - [`app`] wires it all together and starts the tasks; [`cli`], [`demo`] and [`bench`]
+//!   are the entry points; [`sandbox`] holds the fake Telegram, Viber and WhatsApp servers
+//!   the tests and the demo run against.
 
 pub mod app;
 pub mod bench;
