@@ -4,7 +4,7 @@
 //! against a sane window. Pure functions; the channel adapters and the staff side use them.
 
 /// Telegram's limit on a message's text, in UTF-16 code units.
-pub const TELEGRAM_TEXT: usize = 4096;
+pub const TELEGRAM_TEXT: usize = super::flow::limits::TELEGRAM_TEXT;
 /// Telegram's limit on a caption, in UTF-16 code units.
 pub const TELEGRAM_CAPTION: usize = 1024;
 /// Telegram's limit on a forum topic's name (characters; kept in UTF-16 units to be safe).
@@ -13,8 +13,8 @@ pub const TELEGRAM_TOPIC_NAME: usize = 128;
 pub const NAME_MAX: usize = 256;
 /// The longest text each messenger lets a customer send (characters as the messenger
 /// counts them); anything longer did not come from the messenger.
-pub const VIBER_TEXT_MAX: usize = 7_000;
-pub const WHATSAPP_TEXT_MAX: usize = 4_096;
+pub const VIBER_TEXT_MAX: usize = super::flow::limits::VIBER_TEXT;
+pub const WHATSAPP_TEXT_MAX: usize = super::flow::limits::WHATSAPP_TEXT;
 
 /// How far ahead of our clock a provider's time stamp may be before it is not believed.
 pub const FUTURE_SLACK_MS: i64 = 10 * 60 * 1_000;

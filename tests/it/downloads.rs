@@ -5,15 +5,6 @@
 use crate::harness::*;
 use serde_json::json;
 
-fn texts(t: &TestApp, chat: i64, thread: i32) -> Vec<String> {
-    t.fake
-        .topic_messages(chat, thread)
-        .into_iter()
-        .filter(|m| m.from_bot)
-        .filter_map(|m| m.content.text_or_caption().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viber_picture_whose_link_times_out_does_not_hold_back_the_topic() {
     let t = TestApp::start_with(Opts { channels: true, ..Opts::default() }).await;
@@ -36,20 +27,20 @@ async fn a_viber_picture_whose_link_times_out_does_not_hold_back_the_topic() {
     assert_eq!(v.customer_writes("vb-slow=", "Taras", "is that fixable?").await, 200);
     // Within a few seconds, not after the download's two minutes.
     eventually_within("the downloading line and the later text", std::time::Duration::from_secs(8), || {
-        let all = texts(&t, chat, thread);
+        let all = t.bot_texts(chat, thread);
         let ok = all.iter().any(|m| m.contains("downloading") && m.contains("the rear bumper"))
             && all.iter().any(|m| m.contains("is that fixable?"));
         async move { ok.then_some(()) }
     })
     .await;
-    let all = texts(&t, chat, thread);
+    let all = t.bot_texts(chat, thread);
     let line = all.iter().position(|m| m.contains("downloading")).unwrap();
     let later = all.iter().position(|m| m.contains("is that fixable?")).unwrap();
     assert!(line <= later, "the downloading line comes first: {all:?}");
     // The customer unsubscribes: the notice is not held behind the download either.
     assert_eq!(v.unsubscribed("vb-slow=").await, 200);
-    t.until("the unsubscribed notice", |_| texts(&t, chat, thread).iter().any(|m| m.contains("unsubscribed"))).await;
-    let shown = texts(&t, chat, thread).iter().filter(|m| m.contains("downloading")).count();
+    t.until("the unsubscribed notice", |_| t.bot_texts(chat, thread).iter().any(|m| m.contains("unsubscribed"))).await;
+    let shown = t.bot_texts(chat, thread).iter().filter(|m| m.contains("downloading")).count();
     assert_eq!(shown, 1, "the line is posted once");
     holder.abort();
     t.stop().await;

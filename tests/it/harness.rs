@@ -397,6 +397,16 @@ impl TestApp {
             .collect()
     }
 
+    /// Every text and caption the bot posted in a topic, the card included.
+    pub fn bot_texts(&self, chat: i64, thread: i32) -> Vec<String> {
+        self.fake
+            .topic_messages(chat, thread)
+            .into_iter()
+            .filter(|m| m.from_bot)
+            .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+            .collect()
+    }
+
     /// Wait until `check` holds for the fake Telegram (what customers and staff see).
     pub async fn until(&self, what: &str, check: impl Fn(&FakeTelegram) -> bool) {
         eventually(what, || {

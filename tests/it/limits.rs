@@ -6,20 +6,11 @@ use crate::harness::*;
 use forecourt::domain::text::{utf16_len, TELEGRAM_TEXT};
 use serde_json::json;
 
-fn texts_in(t: &TestApp, chat: i64, thread: i32) -> Vec<String> {
-    t.fake
-        .topic_messages(chat, thread)
-        .into_iter()
-        .filter(|m| m.from_bot)
-        .filter_map(|m| m.content.text_or_caption().map(str::to_string))
-        .collect()
-}
-
 /// Wait until the topic holds `emoji` emoji in all and a message containing `next`.
 async fn whole_and_followed(t: &TestApp, chat: i64, thread: i32, emoji: usize, next: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let texts = texts_in(t, chat, thread);
+        let texts = t.bot_texts(chat, thread);
         let count: usize = texts.iter().map(|m| m.matches('😀').count()).sum();
         if count == emoji && texts.iter().any(|m| m.contains(next)) {
             break;
@@ -32,7 +23,7 @@ async fn whole_and_followed(t: &TestApp, chat: i64, thread: i32, emoji: usize, n
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    for m in texts_in(t, chat, thread) {
+    for m in t.bot_texts(chat, thread) {
         assert!(utf16_len(&m) <= TELEGRAM_TEXT, "a post over Telegram's limit");
         assert!(!m.contains("cannot be shown"), "the customer's words were replaced by a notice: {m}");
     }
