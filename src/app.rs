@@ -33,7 +33,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     if store.engine() == crate::store::Engine::Sqlite {
         // One process owns a SQLite file: jobs left running belong to a dead process.
         let parked = store.release_all_running_jobs(clock.now_ms(), config.jobs.max_attempts).await?;
-        for job in parked {
+        for job in parked.parked {
             warn!(job = job.id.0, kind = job.kind.as_str(), "a job was running each time the process stopped; parked");
         }
     }

@@ -180,8 +180,13 @@ impl<D: Dispatch> Runner<D> {
     /// Release expired claims; those out of attempts are parked, and said.
     async fn release_expired(&self, now: i64) {
         match self.store.release_expired_jobs(now, self.settings.max_attempts).await {
-            Ok(parked) => {
-                for job in parked {
+            Ok(released) => {
+                // A lease runs out only when a worker died or hung: say which work it was.
+                for job in &released.put_back {
+                    warn!(job = job.id.0, kind = job.kind.as_str(), attempt = job.attempts, queue = %job.queue_key,
+                        "a job's claim ran out before its outcome was recorded; it is put back");
+                }
+                for job in released.parked {
                     error!(job = job.id.0, kind = job.kind.as_str(), "a job kept stopping its worker; parked");
                     self.dispatch.parked(&job, job.last_error.as_deref().unwrap_or("")).await;
                 }

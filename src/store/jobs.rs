@@ -195,7 +195,16 @@ pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {
 /// cannot exist). Runs outside any transaction: on PostgreSQL a copy may be enqueued between
 /// the statements, and the unique index then refuses the update; the delete is simply tried
 /// again.
-async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64, max_attempts: i64) -> Result<Vec<JobRow>> {
+/// What releasing expired claims did.
+#[derive(Debug, Default)]
+pub struct Released {
+    /// Out of attempts: parked.
+    pub parked: Vec<JobRow>,
+    /// Put back in the queue (their claim's lease ran out: a worker died or hung).
+    pub put_back: Vec<JobRow>,
+}
+
+async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64, max_attempts: i64) -> Result<Released> {
     let parked = sqlx::query(&format!(
         "UPDATE jobs SET status = 'parked', locked_until = NULL, updated_at = $1,
              last_error = 'its worker stopped before it finished, ' || attempts || ' times (a crash, a panic or a hang)'
@@ -216,14 +225,18 @@ async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64, max_attempts: i64) 
         .execute(pool)
         .await?;
         match sqlx::query(&format!(
-            "UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running' AND {cond}"
+            "UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running' AND {cond}
+             RETURNING {JOB_COLS}"
         ))
         .bind(now)
-        .execute(pool)
+        .fetch_all(pool)
         .await
         .map_err(super::conflict)
         {
-            Ok(_) => return Ok(parked),
+            Ok(rows) => {
+                let put_back = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
+                return Ok(Released { parked, put_back });
+            }
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e),
         }
@@ -249,7 +262,7 @@ impl Store {
 
     /// Release claims whose lease has run out (their worker died or hung); returns the
     /// jobs parked because they had no attempts left.
-    pub async fn release_expired_jobs(&self, now: i64, max_attempts: i64) -> Result<Vec<JobRow>> {
+    pub async fn release_expired_jobs(&self, now: i64, max_attempts: i64) -> Result<Released> {
         release(&self.pool, "locked_until < $1", now, max_attempts).await
     }
 
@@ -403,7 +416,7 @@ impl Store {
 
     /// On start-up of a single SQLite instance every running job belongs to a dead
     /// process: release them at once instead of waiting for their leases.
-    pub async fn release_all_running_jobs(&self, now: i64, max_attempts: i64) -> Result<Vec<JobRow>> {
+    pub async fn release_all_running_jobs(&self, now: i64, max_attempts: i64) -> Result<Released> {
         release(&self.pool, "$1 = $1", now, max_attempts).await
     }
 

@@ -19,7 +19,7 @@ mod vehicles;
 
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use flows::*;
-pub use jobs::{enqueue as jobs_enqueue, enqueue_topic_syncs, JobKind, JobRow, JobStatusCount, NewJob};
+pub use jobs::{enqueue as jobs_enqueue, enqueue_topic_syncs, JobKind, JobRow, JobStatusCount, NewJob, Released};
 pub use kv::*;
 pub use leads::*;
 pub use media::*;
