@@ -484,28 +484,40 @@ impl TestApp {
     }
 }
 
-/// Labels and callback data of a message's inline keyboard.
-pub fn buttons(m: &ChatMessage) -> Vec<(String, String)> {
+/// The buttons of a message's inline keyboard, as Telegram shows them (JSON).
+fn keyboard(m: &ChatMessage) -> Vec<serde_json::Value> {
     m.reply_markup
         .as_ref()
         .and_then(|k| k["inline_keyboard"].as_array().cloned())
         .unwrap_or_default()
         .iter()
         .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Labels and callback data of a message's inline keyboard.
+pub fn buttons(m: &ChatMessage) -> Vec<(String, String)> {
+    keyboard(m)
+        .iter()
         .map(|b| (b["text"].as_str().unwrap_or("").to_string(), b["callback_data"].as_str().unwrap_or("").to_string()))
         .collect()
 }
 
 /// The query a button pre-fills in the input box (`switch_inline_query_current_chat`).
 pub fn inline_query_of(m: &ChatMessage, label: &str) -> Option<String> {
-    m.reply_markup
-        .as_ref()
-        .and_then(|k| k["inline_keyboard"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+    keyboard(m)
+        .into_iter()
         .find(|b| b["text"].as_str().is_some_and(|t| t.contains(label)))
         .and_then(|b| b["switch_inline_query_current_chat"].as_str().map(str::to_string))
+}
+
+/// The bot's answer to an inline query, once it came.
+pub async fn inline_answer(fake: &forecourt::sandbox::telegram::FakeTelegram, query: &str) -> Vec<serde_json::Value> {
+    eventually("the inline query is answered", || {
+        let r = fake.inline_results(query);
+        async move { r }
+    })
+    .await
 }
 
 pub fn button_data(m: &ChatMessage, label: &str) -> Option<String> {

@@ -138,12 +138,7 @@ async fn vehicle_opens_the_inline_search_and_the_chosen_car_is_attached_and_neve
     let card_msg = t.card_shows(chat, card, "Olena").await;
     let prefill = inline_query_of(&card_msg, "Vehicle").expect("Vehicle ▸ opens the inline mode");
     let query = t.fake.staff_types_inline(&max, &format!("{prefill}toyta rav4"));
-    let fake = t.fake.clone();
-    let results = eventually("the inline results", || {
-        let r = fake.inline_results(&query);
-        async move { r }
-    })
-    .await;
+    let results = inline_answer(&t.fake, &query).await;
     assert_eq!(results.len(), 1, "{results:?}");
     assert!(results[0]["title"].as_str().unwrap().contains("Toyota RAV4 2019"), "{results:?}");
     // He picks it: the message goes into the topic through the bot, and the car is attached.
@@ -168,12 +163,7 @@ async fn vehicle_opens_the_inline_search_and_the_chosen_car_is_attached_and_neve
     // A stranger's inline query gets no results; a query naming no lead neither.
     let stranger = forecourt::sandbox::telegram::FakeUser::new(7771, "Stranger", None);
     let q = t.fake.staff_types_inline(&stranger, &format!("#{lead} rav4"));
-    let fake = t.fake.clone();
-    let r = eventually("the stranger's answer", || {
-        let r = fake.inline_results(&q);
-        async move { r }
-    })
-    .await;
+    let r = inline_answer(&t.fake, &q).await;
     assert!(r.is_empty());
     t.stop().await;
 }
