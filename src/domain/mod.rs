@@ -18,6 +18,7 @@ pub mod role;
 pub mod routing;
 pub mod stage;
 pub mod text;
+pub mod topic_plan;
 pub mod vehicle;
 
 pub use ids::*;

@@ -7,9 +7,10 @@
 //! through the full per-lead sync in `staff::topic`, which handles topics, cards, files,
 //! albums and errors; nothing here decides differently from it.
 
-use super::topic::{segments, target_group, Segment, COALESCE_MS, PREVIEW_QUIET_MS};
+use super::segments::{segments, Segment};
 use crate::context::App;
-use crate::domain::{Direction, LeadId, MessageRowId};
+use crate::domain::topic_plan::{self, Preview, Topic};
+use crate::domain::{LeadId, MessageRowId};
 use crate::jobs::Outcome;
 use crate::store::{JobRow, LeadRow, StaffPending};
 use std::collections::HashMap;
@@ -132,21 +133,13 @@ fn lead_of(job: &JobRow) -> Option<LeadId> {
     }
 }
 
-/// Whether a lead is the hot case, and what to post: the topic exists where it belongs and
-/// is open, the card is current, the waiting messages merge into one plain text, the group
-/// has budget now (taken here), and no burst is being waited for.
+/// Whether a lead is the hot case, and what to post: the topic plan
+/// (`domain::topic_plan`) says only its waiting messages need posting, they merge into one
+/// plain text, and the group has budget now (taken here).
 fn plan(app: &App, lead: &LeadRow, pending: &[StaffPending], now: i64) -> Option<Planned> {
-    let chat = target_group(app, lead);
-    let thread = lead.topic_thread_id?;
-    if lead.staff_chat_id != Some(chat) || lead.topic_closed || pending.is_empty() {
-        return None;
-    }
-    if lead.card_message_id.is_none() || lead.card_rendered_version < lead.card_version {
-        return None;
-    }
-    let slot = app.staff_bot.slot;
-    let newest_in = pending.iter().filter(|p| p.direction == Direction::Incoming).map(|p| p.created_at).max();
-    if newest_in.is_some_and(|t| t + COALESCE_MS > now) && !app.limiter.has_headroom(slot, chat, now) {
+    let plan = topic_plan::plan(&super::topic::facts(app, lead, pending, now));
+    let Topic::Ready { chat, thread } = plan.topic else { return None };
+    if !plan.is_only_posting() {
         return None;
     }
     let (mut segs, album_wait) = segments(app, lead.id, pending, now).ok()?;
@@ -154,14 +147,15 @@ fn plan(app: &App, lead: &LeadRow, pending: &[StaffPending], now: i64) -> Option
         return None;
     }
     let Some(Segment::Text { ids, text, keyboard: None, placeholders, .. }) = segs.pop() else { return None };
-    if !placeholders.is_empty() {
+    if !placeholders.is_empty() || ids.len() != pending.len() {
         return None;
     }
-    if ids.len() != pending.len() {
-        return None;
-    }
-    app.limiter.acquire(slot, chat, now).ok()?;
-    let preview_at = (lead.preview_rendered < lead.preview_version)
-        .then(|| pending.iter().map(|p| p.created_at).max().unwrap_or(now) + PREVIEW_QUIET_MS);
+    app.limiter.acquire(app.staff_bot.slot, chat, now).ok()?;
+    let preview_at = match plan.preview {
+        Preview::Current => None,
+        Preview::AfterQuiet(at) => Some(at),
+        // Quiet already: the per-lead sync refreshes it (budget permitting) right after.
+        Preview::Refresh => Some(now),
+    };
     Some(Planned { chat, thread, ids, text, preview_at })
 }

@@ -18,6 +18,7 @@ pub mod orphans;
 pub mod photos;
 pub mod poll;
 pub mod replies;
+pub mod segments;
 pub mod topic;
 
 use crate::channels::telegram::{classify_update, Incoming};
