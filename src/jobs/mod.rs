@@ -164,10 +164,13 @@ impl<D: Dispatch> Runner<D> {
                 error!(job = job.id.0, error = %e, "could not record a job's outcome");
             }
         }
-        if let Err(e) = self.store.finish_jobs(&done).await {
+        // A busy database can refuse a write for a moment; without these two the jobs stay
+        // claimed until their leases run out, two minutes later. So each is tried a few
+        // times before it is left to the lease.
+        if let Err(e) = persist(|| self.store.finish_jobs(&done)).await {
             warn!(error = %e, jobs = done.len(), "could not remove finished jobs (they run again, with nothing to do)");
         }
-        if let Err(e) = self.store.reschedule_waits(&waits, now).await {
+        if let Err(e) = persist(|| self.store.reschedule_waits(&waits, now)).await {
             warn!(error = %e, jobs = waits.len(), "could not reschedule waiting jobs (their leases bring them back)");
         }
     }
@@ -280,6 +283,30 @@ impl<D: Dispatch> Runner<D> {
     }
 }
 
+/// Tries for recording outcomes, and the pause before the n-th retry (real time).
+const RECORD_TRIES: u32 = 4;
+const RECORD_PAUSE: Duration = Duration::from_millis(50);
+
+/// Run a store write until it succeeds, up to [`RECORD_TRIES`] times with a growing pause.
+async fn persist<F, Fut>(write: F) -> crate::store::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = crate::store::Result<()>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match write().await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries >= RECORD_TRIES => return Err(e),
+            Err(e) => {
+                debug!(error = %e, tries, "recording job outcomes failed; trying again");
+                tokio::time::sleep(RECORD_PAUSE * tries).await;
+            }
+        }
+    }
+}
+
 /// A panic's message, whatever it carried.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -320,6 +347,30 @@ fn batches<D: Dispatch>(dispatch: &D, claimed: Vec<JobRow>, workers: usize) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn recording_is_tried_again_after_a_refused_write_and_gives_up_after_its_tries() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let calls = AtomicU32::new(0);
+        let refused_twice = persist(|| async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(crate::store::StoreError::NotFound),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        assert!(refused_twice.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let calls = AtomicU32::new(0);
+        let always = persist(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(crate::store::StoreError::NotFound)
+        })
+        .await;
+        assert!(always.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), RECORD_TRIES);
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
