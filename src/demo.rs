@@ -437,7 +437,7 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     let rav4: String = sqlx::query_scalar("SELECT status FROM vehicles WHERE vin = '1M8GDM9AXKP042788'")
         .fetch_one(store.pool())
         .await?;
-    let holders = store.vehicle_holders(1).await?.len();
+    let holders = store.vehicle_holders(crate::domain::VehicleId(1)).await?.len();
     println!("The RAV4 is {rav4}, held by {holders} leads (reserved by Olena's prepayment; Andriy's card warns).");
     ok &= rav4 == "reserved" && holders == 2;
     let album = fake.bot_messages_to(501).iter().filter(|m| m.media_group_id.is_some()).count();

@@ -5,7 +5,7 @@
 //! posting in the staff groups.
 
 use crate::channels::telegram::Keyboard;
-use crate::domain::{CustomerId, Direction, LeadId, MessageKind};
+use crate::domain::{CustomerId, Direction, LeadId, MessageKind, VehicleId};
 use crate::ingest::topic_sync_job;
 use crate::store::{self, NewJob, NewMessage};
 use serde_json::json;
@@ -40,10 +40,10 @@ pub async fn notice_in_tx(
 }
 
 /// Every open lead that holds a vehicle gets its card edited (the car's line changed).
-pub async fn bump_holders(tx: &mut store::Conn, vehicle: i64, now: i64) -> Result<(), store::StoreError> {
-    for id in store::other_open_leads_holding(tx, vehicle, 0).await? {
-        store::bump_card(tx, LeadId(id), None, now).await?;
-        store::jobs_enqueue(tx, &topic_sync_job(LeadId(id), now), now).await?;
+pub async fn bump_holders(tx: &mut store::Conn, vehicle: VehicleId, now: i64) -> Result<(), store::StoreError> {
+    for id in store::other_open_leads_holding(tx, vehicle, LeadId(0)).await? {
+        store::bump_card(tx, id, None, now).await?;
+        store::jobs_enqueue(tx, &topic_sync_job(id, now), now).await?;
     }
     Ok(())
 }
@@ -52,13 +52,13 @@ pub async fn bump_holders(tx: &mut store::Conn, vehicle: i64, now: i64) -> Resul
 /// cards edited: how a car's status change reaches the leads that want it.
 pub async fn notice_holders(
     tx: &mut store::Conn,
-    vehicle: i64,
+    vehicle: VehicleId,
     except: Option<LeadId>,
     text: &str,
     now: i64,
 ) -> Result<(), store::StoreError> {
-    for id in store::other_open_leads_holding(tx, vehicle, except.map_or(0, |l| l.0)).await? {
-        let Some(l) = store::lead_in_tx(tx, LeadId(id)).await? else { continue };
+    for id in store::other_open_leads_holding(tx, vehicle, except.unwrap_or(LeadId(0))).await? {
+        let Some(l) = store::lead_in_tx(tx, id).await? else { continue };
         store::bump_card(tx, l.id, None, now).await?;
         notice_in_tx(tx, l.id, l.customer_id, text, None, now).await?;
     }

@@ -128,6 +128,8 @@ async fn one(engine: &str, n: usize, batch: usize, postgres_url: &str) -> anyhow
         "flows {engine}: {said} bot messages written; peak memory {:.0} MB",
         super::peak_memory_mb().unwrap_or(0.0)
     );
+    // Built, never started: its background tasks end with it, as expected.
+    app.supervisor.stopping();
     app.store.close().await;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Anything that does not parse (old versions, tampering) is [`Stale`] and gets a polite
 //! "this button is out of date".
 
-use super::{LeadId, LostReason, Stage};
+use super::{LeadId, LostReason, Stage, VehicleId};
 
 /// The version prefix written into every button. Bump it when the encoding changes; old
 /// buttons then read as stale instead of doing something unexpected.
@@ -22,11 +22,11 @@ pub enum CardAction {
     /// Say how to find a vehicle to attach (`/car …`).
     VehicleHint(LeadId),
     /// Attach a vehicle (by row id) to the lead.
-    Attach(LeadId, i64),
+    Attach(LeadId, VehicleId),
     /// Detach a vehicle from the lead.
-    Detach(LeadId, i64),
+    Detach(LeadId, VehicleId),
     /// Send a vehicle's photos to the lead's customer.
-    SendPhotos(LeadId, i64),
+    SendPhotos(LeadId, VehicleId),
     /// Turn the bot's flows on (`true`) or off for the lead.
     Automation(LeadId, bool),
 }
@@ -62,7 +62,7 @@ impl FlowAction {
 /// the chosen result's message ends with a tag naming the lead and the car, which the bot
 /// reads back when that message (sent `via_bot`) arrives.
 pub mod inline {
-    use super::LeadId;
+    use super::{LeadId, VehicleId};
 
     /// What the Vehicle ▸ button pre-fills in the input box.
     pub fn query_for(lead: LeadId) -> String {
@@ -78,18 +78,18 @@ pub mod inline {
     }
 
     /// The tag at the end of a chosen result's message.
-    pub fn tag(lead: LeadId, vehicle: i64) -> String {
+    pub fn tag(lead: LeadId, vehicle: VehicleId) -> String {
         format!("[#{lead} car {vehicle}]")
     }
 
     /// The lead and car a message ending with [`tag`] names.
-    pub fn parse_tag(text: &str) -> Option<(LeadId, i64)> {
+    pub fn parse_tag(text: &str) -> Option<(LeadId, VehicleId)> {
         let inner = text.trim_end().strip_suffix(']')?;
         let inner = &inner[inner.rfind("[#")? + 2..];
         let (lead, vehicle) = inner.split_once(" car ")?;
         let lead = lead.parse::<i64>().ok().filter(|l| *l > 0)?;
         let vehicle = vehicle.parse::<i64>().ok().filter(|v| *v > 0)?;
-        Some((LeadId(lead), vehicle))
+        Some((LeadId(lead), VehicleId(vehicle)))
     }
 
     #[cfg(test)]
@@ -104,8 +104,8 @@ pub mod inline {
             assert_eq!(parse_query("rav4"), None);
             assert_eq!(parse_query("#0 rav4"), None);
             assert_eq!(parse_query("#x"), None);
-            let text = format!("📎 Toyota RAV4 2019 for #12 {}", tag(LeadId(12), 57));
-            assert_eq!(parse_tag(&text), Some((LeadId(12), 57)));
+            let text = format!("📎 Toyota RAV4 2019 for #12 {}", tag(LeadId(12), VehicleId(57)));
+            assert_eq!(parse_tag(&text), Some((LeadId(12), VehicleId(57))));
             assert_eq!(parse_tag("a [#12 car x]"), None);
             assert_eq!(parse_tag("no tag"), None);
             assert_eq!(parse_tag("[#-1 car 5]"), None);
@@ -171,7 +171,7 @@ impl CardAction {
             ("t", None) => CardAction::SendTemplate(lead),
             ("vh", None) => CardAction::VehicleHint(lead),
             ("va" | "vd" | "vp", Some(v)) => {
-                let v = v.parse::<i64>().ok().filter(|v| *v > 0).ok_or(Stale)?;
+                let v = VehicleId(v.parse::<i64>().ok().filter(|v| *v > 0).ok_or(Stale)?);
                 match verb {
                     "va" => CardAction::Attach(lead, v),
                     "vd" => CardAction::Detach(lead, v),
@@ -216,9 +216,9 @@ mod tests {
             lead.clone().prop_map(CardAction::Back),
             lead.clone().prop_map(CardAction::SendTemplate),
             lead.clone().prop_map(CardAction::VehicleHint),
-            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Attach(l, v)),
-            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, v)),
-            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::SendPhotos(l, v)),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Attach(l, VehicleId(v))),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, VehicleId(v))),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::SendPhotos(l, VehicleId(v))),
             (lead, any::<bool>()).prop_map(|(l, on)| CardAction::Automation(l, on)),
         ]
     }

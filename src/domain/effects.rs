@@ -5,12 +5,12 @@
 //! through [`stage_effects`], so the same change has the same effects everywhere.
 
 use super::vehicle::{status_after_stage, VehicleStatus};
-use super::Stage;
+use super::{Stage, VehicleId};
 
 /// A car the lead holds, as the effects need it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldCar {
-    pub vehicle: i64,
+    pub vehicle: VehicleId,
     pub status: VehicleStatus,
     /// Another open lead's prepayment holds it.
     pub reserved_by_another: bool,
@@ -20,7 +20,7 @@ pub struct HeldCar {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// The car's status changes; the other open leads holding it are told.
-    VehicleStatus { vehicle: i64, status: VehicleStatus },
+    VehicleStatus { vehicle: VehicleId, status: VehicleStatus },
     /// The sale goes to the ERP (when an ERP URL is configured).
     AnnounceSale,
 }
@@ -58,7 +58,7 @@ mod tests {
                 for status in STATUSES {
                     for other in [false, true] {
                         for erp in [false, true] {
-                            let car = HeldCar { vehicle: 7, status, reserved_by_another: other };
+                            let car = HeldCar { vehicle: VehicleId(7), status, reserved_by_another: other };
                             let effects = stage_effects(from, to, &[car], erp);
                             let sale = effects.contains(&Effect::AnnounceSale);
                             assert_eq!(sale, to == Stage::Sold && erp && from != to, "{from:?}→{to:?}");
@@ -68,7 +68,7 @@ mod tests {
                                 status_after_stage(from, to, status, other).filter(|s| *s != status)
                             };
                             let got = effects.iter().find_map(|e| match e {
-                                Effect::VehicleStatus { vehicle: 7, status } => Some(*status),
+                                Effect::VehicleStatus { vehicle: VehicleId(7), status } => Some(*status),
                                 _ => None,
                             });
                             assert_eq!(got, expected, "{from:?}→{to:?} with a {status:?} car (other: {other})");
@@ -85,10 +85,10 @@ mod tests {
 
     #[test]
     fn the_main_moves_read_as_the_rules_say() {
-        let car = |status| [HeldCar { vehicle: 1, status, reserved_by_another: false }];
-        let reserve = Effect::VehicleStatus { vehicle: 1, status: VehicleStatus::Reserved };
-        let sell = Effect::VehicleStatus { vehicle: 1, status: VehicleStatus::Sold };
-        let release = Effect::VehicleStatus { vehicle: 1, status: VehicleStatus::Available };
+        let car = |status| [HeldCar { vehicle: VehicleId(1), status, reserved_by_another: false }];
+        let reserve = Effect::VehicleStatus { vehicle: VehicleId(1), status: VehicleStatus::Reserved };
+        let sell = Effect::VehicleStatus { vehicle: VehicleId(1), status: VehicleStatus::Sold };
+        let release = Effect::VehicleStatus { vehicle: VehicleId(1), status: VehicleStatus::Available };
         assert_eq!(
             stage_effects(Stage::InNegotiation, Stage::Prepayment, &car(VehicleStatus::Available), true),
             vec![reserve]
@@ -98,7 +98,7 @@ mod tests {
             vec![sell, Effect::AnnounceSale]
         );
         assert_eq!(stage_effects(Stage::Prepayment, Stage::Lost, &car(VehicleStatus::Reserved), true), vec![release]);
-        let held = [HeldCar { vehicle: 1, status: VehicleStatus::Reserved, reserved_by_another: true }];
+        let held = [HeldCar { vehicle: VehicleId(1), status: VehicleStatus::Reserved, reserved_by_another: true }];
         assert_eq!(stage_effects(Stage::Prepayment, Stage::Lost, &held, true), vec![], "another lead's prepayment");
         assert_eq!(stage_effects(Stage::New, Stage::Contacted, &car(VehicleStatus::Available), true), vec![]);
     }

@@ -53,5 +53,8 @@ id_type!(
     /// A Telegram message id inside one chat.
     TelegramMessageId, i32);
 id_type!(
+    /// A vehicle row (the ERP's own key is its VIN or stock number).
+    VehicleId, i64);
+id_type!(
     /// A kept file's row.
     MediaId, i64);

@@ -2,7 +2,7 @@
 //! **Send photos** press may send, and how a set of photos is cut into sends for each
 //! messenger. No IO: the handlers in `staff::photos` translate.
 
-use super::{lead, Actor, Change, Channel, LeadFacts, RuleError};
+use super::{lead, Actor, Change, Channel, LeadFacts, RuleError, VehicleId};
 
 /// At most this many photos go to a customer per press: a Telegram album holds ten, and
 /// Viber and WhatsApp customers get the same set one picture at a time.
@@ -32,7 +32,7 @@ impl TargetProblem {
 
 /// The car `/photo [VIN]` means: the one the VIN names when one was typed (`found` is the
 /// search's answer), else the only car attached to the lead whose topic it was sent in.
-pub fn target(vin_given: bool, found: Option<i64>, attached: &[i64]) -> Result<i64, TargetProblem> {
+pub fn target(vin_given: bool, found: Option<VehicleId>, attached: &[VehicleId]) -> Result<VehicleId, TargetProblem> {
     if vin_given {
         return found.ok_or(TargetProblem::NoSuchVehicle);
     }
@@ -131,11 +131,12 @@ mod tests {
 
     #[test]
     fn the_vin_decides_when_given_else_the_only_car_on_the_lead() {
-        assert_eq!(target(true, Some(7), &[1, 2]), Ok(7));
-        assert_eq!(target(true, None, &[1]), Err(TargetProblem::NoSuchVehicle), "a typed VIN is never guessed");
-        assert_eq!(target(false, None, &[4]), Ok(4));
+        let v = VehicleId;
+        assert_eq!(target(true, Some(v(7)), &[v(1), v(2)]), Ok(v(7)));
+        assert_eq!(target(true, None, &[v(1)]), Err(TargetProblem::NoSuchVehicle), "a typed VIN is never guessed");
+        assert_eq!(target(false, None, &[v(4)]), Ok(v(4)));
         assert_eq!(target(false, None, &[]), Err(TargetProblem::NeedsVin));
-        assert_eq!(target(false, None, &[4, 5]), Err(TargetProblem::WhichVehicle));
+        assert_eq!(target(false, None, &[v(4), v(5)]), Err(TargetProblem::WhichVehicle));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! never run blind. Handlers receive the fields, not JSON.
 
 use crate::channels::telegram::{InlineArticle, Keyboard};
-use crate::domain::{LeadId, MediaId, MessageRowId, UserId};
+use crate::domain::{LeadId, MediaId, MessageRowId, UserId, VehicleId};
 use crate::store::{JobKind, JobRow, NewJob};
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +41,7 @@ pub enum Job {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         keyboard: Option<Keyboard>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        photos_of: Option<i64>,
+        photos_of: Option<VehicleId>,
     },
     /// Answer a button press.
     AnswerCallback {
@@ -64,7 +64,7 @@ pub enum Job {
     },
     /// Keep a staff photo as one of a car's photos.
     VehiclePhoto {
-        vehicle: i64,
+        vehicle: VehicleId,
         file_id: String,
         chat: i64,
         #[serde(default)]
@@ -195,7 +195,13 @@ mod tests {
             (
                 JobKind::StaffReply,
                 json!({"chat": -100, "thread": 7, "photos_of": 12}),
-                Job::StaffReply { chat: -100, thread: Some(7), text: None, keyboard: None, photos_of: Some(12) },
+                Job::StaffReply {
+                    chat: -100,
+                    thread: Some(7),
+                    text: None,
+                    keyboard: None,
+                    photos_of: Some(VehicleId(12)),
+                },
             ),
             (
                 JobKind::AnswerCallback,
@@ -221,7 +227,7 @@ mod tests {
             (
                 JobKind::VehiclePhoto,
                 json!({"vehicle": 4, "file_id": "F", "chat": -100, "thread": null}),
-                Job::VehiclePhoto { vehicle: 4, file_id: "F".into(), chat: -100, thread: None },
+                Job::VehiclePhoto { vehicle: VehicleId(4), file_id: "F".into(), chat: -100, thread: None },
             ),
             (
                 JobKind::StaffPhotos,

@@ -4,7 +4,7 @@
 //! Attach / Detach buttons and by the bot's inline mode.
 
 use crate::context::App;
-use crate::domain::{Actor, LeadId, RuleError};
+use crate::domain::{Actor, RuleError, VehicleId};
 use crate::store::{self, LeadRow, StoreError, UserRow};
 use tracing::info;
 
@@ -24,7 +24,7 @@ pub async fn link(
     tx: &mut store::Conn,
     user: &UserRow,
     lead: &LeadRow,
-    vehicle: i64,
+    vehicle: VehicleId,
     attach: bool,
     now: i64,
 ) -> Result<Linked, StoreError> {
@@ -33,7 +33,7 @@ pub async fn link(
     let Some(car) = store::vehicle_in_tx(tx, vehicle).await? else {
         return Ok(Linked::Stale);
     };
-    let others = store::other_open_leads_holding(tx, vehicle, lead.id.0).await?;
+    let others = store::other_open_leads_holding(tx, vehicle, lead.id).await?;
     let rule = if attach {
         crate::domain::vehicle::may_attach(actor, &facts, car.status, !others.is_empty())
     } else {
@@ -47,11 +47,11 @@ pub async fn link(
         return Ok(if attach { Linked::Refused(RuleError::AlreadyAttached) } else { Linked::Stale });
     }
     // This card, and the cards of the other leads that hold the car (their warnings change).
-    for id in std::iter::once(lead.id).chain(others.into_iter().map(LeadId)) {
+    for id in std::iter::once(lead.id).chain(others) {
         store::bump_card(tx, id, None, now).await?;
         store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(id, now), now).await?;
     }
-    info!(lead = lead.id.0, vehicle, attach, user = user.id.0, "vehicle link changed");
+    info!(lead = lead.id.0, vehicle = vehicle.0, attach, user = user.id.0, "vehicle link changed");
     Ok(Linked::Done)
 }
 

@@ -29,8 +29,8 @@ pub async fn apply(
         let Change::Stage { from, to, .. } = c else { continue };
         let mut cars = Vec::new();
         let mut names = HashMap::new();
-        for v in store::lead_vehicles_in_tx(tx, lead.0).await? {
-            let reserved_by_another = store::reserved_by_other_lead(tx, v.id, lead.0).await?;
+        for v in store::lead_vehicles_in_tx(tx, lead).await? {
+            let reserved_by_another = store::reserved_by_other_lead(tx, v.id, lead).await?;
             names.insert(v.id, format!("{} {}", v.make, v.model));
             cars.push(HeldCar { vehicle: v.id, status: v.status, reserved_by_another });
         }
@@ -38,7 +38,12 @@ pub async fn apply(
             match effect {
                 Effect::VehicleStatus { vehicle, status } => {
                     store::set_vehicle_status(tx, vehicle, status, now).await?;
-                    info!(lead = lead.0, vehicle, status = status.as_str(), "vehicle status follows the stage");
+                    info!(
+                        lead = lead.0,
+                        vehicle = vehicle.0,
+                        status = status.as_str(),
+                        "vehicle status follows the stage"
+                    );
                     let text = app
                         .templates
                         .render(

@@ -116,6 +116,11 @@ pub async fn chosen(
         return Ok(Some(super::attach::say(app, &super::attach::Linked::Stale, true).0));
     };
     let linked = super::attach::link(tx, user, &lead, vehicle, true, now).await?;
-    info!(lead = lead.id.0, vehicle, ok = (linked == super::attach::Linked::Done), "a car chosen in inline mode");
+    info!(
+        lead = lead.id.0,
+        vehicle = vehicle.0,
+        ok = (linked == super::attach::Linked::Done),
+        "a car chosen in inline mode"
+    );
     Ok(Some(super::attach::say(app, &linked, true).0))
 }

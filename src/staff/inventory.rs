@@ -45,7 +45,7 @@ mod tests {
 
     fn car() -> VehicleRow {
         VehicleRow {
-            id: 1,
+            id: crate::domain::VehicleId(1),
             vin: None,
             vin_check_ok: true,
             stock_number: None,

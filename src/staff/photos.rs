@@ -7,7 +7,7 @@
 use crate::channels::telegram::{FileRef, StaffMessage, TgError};
 use crate::context::App;
 use crate::domain::photos::{self, SendFacts};
-use crate::domain::{Actor, Channel, Direction, LeadId, MediaId, MessageKind, RuleError};
+use crate::domain::{Actor, Channel, Direction, LeadId, MediaId, MessageKind, RuleError, VehicleId};
 use crate::jobs::Outcome;
 use crate::notices::staff_reply_job;
 use crate::store::{self, LeadRow, NewJob, NewMessage, StoreError, UserRow, VehicleRow};
@@ -59,7 +59,7 @@ async fn resolve(
         None
     };
     let attached = match lead {
-        Some(l) => store::lead_vehicles_in_tx(tx, l.0).await?.into_iter().map(|v| v.id).collect(),
+        Some(l) => store::lead_vehicles_in_tx(tx, l).await?.into_iter().map(|v| v.id).collect(),
         None => Vec::new(),
     };
     match photos::target(vin_given, found, &attached) {
@@ -95,7 +95,7 @@ pub async fn command(
             store::set_staff_album(tx, group, vehicle.id, now).await?;
         }
         store::jobs_enqueue(tx, &keep_job(vehicle.id, file_id, m.chat, m.thread, now), now).await?;
-        info!(vehicle = vehicle.id, user = user.id.0, "staff photo for a vehicle queued");
+        info!(vehicle = vehicle.id.0, user = user.id.0, "staff photo for a vehicle queued");
         return Ok(None);
     }
     // A reply to a customer's photo (or album item) shown in the topic.
@@ -133,7 +133,7 @@ pub async fn command(
         crate::notices::bump_holders(tx, vehicle.id, now).await?;
     }
     let total = store::vehicle_photo_count(tx, vehicle.id).await?;
-    info!(vehicle = vehicle.id, added, total, "customer photos added to a vehicle");
+    info!(vehicle = vehicle.id.0, added, total, "customer photos added to a vehicle");
     Ok(Some(say(app, "added", minijinja::context! { added, total, vehicle => vehicle_name(&vehicle) })))
 }
 
@@ -150,7 +150,7 @@ pub async fn album_item(tx: &mut store::Conn, m: &StaffMessage, now: i64) -> Res
     Ok(true)
 }
 
-fn keep_job(vehicle: i64, file_id: &str, chat: i64, thread: Option<i32>, now: i64) -> NewJob {
+fn keep_job(vehicle: VehicleId, file_id: &str, chat: i64, thread: Option<i32>, now: i64) -> NewJob {
     crate::jobs::Job::VehiclePhoto { vehicle, file_id: file_id.to_string(), chat, thread }.into_new(
         format!("vphoto:{vehicle}"),
         Some(format!("vphoto:{vehicle}:{file_id}")),
@@ -162,7 +162,7 @@ fn keep_job(vehicle: i64, file_id: &str, chat: i64, thread: Option<i32>, now: i6
 /// is a picture, keep it, add it to the album, and confirm in the chat (once per album).
 pub async fn keep(
     app: &Arc<App>,
-    vehicle: i64,
+    vehicle: VehicleId,
     file_id: &str,
     (chat, thread): (i64, Option<i32>),
 ) -> anyhow::Result<Outcome> {
@@ -207,7 +207,7 @@ pub async fn keep(
     store::jobs_enqueue(&mut tx, &ack, now).await?;
     tx.commit().await?;
     app.wake.notify_one();
-    info!(vehicle, sha256 = %kept.sha256, added, "vehicle photo kept");
+    info!(vehicle = vehicle.0, sha256 = %kept.sha256, added, "vehicle photo kept");
     Ok(Outcome::Done)
 }
 
@@ -221,7 +221,7 @@ async fn store_reply(app: &App, chat: i64, thread: Option<i32>, text: &str, now:
 
 /// The confirmation after staff photos were kept: the car and how many photos it has now
 /// (rendered when sent, so an album is counted whole).
-pub async fn ack_text(app: &App, vehicle: i64) -> anyhow::Result<String> {
+pub async fn ack_text(app: &App, vehicle: VehicleId) -> anyhow::Result<String> {
     let mut conn = app.store.pool().acquire().await?;
     let v = store::vehicle_in_tx(&mut conn, vehicle).await?.context("the vehicle is gone")?;
     let total = store::vehicle_photo_count(&mut conn, vehicle).await?;
@@ -243,7 +243,7 @@ pub async fn send(
     tx: &mut store::Conn,
     user: &UserRow,
     lead: &LeadRow,
-    vehicle: i64,
+    vehicle: VehicleId,
     now: i64,
 ) -> Result<Pressed, StoreError> {
     let refused = |e: RuleError| Pressed {
@@ -256,7 +256,7 @@ pub async fn send(
     let Some(v) = store::vehicle_in_tx(tx, vehicle).await? else {
         return Ok(refused(RuleError::NotAttached));
     };
-    let attached = store::lead_vehicles_in_tx(tx, lead.id.0).await?.iter().any(|x| x.id == vehicle);
+    let attached = store::lead_vehicles_in_tx(tx, lead.id).await?.iter().any(|x| x.id == vehicle);
     let album = store::vehicle_photos_in_tx(tx, vehicle).await?;
     let channel = lead.last_channel;
     let (unreachable, last_inbound) = store::reach(tx, lead.customer_id, channel).await?.unwrap_or((true, None));
@@ -322,7 +322,7 @@ pub async fn send(
     let name = vehicle_name(&v);
     let notice = say(app, "sending", minijinja::context! { n, vehicle => &name, who => user.first_name() });
     crate::notices::notice_in_tx(tx, lead.id, lead.customer_id, &notice, None, now).await?;
-    info!(lead = lead.id.0, vehicle, photos = n, %channel, "vehicle photos queued for the customer");
+    info!(lead = lead.id.0, vehicle = vehicle.0, photos = n, %channel, "vehicle photos queued for the customer");
     Ok(Pressed { answer: say(app, "sending_answer", minijinja::context! { n }), refused: false })
 }
 

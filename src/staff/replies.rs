@@ -50,7 +50,7 @@ pub async fn staff_reply(
     (chat, thread): (i64, Option<i32>),
     text: Option<String>,
     keyboard: Option<Keyboard>,
-    photos_of: Option<i64>,
+    photos_of: Option<crate::domain::VehicleId>,
 ) -> anyhow::Result<Outcome> {
     let text = match photos_of {
         Some(vehicle) => super::photos::ack_text(app, vehicle).await?,

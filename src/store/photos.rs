@@ -3,7 +3,7 @@
 //! manager picks; and the bookkeeping around sending them to a customer.
 
 use super::{col, Conn, Result, Store};
-use crate::domain::{LeadId, MediaId, MessageRowId};
+use crate::domain::{LeadId, MediaId, MessageRowId, VehicleId};
 
 /// One of a car's photos, as the senders need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub struct VehiclePhoto {
 /// A kept picture to add to a car's album.
 #[derive(Debug, Clone)]
 pub struct NewVehiclePhoto<'a> {
-    pub vehicle: i64,
+    pub vehicle: VehicleId,
     pub file_path: &'a str,
     pub sha256: &'a str,
     pub size: i64,
@@ -41,7 +41,7 @@ pub async fn add_vehicle_photo(conn: &mut Conn, p: &NewVehiclePhoto<'_>, now: i6
     .bind(p.size)
     .bind(p.name)
     .bind(p.mime)
-    .bind(p.vehicle)
+    .bind(p.vehicle.0)
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
@@ -49,12 +49,12 @@ pub async fn add_vehicle_photo(conn: &mut Conn, p: &NewVehiclePhoto<'_>, now: i6
 }
 
 /// The car's photos in the order they were added.
-pub async fn vehicle_photos_in_tx(conn: &mut Conn, vehicle: i64) -> Result<Vec<VehiclePhoto>> {
+pub async fn vehicle_photos_in_tx(conn: &mut Conn, vehicle: VehicleId) -> Result<Vec<VehiclePhoto>> {
     let rows = sqlx::query(
         "SELECT id, file_path, original_name, mime FROM media
          WHERE vehicle_id = $1 AND status = 'ready' AND file_path IS NOT NULL ORDER BY id",
     )
-    .bind(vehicle)
+    .bind(vehicle.0)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -70,9 +70,9 @@ pub async fn vehicle_photos_in_tx(conn: &mut Conn, vehicle: i64) -> Result<Vec<V
 }
 
 /// How many photos a car has.
-pub async fn vehicle_photo_count(conn: &mut Conn, vehicle: i64) -> Result<i64> {
+pub async fn vehicle_photo_count(conn: &mut Conn, vehicle: VehicleId) -> Result<i64> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM media WHERE vehicle_id = $1 AND status = 'ready'")
-        .bind(vehicle)
+        .bind(vehicle.0)
         .fetch_one(&mut *conn)
         .await?;
     col(&row, "n")
@@ -121,13 +121,13 @@ pub async fn files_shown_as(conn: &mut Conn, lead: LeadId, staff_message_id: i32
 }
 
 /// Remember that a staff album goes to this car.
-pub async fn set_staff_album(conn: &mut Conn, media_group_id: &str, vehicle: i64, now: i64) -> Result<()> {
+pub async fn set_staff_album(conn: &mut Conn, media_group_id: &str, vehicle: VehicleId, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO staff_albums (media_group_id, vehicle_id, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (media_group_id) DO UPDATE SET vehicle_id = excluded.vehicle_id",
     )
     .bind(media_group_id)
-    .bind(vehicle)
+    .bind(vehicle.0)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -135,12 +135,12 @@ pub async fn set_staff_album(conn: &mut Conn, media_group_id: &str, vehicle: i64
 }
 
 /// The car a staff album goes to, if its captioned picture named one.
-pub async fn staff_album_vehicle(conn: &mut Conn, media_group_id: &str) -> Result<Option<i64>> {
+pub async fn staff_album_vehicle(conn: &mut Conn, media_group_id: &str) -> Result<Option<VehicleId>> {
     let row = sqlx::query("SELECT vehicle_id FROM staff_albums WHERE media_group_id = $1")
         .bind(media_group_id)
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|r| col(&r, "vehicle_id")).transpose()
+    row.map(|r| col(&r, "vehicle_id").map(VehicleId)).transpose()
 }
 
 /// Whether any of these files is already waiting to be delivered to the lead's customer
@@ -169,7 +169,7 @@ pub async fn set_message_media(conn: &mut Conn, message: MessageRowId, media: Me
 
 impl Store {
     /// A car's photos, outside a transaction.
-    pub async fn vehicle_photos(&self, vehicle: i64) -> Result<Vec<VehiclePhoto>> {
+    pub async fn vehicle_photos(&self, vehicle: VehicleId) -> Result<Vec<VehiclePhoto>> {
         let mut conn = self.pool().acquire().await?;
         vehicle_photos_in_tx(&mut conn, vehicle).await
     }

@@ -3,6 +3,7 @@
 
 use super::{col, Conn, Result, Store, StoreError};
 use crate::domain::vehicle::{DataVersion, ErpVersion, VehicleStatus};
+use crate::domain::{LeadId, VehicleId};
 use serde::Serialize;
 
 /// A vehicle as an import or the ERP describes it.
@@ -27,7 +28,7 @@ pub struct VehicleInput {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VehicleRow {
-    pub id: i64,
+    pub id: VehicleId,
     pub vin: Option<String>,
     pub vin_check_ok: bool,
     pub stock_number: Option<String>,
@@ -47,8 +48,8 @@ pub struct VehicleRow {
 /// Whether an upsert made a new row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upserted {
-    Created(i64),
-    Updated(i64),
+    Created(VehicleId),
+    Updated(VehicleId),
 }
 
 /// The stored vehicle an input means: by VIN, else by ERP reference (only if that car has no
@@ -58,12 +59,12 @@ pub async fn find_vehicle(
     conn: &mut Conn,
     vin: Option<&str>,
     erp_id: Option<&str>,
-) -> Result<Option<(i64, ErpVersion)>> {
-    let version = |r: &sqlx::any::AnyRow| -> Result<(i64, ErpVersion)> {
+) -> Result<Option<(VehicleId, ErpVersion)>> {
+    let version = |r: &sqlx::any::AnyRow| -> Result<(VehicleId, ErpVersion)> {
         let ordered: Option<i64> = col(r, "data_version")?;
         let opaque: Option<String> = col(r, "data_version_text")?;
         let data_version = opaque.map(DataVersion::Opaque).or(ordered.map(DataVersion::Ordered));
-        Ok((col(r, "id")?, ErpVersion { data_version, sent_at: col(r, "erp_sent_at")? }))
+        Ok((VehicleId(col(r, "id")?), ErpVersion { data_version, sent_at: col(r, "erp_sent_at")? }))
     };
     if let Some(vin) = vin {
         let row = sqlx::query("SELECT id, data_version, data_version_text, erp_sent_at FROM vehicles WHERE vin = $1")
@@ -133,7 +134,7 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .bind(status)
             .bind(v.erp_id.clone())
             .bind(now)
-            .bind(id)
+            .bind(id.0)
             .bind(ordered)
             .bind(v.erp.sent_at)
             .bind(last(v.vin.as_deref(), 4))
@@ -174,7 +175,7 @@ pub async fn upsert_vehicle(conn: &mut Conn, v: &VehicleInput, now: i64) -> Resu
             .fetch_one(&mut *conn)
             .await
             .map_err(super::conflict)?;
-            Ok(Upserted::Created(col(&row, "id")?))
+            Ok(Upserted::Created(VehicleId(col(&row, "id")?)))
         }
     }
 }
@@ -201,7 +202,7 @@ const VEHICLE_SELECT: &str = "SELECT id, vin, vin_check_ok, stock_number, make, 
 fn vehicle_from(r: &sqlx::any::AnyRow) -> Result<VehicleRow> {
     let status: String = col(r, "status")?;
     Ok(VehicleRow {
-        id: col(r, "id")?,
+        id: VehicleId(col(r, "id")?),
         vin: col(r, "vin")?,
         vin_check_ok: col::<i64>(r, "vin_check_ok")? == 1,
         stock_number: col(r, "stock_number")?,
@@ -358,27 +359,27 @@ pub async fn set_erp_event_outcome(conn: &mut Conn, event_id: &str, outcome: &st
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttachedVehicle {
     pub vehicle: VehicleRow,
-    pub other_leads: Vec<i64>,
+    pub other_leads: Vec<LeadId>,
     /// How many photos the car has.
     pub photos: i64,
 }
 
-pub async fn vehicle_in_tx(conn: &mut Conn, id: i64) -> Result<Option<VehicleRow>> {
-    let row = sqlx::query(&format!("{VEHICLE_SELECT} WHERE id = $1")).bind(id).fetch_optional(&mut *conn).await?;
+pub async fn vehicle_in_tx(conn: &mut Conn, id: VehicleId) -> Result<Option<VehicleRow>> {
+    let row = sqlx::query(&format!("{VEHICLE_SELECT} WHERE id = $1")).bind(id.0).fetch_optional(&mut *conn).await?;
     row.as_ref().map(vehicle_from).transpose()
 }
 
 /// The open leads other than `lead` that hold this vehicle.
-pub async fn other_open_leads_holding(conn: &mut Conn, vehicle: i64, lead: i64) -> Result<Vec<i64>> {
+pub async fn other_open_leads_holding(conn: &mut Conn, vehicle: VehicleId, lead: LeadId) -> Result<Vec<LeadId>> {
     let rows = sqlx::query(
         "SELECT lv.lead_id FROM lead_vehicles lv JOIN leads l ON l.id = lv.lead_id
          WHERE lv.vehicle_id = $1 AND lv.lead_id <> $2 AND l.is_open = 1 ORDER BY lv.lead_id",
     )
-    .bind(vehicle)
-    .bind(lead)
+    .bind(vehicle.0)
+    .bind(lead.0)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(|r| col(r, "lead_id")).collect()
+    rows.iter().map(|r| col(r, "lead_id").map(LeadId)).collect()
 }
 
 fn describe(v: &VehicleRow) -> String {
@@ -400,7 +401,7 @@ pub async fn set_vehicle_link(
              ON CONFLICT DO NOTHING RETURNING lead_id",
         )
         .bind(lead)
-        .bind(vehicle.id)
+        .bind(vehicle.id.0)
         .bind(now)
         .fetch_optional(&mut *conn)
         .await?
@@ -408,7 +409,7 @@ pub async fn set_vehicle_link(
     } else {
         sqlx::query("DELETE FROM lead_vehicles WHERE lead_id = $1 AND vehicle_id = $2 RETURNING lead_id")
             .bind(lead)
-            .bind(vehicle.id)
+            .bind(vehicle.id.0)
             .fetch_optional(&mut *conn)
             .await?
             .is_some()
@@ -432,12 +433,12 @@ pub async fn set_vehicle_link(
 impl Store {
     /// A lead's vehicles, in the order they were attached, each with the other open leads
     /// that hold it.
-    pub async fn lead_vehicles(&self, lead: i64) -> Result<Vec<AttachedVehicle>> {
+    pub async fn lead_vehicles(&self, lead: LeadId) -> Result<Vec<AttachedVehicle>> {
         let sql = format!(
             "{VEHICLE_SELECT} JOIN lead_vehicles lv ON lv.vehicle_id = vehicles.id WHERE lv.lead_id = $1
              ORDER BY lv.created_at, vehicles.id"
         );
-        let rows = sqlx::query(&sql).bind(lead).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&sql).bind(lead.0).fetch_all(self.pool()).await?;
         let mut conn = self.pool().acquire().await?;
         let mut out = Vec::new();
         for r in &rows {
@@ -451,34 +452,34 @@ impl Store {
 }
 
 /// The vehicles attached to a lead (inside a transaction).
-pub async fn lead_vehicles_in_tx(conn: &mut Conn, lead: i64) -> Result<Vec<VehicleRow>> {
+pub async fn lead_vehicles_in_tx(conn: &mut Conn, lead: LeadId) -> Result<Vec<VehicleRow>> {
     let rows = sqlx::query(&format!(
         "{VEHICLE_SELECT} JOIN lead_vehicles lv ON lv.vehicle_id = vehicles.id WHERE lv.lead_id = $1 ORDER BY vehicles.id"
     ))
-    .bind(lead)
+    .bind(lead.0)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(vehicle_from).collect()
 }
 
 /// Whether another open lead in `prepayment` holds this vehicle (its reservation).
-pub async fn reserved_by_other_lead(conn: &mut Conn, vehicle: i64, lead: i64) -> Result<bool> {
+pub async fn reserved_by_other_lead(conn: &mut Conn, vehicle: VehicleId, lead: LeadId) -> Result<bool> {
     let row = sqlx::query(
         "SELECT 1 AS one FROM lead_vehicles lv JOIN leads l ON l.id = lv.lead_id
          WHERE lv.vehicle_id = $1 AND lv.lead_id <> $2 AND l.is_open = 1 AND l.stage = 'prepayment' LIMIT 1",
     )
-    .bind(vehicle)
-    .bind(lead)
+    .bind(vehicle.0)
+    .bind(lead.0)
     .fetch_optional(&mut *conn)
     .await?;
     Ok(row.is_some())
 }
 
-pub async fn set_vehicle_status(conn: &mut Conn, vehicle: i64, status: VehicleStatus, now: i64) -> Result<()> {
+pub async fn set_vehicle_status(conn: &mut Conn, vehicle: VehicleId, status: VehicleStatus, now: i64) -> Result<()> {
     sqlx::query("UPDATE vehicles SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(status.as_str())
         .bind(now)
-        .bind(vehicle)
+        .bind(vehicle.0)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -494,12 +495,12 @@ pub struct Holder {
 
 impl Store {
     /// Every lead (open or closed) that holds this vehicle, newest first.
-    pub async fn vehicle_holders(&self, vehicle: i64) -> Result<Vec<Holder>> {
+    pub async fn vehicle_holders(&self, vehicle: VehicleId) -> Result<Vec<Holder>> {
         let rows = sqlx::query(
             "SELECT l.id, c.name, l.stage FROM lead_vehicles lv JOIN leads l ON l.id = lv.lead_id
              JOIN customers c ON c.id = l.customer_id WHERE lv.vehicle_id = $1 ORDER BY l.id DESC",
         )
-        .bind(vehicle)
+        .bind(vehicle.0)
         .fetch_all(self.pool())
         .await?;
         rows.iter()

@@ -212,7 +212,7 @@ pub async fn push(
     let Some(lead) = app.store.lead(crate::domain::LeadId(lead_id)).await? else {
         return Ok(Outcome::Park(format!("lead #{lead_id} is gone")));
     };
-    let vehicles = app.store.lead_vehicles(lead_id).await?;
+    let vehicles = app.store.lead_vehicles(lead.id).await?;
     let iso = |ms: i64| {
         use chrono::TimeZone;
         app.config.timezone.timestamp_millis_opt(ms).single().map(|t| t.to_rfc3339()).unwrap_or_default()

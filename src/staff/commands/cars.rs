@@ -46,7 +46,7 @@ pub async fn find(c: &mut Ctx<'_>, args: &str) -> Result<Option<String>, StoreEr
     let mut cars = Vec::new();
     let mut keyboard: Keyboard = Vec::new();
     for (i, v) in found.into_iter().enumerate() {
-        let others = store::other_open_leads_holding(c.tx, v.id, l.0).await?;
+        let others = store::other_open_leads_holding(c.tx, v.id, l).await?;
         let label = format!("{} {}. {} {}", app.templates.label("button", "attach", "📎"), i + 1, v.make, v.model);
         keyboard.push(vec![(label, CardAction::Attach(l, v.id).encode())]);
         cars.push(crate::staff::card::vehicle_view(&store::AttachedVehicle {
