@@ -455,7 +455,7 @@ impl Store {
         .bind(name)
         .bind(serde_json::to_string(files).expect("a map of strings serialises"))
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.write().await?)
         .await?;
         col(&r, "id")
     }
@@ -466,7 +466,7 @@ impl Store {
             "UPDATE flow_uploads SET activated = 0 WHERE id = $1 AND activated IS NULL RETURNING file_name, files",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.write().await?)
         .await?;
         let Some(r) = r else { return Ok(None) };
         let files: String = col(&r, "files")?;
@@ -479,7 +479,7 @@ impl Store {
         sqlx::query("UPDATE flow_uploads SET activated = $2 WHERE id = $1")
             .bind(id)
             .bind(version)
-            .execute(&self.pool)
+            .execute(&mut *self.write().await?)
             .await?;
         Ok(())
     }

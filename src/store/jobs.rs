@@ -204,7 +204,7 @@ pub struct Released {
     pub put_back: Vec<JobRow>,
 }
 
-async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64, max_attempts: i64) -> Result<Released> {
+async fn release(conn: &mut Conn, cond: &str, now: i64, max_attempts: i64) -> Result<Released> {
     let parked = sqlx::query(&format!(
         "UPDATE jobs SET status = 'parked', locked_until = NULL, updated_at = $1,
              last_error = 'its worker stopped before it finished, ' || attempts || ' times (a crash, a panic or a hang)'
@@ -213,7 +213,7 @@ async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64, max_attempts: i64) 
     ))
     .bind(now)
     .bind(max_attempts)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let parked = parked.iter().map(job_from).collect::<Result<Vec<_>>>()?;
     for _ in 0..5 {
@@ -222,14 +222,14 @@ async fn release(pool: &sqlx::AnyPool, cond: &str, now: i64, max_attempts: i64) 
                 (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending')"
         ))
         .bind(now)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
         match sqlx::query(&format!(
             "UPDATE jobs SET status = 'pending', locked_until = NULL, updated_at = $1 WHERE status = 'running' AND {cond}
              RETURNING {JOB_COLS}"
         ))
         .bind(now)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await
         .map_err(super::conflict)
         {
@@ -263,7 +263,7 @@ impl Store {
     /// Release claims whose lease has run out (their worker died or hung); returns the
     /// jobs parked because they had no attempts left.
     pub async fn release_expired_jobs(&self, now: i64, max_attempts: i64) -> Result<Released> {
-        release(&self.pool, "locked_until < $1", now, max_attempts).await
+        release(&mut *self.write().await?, "locked_until < $1", now, max_attempts).await
     }
 
     /// Claim without releasing expired leases first (the worker loop releases them on its
@@ -300,7 +300,7 @@ impl Store {
 
     /// Done: the row goes away.
     pub async fn finish_job(&self, id: JobId) -> Result<()> {
-        sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id.0).execute(&mut *self.write().await?).await?;
         Ok(())
     }
 
@@ -313,7 +313,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(id.0);
             }
-            q.execute(&self.pool).await?;
+            q.execute(&mut *self.write().await?).await?;
         }
         Ok(())
     }
@@ -332,7 +332,7 @@ impl Store {
         let covered = "DELETE FROM jobs WHERE id = $1 AND dedupe_key IS NOT NULL AND EXISTS
             (SELECT 1 FROM jobs o WHERE o.dedupe_key = jobs.dedupe_key AND o.status = 'pending' AND o.id <> $1)";
         for _ in 0..5 {
-            if sqlx::query(covered).bind(id.0).execute(&self.pool).await?.rows_affected() > 0 {
+            if sqlx::query(covered).bind(id.0).execute(&mut *self.write().await?).await?.rows_affected() > 0 {
                 return Ok(());
             }
             let give_back = if count_attempt { 0 } else { 1 };
@@ -346,7 +346,7 @@ impl Store {
             .bind(error)
             .bind(now)
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *self.write().await?)
             .await
             .map_err(super::conflict);
             match res {
@@ -373,7 +373,7 @@ impl Store {
             for (id, _) in chunk {
                 q = q.bind(id.0);
             }
-            q.execute(&self.pool).await?;
+            q.execute(&mut *self.write().await?).await?;
             let n = chunk.len();
             let cases = (0..n).map(|i| format!("WHEN ${} THEN ${}", 2 + i, 2 + n + i)).collect::<Vec<_>>().join(" ");
             let sql = format!(
@@ -388,7 +388,9 @@ impl Store {
             for (_, at) in chunk {
                 q = q.bind((*at).max(now));
             }
-            match q.execute(&self.pool).await.map_err(super::conflict) {
+            // Bound first, so the gate is let go before a conflict is handled one by one.
+            let res = q.execute(&mut *self.write().await?).await.map_err(super::conflict);
+            match res {
                 Ok(_) => {}
                 Err(StoreError::Conflict(_)) => {
                     for (id, at) in chunk {
@@ -409,7 +411,7 @@ impl Store {
         .bind(error)
         .bind(now)
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }
@@ -417,7 +419,7 @@ impl Store {
     /// On start-up of a single SQLite instance every running job belongs to a dead
     /// process: release them at once instead of waiting for their leases.
     pub async fn release_all_running_jobs(&self, now: i64, max_attempts: i64) -> Result<Released> {
-        release(&self.pool, "$1 = $1", now, max_attempts).await
+        release(&mut *self.write().await?, "$1 = $1", now, max_attempts).await
     }
 
     pub async fn parked_jobs(&self) -> Result<Vec<JobRow>> {

@@ -351,7 +351,7 @@ impl Store {
         .bind(thread.map(i64::from))
         .bind(now)
         .bind(lead.0)
-        .execute(&self.pool)
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }
@@ -366,7 +366,7 @@ impl Store {
         thread: i32,
         now: i64,
     ) -> Result<bool> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.write().await?;
         set_lead_topic_if(&mut conn, lead, expected, chat, thread, now).await
     }
 
@@ -378,7 +378,7 @@ impl Store {
         .bind(i64::from(closed))
         .bind(chat)
         .bind(thread as i64)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.write().await?)
         .await?;
         row.map(|r| col(&r, "id").map(LeadId)).transpose()
     }
@@ -395,7 +395,7 @@ impl Store {
         .bind(version)
         .bind(preview)
         .bind(lead.0)
-        .execute(&self.pool)
+        .execute(&mut *self.write().await?)
         .await?;
         Ok(())
     }

@@ -222,7 +222,7 @@ impl Store {
             for (id, m) in chunk {
                 q = q.bind(id.0).bind(*m as i64);
             }
-            q.execute(&self.pool).await?;
+            q.execute(&mut *self.write().await?).await?;
         }
         Ok(())
     }
@@ -247,7 +247,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(id.0);
             }
-            q.execute(&self.pool).await?;
+            q.execute(&mut *self.write().await?).await?;
         }
         Ok(())
     }

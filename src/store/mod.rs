@@ -38,8 +38,72 @@ use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub use sqlx::AnyConnection as Conn;
+
+/// A write transaction. On SQLite it also holds the store's write gate (see [`Store`]),
+/// released when it is committed, rolled back or dropped.
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _gate: Option<Gate>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        let Tx { tx, _gate } = self;
+        Ok(tx.commit().await?)
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        let Tx { tx, _gate } = self;
+        Ok(tx.rollback().await?)
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+}
+
+/// A pooled connection for one writing statement outside a transaction; on SQLite it
+/// holds the write gate while it lives.
+pub(crate) struct WriteConn {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    _gate: Option<Gate>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+/// The SQLite write gate, held; it remembers who holds it, for the log when a writer
+/// waits too long.
+struct Gate {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// Where a writer took the gate from (`file:line`).
+type Holder = std::sync::Arc<std::sync::Mutex<&'static std::panic::Location<'static>>>;
+
+/// How long a writer waits for SQLite's write gate before it gives up (as long as the
+/// busy timeout it stands in front of).
+const GATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which database engine the URL chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +139,20 @@ pub(crate) fn conflict(e: sqlx::Error) -> StoreError {
     StoreError::Other(e)
 }
 
+/// The database. SQLite allows one writer at a time, and a writer that finds the file locked
+/// sleeps in SQLite's busy handler, in steps of up to 100 ms, and so starts late. On SQLite
+/// every write (a transaction from [`Store::begin`], a single writing statement through
+/// `Store::write`) first takes an in-process gate: writers wait their turn in order and
+/// start the moment the one before them is done. Readers never wait for it (WAL). A writer
+/// that waits more than ten seconds gets an error, and the log names where the holder took
+/// the gate. Two rules keep it from waiting on itself: a `WriteConn` lives for one
+/// statement (bind the result before matching on it), and nothing that holds a [`Tx`]
+/// calls a `Store` method that writes (use the `&mut Conn` functions inside it).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    gate: Option<(std::sync::Arc<tokio::sync::Mutex<()>>, Holder)>,
 }
 
 impl Store {
@@ -123,7 +197,40 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, engine })
+        let gate = (engine == Engine::Sqlite).then(|| {
+            (std::sync::Arc::new(tokio::sync::Mutex::new(())), Holder::new(std::panic::Location::caller().into()))
+        });
+        Ok(Store { pool, engine, gate })
+    }
+
+    /// Take the write gate (SQLite only), for the writer at `at`.
+    async fn gate(&self, at: &'static std::panic::Location<'static>) -> Result<Option<Gate>> {
+        let Some((gate, holder)) = &self.gate else { return Ok(None) };
+        let guard = match gate.clone().try_lock_owned() {
+            Ok(g) => g,
+            Err(_) => match tokio::time::timeout(GATE_TIMEOUT, gate.clone().lock_owned()).await {
+                Ok(g) => g,
+                Err(_) => {
+                    let holder = holder.lock().map(|h| h.to_string()).unwrap_or_default();
+                    tracing::error!(writer = %at, holder = %holder, "waited too long for the database's write gate");
+                    return Err(StoreError::Other(sqlx::Error::PoolTimedOut));
+                }
+            },
+        };
+        if let Ok(mut h) = holder.lock() {
+            *h = at;
+        }
+        Ok(Some(Gate { _guard: guard }))
+    }
+
+    /// A connection for one writing statement outside a transaction.
+    #[track_caller]
+    pub(crate) fn write(&self) -> impl std::future::Future<Output = Result<WriteConn>> + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            let gate = self.gate(at).await?;
+            Ok(WriteConn { conn: self.pool.acquire().await?, _gate: gate })
+        }
     }
 
     pub fn engine(&self) -> Engine {
@@ -143,14 +250,19 @@ impl Store {
         Ok(())
     }
 
-    /// Start a write transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of failing
-    /// when a read lock cannot be upgraded.
-    pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.pool.begin().await?,
-        })
+    /// Start a write transaction. On SQLite it takes the write gate, then the write lock
+    /// at once (`BEGIN IMMEDIATE`), so a read lock never has to be upgraded.
+    #[track_caller]
+    pub fn begin(&self) -> impl std::future::Future<Output = Result<Tx>> + '_ {
+        let at = std::panic::Location::caller();
+        async move {
+            let gate = self.gate(at).await?;
+            let tx = match self.engine {
+                Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                Engine::Postgres => self.pool.begin().await?,
+            };
+            Ok(Tx { tx, _gate: gate })
+        }
     }
 
     /// A cheap liveness check.

@@ -84,7 +84,7 @@ impl Store {
         sqlx::query("UPDATE failed_updates SET replayed_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.write().await?)
             .await?;
         Ok(())
     }

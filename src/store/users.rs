@@ -59,7 +59,7 @@ impl Store {
             .bind(role.as_str())
             .bind(staff_chat_id)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.write().await?)
             .await?;
         Ok((user_from(&row)?, existing.is_none()))
     }
@@ -93,7 +93,7 @@ impl Store {
         .bind(i64::from(active))
         .bind(now)
         .bind(telegram_id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.write().await?)
         .await?;
         row.as_ref().map(user_from).transpose()?.ok_or(StoreError::NotFound)
     }
