@@ -48,7 +48,8 @@ pub struct FlowLead {
     pub waiting: Option<(i64, String, String, u8)>,
     pub last_message_id: i64,
     pub starts: BTreeMap<String, i64>,
-    /// The lead's first incoming message (new-lead detection).
+    /// The lead's first incoming message, when it is among the messages read with it (no
+    /// cursor yet): new-lead detection.
     pub first_incoming: Option<i64>,
 }
 
@@ -91,8 +92,7 @@ pub async fn flow_inputs(conn: &mut Conn, leads: &[LeadId]) -> Result<(Vec<FlowL
     let sql = format!(
         "SELECT l.id, l.customer_id, c.name, c.language, c.do_not_contact, l.stage, l.is_open, l.automation,
                 l.last_channel, l.intent, l.vehicle_interest, l.budget, l.notes, l.last_staff_at, l.last_message_at,
-                f.version_id, f.flow, f.step, f.misses, f.last_message_id, f.starts,
-                (SELECT MIN(m.id) FROM messages m WHERE m.lead_id = l.id AND m.direction = 'incoming') AS first_incoming
+                f.version_id, f.flow, f.step, f.misses, f.last_message_id, f.starts
          FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN lead_flows f ON f.lead_id = l.id
          WHERE l.id IN ({})",
         params(0, leads.len())
@@ -138,12 +138,15 @@ pub async fn flow_inputs(conn: &mut Conn, leads: &[LeadId]) -> Result<(Vec<FlowL
             waiting,
             last_message_id: col::<Option<i64>>(&r, "last_message_id")?.unwrap_or(0),
             starts: starts.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
-            first_incoming: col(&r, "first_incoming")?,
+            first_incoming: None,
         });
     }
     let sql = format!(
-        "SELECT m.id, m.lead_id, m.kind, m.body, m.extra, m.sent_at FROM messages m LEFT JOIN lead_flows f ON f.lead_id = m.lead_id
-         WHERE m.lead_id IN ({}) AND m.direction = 'incoming' AND m.id > COALESCE(f.last_message_id, 0)
+        // Every direction is read and the customer's kept below: with `direction` in the
+        // WHERE, PostgreSQL may scan the whole inbound-dedupe index for each lead.
+        "SELECT m.id, m.lead_id, m.kind, m.body, m.extra, m.sent_at, m.direction FROM messages m
+         LEFT JOIN lead_flows f ON f.lead_id = m.lead_id
+         WHERE m.lead_id IN ({}) AND m.id > COALESCE(f.last_message_id, 0)
          ORDER BY m.id",
         params(0, leads.len())
     );
@@ -153,6 +156,9 @@ pub async fn flow_inputs(conn: &mut Conn, leads: &[LeadId]) -> Result<(Vec<FlowL
     }
     let mut msgs = Vec::new();
     for r in q.fetch_all(&mut *conn).await? {
+        if col::<String>(&r, "direction")? != "incoming" {
+            continue;
+        }
         let kind: String = col(&r, "kind")?;
         let extra: Option<String> = col(&r, "extra")?;
         let button = extra
@@ -166,6 +172,13 @@ pub async fn flow_inputs(conn: &mut Conn, leads: &[LeadId]) -> Result<(Vec<FlowL
             button,
             sent_at: col(&r, "sent_at")?,
         });
+    }
+    // The lead's first incoming message, without a per-lead subquery (whose plan a
+    // PostgreSQL with fresh statistics gets badly wrong): a lead whose cursor is still 0 has
+    // had every incoming message read just now, oldest first, so its first is the first
+    // here; a lead with a cursor has had its first message looked at already.
+    for lead in out.iter_mut().filter(|l| l.last_message_id == 0) {
+        lead.first_incoming = msgs.iter().find(|m| m.lead == lead.lead).map(|m| m.id.0);
     }
     Ok((out, msgs))
 }
