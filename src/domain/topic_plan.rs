@@ -110,7 +110,8 @@ pub fn plan(f: &Facts) -> Plan {
         _ => Post::Now,
     };
     let preview = match f.newest_pending {
-        _ if !f.preview_behind => Preview::Current,
+        // Sending or editing the card renders its "last message" line too.
+        _ if !f.preview_behind || card => Preview::Current,
         Some(t) if f.pending > 0 && t + PREVIEW_QUIET_MS > f.now => Preview::AfterQuiet(t + PREVIEW_QUIET_MS),
         _ => Preview::Refresh,
     };
@@ -244,6 +245,14 @@ mod tests {
         // Not behind: nothing, even with messages waiting.
         let f = Facts { preview_behind: false, ..waiting(settled(), 0, false) };
         assert_eq!(plan(&f).preview, Preview::Current);
+        // A card being sent or edited carries the line: no second edit for it.
+        for f in [
+            Facts { card_posted: false, ..waiting(settled(), 0, true) },
+            Facts { card_behind: true, preview_behind: true, ..settled() },
+        ] {
+            assert!(plan(&f).card);
+            assert_eq!(plan(&f).preview, Preview::Current, "{f:?}");
+        }
     }
 
     #[test]
@@ -304,7 +313,7 @@ mod tests {
                                         if let Preview::AfterQuiet(t) = p.preview {
                                             assert!(t > NOW && preview_behind && pending > 0);
                                         }
-                                        assert_eq!(p.preview == Preview::Current, !preview_behind);
+                                        assert_eq!(p.preview == Preview::Current, !preview_behind || p.card);
                                         assert_eq!(p.is_only_posting(), ready && !p.card && p.post == Post::Now,);
                                     }
                                 }
