@@ -157,7 +157,7 @@ async fn store_requests(w: &Writer, reqs: &[Request], now: i64) -> Result<(), St
     let items: Vec<store::BatchItem> =
         reqs.iter().flat_map(|r| r.items.iter()).map(|m| store::BatchItem { update_id: None, inbound: m }).collect();
     let started = std::time::Instant::now();
-    let mut tx = w.store.begin().await?;
+    let mut tx = w.store.begin_inbound().await?;
     store_batch(&mut tx, "", &items, now, &w.holds, w.flows).await?;
     tx.commit().await?;
     tracing::debug!(messages = items.len(), took = ?started.elapsed(), "inbox batch committed");

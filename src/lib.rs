@@ -2,7 +2,7 @@
 //!
 //! A guided tour, from the inside out (ARCHITECTURE.md, "Layers", says who may import whom):
 //! - [`domain`] holds the rules (stages and their effects, roles, callback data, message
-//!   merging, text limits) with no IO.
+//!   merging, text limits, what a lead's topic needs next) with no IO.
 //! - [`store`] is the only place with SQL: one code path for SQLite and PostgreSQL.
 //! - [`clock`], [`config`], [`templates`] and [`supervise`] (watched tasks) are the basics.
 //! - [`channels`] turns each messenger's wire format into [`domain::message::Inbound`] and

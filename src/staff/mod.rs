@@ -48,7 +48,7 @@ pub async fn process_update(
     match resolve_private(incoming, customers, staff, &staff_ids) {
         Incoming::Customer(mut inbound) => {
             crate::ingest::prepare(&mut inbound, now);
-            let mut tx = app.store.begin().await?;
+            let mut tx = app.store.begin_inbound().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
             let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
                 .await?;
@@ -70,7 +70,7 @@ pub async fn process_update(
         Incoming::CustomerButton(mut inbound, callback) => {
             crate::ingest::prepare(&mut inbound, now);
             // Stored like a typed answer; the press is answered by the customer's bot.
-            let mut tx = app.store.begin().await?;
+            let mut tx = app.store.begin_inbound().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
             let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
                 .await?;
@@ -211,7 +211,7 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
     let now = app.clock.now_ms();
     let items: Vec<store::BatchItem> =
         run.iter().map(|(update_id, m)| store::BatchItem { update_id: Some(*update_id), inbound: m }).collect();
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store.begin_inbound().await?;
     let stored =
         crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds, app.flows.enabled()).await?;
     tx.commit().await?;

@@ -7,6 +7,7 @@
 
 mod batch;
 mod flows;
+mod gate;
 mod jobs;
 mod kv;
 mod leads;
@@ -44,7 +45,7 @@ pub use sqlx::AnyConnection as Conn;
 /// released when it is committed, rolled back or dropped.
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
-    _gate: Option<Gate>,
+    _gate: Option<gate::Held>,
 }
 
 impl Tx {
@@ -76,7 +77,7 @@ impl std::ops::DerefMut for Tx {
 /// holds the write gate while it lives.
 pub(crate) struct WriteConn {
     conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    _gate: Option<Gate>,
+    _gate: Option<gate::Held>,
 }
 
 impl std::ops::Deref for WriteConn {
@@ -91,15 +92,6 @@ impl std::ops::DerefMut for WriteConn {
         &mut self.conn
     }
 }
-
-/// The SQLite write gate, held; it remembers who holds it, for the log when a writer
-/// waits too long.
-struct Gate {
-    _guard: tokio::sync::OwnedMutexGuard<()>,
-}
-
-/// Where a writer took the gate from (`file:line`).
-type Holder = std::sync::Arc<std::sync::Mutex<&'static std::panic::Location<'static>>>;
 
 /// How long a writer waits for SQLite's write gate before it gives up (as long as the
 /// busy timeout it stands in front of).
@@ -152,7 +144,7 @@ pub(crate) fn conflict(e: sqlx::Error) -> StoreError {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
-    gate: Option<(std::sync::Arc<tokio::sync::Mutex<()>>, Holder)>,
+    gate: Option<gate::Gate>,
 }
 
 impl Store {
@@ -197,30 +189,21 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let gate = (engine == Engine::Sqlite).then(|| {
-            (std::sync::Arc::new(tokio::sync::Mutex::new(())), Holder::new(std::panic::Location::caller().into()))
-        });
+        let gate = (engine == Engine::Sqlite).then(gate::Gate::default);
         Ok(Store { pool, engine, gate })
     }
 
     /// Take the write gate (SQLite only), for the writer at `at`.
-    async fn gate(&self, at: &'static std::panic::Location<'static>) -> Result<Option<Gate>> {
-        let Some((gate, holder)) = &self.gate else { return Ok(None) };
-        let guard = match gate.clone().try_lock_owned() {
-            Ok(g) => g,
-            Err(_) => match tokio::time::timeout(GATE_TIMEOUT, gate.clone().lock_owned()).await {
-                Ok(g) => g,
-                Err(_) => {
-                    let holder = holder.lock().map(|h| h.to_string()).unwrap_or_default();
-                    tracing::error!(writer = %at, holder = %holder, "waited too long for the database's write gate");
-                    return Err(StoreError::Other(sqlx::Error::PoolTimedOut));
-                }
-            },
-        };
-        if let Ok(mut h) = holder.lock() {
-            *h = at;
+    async fn gate(&self, turn: gate::Turn, at: &'static std::panic::Location<'static>) -> Result<Option<gate::Held>> {
+        let Some(gate) = &self.gate else { return Ok(None) };
+        match gate.take(turn, at, GATE_TIMEOUT).await {
+            Ok(held) => Ok(Some(held)),
+            Err(waited) => {
+                let holder = waited.holder.map(|h| h.to_string()).unwrap_or_default();
+                tracing::error!(writer = %at, holder = %holder, "waited too long for the database's write gate");
+                Err(StoreError::Other(sqlx::Error::PoolTimedOut))
+            }
         }
-        Ok(Some(Gate { _guard: guard }))
     }
 
     /// A connection for one writing statement outside a transaction.
@@ -228,7 +211,7 @@ impl Store {
     pub(crate) fn write(&self) -> impl std::future::Future<Output = Result<WriteConn>> + '_ {
         let at = std::panic::Location::caller();
         async move {
-            let gate = self.gate(at).await?;
+            let gate = self.gate(gate::Turn::Other, at).await?;
             Ok(WriteConn { conn: self.pool.acquire().await?, _gate: gate })
         }
     }
@@ -254,15 +237,23 @@ impl Store {
     /// at once (`BEGIN IMMEDIATE`), so a read lock never has to be upgraded.
     #[track_caller]
     pub fn begin(&self) -> impl std::future::Future<Output = Result<Tx>> + '_ {
-        let at = std::panic::Location::caller();
-        async move {
-            let gate = self.gate(at).await?;
-            let tx = match self.engine {
-                Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                Engine::Postgres => self.pool.begin().await?,
-            };
-            Ok(Tx { tx, _gate: gate })
-        }
+        self.begin_turn(gate::Turn::Other, std::panic::Location::caller())
+    }
+
+    /// A write transaction that stores what a customer just sent: on SQLite it goes through
+    /// the gate before every other writer waiting (the messenger waits for the answer).
+    #[track_caller]
+    pub fn begin_inbound(&self) -> impl std::future::Future<Output = Result<Tx>> + '_ {
+        self.begin_turn(gate::Turn::Inbound, std::panic::Location::caller())
+    }
+
+    async fn begin_turn(&self, turn: gate::Turn, at: &'static std::panic::Location<'static>) -> Result<Tx> {
+        let gate = self.gate(turn, at).await?;
+        let tx = match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx { tx, _gate: gate })
     }
 
     /// A cheap liveness check.

@@ -95,7 +95,7 @@ pub async fn viber_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body
 
 /// Viber (un)subscribed: mark the identity and tell the lead's topic.
 async fn subscription(app: &App, channel: Channel, user: &str, subscribed: bool, now: i64) -> anyhow::Result<()> {
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store.begin_inbound().await?;
     let Some((customer, lead)) = store::set_subscribed(&mut tx, channel, user, subscribed).await? else {
         tx.commit().await?;
         return Ok(()); // someone who never wrote: nothing to say
@@ -118,7 +118,7 @@ async fn receipts(app: &App, channel: Channel, items: &[ReceiptIn]) -> anyhow::R
     if items.is_empty() {
         return Ok(());
     }
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store.begin_inbound().await?;
     let mut unmatched = Vec::new();
     let now = app.clock.now_ms();
     for (id, receipt, error, code, at) in items {
@@ -139,7 +139,7 @@ async fn receipts(app: &App, channel: Channel, items: &[ReceiptIn]) -> anyhow::R
     // A receipt for a send being recorded at this very moment: neither transaction saw
     // the other's row. Now that ours is committed, look again (the send does the same).
     for (id, code) in unmatched {
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store.begin_inbound().await?;
         if let Some(a) = store::apply_waiting_receipts(&mut tx, channel, id).await? {
             if a.receipt == Receipt::Failed {
                 crate::staff::deliver::receipt_failed(app, &mut tx, channel, &a, code).await?;

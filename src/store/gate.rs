@@ -1,0 +1,171 @@
+//! SQLite's write gate: one writer at a time, taken in the process before SQLite's own lock,
+//! so writers wait their turn here (woken the moment the previous one is done) instead of
+//! sleeping in SQLite's busy handler. Inbound messages go first: a writer that stores what a
+//! customer just sent (a webhook, a poll batch) is let in before every job worker already
+//! waiting, because the messenger waits for its answer. Among writers of one kind, first come,
+//! first served. Knows nothing of SQL.
+
+use std::collections::VecDeque;
+use std::panic::Location;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Who may go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Storing inbound messages: ahead of everything else.
+    Inbound,
+    /// Everything else, in order.
+    Other,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    held: bool,
+    /// Where the current holder took the gate (for the log of a writer that waited too long).
+    holder: Option<&'static Location<'static>>,
+    inbound: VecDeque<oneshot::Sender<Held>>,
+    other: VecDeque<oneshot::Sender<Held>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    state: Arc<Mutex<State>>,
+}
+
+/// The gate, held; dropping it lets the next writer in.
+#[derive(Debug)]
+pub struct Held {
+    state: Arc<Mutex<State>>,
+    /// False for one handed to a writer that had given up: dropping it does nothing.
+    armed: bool,
+}
+
+/// A writer waited longer than it may: where the holder took the gate, if known.
+#[derive(Debug)]
+pub struct Waited {
+    pub holder: Option<&'static Location<'static>>,
+}
+
+impl Gate {
+    /// Take the gate for the writer at `at`, waiting at most `limit`.
+    pub async fn take(&self, turn: Turn, at: &'static Location<'static>, limit: Duration) -> Result<Held, Waited> {
+        let rx = {
+            let mut s = self.state.lock().expect("the gate's lock is never poisoned");
+            if !s.held {
+                s.held = true;
+                s.holder = Some(at);
+                return Ok(Held { state: self.state.clone(), armed: true });
+            }
+            let (tx, rx) = oneshot::channel();
+            match turn {
+                Turn::Inbound => s.inbound.push_back(tx),
+                Turn::Other => s.other.push_back(tx),
+            }
+            rx
+        };
+        match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(held)) => {
+                if let Ok(mut s) = self.state.lock() {
+                    s.holder = Some(at);
+                }
+                Ok(held)
+            }
+            // Timed out (the queued sender stays behind: a release skips it, as its
+            // receiver is gone), or the gate was dropped.
+            _ => Err(Waited { holder: self.state.lock().ok().and_then(|s| s.holder) }),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut s = match self.state.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        // Hand the gate straight to the next writer still waiting, inbound first.
+        loop {
+            let Some(next) = s.inbound.pop_front().or_else(|| s.other.pop_front()) else {
+                s.held = false;
+                s.holder = None;
+                return;
+            };
+            let handed = Held { state: self.state.clone(), armed: true };
+            match next.send(handed) {
+                Ok(()) => return,
+                // That writer gave up waiting: its `Held` comes back, disarmed (dropping an
+                // armed one would take this lock again), and the next one is tried.
+                Err(mut back) => back.armed = false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LONG: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn one_writer_at_a_time_and_the_next_goes_in_when_it_is_done() {
+        let gate = Gate::default();
+        let first = gate.take(Turn::Other, Location::caller(), LONG).await.unwrap();
+        let g = gate.clone();
+        let second = tokio::spawn(async move { g.take(Turn::Other, Location::caller(), LONG).await.is_ok() });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!second.is_finished(), "the second writer waits while the first holds the gate");
+        drop(first);
+        assert!(second.await.unwrap(), "and goes in once the first is done");
+        // Nobody holds it now: taken at once.
+        let again = tokio::time::timeout(Duration::from_millis(100), gate.take(Turn::Other, Location::caller(), LONG));
+        assert!(again.await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn inbound_goes_before_other_writers_already_waiting_and_each_kind_keeps_its_order() {
+        let gate = Gate::default();
+        let holder = gate.take(Turn::Other, Location::caller(), LONG).await.unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, turn) in
+            [("job 1", Turn::Other), ("job 2", Turn::Other), ("inbound 1", Turn::Inbound), ("inbound 2", Turn::Inbound)]
+        {
+            let (g, o) = (gate.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let held = g.take(turn, Location::caller(), LONG).await.unwrap();
+                o.lock().unwrap().push(name);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(held);
+            }));
+            // Queue them in this order.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(holder);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec!["inbound 1", "inbound 2", "job 1", "job 2"]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_that_waits_too_long_is_told_who_holds_the_gate_and_is_skipped_later() {
+        let gate = Gate::default();
+        let at = Location::caller();
+        let holder = gate.take(Turn::Other, at, LONG).await.unwrap();
+        let waited = gate.take(Turn::Inbound, Location::caller(), Duration::from_millis(30)).await.unwrap_err();
+        assert_eq!(waited.holder, Some(at));
+        // The one that gave up is skipped: the next waiting writer gets the gate.
+        let g = gate.clone();
+        let next = tokio::spawn(async move { g.take(Turn::Other, Location::caller(), LONG).await.is_ok() });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(holder);
+        assert!(next.await.unwrap());
+        assert!(!gate.state.lock().unwrap().held, "and released when it was done");
+    }
+}
