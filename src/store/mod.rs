@@ -134,8 +134,9 @@ pub(crate) fn conflict(e: sqlx::Error) -> StoreError {
 /// The database. SQLite allows one writer at a time, and a writer that finds the file locked
 /// sleeps in SQLite's busy handler, in steps of up to 100 ms, and so starts late. On SQLite
 /// every write (a transaction from [`Store::begin`], a single writing statement through
-/// `Store::write`) first takes an in-process gate: writers wait their turn in order and
-/// start the moment the one before them is done. Readers never wait for it (WAL). A writer
+/// `Store::write`) first takes an in-process gate (`gate.rs`): writers wait their turn in
+/// order, inbound first ([`Store::begin_inbound`]), and start the moment the one before them
+/// is done. Readers never wait for it (WAL). A writer
 /// that waits more than ten seconds gets an error, and the log names where the holder took
 /// the gate. Two rules keep it from waiting on itself: a `WriteConn` lives for one
 /// statement (bind the result before matching on it), and nothing that holds a [`Tx`]
