@@ -3,6 +3,7 @@
 
 pub mod erp;
 pub mod telegram;
+pub mod telephony;
 pub mod viber;
 pub mod whatsapp;
 

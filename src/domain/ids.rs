@@ -58,3 +58,9 @@ id_type!(
 id_type!(
     /// A kept file's row.
     MediaId, i64);
+id_type!(
+    /// A call's row (the provider's own key is `calls.external_id`).
+    CallId, i64);
+id_type!(
+    /// A task's row: a callback after a missed call, or work a manager wrote down.
+    TaskId, i64);

@@ -4,6 +4,7 @@
 //! `lead::staff_replied`) and translate the returned [`lead::Change`]s into storage writes
 //! and jobs. Everything in this module is pure and tested beside the code.
 
+pub mod call;
 pub mod callback;
 pub mod delivery;
 pub mod effects;
@@ -13,6 +14,7 @@ pub mod lead;
 pub mod media;
 pub mod merge;
 pub mod message;
+pub mod phone;
 pub mod photos;
 pub mod role;
 pub mod routing;

@@ -54,6 +54,73 @@ pub async fn http_get(http: &reqwest::Client, url: &str, bearer: Option<&str>) -
     Ok(buf)
 }
 
+/// Download a URL straight into the media store, never whole in memory: the body is
+/// streamed to a file beside the store while it is hashed, then renamed to its content
+/// address. Refused (and nothing kept) past `max_bytes`, whether the server says so up front
+/// or the body runs over.
+pub async fn download_into(
+    store: &MediaStore,
+    http: &reqwest::Client,
+    url: &str,
+    max_bytes: u64,
+) -> Result<Kept, FetchError> {
+    use tokio::io::AsyncWriteExt;
+    let too_large = |n: u64| {
+        FetchError::Gone(format!("the file is {} MB, over the {} MB limit", n.div_ceil(1 << 20), max_bytes >> 20))
+    };
+    let mut resp = http
+        .get(url)
+        .timeout(Duration::from_secs(600))
+        .send()
+        .await
+        .map_err(|e| FetchError::Transient(e.to_string()))?;
+    let status = resp.status();
+    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        return Err(FetchError::Transient(format!("HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(FetchError::Gone(format!("the link answered HTTP {} (expired or removed)", status.as_u16())));
+    }
+    if let Some(len) = resp.content_length().filter(|l| *l > max_bytes) {
+        return Err(too_large(len));
+    }
+    let io = |e: std::io::Error| FetchError::Transient(format!("writing the file: {e}"));
+    let dir = store.root.join("incoming");
+    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+    let mut name = [0u8; 12];
+    getrandom::fill(&mut name).map_err(|e| FetchError::Transient(e.to_string()))?;
+    let tmp = dir.join(hex::encode(name));
+    let result = async {
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Transient(e.to_string()))? {
+            size += chunk.len() as u64;
+            if size > max_bytes {
+                return Err(too_large(size));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.sync_all().await.map_err(io)?;
+        let sha = hex::encode(hasher.finalize());
+        let rel = MediaStore::rel_path(&sha);
+        let path = store.root.join(&rel);
+        if tokio::fs::try_exists(&path).await.map_err(io)? {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        } else {
+            tokio::fs::create_dir_all(path.parent().expect("a nested path")).await.map_err(io)?;
+            tokio::fs::rename(&tmp, &path).await.map_err(io)?;
+        }
+        Ok(Kept { sha256: sha, path: rel, size })
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
+}
+
 /// Files on disk, by content.
 #[derive(Clone, Debug)]
 pub struct MediaStore {

@@ -200,7 +200,7 @@ pub async fn create_lead(conn: &mut Conn, customer: CustomerId, channel: Channel
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_history(
+pub(super) async fn insert_history(
     conn: &mut Conn,
     lead: LeadId,
     actor: Option<UserId>,

@@ -6,6 +6,7 @@
 //! `&mut AnyConnection` (from [`Store::begin`]); the rest use the pool.
 
 mod batch;
+mod calls;
 mod flows;
 mod gate;
 mod jobs;
@@ -19,6 +20,7 @@ mod users;
 mod vehicles;
 
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
+pub use calls::*;
 pub use flows::*;
 pub use jobs::{enqueue as jobs_enqueue, enqueue_topic_syncs, JobKind, JobRow, JobStatusCount, NewJob, Released};
 pub use kv::*;

@@ -81,6 +81,35 @@ impl Hours {
     }
 }
 
+impl Hours {
+    /// When `minutes` of opening time have passed after (weekday, minute): (days ahead,
+    /// minute of that day; 1440 is that day's midnight). Time outside the hours does not
+    /// count, so a callback asked for at 18:55 with 15 minutes to spare, on a day that
+    /// closes at 19:00, is due ten minutes after the next opening. `None` only if the hours
+    /// never open.
+    pub fn after_open_minutes(&self, weekday: usize, minute_of_day: u16, minutes: u32) -> Option<(usize, u16)> {
+        let mut left = minutes;
+        for ahead in 0..(7 * 53) {
+            let d = (weekday + ahead) % 7;
+            let mut parts = self.days[d].clone();
+            parts.sort_unstable();
+            let from = if ahead == 0 { minute_of_day } else { 0 };
+            for (a, b) in parts {
+                if b <= from {
+                    continue;
+                }
+                let start = a.max(from);
+                let room = u32::from(b - start);
+                if left <= room {
+                    return Some((ahead, start + left as u16));
+                }
+                left -= room;
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +133,19 @@ mod tests {
         let h = Hours::parse("Sat-Mon 10:00-12:00").unwrap();
         assert!(h.is_open(6, 11 * 60) && h.is_open(0, 11 * 60) && !h.is_open(1, 11 * 60));
         assert!(Hours::always().is_open(6, 3 * 60));
+    }
+
+    #[test]
+    fn minutes_of_opening_time_skip_the_closed_hours() {
+        let h = Hours::parse("Mon-Fri 09:00-13:00, Mon-Fri 14:00-19:00").unwrap();
+        assert_eq!(h.after_open_minutes(0, 10 * 60 + 24, 15), Some((0, 10 * 60 + 39)), "within the morning");
+        assert_eq!(h.after_open_minutes(0, 12 * 60 + 55, 15), Some((0, 14 * 60 + 10)), "across lunch");
+        assert_eq!(h.after_open_minutes(4, 18 * 60 + 55, 15), Some((3, 9 * 60 + 10)), "Friday evening → Monday");
+        assert_eq!(h.after_open_minutes(5, 11 * 60, 15), Some((2, 9 * 60 + 15)), "Saturday → Monday");
+        assert_eq!(h.after_open_minutes(0, 7 * 60, 0), Some((0, 9 * 60)), "before opening, due at opening");
+        let always = Hours::always();
+        assert_eq!(always.after_open_minutes(6, 23 * 60 + 50, 15), Some((1, 5)), "across midnight");
+        assert_eq!(always.after_open_minutes(2, 100, 60 * 24 * 3), Some((3, 100)));
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! Every problem names the setting (as its environment variable) in one line. Secrets
 //! never print: they are wrapped in [`Secret`].
 
+mod calls;
+
+pub use calls::CallsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,8 @@ pub struct Config {
     pub erp_url: Option<String>,
     /// The customer-facing bot's flows.
     pub flows: FlowsConfig,
+    /// Telephony (issue 12): webhooks, the call log, the phone hash key, callbacks.
+    pub calls: CallsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +153,7 @@ impl Default for Config {
             erp_secret: None,
             erp_url: None,
             flows: FlowsConfig::default(),
+            calls: CallsConfig::default(),
         }
     }
 }
@@ -160,7 +166,7 @@ pub struct ConfigError {
     pub problem: String,
 }
 
-fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+pub(crate) fn bad(setting: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError { setting, problem: problem.into() }
 }
 
@@ -185,6 +191,8 @@ struct FileConfig {
     erp: FileErp,
     #[serde(default)]
     flows: FileFlows,
+    #[serde(default)]
+    calls: calls::FileCalls,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -401,6 +409,7 @@ impl Config {
             }
         }
         c.whatsapp = load_whatsapp(&env, file.whatsapp)?;
+        c.calls = calls::load(&env, file.calls)?;
         if !(c.database_url.starts_with("sqlite:")
             || c.database_url.starts_with("postgres://")
             || c.database_url.starts_with("postgresql://"))
@@ -442,7 +451,7 @@ impl Config {
     }
 }
 
-fn api_url(setting: &'static str, v: Option<String>, default: &str) -> Result<String, ConfigError> {
+pub(crate) fn api_url(setting: &'static str, v: Option<String>, default: &str) -> Result<String, ConfigError> {
     let u = v.map(|u| u.trim().trim_end_matches('/').to_string()).unwrap_or_else(|| default.to_string());
     if !(u.starts_with("https://") || u.starts_with("http://")) {
         return Err(bad(setting, format!("`{u}` must start with https://")));
@@ -540,7 +549,7 @@ fn parse_chat_list(list: &str) -> Result<Vec<i64>, ConfigError> {
         .collect()
 }
 
-fn parse_bool(setting: &'static str, v: &str) -> Result<bool, ConfigError> {
+pub(crate) fn parse_bool(setting: &'static str, v: &str) -> Result<bool, ConfigError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
@@ -629,7 +638,7 @@ mod tests {
 
     #[test]
     fn the_example_file_documents_every_key_and_loads() {
-        let c = load(&[], Some(include_str!("../forecourt.example.toml"))).expect("the example loads");
+        let c = load(&[], Some(include_str!("../../forecourt.example.toml"))).expect("the example loads");
         assert_eq!(c.telegram.staff_chat_ids, vec![-1001234567890]);
         assert_eq!(c.jobs.workers, Config::default().jobs.workers, "the example shows the defaults");
         assert!(c.telegram.rate_limits);

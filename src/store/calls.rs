@@ -1,0 +1,495 @@
+//! Calls, customers' phone identities (hashes only) and tasks. One call is one row keyed on
+//! (provider, provider's id); its events update it by the rule in `domain::call::merge`.
+
+use super::leads::insert_history;
+use super::{col, conflict, Conn, Result, Store, StoreError};
+use crate::domain::call::{CallDirection, CallEvent, Disposition, Provider, RecordingState, Stored};
+use crate::domain::phone::{Caller, PhoneHash};
+use crate::domain::{CallId, CustomerId, LeadId, MediaId, TaskId, UserId};
+use sqlx::any::AnyRow;
+
+/// A stored call, with what its topic message shows.
+#[derive(Debug, Clone)]
+pub struct CallRow {
+    pub id: CallId,
+    pub provider: Provider,
+    pub external_id: String,
+    pub lead: Option<LeadId>,
+    pub customer: Option<CustomerId>,
+    pub user: Option<UserId>,
+    pub user_name: Option<String>,
+    pub direction: CallDirection,
+    pub caller_hash: Option<PhoneHash>,
+    pub caller_tail: Option<String>,
+    pub disposition: Disposition,
+    pub missed: bool,
+    pub started_at: i64,
+    pub duration_s: Option<i64>,
+    pub billsec: Option<i64>,
+    pub wait_s: Option<i64>,
+    pub recording_url: Option<String>,
+    pub recording_state: RecordingState,
+    pub recording_media: Option<MediaId>,
+    pub recording_error: Option<String>,
+    pub employee_ext: Option<String>,
+    pub employee_name: Option<String>,
+    pub pool_name: Option<String>,
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub card_url: Option<String>,
+    pub staff_chat_id: Option<i64>,
+    pub staff_message_id: Option<i32>,
+    pub version: i64,
+    pub rendered_version: i64,
+}
+
+impl CallRow {
+    pub fn stored(&self) -> Stored {
+        Stored {
+            disposition: self.disposition,
+            billsec: self.billsec,
+            duration_s: self.duration_s,
+            wait_s: self.wait_s,
+            recording_url: self.recording_url.clone(),
+            employee_ext: self.employee_ext.clone(),
+        }
+    }
+
+    pub fn answered(&self) -> bool {
+        !self.disposition.is_live() && !self.missed && self.billsec.unwrap_or(0) > 0
+    }
+}
+
+const CALL_SELECT: &str = "SELECT c.*, u.name AS user_name FROM calls c LEFT JOIN users u ON u.id = c.user_id";
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {v}"))
+}
+
+fn call_from(r: &AnyRow) -> Result<CallRow> {
+    let provider: String = col(r, "provider")?;
+    let direction: String = col(r, "direction")?;
+    let disposition: String = col(r, "disposition")?;
+    let rec: String = col(r, "recording_state")?;
+    Ok(CallRow {
+        id: CallId(col(r, "id")?),
+        provider: Provider::parse(&provider).ok_or_else(|| corrupt("provider", &provider))?,
+        external_id: col(r, "external_id")?,
+        lead: col::<Option<i64>>(r, "lead_id")?.map(LeadId),
+        customer: col::<Option<i64>>(r, "customer_id")?.map(CustomerId),
+        user: col::<Option<i64>>(r, "user_id")?.map(UserId),
+        user_name: col(r, "user_name")?,
+        direction: CallDirection::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?,
+        caller_hash: col::<Option<String>>(r, "caller_hash")?.map(PhoneHash),
+        caller_tail: col(r, "caller_tail")?,
+        disposition: Disposition::parse(&disposition).ok_or_else(|| corrupt("disposition", &disposition))?,
+        missed: col::<i64>(r, "missed")? == 1,
+        started_at: col(r, "started_at")?,
+        duration_s: col(r, "duration_s")?,
+        billsec: col(r, "billsec")?,
+        wait_s: col(r, "wait_s")?,
+        recording_url: col(r, "recording_url")?,
+        recording_state: RecordingState::parse(&rec).ok_or_else(|| corrupt("recording state", &rec))?,
+        recording_media: col::<Option<i64>>(r, "recording_media_id")?.map(MediaId),
+        recording_error: col(r, "recording_error")?,
+        employee_ext: col(r, "employee_ext")?,
+        employee_name: col(r, "employee_name")?,
+        pool_name: col(r, "pool_name")?,
+        utm_source: col(r, "utm_source")?,
+        utm_medium: col(r, "utm_medium")?,
+        utm_campaign: col(r, "utm_campaign")?,
+        card_url: col(r, "card_url")?,
+        staff_chat_id: col(r, "staff_chat_id")?,
+        staff_message_id: col::<Option<i64>>(r, "staff_message_id")?.map(|v| v as i32),
+        version: col(r, "version")?,
+        rendered_version: col(r, "rendered_version")?,
+    })
+}
+
+/// The call a provider's id names, read inside the caller's transaction (locked on
+/// PostgreSQL, so two events of one call are applied one after the other).
+pub async fn call_by_key(
+    conn: &mut Conn,
+    provider: Provider,
+    external_id: &str,
+    lock: bool,
+) -> Result<Option<CallRow>> {
+    // SQLite has no row locks (its write transaction is the lock).
+    let lock = if lock && conn.backend_name() == "PostgreSQL" { " FOR UPDATE OF c" } else { "" };
+    let sql = format!("{CALL_SELECT} WHERE c.provider = $1 AND c.external_id = $2{lock}");
+    let row = sqlx::query(&sql).bind(provider.as_str()).bind(external_id).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(call_from).transpose()
+}
+
+pub async fn call_in_tx(conn: &mut Conn, id: CallId) -> Result<Option<CallRow>> {
+    let row = sqlx::query(&format!("{CALL_SELECT} WHERE c.id = $1")).bind(id.0).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(call_from).transpose()
+}
+
+/// Where a new call belongs.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLink {
+    pub lead: Option<LeadId>,
+    pub customer: Option<CustomerId>,
+    pub user: Option<UserId>,
+}
+
+/// Store a call the first time one of its events arrives. `Conflict` when another request
+/// stored it first (the caller then applies its event as an update).
+pub async fn insert_call(conn: &mut Conn, ev: &CallEvent, link: CallLink, now: i64) -> Result<CallId> {
+    let row = sqlx::query(
+        "INSERT INTO calls (provider, external_id, lead_id, customer_id, user_id, direction, caller_hash, caller_tail,
+             disposition, raw_disposition, missed, started_at, duration_s, billsec, wait_s, recording_url,
+             employee_ext, employee_name, department, pool_name, utm_source, utm_medium, utm_campaign, card_url,
+             created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+             $22, $23, $24, $25, $25)
+         RETURNING id",
+    )
+    .bind(ev.provider.as_str())
+    .bind(&ev.external_id)
+    .bind(link.lead.map(|l| l.0))
+    .bind(link.customer.map(|c| c.0))
+    .bind(link.user.map(|u| u.0))
+    .bind(ev.direction.as_str())
+    .bind(ev.caller.as_ref().map(|c| c.hash.0.clone()))
+    .bind(ev.caller.as_ref().map(|c| c.tail.clone()))
+    .bind(ev.disposition.as_str())
+    .bind(ev.raw_disposition.as_deref())
+    .bind(i64::from(ev.missed()))
+    .bind(ev.started_at)
+    .bind(ev.duration_s)
+    .bind(ev.billsec)
+    .bind(ev.wait_s)
+    .bind(ev.recording_url.as_deref())
+    .bind(ev.employee_ext.as_deref())
+    .bind(ev.employee_name.as_deref())
+    .bind(ev.department.as_deref())
+    .bind(ev.source.pool.as_deref())
+    .bind(ev.source.utm_source.as_deref())
+    .bind(ev.source.utm_medium.as_deref())
+    .bind(ev.source.utm_campaign.as_deref())
+    .bind(ev.card_url.as_deref())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(conflict)?;
+    Ok(CallId(col(&row, "id")?))
+}
+
+/// Apply a later event (the merge rule said so): what it brings replaces what is stored,
+/// what it lacks is kept; the topic message's version moves on.
+pub async fn update_call(conn: &mut Conn, id: CallId, ev: &CallEvent, user: Option<UserId>, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE calls SET disposition = $2, raw_disposition = $3, missed = $4,
+             duration_s = COALESCE($5, duration_s), billsec = COALESCE($6, billsec), wait_s = COALESCE($7, wait_s),
+             recording_url = COALESCE($8, recording_url), employee_ext = COALESCE($9, employee_ext),
+             employee_name = COALESCE($10, employee_name), department = COALESCE($11, department),
+             pool_name = COALESCE($12, pool_name), utm_source = COALESCE($13, utm_source),
+             utm_medium = COALESCE($14, utm_medium), utm_campaign = COALESCE($15, utm_campaign),
+             card_url = COALESCE($16, card_url), user_id = COALESCE($17, user_id),
+             caller_hash = COALESCE(caller_hash, $18), caller_tail = COALESCE(caller_tail, $19),
+             version = version + 1, updated_at = $20
+         WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(ev.disposition.as_str())
+    .bind(ev.raw_disposition.as_deref())
+    .bind(i64::from(ev.missed()))
+    .bind(ev.duration_s)
+    .bind(ev.billsec)
+    .bind(ev.wait_s)
+    .bind(ev.recording_url.as_deref())
+    .bind(ev.employee_ext.as_deref())
+    .bind(ev.employee_name.as_deref())
+    .bind(ev.department.as_deref())
+    .bind(ev.source.pool.as_deref())
+    .bind(ev.source.utm_source.as_deref())
+    .bind(ev.source.utm_medium.as_deref())
+    .bind(ev.source.utm_campaign.as_deref())
+    .bind(ev.card_url.as_deref())
+    .bind(user.map(|u| u.0))
+    .bind(ev.caller.as_ref().map(|c| c.hash.0.clone()))
+    .bind(ev.caller.as_ref().map(|c| c.tail.clone()))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The recording's state (and, once kept, its file; or why it could not be), with the
+/// topic message's version moved on so the message says so.
+pub async fn set_recording(
+    conn: &mut Conn,
+    id: CallId,
+    state: RecordingState,
+    media: Option<MediaId>,
+    error: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE calls SET recording_state = $2, recording_media_id = COALESCE($3, recording_media_id),
+             recording_error = $4, version = version + 1, updated_at = $5
+         WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(state.as_str())
+    .bind(media.map(|m| m.0))
+    .bind(error)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A customer a phone hash belongs to, with their newest open lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneMatch {
+    pub customer: CustomerId,
+    pub open_lead: Option<LeadId>,
+    /// The newest activity of that open lead (or the customer's creation): the most recent
+    /// wins when a hash matches several customers.
+    pub last_activity: i64,
+}
+
+pub async fn customers_by_phone(conn: &mut Conn, hash: &PhoneHash) -> Result<Vec<PhoneMatch>> {
+    let rows = sqlx::query(
+        "SELECT p.customer_id, c.created_at,
+                (SELECT l.id FROM leads l WHERE l.customer_id = p.customer_id AND l.is_open = 1
+                  ORDER BY l.id DESC LIMIT 1) AS open_lead,
+                (SELECT MAX(COALESCE(l.last_message_at, l.created_at)) FROM leads l
+                  WHERE l.customer_id = p.customer_id AND l.is_open = 1) AS active_at
+         FROM customer_phones p JOIN customers c ON c.id = p.customer_id
+         WHERE p.phone_hash = $1",
+    )
+    .bind(&hash.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let created: i64 = col(&r, "created_at")?;
+        out.push(PhoneMatch {
+            customer: CustomerId(col(&r, "customer_id")?),
+            open_lead: col::<Option<i64>>(&r, "open_lead")?.map(LeadId),
+            last_activity: col::<Option<i64>>(&r, "active_at")?.unwrap_or(created),
+        });
+    }
+    Ok(out)
+}
+
+/// Give a customer a phone identity (a repeat changes nothing).
+pub async fn add_phone(conn: &mut Conn, customer: CustomerId, caller: &Caller, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO customer_phones (phone_hash, customer_id, tail, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&caller.hash.0)
+    .bind(customer.0)
+    .bind(&caller.tail)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A customer known only by a call (`Caller …67`; staff may rename them later).
+pub async fn create_caller(conn: &mut Conn, name: &str, now: i64) -> Result<CustomerId> {
+    let row = sqlx::query("INSERT INTO customers (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id")
+        .bind(name)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(CustomerId(col(&row, "id")?))
+}
+
+/// Open a `new` lead whose source is a call. It has no messenger until the customer writes
+/// on one (`last_channel` is `call`).
+pub async fn create_call_lead(conn: &mut Conn, customer: CustomerId, now: i64) -> Result<LeadId> {
+    let row = sqlx::query(
+        "INSERT INTO leads (customer_id, source_channel, last_channel, stage, is_open, last_message_at, created_at, updated_at)
+         VALUES ($1, 'call', 'call', 'new', 1, $2, $2, $2) RETURNING id",
+    )
+    .bind(customer.0)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = LeadId(col(&row, "id")?);
+    insert_history(conn, id, None, "created", None, Some("new"), None, now).await?;
+    Ok(id)
+}
+
+/// The active staff member with this PBX extension.
+pub async fn user_by_extension(conn: &mut Conn, ext: &str) -> Result<Option<(UserId, String)>> {
+    let row = sqlx::query("SELECT id, name FROM users WHERE extension = $1 AND active = 1")
+        .bind(ext)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok((UserId(col(&r, "id")?), col(&r, "name")?))).transpose()
+}
+
+/// The lead's newest call, for its card.
+pub async fn last_call(conn: &mut Conn, lead: LeadId) -> Result<Option<CallRow>> {
+    let row = sqlx::query(&format!("{CALL_SELECT} WHERE c.lead_id = $1 ORDER BY c.started_at DESC, c.id DESC LIMIT 1"))
+        .bind(lead.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(call_from).transpose()
+}
+
+/// A task, as lists and reminders show it.
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    pub id: TaskId,
+    pub lead: LeadId,
+    pub kind: String,
+    pub user: Option<UserId>,
+    pub call: Option<CallId>,
+    pub title: String,
+    pub due_at: Option<i64>,
+    pub open: bool,
+    pub customer_name: String,
+}
+
+/// A new callback task after a missed call.
+pub struct NewCallback<'a> {
+    pub lead: LeadId,
+    pub user: Option<UserId>,
+    pub call: CallId,
+    pub caller: Option<&'a PhoneHash>,
+    pub title: &'a str,
+    pub due_at: i64,
+}
+
+pub async fn insert_callback(conn: &mut Conn, t: &NewCallback<'_>, now: i64) -> Result<TaskId> {
+    let row = sqlx::query(
+        "INSERT INTO tasks (lead_id, kind, user_id, call_id, caller_hash, title, due_at, state, created_at, updated_at)
+         VALUES ($1, 'callback', $2, $3, $4, $5, $6, 'open', $7, $7) RETURNING id",
+    )
+    .bind(t.lead.0)
+    .bind(t.user.map(|u| u.0))
+    .bind(t.call.0)
+    .bind(t.caller.map(|h| h.0.clone()))
+    .bind(t.title)
+    .bind(t.due_at)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(TaskId(col(&row, "id")?))
+}
+
+/// Whether a call already has its callback task (a repeated "missed" event adds none).
+pub async fn callback_of(conn: &mut Conn, call: CallId) -> Result<Option<TaskId>> {
+    let row = sqlx::query("SELECT id FROM tasks WHERE call_id = $1 AND kind = 'callback'")
+        .bind(call.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok(TaskId(col(&r, "id")?))).transpose()
+}
+
+/// Close open callback tasks: those for this number (a later answered call connected with
+/// it) or one by id (the ✅ button). Returns the closed tasks and their leads.
+pub async fn close_callbacks(
+    conn: &mut Conn,
+    caller: Option<&PhoneHash>,
+    task: Option<TaskId>,
+    by: Option<UserId>,
+    how: &str,
+    now: i64,
+) -> Result<Vec<(TaskId, LeadId)>> {
+    let rows = sqlx::query(
+        "UPDATE tasks SET state = 'done', done_at = $3, done_by = $4, done_how = $5, updated_at = $3
+         WHERE state = 'open' AND kind = 'callback' AND (caller_hash = $1 OR id = $2)
+         RETURNING id, lead_id",
+    )
+    .bind(caller.map(|h| h.0.clone()))
+    .bind(task.map(|t| t.0))
+    .bind(now)
+    .bind(by.map(|u| u.0))
+    .bind(how)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok((TaskId(col(r, "id")?), LeadId(col(r, "lead_id")?)))).collect()
+}
+
+fn task_from(r: &AnyRow) -> Result<TaskRow> {
+    Ok(TaskRow {
+        id: TaskId(col(r, "id")?),
+        lead: LeadId(col(r, "lead_id")?),
+        kind: col(r, "kind")?,
+        user: col::<Option<i64>>(r, "user_id")?.map(UserId),
+        call: col::<Option<i64>>(r, "call_id")?.map(CallId),
+        title: col(r, "title")?,
+        due_at: col(r, "due_at")?,
+        open: col::<String>(r, "state")? == "open",
+        customer_name: col(r, "customer_name")?,
+    })
+}
+
+const TASK_SELECT: &str = "SELECT t.*, c.name AS customer_name FROM tasks t
+    JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id";
+
+impl Store {
+    pub async fn call(&self, id: CallId) -> Result<Option<CallRow>> {
+        let row = sqlx::query(&format!("{CALL_SELECT} WHERE c.id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
+        row.as_ref().map(call_from).transpose()
+    }
+
+    pub async fn calls_of_lead(&self, lead: LeadId) -> Result<Vec<CallRow>> {
+        let rows = sqlx::query(&format!("{CALL_SELECT} WHERE c.lead_id = $1 ORDER BY c.started_at, c.id"))
+            .bind(lead.0)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(call_from).collect()
+    }
+
+    /// The call's topic message is at `version` (sent as `message_id` in `chat`).
+    pub async fn set_call_rendered(&self, id: CallId, chat: i64, message_id: i32, version: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE calls SET staff_chat_id = $2, staff_message_id = $3,
+                 rendered_version = CASE WHEN rendered_version < $4 THEN $4 ELSE rendered_version END
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(chat)
+        .bind(message_id as i64)
+        .bind(version)
+        .execute(&mut *self.write().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Open tasks, oldest due first: one person's, or everyone's (`None`).
+    pub async fn open_tasks(&self, user: Option<UserId>, limit: i64) -> Result<Vec<TaskRow>> {
+        let rows = sqlx::query(&format!(
+            "{TASK_SELECT} WHERE t.state = 'open' AND ($1 IS NULL OR t.user_id = $1)
+             ORDER BY t.due_at, t.id LIMIT $2"
+        ))
+        .bind(user.map(|u| u.0))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(task_from).collect()
+    }
+
+    pub async fn tasks_of_lead(&self, lead: LeadId) -> Result<Vec<TaskRow>> {
+        let rows = sqlx::query(&format!("{TASK_SELECT} WHERE t.lead_id = $1 ORDER BY t.id"))
+            .bind(lead.0)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(task_from).collect()
+    }
+
+    /// Give a staff member a PBX extension (`None` takes it away). `Conflict` when another
+    /// member has it.
+    pub async fn set_user_extension(&self, user: UserId, ext: Option<&str>, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET extension = $2, updated_at = $3 WHERE id = $1")
+            .bind(user.0)
+            .bind(ext)
+            .bind(now)
+            .execute(&mut *self.write().await?)
+            .await
+            .map_err(conflict)?;
+        Ok(())
+    }
+}
