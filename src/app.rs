@@ -66,6 +66,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         warn!(public_url = u, "FORECOURT_PUBLIC_URL is plain http: fine locally; Viber and WhatsApp need https");
     }
     let media = MediaStore::new(&config.data_dir);
+    let phones = phone_key(&config).await?;
     let links = Links::new(crate::media::link_key(&store).await?);
     let flows = crate::flows::Flows::start(store.clone(), config.flows.clone(), clock.now_ms())
         .await
@@ -75,7 +76,16 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     }
     let topic_holds = crate::ingest::TopicHolds::default();
     let supervisor = crate::supervise::Supervisor::default();
-    let inbox = crate::ingest::Inbox::start(store.clone(), topic_holds.clone(), flows.enabled(), &supervisor);
+    let inbox = crate::ingest::Inbox::start(
+        store.clone(),
+        topic_holds.clone(),
+        flows.enabled(),
+        crate::ingest::WhatsappPhones::new(phones.clone()),
+        &supervisor,
+    );
+    if config.calls.ringostat_api_key.is_some() {
+        store.enqueue(&crate::calls::reconcile::job(clock.now_ms()), clock.now_ms()).await?;
+    }
     Ok(Arc::new(App {
         store,
         config,
@@ -95,6 +105,8 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         flows,
         update_tries: Default::default(),
         supervisor,
+        phones,
+        http,
     }))
 }
 
@@ -171,4 +183,45 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
     tasks.push(s.spawn("job workers", Arc::new(crate::worker::runner(&app)).run(rx)));
     info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");
     Ok(Running { app, http_addr, shutdown: tx, tasks })
+}
+
+/// The phone hash's key: `FORECOURT_PHONE_HASH_KEY`, or one generated once into the data
+/// directory (`phone-hash.key`, readable by the owner only). Losing it means calls no longer
+/// match the customers they matched before: back it up with the database.
+async fn phone_key(config: &Config) -> anyhow::Result<crate::domain::phone::PhoneKey> {
+    use crate::domain::phone::PhoneKey;
+    if let Some(k) = &config.calls.phone_hash_key {
+        return PhoneKey::new(k.expose().as_bytes().to_vec())
+            .map_err(|e| anyhow::anyhow!("FORECOURT_PHONE_HASH_KEY {e}"));
+    }
+    let path = config.data_dir.join("phone-hash.key");
+    match tokio::fs::read_to_string(&path).await {
+        Ok(text) => {
+            let key = hex::decode(text.trim()).with_context(|| format!("{} is not a hex key", path.display()))?;
+            PhoneKey::new(key).map_err(|e| anyhow::anyhow!("{}: the key {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the phone hash key: {e}"))?;
+            let text = hex::encode(&key);
+            let tmp = config.data_dir.join(".phone-hash.key.tmp");
+            tokio::fs::write(&tmp, &text).await.with_context(|| format!("writing {}", tmp.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                tokio::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).await?;
+            }
+            // Never replace a key another process wrote meanwhile.
+            match tokio::fs::hard_link(&tmp, &path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).with_context(|| format!("writing {}", path.display())),
+            }
+            let _ = tokio::fs::remove_file(&tmp).await;
+            info!(path = %path.display(), "generated the phone hash key; back it up with the database");
+            let text = tokio::fs::read_to_string(&path).await?;
+            PhoneKey::new(hex::decode(text.trim())?).map_err(|e| anyhow::anyhow!("{}: the key {e}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }

@@ -40,6 +40,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Calls: fill in, from Ringostat's call log, the calls whose webhooks never came.
+    Calls {
+        #[command(subcommand)]
+        command: CallsCommand,
+    },
     /// Parked jobs: list them, or put them back in the queue.
     Jobs {
         #[command(subcommand)]
@@ -140,6 +145,10 @@ enum UsersCommand {
         /// The staff group where this user's leads live (default: spread over the groups).
         #[arg(long)]
         staff_chat: Option<i64>,
+        /// Their extension in the PBX (Ringostat's `employee_number`, Binotel's
+        /// `internalNumber`): calls answered there are theirs. `none` removes it.
+        #[arg(long)]
+        extension: Option<String>,
     },
     /// List staff users.
     List,
@@ -147,6 +156,16 @@ enum UsersCommand {
     Disable {
         #[arg(long)]
         telegram_id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum CallsCommand {
+    /// Ask Ringostat's call log (FORECOURT_RINGOSTAT_API_KEY) for the last hours now and
+    /// store the calls missing here; calls already stored change nothing.
+    Reconcile {
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
     },
 }
 
@@ -247,15 +266,34 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { command } => {
             let store = store(&config).await?;
             match command {
-                UsersCommand::Add { telegram_id, name, role, staff_chat } => {
+                UsersCommand::Add { telegram_id, name, role, staff_chat, extension } => {
                     let role = Role::parse(&role).with_context(|| {
                         format!("--role: `{role}` is not one of manager, supervisor, admin, analyst")
                     })?;
                     if name.trim().is_empty() {
                         anyhow::bail!("--name: must not be empty");
                     }
+                    let extension = extension.map(|e| e.trim().to_string());
+                    if let Some(e) = extension.as_deref().filter(|e| *e != "none") {
+                        if e.is_empty() || e.len() > 32 || !e.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                            anyhow::bail!("--extension: `{e}` is not an extension like 101");
+                        }
+                    }
                     let (u, created) =
                         store.upsert_user(TelegramUserId(telegram_id), name.trim(), role, staff_chat, now).await?;
+                    if let Some(e) = extension.as_deref() {
+                        let ext = Some(e).filter(|e| *e != "none");
+                        match store.set_user_extension(u.id, ext, now).await {
+                            Ok(()) => {}
+                            Err(crate::store::StoreError::Conflict(_)) => {
+                                eprintln!(
+                                    "error: extension {e} is another staff member's (see `forecourt users list`)"
+                                );
+                                return Ok(ExitCode::from(2));
+                            }
+                            Err(err) => return Err(err.into()),
+                        }
+                    }
                     println!(
                         "{} user {} ({}, Telegram id {})",
                         if created { "added" } else { "updated" },
@@ -265,14 +303,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     );
                 }
                 UsersCommand::List => {
-                    println!("{:>6}  {:>14}  {:<10}  {:<7}  name", "id", "telegram id", "role", "active");
+                    println!(
+                        "{:>6}  {:>14}  {:<10}  {:<7}  {:<9}  name",
+                        "id", "telegram id", "role", "active", "extension"
+                    );
                     for u in store.list_users().await? {
                         println!(
-                            "{:>6}  {:>14}  {:<10}  {:<7}  {}",
+                            "{:>6}  {:>14}  {:<10}  {:<7}  {:<9}  {}",
                             u.id,
                             u.telegram_id,
                             u.role,
                             if u.active { "yes" } else { "no" },
+                            u.extension.as_deref().unwrap_or("—"),
                             u.name
                         );
                     }
@@ -287,6 +329,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         Err(e) => return Err(e.into()),
                     }
                 }
+            }
+        }
+        Command::Calls { command: CallsCommand::Reconcile { hours } } => {
+            if config.calls.ringostat_api_key.is_none() {
+                eprintln!("error: FORECOURT_RINGOSTAT_API_KEY is not set: there is no call log to ask");
+                return Ok(ExitCode::from(2));
+            }
+            if !(1..=24 * 31).contains(&hours) {
+                anyhow::bail!("--hours: must be between 1 and 744 (31 days)");
+            }
+            let app = crate::app::build(config, Clock::real()).await?;
+            let p = crate::calls::reconcile::pass(&app, now - i64::from(hours) * 3_600_000, now).await?;
+            println!("calls in Ringostat's log: {}; stored now: {}; unreadable: {}", p.seen, p.added, p.unreadable);
+            if let Some(why) = p.failed {
+                eprintln!("error: stopped at a window Ringostat did not answer: {why}");
+                return Ok(ExitCode::from(1));
             }
         }
         Command::Jobs { command } => {

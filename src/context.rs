@@ -60,6 +60,10 @@ pub struct App {
     pub update_tries: UpdateTries,
     /// Watches every long-running task.
     pub supervisor: crate::supervise::Supervisor,
+    /// The key of the phone hash (callers are matched by it; numbers are never kept).
+    pub phones: crate::domain::phone::PhoneKey,
+    /// The HTTP client for downloads and the providers' APIs (recordings, call logs).
+    pub http: reqwest::Client,
 }
 
 impl App {

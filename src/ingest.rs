@@ -93,13 +93,63 @@ struct Writer {
     store: Store,
     holds: TopicHolds,
     flows: bool,
+    phones: WhatsappPhones,
+}
+
+/// WhatsApp customers' phone identities. A WhatsApp id is the customer's number, so a
+/// WhatsApp customer gets the keyed hash of it (`customer_phones`) and a call from that
+/// number finds them. Written once per customer per process (`known`).
+#[derive(Clone)]
+pub struct WhatsappPhones {
+    key: crate::domain::phone::PhoneKey,
+    known: Arc<DashMap<String, ()>>,
+}
+
+impl WhatsappPhones {
+    pub fn new(key: crate::domain::phone::PhoneKey) -> WhatsappPhones {
+        WhatsappPhones { key, known: Arc::default() }
+    }
+
+    /// Inside the batch's transaction: the phone identities of its WhatsApp senders not
+    /// seen before. Returns them, to be marked known once committed.
+    async fn add(
+        &self,
+        conn: &mut store::Conn,
+        items: &[store::BatchItem<'_>],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut added = Vec::new();
+        for it in items.iter().map(|i| i.inbound).filter(|m| m.channel == crate::domain::Channel::Whatsapp) {
+            let wa = &it.external_user;
+            if self.known.contains_key(wa) || added.contains(wa) {
+                continue;
+            }
+            if let Some(caller) = self.key.caller(wa) {
+                store::add_identity_phone(conn, crate::domain::Channel::Whatsapp, wa, &caller, now).await?;
+            }
+            added.push(wa.clone());
+        }
+        Ok(added)
+    }
+
+    fn mark(&self, added: Vec<String>) {
+        for wa in added {
+            self.known.insert(wa, ());
+        }
+    }
 }
 
 /// Requests gathered into one transaction at most.
 const INBOX_BATCH: usize = 256;
 
 impl Inbox {
-    pub fn start(store: Store, holds: TopicHolds, flows: bool, supervisor: &crate::supervise::Supervisor) -> Inbox {
+    pub fn start(
+        store: Store,
+        holds: TopicHolds,
+        flows: bool,
+        phones: WhatsappPhones,
+        supervisor: &crate::supervise::Supervisor,
+    ) -> Inbox {
         let n = match store.engine() {
             store::Engine::Sqlite => 1,
             store::Engine::Postgres => 4,
@@ -107,8 +157,10 @@ impl Inbox {
         let writers = (0..n)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
-                supervisor
-                    .spawn("ingest writer", writer(Writer { store: store.clone(), holds: holds.clone(), flows }, rx));
+                supervisor.spawn(
+                    "ingest writer",
+                    writer(Writer { store: store.clone(), holds: holds.clone(), flows, phones: phones.clone() }, rx),
+                );
                 tx
             })
             .collect();
@@ -159,7 +211,9 @@ async fn store_requests(w: &Writer, reqs: &[Request], now: i64) -> Result<(), St
     let started = std::time::Instant::now();
     let mut tx = w.store.begin_inbound().await?;
     store_batch(&mut tx, "", &items, now, &w.holds, w.flows).await?;
+    let phones = w.phones.add(&mut tx, &items, now).await?;
     tx.commit().await?;
+    w.phones.mark(phones);
     tracing::debug!(messages = items.len(), took = ?started.elapsed(), "inbox batch committed");
     Ok(())
 }

@@ -10,6 +10,9 @@
 //! - [`ingest`] stores inbound messages in one transaction, with their jobs.
 //! - [`media`] keeps every file, content-addressed, and signs links to them.
 //! - [`notices`] writes "say this in the topic" and card bumps inside a transaction.
+//! - [`changes`] carries out a lead's changes (history, each stage's effects, the card).
+//! - [`calls`] stores telephony events: the call matched to a customer by a keyed hash of
+//!   the number, a lead opened when needed, callback tasks, the jobs that show it.
 //! - [`jobs`] is the durable outbox: the typed [`jobs::Job`], the runner, the rate limits.
 //! - [`context`] is the shared state every handler receives.
 //! - The handlers: [`staff`] (topics, cards, commands, buttons), [`flows`] (the bot's
@@ -21,6 +24,8 @@
 
 pub mod app;
 pub mod bench;
+pub mod calls;
+pub mod changes;
 pub mod channels;
 pub mod cli;
 pub mod clock;

@@ -52,6 +52,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/bot_handoff.txt", include_str!("../templates/staff/bot_handoff.txt")),
     ("staff/opted_out.txt", include_str!("../templates/staff/opted_out.txt")),
     ("staff/flows.txt", include_str!("../templates/staff/flows.txt")),
+    ("staff/no_chat.txt", include_str!("../templates/staff/no_chat.txt")),
+    ("staff/call.txt", include_str!("../templates/staff/call.txt")),
+    ("staff/call_recording.txt", include_str!("../templates/staff/call_recording.txt")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -53,6 +53,9 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::ReplayUpdate { failed_update } => crate::staff::aside::replay(app, failed_update).await,
         Job::DeleteTopic { chat, thread } => crate::staff::orphans::delete(app, chat, thread).await,
         Job::AnswerInline { id, results } => crate::staff::inline::answer(app, &id, &results).await,
+        Job::CallPost { call } => crate::staff::calls::post(app, call).await,
+        Job::CallRecording { call } => crate::staff::calls::recording(app, call).await,
+        Job::CallReconcile => crate::calls::reconcile::run(app).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }
@@ -90,6 +93,7 @@ impl Dispatch for Handlers {
         match Job::read(job) {
             Ok(Job::Deliver { message: Some(m), .. }) => crate::staff::deliver::on_gave_up(&self.app, m, error).await,
             Ok(Job::MediaFetch { message }) => crate::media::fetch::on_gave_up(&self.app, message, error).await,
+            Ok(Job::CallRecording { call }) => crate::staff::calls::recording_gave_up(&self.app, call, error).await,
             _ => {}
         }
     }

@@ -104,12 +104,27 @@ pub fn inline_query_button(query: &str) -> String {
     format!("{INLINE_QUERY_PREFIX}{query}")
 }
 
+/// A button's data that opens a link (a call in the provider's cabinet) instead of a
+/// callback.
+const URL_PREFIX: char = '!';
+
+/// The data of a button that opens `url`.
+pub fn url_button(url: &str) -> String {
+    format!("{URL_PREFIX}{url}")
+}
+
 fn markup(k: &Keyboard) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(k.iter().map(|row| {
         row.iter()
-            .map(|(label, data)| match data.strip_prefix(INLINE_QUERY_PREFIX) {
-                Some(query) => InlineKeyboardButton::switch_inline_query_current_chat(label.clone(), query),
-                None => InlineKeyboardButton::callback(label.clone(), data.clone()),
+            .filter_map(|(label, data)| {
+                if let Some(url) = data.strip_prefix(URL_PREFIX) {
+                    // A link Telegram would refuse is left out rather than failing the message.
+                    return reqwest::Url::parse(url).ok().map(|u| InlineKeyboardButton::url(label.clone(), u));
+                }
+                Some(match data.strip_prefix(INLINE_QUERY_PREFIX) {
+                    Some(query) => InlineKeyboardButton::switch_inline_query_current_chat(label.clone(), query),
+                    None => InlineKeyboardButton::callback(label.clone(), data.clone()),
+                })
             })
             .collect::<Vec<_>>()
     }))
@@ -133,11 +148,13 @@ pub struct AlbumItem {
     pub caption: Option<String>,
 }
 
-/// A file to send: an id the same bot knows, or bytes to upload.
+/// A file to send: an id the same bot knows, bytes to upload, or a file on disk to stream
+/// up (a call recording: never whole in memory).
 #[derive(Debug, Clone)]
 pub enum FileRef {
     Id(String),
     Bytes(Vec<u8>, String),
+    Path(std::path::PathBuf, String),
 }
 
 impl FileRef {
@@ -145,6 +162,7 @@ impl FileRef {
         match self {
             FileRef::Id(id) => InputFile::file_id(FileId(id.clone())),
             FileRef::Bytes(b, name) => InputFile::memory(b.clone()).file_name(name.clone()),
+            FileRef::Path(p, name) => InputFile::file(p.clone()).file_name(name.clone()),
         }
     }
 }
@@ -214,9 +232,23 @@ impl TelegramApi {
         file: &FileRef,
         caption: Option<&str>,
     ) -> Result<i32, TgError> {
+        self.send_media_reply(chat, thread_id, kind, file, caption, None).await
+    }
+
+    /// The same, as a reply to message `reply_to` of that chat (a recording under its call).
+    pub async fn send_media_reply(
+        &self,
+        chat: i64,
+        thread_id: Option<i32>,
+        kind: MessageKind,
+        file: &FileRef,
+        caption: Option<&str>,
+        reply_to: Option<i32>,
+    ) -> Result<i32, TgError> {
         let chat = ChatId(chat);
         let t = thread(thread_id);
         let cap = caption.map(str::to_string);
+        let reply = reply_to.map(|m| teloxide::types::ReplyParameters::new(MessageId(m)).allow_sending_without_reply());
         macro_rules! send {
             ($req:expr) => {{
                 let mut r = $req;
@@ -225,6 +257,9 @@ impl TelegramApi {
                 }
                 if let Some(c) = cap {
                     r = r.caption(c);
+                }
+                if let Some(rp) = reply {
+                    r = r.reply_parameters(rp);
                 }
                 r.await.map_err(classify)?.id.0
             }};

@@ -3,7 +3,7 @@
 //! Anything that does not parse (old versions, tampering) is [`Stale`] and gets a polite
 //! "this button is out of date".
 
-use super::{LeadId, LostReason, Stage, VehicleId};
+use super::{LeadId, LostReason, Stage, TaskId, VehicleId};
 
 /// The version prefix written into every button. Bump it when the encoding changes; old
 /// buttons then read as stale instead of doing something unexpected.
@@ -29,6 +29,8 @@ pub enum CardAction {
     SendPhotos(LeadId, VehicleId),
     /// Turn the bot's flows on (`true`) or off for the lead.
     Automation(LeadId, bool),
+    /// A missed call was called back: close its callback task.
+    CalledBack(LeadId, TaskId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,7 +129,8 @@ impl CardAction {
             | CardAction::Attach(l, _)
             | CardAction::Detach(l, _)
             | CardAction::SendPhotos(l, _)
-            | CardAction::Automation(l, _) => l,
+            | CardAction::Automation(l, _)
+            | CardAction::CalledBack(l, _) => l,
         }
     }
 
@@ -145,6 +148,7 @@ impl CardAction {
             CardAction::Detach(l, v) => format!("{VERSION}:vd:{l}:{v}"),
             CardAction::SendPhotos(l, v) => format!("{VERSION}:vp:{l}:{v}"),
             CardAction::Automation(l, on) => format!("{VERSION}:a:{l}:{}", on as u8),
+            CardAction::CalledBack(l, t) => format!("{VERSION}:cb:{l}:{t}"),
         }
     }
 
@@ -177,6 +181,9 @@ impl CardAction {
                     "vd" => CardAction::Detach(lead, v),
                     _ => CardAction::SendPhotos(lead, v),
                 }
+            }
+            ("cb", Some(t)) => {
+                CardAction::CalledBack(lead, TaskId(t.parse::<i64>().ok().filter(|t| *t > 0).ok_or(Stale)?))
             }
             ("a", Some("1")) => CardAction::Automation(lead, true),
             ("a", Some("0")) => CardAction::Automation(lead, false),
@@ -219,7 +226,8 @@ mod tests {
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Attach(l, VehicleId(v))),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, VehicleId(v))),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::SendPhotos(l, VehicleId(v))),
-            (lead, any::<bool>()).prop_map(|(l, on)| CardAction::Automation(l, on)),
+            (lead.clone(), any::<bool>()).prop_map(|(l, on)| CardAction::Automation(l, on)),
+            (lead, 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::CalledBack(l, TaskId(t))),
         ]
     }
 

@@ -32,6 +32,12 @@ text_enum!(
 );
 
 impl Channel {
+    /// A lead's channel as staff read it: the messenger, or a phone call when the customer
+    /// has only called.
+    pub fn label_of(c: Option<Channel>) -> &'static str {
+        c.map_or("Phone call", Channel::label)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Channel::Telegram => "Telegram",

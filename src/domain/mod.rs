@@ -19,6 +19,7 @@ pub mod photos;
 pub mod role;
 pub mod routing;
 pub mod stage;
+pub mod task;
 pub mod text;
 pub mod topic_plan;
 pub mod vehicle;

@@ -5,7 +5,7 @@
 //! never run blind. Handlers receive the fields, not JSON.
 
 use crate::channels::telegram::{InlineArticle, Keyboard};
-use crate::domain::{LeadId, MediaId, MessageRowId, UserId, VehicleId};
+use crate::domain::{CallId, LeadId, MediaId, MessageRowId, UserId, VehicleId};
 use crate::store::{JobKind, JobRow, NewJob};
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +96,12 @@ pub enum Job {
     DeleteTopic { chat: i64, thread: i32 },
     /// Answer an inline query.
     AnswerInline { id: String, results: Vec<InlineArticle> },
+    /// Post or edit a call's message in its lead's topic.
+    CallPost { call: CallId },
+    /// Download a call's recording and post it under the call.
+    CallRecording { call: CallId },
+    /// Ask the provider's call log for the calls of the next windows (recurring).
+    CallReconcile,
 }
 
 impl Job {
@@ -115,6 +121,9 @@ impl Job {
             Job::ReplayUpdate { .. } => JobKind::ReplayUpdate,
             Job::DeleteTopic { .. } => JobKind::DeleteTopic,
             Job::AnswerInline { .. } => JobKind::AnswerInline,
+            Job::CallPost { .. } => JobKind::CallPost,
+            Job::CallRecording { .. } => JobKind::CallRecording,
+            Job::CallReconcile => JobKind::CallReconcile,
         }
     }
 
@@ -272,6 +281,9 @@ mod tests {
                 text: "x".into(),
             }],
         });
+        all.push(Job::CallPost { call: crate::domain::CallId(4) });
+        all.push(Job::CallRecording { call: crate::domain::CallId(4) });
+        all.push(Job::CallReconcile);
         let kinds: std::collections::HashSet<JobKind> = all.iter().map(Job::kind).collect();
         assert_eq!(kinds.len(), JobKind::ALL.len(), "every kind has a variant here");
         for job in all {

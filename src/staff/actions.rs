@@ -138,6 +138,15 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         return Ok(());
     };
     let actor = Actor { id: user.id, role: user.role };
+    let Some(channel) = lead.last_channel else {
+        // The customer has only called: there is no chat to write to.
+        let t = render(app, "staff/no_chat.txt", minijinja::context! {});
+        store::insert_message(&mut tx, &system_message(lead.id, lead.customer_id, &refuse(t), now), now).await?;
+        store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
+        tx.commit().await?;
+        app.wake.notify_one();
+        return Ok(());
+    };
     let changes = match lead::staff_replied(actor, &lead.facts()) {
         Ok(c) => c,
         Err(rule) => {
@@ -153,7 +162,7 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
             return Ok(());
         }
     };
-    super::changes::apply(app, &mut tx, lead.id, user.id, &changes, None, now).await?;
+    crate::changes::apply(app, &mut tx, lead.id, user.id, &changes, None, now).await?;
     let body = match (&m.content.text, m.content.kind) {
         (Some(t), MessageKind::Text) if app.config.telegram.sign_replies => Some(render(
             app,
@@ -166,7 +175,7 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         lead: lead.id,
         customer: lead.customer_id,
         user: Some(user.id),
-        channel: lead.last_channel.into(),
+        channel: channel.into(),
         direction: Direction::Outgoing,
         kind: m.content.kind,
         body,

@@ -6,7 +6,7 @@ use crate::channels::telegram::Keyboard;
 use crate::context::App;
 use crate::domain::callback::CardAction;
 use crate::domain::lead::allowed_targets;
-use crate::domain::{Actor, LostReason, UserId};
+use crate::domain::{Actor, Channel, LostReason, UserId};
 use crate::store::{AttachedVehicle, LeadRow};
 use serde::Serialize;
 
@@ -92,7 +92,7 @@ pub fn render(
     let view = CardView {
         id: lead.id.0,
         customer: &lead.customer_name,
-        channel: lead.last_channel.label(),
+        channel: Channel::label_of(lead.last_channel),
         stage: app.templates.label("stage", lead.stage.as_str(), lead.stage.label()),
         lost_reason: lead.lost_reason.map(|r| app.templates.label("lost", r.as_str(), r.label())),
         owner: lead.owner_name.as_deref(),
@@ -222,7 +222,8 @@ pub fn topic_name(app: &App, lead: &LeadRow) -> anyhow::Result<String> {
     // The template is rendered around a marker, so the customer's name can be cut to make
     // the title fit while what the template puts around it (the channel) stays whole.
     const MARK: &str = "\u{1}";
-    let view = minijinja::context! { id => lead.id.0, customer => MARK, channel => lead.last_channel.label() };
+    let view =
+        minijinja::context! { id => lead.id.0, customer => MARK, channel => Channel::label_of(lead.last_channel) };
     let name = app.templates.render("staff/topic_name.txt", minijinja::context! { lead => view })?;
     let (prefix, suffix) = name.split_once(MARK).unwrap_or((name.as_str(), ""));
     Ok(crate::domain::text::topic_title(prefix, &lead.customer_name, suffix))

@@ -258,10 +258,14 @@ pub async fn send(
     };
     let attached = store::lead_vehicles_in_tx(tx, lead.id).await?.iter().any(|x| x.id == vehicle);
     let album = store::vehicle_photos_in_tx(tx, vehicle).await?;
+    // A customer who has only called has no chat to send photos to: unreachable.
     let channel = lead.last_channel;
-    let (unreachable, last_inbound) = store::reach(tx, lead.customer_id, channel).await?.unwrap_or((true, None));
+    let (unreachable, last_inbound) = match channel {
+        Some(c) => store::reach(tx, lead.customer_id, c).await?.unwrap_or((true, None)),
+        None => (true, None),
+    };
     let window_closed =
-        channel == Channel::Whatsapp && !crate::domain::delivery::whatsapp_window_open(last_inbound, now);
+        channel == Some(Channel::Whatsapp) && !crate::domain::delivery::whatsapp_window_open(last_inbound, now);
     let ids: Vec<MediaId> = album.iter().map(|p| p.id).collect();
     let facts = SendFacts {
         attached,
@@ -275,8 +279,9 @@ pub async fn send(
         Ok(x) => x,
         Err(e) => return Ok(refused(e)),
     };
+    let Some(channel) = channel else { return Ok(refused(RuleError::CustomerUnreachable)) };
     if !changes.is_empty() {
-        super::changes::apply(app, tx, lead.id, user.id, &changes, None, now).await?;
+        crate::changes::apply(app, tx, lead.id, user.id, &changes, None, now).await?;
     }
     let caption = app
         .templates

@@ -243,6 +243,45 @@ pub async fn set_recording(
     Ok(())
 }
 
+/// Keep a downloaded recording: its media row, linked to the call (a repeat returns the
+/// row already linked).
+pub async fn keep_recording(
+    conn: &mut Conn,
+    call: &CallRow,
+    path: &str,
+    sha256: &str,
+    size: i64,
+    name: &str,
+    now: i64,
+) -> Result<MediaId> {
+    if let Some(m) = call.recording_media {
+        return Ok(m);
+    }
+    let row = sqlx::query(
+        "INSERT INTO media (kind, file_path, sha256, size_bytes, original_name, mime, lead_id, customer_id, status,
+             created_at, updated_at)
+         VALUES ('audio', $1, $2, $3, $4, $5, $6, $7, 'ready', $8, $8) RETURNING id",
+    )
+    .bind(path)
+    .bind(sha256)
+    .bind(size)
+    .bind(name)
+    .bind(crate::domain::media::mime_from_name(name))
+    .bind(call.lead.map(|l| l.0))
+    .bind(call.customer.map(|c| c.0))
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id = MediaId(col(&row, "id")?);
+    sqlx::query("UPDATE calls SET recording_media_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(call.id.0)
+        .bind(id.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(id)
+}
+
 /// A customer a phone hash belongs to, with their newest open lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhoneMatch {
@@ -293,6 +332,30 @@ pub async fn add_phone(conn: &mut Conn, customer: CustomerId, caller: &Caller, n
     Ok(())
 }
 
+/// Give the customer behind a messenger identity a phone identity (a WhatsApp id is a
+/// number); a repeat changes nothing.
+pub async fn add_identity_phone(
+    conn: &mut Conn,
+    channel: crate::domain::Channel,
+    external_id: &str,
+    caller: &Caller,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO customer_phones (phone_hash, customer_id, tail, created_at)
+         SELECT $1, customer_id, $2, $3 FROM customer_identities WHERE channel = $4 AND external_id = $5
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&caller.hash.0)
+    .bind(&caller.tail)
+    .bind(now)
+    .bind(channel.as_str())
+    .bind(external_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// A customer known only by a call (`Caller …67`; staff may rename them later).
 pub async fn create_caller(conn: &mut Conn, name: &str, now: i64) -> Result<CustomerId> {
     let row = sqlx::query("INSERT INTO customers (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id")
@@ -326,6 +389,57 @@ pub async fn user_by_extension(conn: &mut Conn, ext: &str) -> Result<Option<(Use
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|r| Ok((UserId(col(&r, "id")?), col(&r, "name")?))).transpose()
+}
+
+/// A lead's calls whose message shows a callback (open or done).
+pub async fn calls_with_callbacks(conn: &mut Conn, lead: LeadId) -> Result<Vec<CallId>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT call_id FROM tasks WHERE lead_id = $1 AND kind = 'callback' AND call_id IS NOT NULL",
+    )
+    .bind(lead.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok(CallId(col(r, "call_id")?))).collect()
+}
+
+/// The call's message needs editing.
+pub async fn bump_call(conn: &mut Conn, id: CallId, now: i64) -> Result<()> {
+    sqlx::query("UPDATE calls SET version = version + 1, updated_at = $2 WHERE id = $1")
+        .bind(id.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The callback task a call opened, with who closed it.
+#[derive(Debug, Clone)]
+pub struct CallbackState {
+    pub task: TaskId,
+    pub due_at: Option<i64>,
+    pub open: bool,
+    pub done_by: Option<String>,
+    pub done_how: Option<String>,
+}
+
+pub async fn callback_state(conn: &mut Conn, call: CallId) -> Result<Option<CallbackState>> {
+    let row = sqlx::query(
+        "SELECT t.id, t.due_at, t.state, t.done_how, u.name AS done_by FROM tasks t LEFT JOIN users u ON u.id = t.done_by
+         WHERE t.call_id = $1 AND t.kind = 'callback' ORDER BY t.id DESC LIMIT 1",
+    )
+    .bind(call.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(CallbackState {
+            task: TaskId(col(&r, "id")?),
+            due_at: col(&r, "due_at")?,
+            open: col::<String>(&r, "state")? == "open",
+            done_by: col(&r, "done_by")?,
+            done_how: col(&r, "done_how")?,
+        })
+    })
+    .transpose()
 }
 
 /// The lead's newest call, for its card.
@@ -428,6 +542,12 @@ fn task_from(r: &AnyRow) -> Result<TaskRow> {
 
 const TASK_SELECT: &str = "SELECT t.*, c.name AS customer_name FROM tasks t
     JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id";
+
+/// One task, read inside a transaction.
+pub async fn task_in_tx(conn: &mut Conn, id: TaskId) -> Result<Option<TaskRow>> {
+    let row = sqlx::query(&format!("{TASK_SELECT} WHERE t.id = $1")).bind(id.0).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(task_from).transpose()
+}
 
 impl Store {
     pub async fn call(&self, id: CallId) -> Result<Option<CallRow>> {

@@ -38,10 +38,16 @@ pub enum JobKind {
     DeleteTopic,
     /// Answer a staff member's inline query (cars to attach).
     AnswerInline,
+    /// Post or edit a call's message in its lead's topic.
+    CallPost,
+    /// Download a call's recording and post it under the call.
+    CallRecording,
+    /// Fill in, from the provider's call log, the calls whose webhooks never came (recurring).
+    CallReconcile,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 14] = [
+    pub const ALL: [JobKind; 17] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -56,6 +62,9 @@ impl JobKind {
         JobKind::ReplayUpdate,
         JobKind::DeleteTopic,
         JobKind::AnswerInline,
+        JobKind::CallPost,
+        JobKind::CallRecording,
+        JobKind::CallReconcile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +83,9 @@ impl JobKind {
             JobKind::ReplayUpdate => "replay_update",
             JobKind::DeleteTopic => "delete_topic",
             JobKind::AnswerInline => "answer_inline",
+            JobKind::CallPost => "call_post",
+            JobKind::CallRecording => "call_recording",
+            JobKind::CallReconcile => "call_reconcile",
         }
     }
 
@@ -83,7 +95,7 @@ impl JobKind {
 
     /// A job that re-schedules itself for ever (a timer), never "work in flight".
     pub fn is_recurring(self) -> bool {
-        matches!(self, JobKind::FlowTimers)
+        matches!(self, JobKind::FlowTimers | JobKind::CallReconcile)
     }
 }
 

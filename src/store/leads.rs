@@ -16,7 +16,8 @@ pub struct LeadRow {
     pub stage: Stage,
     pub lost_reason: Option<LostReason>,
     pub source_channel: String,
-    pub last_channel: Channel,
+    /// The messenger the customer last wrote on; `None` while they have only called.
+    pub last_channel: Option<Channel>,
     pub staff_chat_id: Option<i64>,
     pub topic_thread_id: Option<i32>,
     /// A person closed the topic; it is reopened before anything is posted.
@@ -67,7 +68,7 @@ pub struct LeadSummary {
     pub id: LeadId,
     pub customer_name: String,
     pub stage: Stage,
-    pub last_channel: Channel,
+    pub last_channel: Option<Channel>,
     pub last_message_at: Option<i64>,
     pub last_message_preview: Option<String>,
 }
@@ -78,6 +79,14 @@ fn parse_stage(s: &str) -> Result<Stage> {
 
 pub(super) fn parse_channel(s: &str) -> Result<Channel> {
     Channel::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown channel {s}")))
+}
+
+/// A lead's last channel: a messenger, or `call` (no messenger yet).
+fn lead_channel(s: &str) -> Result<Option<Channel>> {
+    if s == "call" {
+        return Ok(None);
+    }
+    parse_channel(s).map(Some)
 }
 
 pub(super) fn parse_extra(s: Option<String>) -> Option<serde_json::Value> {
@@ -105,7 +114,7 @@ fn lead_from(row: &AnyRow) -> Result<LeadRow> {
         stage: parse_stage(&col::<String>(row, "stage")?)?,
         lost_reason: lost.as_deref().and_then(LostReason::parse),
         source_channel: col(row, "source_channel")?,
-        last_channel: parse_channel(&col::<String>(row, "last_channel")?)?,
+        last_channel: lead_channel(&col::<String>(row, "last_channel")?)?,
         staff_chat_id: col(row, "staff_chat_id")?,
         topic_thread_id: col::<Option<i64>>(row, "topic_thread_id")?.map(|v| v as i32),
         topic_closed: col::<i64>(row, "topic_closed")? == 1,
@@ -428,7 +437,7 @@ impl Store {
                     id: LeadId(col(r, "id")?),
                     customer_name: col(r, "name")?,
                     stage: parse_stage(&col::<String>(r, "stage")?)?,
-                    last_channel: parse_channel(&col::<String>(r, "last_channel")?)?,
+                    last_channel: lead_channel(&col::<String>(r, "last_channel")?)?,
                     last_message_at: col(r, "last_message_at")?,
                     last_message_preview: col(r, "last_message_preview")?,
                 })

@@ -29,7 +29,7 @@ pub use media::*;
 pub use messages::*;
 pub use photos::*;
 pub use updates::FailedUpdate;
-pub use users::UserRow;
+pub use users::{user_in_tx, UserRow};
 pub use vehicles::{
     find_vehicle, lead_vehicles_in_tx, other_open_leads_holding, record_erp_event, reserved_by_other_lead,
     set_erp_event_outcome, set_vehicle_link, set_vehicle_status, upsert_vehicle, vehicle_in_tx, AttachedVehicle,

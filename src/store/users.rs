@@ -12,6 +12,8 @@ pub struct UserRow {
     pub role: Role,
     pub staff_chat_id: Option<i64>,
     pub active: bool,
+    /// Their extension in the PBX (calls answered there are theirs).
+    pub extension: Option<String>,
 }
 
 impl UserRow {
@@ -29,10 +31,20 @@ fn user_from(row: &AnyRow) -> Result<UserRow> {
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?,
         staff_chat_id: col(row, "staff_chat_id")?,
         active: col::<i64>(row, "active")? == 1,
+        extension: col(row, "extension")?,
     })
 }
 
-const USER_COLS: &str = "id, telegram_id, name, role, staff_chat_id, active";
+const USER_COLS: &str = "id, telegram_id, name, role, staff_chat_id, active, extension";
+
+/// A staff user, read inside a transaction.
+pub async fn user_in_tx(conn: &mut super::Conn, id: UserId) -> Result<Option<UserRow>> {
+    let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+        .bind(id.0)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(user_from).transpose()
+}
 
 impl Store {
     /// Add a user, or update the one with this Telegram id (and re-enable it).

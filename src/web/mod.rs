@@ -1,8 +1,9 @@
 //! The HTTP service: health, and Telegram updates by webhook (Viber, WhatsApp and media
-//! links are in `providers`). A webhook is answered 200
+//! links are in `providers`, telephony in `calls`, the ERP in `erp`). A webhook is answered 200
 //! only once everything it caused is committed; a bad secret or an unreadable body is
 //! refused with a reason and changes nothing.
 
+mod calls;
 pub mod erp;
 mod providers;
 
@@ -29,6 +30,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/webhooks/whatsapp", get(providers::whatsapp_verify).post(providers::whatsapp_webhook))
         .route("/media/{id}/{name}", get(providers::media_file))
         .route("/webhooks/erp", post(erp::erp_webhook))
+        .route("/webhooks/ringostat", post(calls::ringostat_webhook))
+        .route("/webhooks/binotel", post(calls::binotel_webhook))
         .with_state(app)
         .layer(trace_layer())
 }
@@ -51,7 +54,7 @@ async fn livez() -> &'static str {
 }
 
 pub async fn serve(app: Arc<App>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let r = axum::serve(listener, router(app))
+    let r = axum::serve(listener, router(app).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;
         })

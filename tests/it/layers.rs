@@ -26,6 +26,8 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("media", 2, "media store"),
     ("notices", 2, "notices"),
     ("ingest", 2, "ingest"),
+    ("calls", 2, "call ingest"),
+    ("changes", 2, "lead changes"),
     ("inventory", 2, "vehicle search"),
     ("jobs", 2, "job runner"),
     ("templates", 2, "templates"),

@@ -86,6 +86,58 @@ pub fn read(f: &Fields, cx: &ReadContext<'_>) -> Read {
     }))
 }
 
+/// Ringostat's call log API (`GET {api}/calls/list`, `Auth-key` header).
+#[derive(Debug, Clone)]
+pub struct RingostatApi {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+/// Why a window of the call log could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("Ringostat's API answered HTTP {0}")]
+    Status(u16),
+    #[error("Ringostat's API could not be reached: {0}")]
+    Unreachable(String),
+    #[error("Ringostat's answer does not read: {0}")]
+    Unreadable(String),
+}
+
+impl RingostatApi {
+    pub fn new(http: reqwest::Client, base: &str, key: &str) -> RingostatApi {
+        RingostatApi { http, base: base.trim_end_matches('/').to_string(), key: key.to_string() }
+    }
+
+    /// The calls that started in [from, to) (unix ms), as Ringostat's local times.
+    pub async fn list(&self, from: i64, to: i64, tz: chrono_tz::Tz) -> Result<Vec<u8>, ListError> {
+        let local = |ms: i64| {
+            tz.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()
+        };
+        // `to` is inclusive at Ringostat, to the second: stop one second short of the next window.
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("export_type", "json")
+            .append_pair("from", &local(from))
+            .append_pair("to", &local(to - 1_000))
+            .append_pair("fields", LIST_FIELDS)
+            .finish();
+        let resp = self
+            .http
+            .get(format!("{}/calls/list?{query}", self.base))
+            .header("Auth-key", &self.key)
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| ListError::Unreachable(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(ListError::Status(resp.status().as_u16()));
+        }
+        let bytes = resp.bytes().await.map_err(|e| ListError::Unreachable(e.without_url().to_string()))?;
+        Ok(bytes.to_vec())
+    }
+}
+
 /// The fields asked of the call log: the same as the webhooks carry.
 pub const LIST_FIELDS: &str = "uniqueid,calldate,call_type,caller,dst,disposition,duration,billsec,waittime,\
 recording,has_recording,employee_fio,employee_number,department,pool_name,utm_source,utm_medium,utm_campaign,call_card";

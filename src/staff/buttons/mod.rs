@@ -5,6 +5,7 @@
 //! in the same transaction as what it changed.
 
 mod automation;
+mod called_back;
 mod stage;
 mod template;
 
@@ -87,6 +88,7 @@ async fn card_button(p: &mut Press<'_>, action: CardAction) -> Result<Answer, St
             let linked = super::attach::link(p.tx, p.user, p.lead, v, attach, p.now).await?;
             Ok(super::attach::say(p.app, &linked, attach))
         }
+        CardAction::CalledBack(_, task) => called_back::press(p, task).await,
         CardAction::Claim(_)
         | CardAction::SetStage(..)
         | CardAction::Lost(..)

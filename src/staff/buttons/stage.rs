@@ -29,7 +29,7 @@ pub async fn press(p: &mut Press<'_>, action: CardAction) -> Result<Answer, Stor
         Ok(x) => x,
         Err(e) => return Ok(refused(app, e)),
     };
-    crate::staff::changes::apply(app, p.tx, p.lead.id, user.id, &changes, Some(&menu.encode()), p.now).await?;
+    crate::changes::apply(app, p.tx, p.lead.id, user.id, &changes, Some(&menu.encode()), p.now).await?;
     info!(lead = p.lead.id.0, user = user.id.0, action = what, "card button");
     if what == "menu" {
         return Ok((String::new(), false));

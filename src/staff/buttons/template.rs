@@ -18,7 +18,7 @@ pub async fn send(p: &mut Press<'_>) -> Result<Answer, StoreError> {
     let Some((name, language)) = app.config.whatsapp.as_ref().and_then(|w| w.template.clone()) else {
         return Ok((render(app, "staff/done.txt", minijinja::context! { action => "no_template" }), true));
     };
-    crate::staff::changes::apply(app, p.tx, lead.id, user.id, &changes, None, p.now).await?;
+    crate::changes::apply(app, p.tx, lead.id, user.id, &changes, None, p.now).await?;
     let out = NewMessage {
         lead: lead.id,
         customer: lead.customer_id,

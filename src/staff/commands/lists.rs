@@ -15,7 +15,7 @@ pub async fn open_leads(app: &App, owner: Option<UserId>, template: &str) -> Res
                 "id": l.id.0,
                 "customer": l.customer_name,
                 "stage": app.templates.label("stage", l.stage.as_str(), l.stage.label()),
-                "channel": l.last_channel.label(),
+                "channel": crate::domain::Channel::label_of(l.last_channel),
                 "last_message": l.last_message_preview,
                 "last_message_at": l.last_message_at.map(|t| app.local_time(t, true)),
             })

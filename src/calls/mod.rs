@@ -1,0 +1,228 @@
+//! Call ingest: a telephony event ([`CallEvent`], from any provider's webhook or from the
+//! reconciliation) stored in one transaction, like a customer's message in `ingest`.
+//!
+//! - One call is one row: a later event of the same call is applied only if the merge rule
+//!   (`domain::call::merge`) says it moves the call on; a repeat changes nothing.
+//! - A new call is matched to a customer by the keyed hash of the number
+//!   (`customer_phones`): the customer's open lead, or a new lead; an unknown number gets a
+//!   new customer (`Caller …67`) and a `new` lead whose source is `call`.
+//! - An answered call by a staff member is a touch, as a reply is (claim, `new →
+//!   contacted`), and closes the open callbacks for that number.
+//! - A missed inbound call gets a callback task, due in business minutes.
+//! - The call's message in the topic and its recording are jobs (`Job::CallPost`,
+//!   `Job::CallRecording`), so a slow download never holds the topic back.
+
+pub mod reconcile;
+
+use crate::context::App;
+use crate::domain::call::{merge, wants_recording, CallEvent, Merge, RecordingState};
+use crate::domain::lead::{self, Actor};
+use crate::domain::{CallId, LeadId, Role, UserId};
+use crate::jobs::Job;
+use crate::store::{self, CallLink, CallRow, NewJob, StoreError};
+use chrono::{Datelike, TimeZone, Timelike};
+use tracing::{info, warn};
+
+/// The job that posts or edits a call's message in its lead's topic. It shares the
+/// topic's queue, so it runs after the sync that creates the topic.
+pub fn post_job(call: CallId, lead: LeadId, now: i64) -> NewJob {
+    Job::CallPost { call }.into_new(format!("topic:{}", lead.0), Some(format!("call:{}", call.0)), now)
+}
+
+/// The job that downloads a call's recording and posts it; in its own queue, so the topic
+/// never waits for it.
+pub fn recording_job(call: CallId, now: i64) -> NewJob {
+    let key = format!("recording:{}", call.0);
+    Job::CallRecording { call }.into_new(key.clone(), Some(key), now)
+}
+
+/// What storing an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub call: CallId,
+    pub lead: Option<LeadId>,
+    /// The event was new to us (a repeat, or an earlier stage after a later one, is not).
+    pub changed: bool,
+    /// A callback task was opened.
+    pub callback: bool,
+}
+
+/// Store one event; answered to the provider only after this returns `Ok`.
+pub async fn record(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> {
+    match record_once(app, ev).await {
+        // Two events of a new call at once: the other stored it first; apply ours to it.
+        Err(StoreError::Conflict(_)) => record_once(app, ev).await,
+        other => other,
+    }
+}
+
+async fn record_once(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> {
+    let now = app.clock.now_ms();
+    if let Some(raw) = &ev.raw_disposition {
+        warn!(provider = ev.provider.as_str(), call = %ev.external_id, disposition = %raw, "unknown call disposition; kept as other");
+    }
+    let mut tx = app.store.begin_inbound().await?;
+    let staff = match ev.employee_ext.as_deref() {
+        Some(ext) => store::user_by_extension(&mut tx, ext).await?,
+        None => None,
+    };
+    let staff_id = staff.as_ref().map(|(id, _)| *id);
+    let existing = store::call_by_key(&mut tx, ev.provider, &ev.external_id, true).await?;
+    let (id, link, ambiguous) = match existing {
+        Some(row) => {
+            if merge(&row.stored(), ev) == Merge::Nothing {
+                tx.commit().await?;
+                return Ok(Recorded { call: row.id, lead: row.lead, changed: false, callback: false });
+            }
+            store::update_call(&mut tx, row.id, ev, staff_id, now).await?;
+            (row.id, CallLink { lead: row.lead, customer: row.customer, user: row.user.or(staff_id) }, 0)
+        }
+        None => {
+            let (link, ambiguous) = match_caller(&mut tx, ev, staff_id, now).await?;
+            let id = store::insert_call(&mut tx, ev, link, now).await?;
+            (id, link, ambiguous)
+        }
+    };
+    let row = store::call_in_tx(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+    let mut callback = false;
+    if let Some(lead) = link.lead {
+        if ambiguous > 1 {
+            info!(
+                call = id.0,
+                lead = lead.0,
+                customers = ambiguous,
+                "a number shared by several customers; the newest open lead took the call"
+            );
+        }
+        callback = consequences(app, &mut tx, &row, lead, staff_id, now).await?;
+        store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
+        store::jobs_enqueue(&mut tx, &post_job(id, lead, now), now).await?;
+    }
+    tx.commit().await?;
+    app.wake.notify_one();
+    info!(
+        call = id.0,
+        provider = ev.provider.as_str(),
+        disposition = ev.disposition.as_str(),
+        lead = link.lead.map(|l| l.0),
+        "call stored"
+    );
+    Ok(Recorded { call: id, lead: link.lead, changed: true, callback })
+}
+
+/// Which customer and lead a new call belongs to; and how many customers the number
+/// matched (more than one: the newest open lead took it, and the message says so).
+async fn match_caller(
+    tx: &mut store::Conn,
+    ev: &CallEvent,
+    staff: Option<UserId>,
+    now: i64,
+) -> Result<(CallLink, usize), StoreError> {
+    let Some(caller) = &ev.caller else {
+        // A hidden number: kept, but it belongs to nobody until staff move it.
+        return Ok((CallLink { lead: None, customer: None, user: staff }, 0));
+    };
+    let matches = store::customers_by_phone(tx, &caller.hash).await?;
+    let best = matches
+        .iter()
+        .filter(|m| m.open_lead.is_some())
+        .max_by_key(|m| (m.last_activity, m.open_lead.map(|l| l.0)))
+        .or_else(|| matches.iter().max_by_key(|m| m.last_activity));
+    let (customer, lead) = match best {
+        Some(m) => match m.open_lead {
+            Some(l) => (m.customer, l),
+            None => (m.customer, store::create_call_lead(tx, m.customer, now).await?),
+        },
+        None => {
+            let customer = store::create_caller(tx, &format!("Caller {}", caller.shown()), now).await?;
+            store::add_phone(tx, customer, caller, now).await?;
+            (customer, store::create_call_lead(tx, customer, now).await?)
+        }
+    };
+    Ok((CallLink { lead: Some(lead), customer: Some(customer), user: staff }, matches.len()))
+}
+
+/// What a stored call's state asks for: the touch (an answered call by staff counts as a
+/// reply), the callbacks it closes or opens, its recording.
+async fn consequences(
+    app: &App,
+    tx: &mut store::Conn,
+    row: &CallRow,
+    lead: LeadId,
+    staff: Option<UserId>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if row.answered() {
+        if let Some(h) = &row.caller_hash {
+            for (task, l) in store::close_callbacks(tx, Some(h), None, staff, "answered call", now).await? {
+                info!(task = task.0, lead = l.0, call = row.id.0, "callback closed by an answered call");
+                bump_call_messages_of(tx, l, now).await?;
+            }
+        }
+        if let (Some(user), Some(l)) = (staff, store::lead_in_tx(tx, lead).await?) {
+            if let Some(u) = store::user_in_tx(tx, user).await? {
+                // A call is a touch, exactly as a reply: the claim if unclaimed, new → contacted.
+                if let Ok(changes) = lead::staff_replied(Actor { id: u.id, role: u.role }, &l.facts()) {
+                    crate::changes::apply(app, tx, lead, u.id, &changes, None, now).await?;
+                } else if u.role == Role::Manager {
+                    info!(lead = lead.0, user = u.id.0, "another manager's lead took a call; its owner stays");
+                }
+            }
+        }
+        if wants_recording(true, row.recording_url.as_deref(), row.recording_state) {
+            store::set_recording(tx, row.id, RecordingState::Downloading, None, None, now).await?;
+            store::jobs_enqueue(tx, &recording_job(row.id, now), now).await?;
+        }
+    }
+    let mut opened = false;
+    if row.missed && store::callback_of(tx, row.id).await?.is_none() {
+        let owner = store::lead_in_tx(tx, lead).await?.and_then(|l| l.owner);
+        let due = callback_due(app, row.started_at.max(now - 24 * 3_600_000).min(now));
+        let title = format!("Call back {}", row.caller_tail.as_deref().map(|t| format!("…{t}")).unwrap_or_default());
+        let task = store::insert_callback(
+            tx,
+            &store::NewCallback {
+                lead,
+                user: owner,
+                call: row.id,
+                caller: row.caller_hash.as_ref(),
+                title: title.trim(),
+                due_at: due,
+            },
+            now,
+        )
+        .await?;
+        info!(task = task.0, lead = lead.0, call = row.id.0, due, "callback task opened for a missed call");
+        opened = true;
+    }
+    Ok(opened)
+}
+
+/// When a callback for a call missed at `missed_at` is due: `FORECOURT_CALLBACK_MINUTES` of
+/// business hours later.
+pub fn callback_due(app: &App, missed_at: i64) -> i64 {
+    let tz = app.config.timezone;
+    let minutes = app.config.calls.callback_minutes;
+    let fallback = missed_at + i64::from(minutes) * 60_000;
+    let Some(local) = tz.timestamp_millis_opt(missed_at).single() else { return fallback };
+    let weekday = local.weekday().num_days_from_monday() as usize;
+    let minute = (local.hour() * 60 + local.minute()) as u16;
+    let Some((ahead, at)) = app.config.flows.business_hours.after_open_minutes(weekday, minute, minutes) else {
+        return fallback;
+    };
+    let day = local.date_naive() + chrono::Duration::days(ahead as i64);
+    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists") + chrono::Duration::minutes(i64::from(at));
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_millis() + i64::from(local.second()) * 1000)
+        .unwrap_or(fallback)
+}
+
+/// The calls of a lead whose messages show a callback: edited when it closes.
+async fn bump_call_messages_of(tx: &mut store::Conn, lead: LeadId, now: i64) -> Result<(), StoreError> {
+    for id in store::calls_with_callbacks(tx, lead).await? {
+        store::bump_call(tx, id, now).await?;
+        store::jobs_enqueue(tx, &post_job(id, lead, now), now).await?;
+    }
+    Ok(())
+}
