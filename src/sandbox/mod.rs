@@ -3,5 +3,6 @@
 
 pub mod hosted;
 pub mod telegram;
+pub mod telephony;
 pub mod viber;
 pub mod whatsapp;

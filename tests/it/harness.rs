@@ -38,6 +38,9 @@ pub const WA_SECRET: &str = "wa-app-secret";
 pub const WA_VERIFY: &str = "wa-verify-token";
 pub const WA_PHONE_ID: &str = "106540352242922";
 pub const ERP_SECRET: &str = "erp-test-secret-0123456789";
+pub const RINGOSTAT_TOKEN: &str = "rs-test-token-0123456789";
+pub const RINGOSTAT_KEY: &str = "rs-api-key";
+pub const BINOTEL_TOKEN: &str = "bt-test-token-0123456789";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,6 +113,8 @@ pub struct Opts {
     pub flows: Option<std::path::PathBuf>,
     /// `FORECOURT_BUSINESS_HOURS`, when not the default.
     pub business_hours: Option<&'static str>,
+    /// Start the fake Ringostat (call log, recordings) and turn both telephony webhooks on.
+    pub telephony: bool,
 }
 
 impl Default for Opts {
@@ -128,6 +133,7 @@ impl Default for Opts {
             erp_url: None,
             flows: None,
             business_hours: None,
+            telephony: false,
         }
     }
 }
@@ -136,6 +142,7 @@ pub struct TestApp {
     pub fake: FakeTelegram,
     pub viber: Option<FakeViber>,
     pub wa: Option<FakeWhatsapp>,
+    pub tel: Option<forecourt::sandbox::telephony::FakeTelephony>,
     pub running: Option<Running>,
     pub config: Config,
     pub clock: Clock,
@@ -213,9 +220,20 @@ impl TestApp {
             viber = Some(v);
             wa = Some(w);
         }
+        let mut tel = None;
+        if opts.telephony {
+            let f = forecourt::sandbox::telephony::FakeTelephony::start(RINGOSTAT_KEY, clock.clone(), config.timezone)
+                .await
+                .expect("fake Ringostat starts");
+            config.calls.ringostat_token = Some(Secret::new(RINGOSTAT_TOKEN));
+            config.calls.ringostat_api_key = Some(Secret::new(RINGOSTAT_KEY));
+            config.calls.ringostat_api_url = f.url();
+            config.calls.binotel_token = Some(Secret::new(BINOTEL_TOKEN));
+            tel = Some(f);
+        }
         let store = Store::connect(&config.database_url).await.expect("database");
         store.migrate().await.expect("migrations");
-        let mut t = TestApp { fake, viber, wa, running: None, config, clock, store, _dir: dir };
+        let mut t = TestApp { fake, viber, wa, tel, running: None, config, clock, store, _dir: dir };
         t.boot().await;
         t
     }
@@ -327,6 +345,9 @@ impl TestApp {
         }
         if let Some(w) = &self.wa {
             w.stop();
+        }
+        if let Some(t) = &self.tel {
+            t.stop();
         }
     }
 

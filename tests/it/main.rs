@@ -4,6 +4,7 @@
 #[macro_use]
 mod harness;
 mod bridge;
+mod calls;
 mod channels;
 mod cli;
 mod downloads;

@@ -172,7 +172,25 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
             st.check_target(chat, thread(p))?;
             let markup = inline_markup(p)?;
             let bot = acting;
-            st.post(chat, thread(p), bot, true, content, markup, None, now)
+            // A reply (`reply_parameters`): to a message of that chat, or refused unless
+            // the sender allowed sending without it.
+            let reply = p.json("reply_parameters");
+            let reply_to = reply.as_ref().and_then(|r| r["message_id"].as_i64()).map(|m| m as i32);
+            let target_exists = reply_to.is_some_and(|m| st.find(chat, m).is_some());
+            if reply_to.is_some()
+                && !target_exists
+                && !reply.as_ref().is_some_and(|r| r["allow_sending_without_reply"].as_bool() == Some(true))
+            {
+                return Err(ApiError::bad_request("message to be replied not found"));
+            }
+            let sent = st.post(chat, thread(p), bot, true, content, markup, None, now)?;
+            if target_exists {
+                let id = sent["message_id"].as_i64().unwrap_or(0) as i32;
+                if let Some(m) = st.chat_mut(chat)?.messages.iter_mut().find(|m| m.message_id == id) {
+                    m.reply_to = reply_to;
+                }
+            }
+            Ok(sent)
         }
         "sendlocation" => {
             let chat = p.require_i64("chat_id")?;

@@ -1,0 +1,476 @@
+//! Calls (issue 12): Ringostat and Binotel webhooks through the real program over HTTP,
+//! the call in the lead's topic with its recording, missed calls and their callbacks,
+//! reconciliation against the call log, and no readable phone number anywhere.
+
+use crate::harness::*;
+use forecourt::domain::{LeadId, Role, TelegramUserId};
+use forecourt::sandbox::telegram::ChatMessage;
+use forecourt::sandbox::telephony::{post_binotel, post_ringostat, Encoding, FakeCall, Recording};
+
+/// Yuliia writes on WhatsApp from this number; she calls from it too.
+const YULIIA_WA: &str = "380971234567";
+const YULIIA_DIALS: &str = "+380 97 123 45 67";
+
+async fn start(db: Db) -> TestApp {
+    TestApp::start_with(Opts { db, channels: true, telephony: true, ..Opts::default() }).await
+}
+
+impl TestApp {
+    fn ringostat_url(&self, token: &str) -> String {
+        format!("{}/webhooks/ringostat?token={token}", self.http())
+    }
+
+    async fn ringostat(&self, call: &FakeCall, ended: bool, enc: Encoding) -> (u16, String) {
+        let url = self.ringostat_url(RINGOSTAT_TOKEN);
+        post_ringostat(&reqwest::Client::new(), &url, call, self.config.timezone, ended, enc).await
+    }
+
+    async fn binotel(&self, call: &FakeCall) -> (u16, String) {
+        let url = format!("{}/webhooks/binotel?token={BINOTEL_TOKEN}", self.http());
+        post_binotel(&reqwest::Client::new(), &url, call).await
+    }
+
+    fn tel(&self) -> &forecourt::sandbox::telephony::FakeTelephony {
+        self.tel.as_ref().expect("started with telephony")
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(self.store.pool()).await.unwrap()
+    }
+
+    /// A staff member with a PBX extension.
+    async fn staff_with_extension(&self, telegram_id: i64, name: &str, role: Role, ext: &str) {
+        self.staff(telegram_id, name, role).await;
+        let u = self.store.user_by_telegram(TelegramUserId(telegram_id)).await.unwrap().unwrap();
+        self.store.set_user_extension(u.id, Some(ext), self.clock.now_ms()).await.unwrap();
+    }
+
+    /// The bot's message in a topic whose text contains `needle`, once it does.
+    async fn topic_message(&self, chat: i64, thread: i32, needle: &str) -> ChatMessage {
+        let fake = self.fake.clone();
+        let n = needle.to_string();
+        eventually(&format!("a topic message with {needle:?}"), || {
+            let fake = fake.clone();
+            let n = n.clone();
+            async move {
+                fake.topic_messages(chat, thread)
+                    .into_iter()
+                    .find(|m| m.from_bot && m.content.text_or_caption().is_some_and(|t| t.contains(&n)))
+            }
+        })
+        .await
+    }
+}
+
+fn is_audio(m: &ChatMessage) -> bool {
+    m.content.describe().contains("audio")
+}
+
+async fn an_answered_call_from_a_whatsapp_customer_lands_in_her_topic_with_its_audio(db: Db) {
+    let t = start(db).await;
+    t.staff_with_extension(9101, "Oksana Melnyk", Role::Manager, "101").await;
+    assert_eq!(t.wa().customer_writes(YULIIA_WA, "Yuliia", "Is the Tucson still for sale?").await, 200);
+    let lead = t.lead_by_identity("whatsapp", YULIIA_WA).await;
+    let (chat, thread, card) = t.topic_of_lead(lead.id).await;
+
+    let rec = t.tel().host(Recording::Bytes(b"ID3-fake-mp3-recording".repeat(100)), None);
+    let call = FakeCall::inbound("1733131471.1001", YULIIA_DIALS, t.clock.now_ms())
+        .answered("101", "Oksana Melnyk", 62, 13)
+        .with_recording(&rec)
+        .from_pool("Google Ads", "google", "cpc", "winter");
+    // The start as JSON, the end as form data: Ringostat lets the integrator choose.
+    assert_eq!(t.ringostat(&call, false, Encoding::Json).await.0, 200);
+    assert_eq!(t.ringostat(&call, true, Encoding::Form).await.0, 200);
+
+    let m = t.topic_message(chat, thread, "Incoming call, answered").await;
+    let text = m.content.text_or_caption().unwrap().to_string();
+    assert!(text.contains("Answered by: Oksana Melnyk"), "{text}");
+    assert!(text.contains("Talk 1:02 · waited 13 s"), "{text}");
+    assert!(text.contains("Google Ads · google / cpc / winter"), "{text}");
+    assert!(text.contains("…67"), "{text}");
+    assert!(button_url(&m, "Ringostat").is_some_and(|u| u.contains("1733131471.1001")), "{:?}", m.reply_markup);
+    // The recording, as audio under the call's message.
+    t.until("the recording is posted under the call", |f| {
+        f.topic_messages(chat, thread).iter().any(|a| is_audio(a) && a.reply_to == Some(m.message_id))
+    })
+    .await;
+    t.topic_message(chat, thread, "Recording: below").await;
+    // In her existing topic: no second lead, no second customer.
+    assert_eq!(t.count("SELECT COUNT(*) FROM leads").await, 1);
+    assert_eq!(t.count("SELECT COUNT(*) FROM customers").await, 1);
+    // A call is a touch: Oksana answered, so the lead is hers and contacted.
+    let l = t.lead(lead.id).await;
+    assert_eq!(l.stage, forecourt::domain::Stage::Contacted);
+    assert_eq!(l.owner_name.as_deref(), Some("Oksana Melnyk"));
+    t.card_shows(chat, card, "Contacted").await;
+    t.stop().await;
+}
+
+on_both_engines!(
+    an_answered_call_from_a_whatsapp_customers_number_lands_in_her_topic_with_its_audio,
+    an_answered_call_from_a_whatsapp_customers_number_lands_in_her_topic_with_its_audio_on_postgres,
+    an_answered_call_from_a_whatsapp_customer_lands_in_her_topic_with_its_audio
+);
+
+fn button_url(m: &ChatMessage, label: &str) -> Option<String> {
+    let k = m.reply_markup.as_ref()?;
+    k["inline_keyboard"]
+        .as_array()?
+        .iter()
+        .flat_map(|row| row.as_array().cloned().unwrap_or_default())
+        .find(|b| b["text"].as_str().is_some_and(|t| t.contains(label)))
+        .and_then(|b| b["url"].as_str().map(str::to_string))
+}
+
+async fn a_missed_call_from_an_unknown_number_opens_a_lead_with_a_callback_task(db: Db) {
+    let t = start(db).await;
+    let max = t.staff(9102, "Max Petrenko", Role::Manager).await;
+    let call = FakeCall::inbound("1733131471.2002", "0501112299", t.clock.now_ms()).missed(25);
+    // Only the end arrives (its start was lost): a call all the same.
+    assert_eq!(t.ringostat(&call, true, Encoding::Json).await.0, 200);
+
+    let lead_id: i64 = eventually("a lead for the caller", || async {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM leads WHERE source_channel = 'call'")
+            .fetch_optional(t.store.pool())
+            .await
+            .ok()?
+    })
+    .await;
+    let lead = t.lead(LeadId(lead_id)).await;
+    assert_eq!(lead.customer_name, "Caller …99");
+    assert_eq!(lead.stage, forecourt::domain::Stage::New);
+    assert_eq!(lead.last_channel, None, "no messenger yet");
+    let (chat, thread, card) = t.topic_of_lead(lead.id).await;
+    t.card_shows(chat, card, "Phone call").await;
+    let m = t.topic_message(chat, thread, "❌ Missed call").await;
+    let text = m.content.text_or_caption().unwrap();
+    assert!(text.contains("Call back by"), "{text}");
+    // The callback task: open, unassigned (nobody owns the lead), due in 15 minutes.
+    let tasks = t.store.tasks_of_lead(lead.id).await.unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert!(tasks[0].open && tasks[0].user.is_none() && tasks[0].kind == "callback");
+    let due = tasks[0].due_at.unwrap();
+    let started = call.started_at;
+    assert!(due >= started + 15 * 60_000 - 1_000, "due {} min after", (due - started) / 60_000);
+
+    // A staff reply has no chat to go to: said in the topic, nothing queued.
+    t.fake.staff_writes(chat, Some(thread), &max, "Hello!");
+    t.topic_message(chat, thread, "only called").await;
+    assert_eq!(t.count("SELECT COUNT(*) FROM messages WHERE direction = 'outgoing'").await, 0);
+
+    // ✅ Called back closes it, and the call's message says so.
+    let press = t.fake.staff_presses(chat, m.message_id, &max, &button_data(&m, "Called back").unwrap());
+    assert_eq!(t.callback_answer(&press).await, "Callback done.");
+    t.topic_message(chat, thread, "✅ Called back — Max Petrenko").await;
+    assert!(!t.store.tasks_of_lead(lead.id).await.unwrap()[0].open);
+    t.stop().await;
+}
+
+on_both_engines!(
+    a_missed_call_from_an_unknown_number_opens_a_lead_with_a_callback_task_on_sqlite,
+    a_missed_call_from_an_unknown_number_opens_a_lead_with_a_callback_task_on_postgres,
+    a_missed_call_from_an_unknown_number_opens_a_lead_with_a_callback_task
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_to_the_same_number_closes_the_callback_by_itself() {
+    let t = start(Db::Sqlite).await;
+    t.staff_with_extension(9103, "Max Petrenko", Role::Manager, "102").await;
+    let missed = FakeCall::inbound("c-missed", "0671234500", t.clock.now_ms()).missed(20);
+    assert_eq!(t.ringostat(&missed, true, Encoding::Form).await.0, 200);
+    let lead = eventually("the caller's lead", || async {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM leads").fetch_optional(t.store.pool()).await.ok()?
+    })
+    .await;
+    // Max calls back from the PBX: an outbound call, answered.
+    let mut back = FakeCall::inbound("c-back", "101", t.clock.now_ms() + 60_000).answered("102", "Max Petrenko", 40, 5);
+    back.call_type = "out".into();
+    back.dst = "+380671234500".into();
+    assert_eq!(t.ringostat(&back, true, Encoding::Json).await.0, 200);
+    let tasks = eventually("the callback is done", || async {
+        let tasks = t.store.tasks_of_lead(LeadId(lead)).await.ok()?;
+        tasks.iter().all(|t| !t.open).then_some(tasks)
+    })
+    .await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(t.count("SELECT COUNT(*) FROM leads").await, 1, "the call back went to the same lead");
+    let l = t.lead(LeadId(lead)).await;
+    assert_eq!(l.owner_name.as_deref(), Some("Max Petrenko"), "the answered call claimed the lead");
+    t.stop().await;
+}
+
+async fn each_event_posted_twice_is_stored_once(db: Db) {
+    let t = start(db).await;
+    let now = t.clock.now_ms();
+    let call = FakeCall::inbound("dup-1", "0931112233", now).answered("105", "Nobody Here", 30, 4);
+    // The end before its start, then both again, in both encodings.
+    for (ended, enc) in
+        [(true, Encoding::Json), (false, Encoding::Form), (true, Encoding::Form), (false, Encoding::Json)]
+    {
+        assert_eq!(t.ringostat(&call, ended, enc).await.0, 200);
+    }
+    let b = FakeCall::inbound("bt-77", "0931112233", now).missed(12);
+    assert_eq!(t.binotel(&b).await, (200, r#"{"status":"success"}"#.to_string()));
+    assert_eq!(t.binotel(&b).await.0, 200);
+    t.settled().await;
+    assert_eq!(t.count("SELECT COUNT(*) FROM calls").await, 2);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM calls WHERE disposition = 'answered' AND billsec = 30").await,
+        1,
+        "the end won"
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM leads").await, 1, "one caller, one lead");
+    assert_eq!(t.count("SELECT COUNT(*) FROM tasks").await, 1, "one callback for the missed Binotel call");
+    // The extension nobody has is said on the message, never dropped.
+    let lead = LeadId(t.count("SELECT id FROM leads").await);
+    let (chat, thread, _) = t.topic_of_lead(lead).await;
+    let m = t.topic_message(chat, thread, "Incoming call, answered").await;
+    assert!(m.content.text_or_caption().unwrap().contains("Answered by: Nobody Here"));
+    // One message per call, whatever came twice.
+    let calls_posted = t
+        .fake
+        .topic_messages(chat, thread)
+        .iter()
+        .filter(|m| m.content.text_or_caption().is_some_and(|t| t.starts_with("📞")))
+        .count();
+    assert_eq!(calls_posted, 2);
+    t.stop().await;
+}
+
+on_both_engines!(
+    each_event_posted_twice_is_stored_once_on_sqlite,
+    each_event_posted_twice_is_stored_once_on_postgres,
+    each_event_posted_twice_is_stored_once
+);
+
+async fn bad_tokens_and_bodies_are_refused_with_nothing_stored(db: Db) {
+    let t = start(db).await;
+    let http = reqwest::Client::new();
+    let call = FakeCall::inbound("bad-1", "0931112233", t.clock.now_ms()).missed(3);
+    for url in [t.ringostat_url("wrong-token-0123456789"), format!("{}/webhooks/ringostat", t.http())] {
+        let (status, body) = post_ringostat(&http, &url, &call, t.config.timezone, true, Encoding::Json).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let wrong = format!("{}/webhooks/binotel?token=nope", t.http());
+    assert_eq!(post_binotel(&http, &wrong, &call).await.0, 401);
+    // Unreadable bodies: 400 with the reason.
+    let url = t.ringostat_url(RINGOSTAT_TOKEN);
+    for (body, why) in [
+        ("{not json", "not a Ringostat call event"),
+        (r#"{"uniqueid":"x","call_type":"in"}"#, "calldate"),
+        (r#"{"uniqueid":"x","calldate":"2026-12-02 10:00:00","call_type":"sideways"}"#, "call_type"),
+    ] {
+        let r = http.post(&url).header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+        assert!(r.text().await.unwrap().contains(why), "{body}");
+    }
+    t.settled().await;
+    for table in ["calls", "leads", "customers", "tasks", "customer_phones"] {
+        assert_eq!(t.count(&format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}");
+    }
+    t.stop().await;
+}
+
+on_both_engines!(
+    bad_tokens_and_bodies_are_refused_with_nothing_stored_on_sqlite,
+    bad_tokens_and_bodies_are_refused_with_nothing_stored_on_postgres,
+    bad_tokens_and_bodies_are_refused_with_nothing_stored
+);
+
+async fn a_recording_that_cannot_be_fetched_says_so_without_holding_the_topic(db: Db) {
+    let t = start(db).await;
+    assert_eq!(t.wa().customer_writes(YULIIA_WA, "Yuliia", "Hello").await, 200);
+    let lead = t.lead_by_identity("whatsapp", YULIIA_WA).await;
+    let (chat, thread, _) = t.topic_of_lead(lead.id).await;
+    // One link never answers; another is gone.
+    let hang = t.tel().host(Recording::Hang, None);
+    let gone = t.tel().host(Recording::Missing, None);
+    let now = t.clock.now_ms();
+    let a = FakeCall::inbound("rec-hang", YULIIA_DIALS, now).answered("101", "Oksana", 20, 2).with_recording(&hang);
+    let b =
+        FakeCall::inbound("rec-gone", YULIIA_DIALS, now + 1_000).answered("101", "Oksana", 20, 2).with_recording(&gone);
+    assert_eq!(t.ringostat(&a, true, Encoding::Json).await.0, 200);
+    assert_eq!(t.ringostat(&b, true, Encoding::Json).await.0, 200);
+    let m = t.topic_message(chat, thread, "Recording: downloading…").await;
+    // The customer's next message is not held back by the download that hangs.
+    assert_eq!(t.wa().customer_writes(YULIIA_WA, "Yuliia", "Did you get my call?").await, 200);
+    eventually_within("the customer's message reaches the topic", std::time::Duration::from_secs(10), || async {
+        t.topic_texts(chat, thread).iter().any(|x| x.contains("Did you get my call?")).then_some(())
+    })
+    .await;
+    let gone_msg = t.topic_message(chat, thread, "Recording unavailable").await;
+    assert!(gone_msg.content.text_or_caption().unwrap().contains("404"), "says why");
+    assert_ne!(gone_msg.message_id, m.message_id);
+    t.stop().await;
+}
+
+on_both_engines!(
+    a_recording_that_cannot_be_fetched_says_so_without_holding_the_topic_on_sqlite,
+    a_recording_that_cannot_be_fetched_says_so_without_holding_the_topic_on_postgres,
+    a_recording_that_cannot_be_fetched_says_so_without_holding_the_topic
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_over_the_size_limit_is_refused_with_a_reason() {
+    let mut t = TestApp::start_with(Opts { channels: true, telephony: true, ..Opts::default() }).await;
+    t.config.calls.recording_max_bytes = 1024 * 1024;
+    t.restart().await;
+    let big = t.tel().host(Recording::Generated(3 * 1024 * 1024), None);
+    let call = FakeCall::inbound("rec-big", "0931112233", t.clock.now_ms())
+        .answered("101", "Oksana", 20, 2)
+        .with_recording(&big);
+    assert_eq!(t.ringostat(&call, true, Encoding::Json).await.0, 200);
+    let lead = LeadId(
+        eventually("the lead", || async {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM leads").fetch_optional(t.store.pool()).await.ok()?
+        })
+        .await,
+    );
+    let (chat, thread, _) = t.topic_of_lead(lead).await;
+    let m = t.topic_message(chat, thread, "Recording unavailable").await;
+    assert!(m.content.text_or_caption().unwrap().contains("over the 1 MB limit"), "{:?}", m.content);
+    t.stop().await;
+}
+
+async fn reconciliation_adds_a_call_whose_webhook_never_came(db: Db) {
+    let t = start(db).await;
+    let app = t.app().clone();
+    // Older than the hourly job's first look back (24 hours), so only these passes see them.
+    let base = t.clock.now_ms() - 32 * 3_600_000;
+    let (from, to) = (base, base + 6 * 3_600_000);
+    // Two calls in Ringostat's log; only one ever reached us by webhook.
+    let known = FakeCall::inbound("log-1", "0661230011", base + 3_600_000).answered("101", "Oksana", 50, 3);
+    let lost = FakeCall::inbound("log-2", "0661230022", base + 2 * 3_600_000 + 5_000).missed(30);
+    t.tel().log(&known);
+    t.tel().log(&lost);
+    let app2 = app.clone();
+    forecourt::calls::record(&app2, &read_ringostat(&t, &known)).await.unwrap();
+    assert_eq!(t.count("SELECT COUNT(*) FROM calls").await, 1);
+
+    // A window the API does not answer: nothing moves past it.
+    t.tel().fail_lists_before(to, 1);
+    let p = forecourt::calls::reconcile::pass(&app, from, to).await.unwrap();
+    assert!(p.failed.is_some());
+    assert_eq!(p.reached, from, "stopped before the failed window");
+    assert_eq!(t.count("SELECT COUNT(*) FROM calls").await, 1);
+
+    let p = forecourt::calls::reconcile::pass(&app, from, to).await.unwrap();
+    assert_eq!((p.seen, p.added, p.failed.clone()), (2, 1, None), "{p:?}");
+    assert_eq!(p.reached, to);
+    assert_eq!(t.count("SELECT COUNT(*) FROM calls").await, 2);
+    assert_eq!(t.count("SELECT COUNT(*) FROM tasks").await, 1, "the lost missed call has its callback");
+    // Windows of an hour, asked in local time.
+    let asked: Vec<_> = t.tel().list_requests().into_iter().filter(|(f, _)| f.as_str() < "2026-12-02").collect();
+    assert!(asked.len() >= 7, "{asked:?}");
+    assert!(asked.iter().all(|(f, to)| f.len() == 19 && to.len() == 19), "{asked:?}");
+    // Again: nothing new.
+    let p = forecourt::calls::reconcile::pass(&app, from, to).await.unwrap();
+    assert_eq!((p.seen, p.added), (2, 0));
+    t.stop().await;
+}
+
+/// A fake call as the webhook would bring it, read by the real parser.
+fn read_ringostat(t: &TestApp, call: &FakeCall) -> forecourt::domain::call::CallEvent {
+    use forecourt::channels::telephony::{ringostat, Fields, ReadContext};
+    let pairs: Vec<(&str, String)> = call.ringostat_fields(t.config.timezone, true);
+    let f = Fields::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    let cx = ReadContext { key: &t.app().phones, timezone: t.config.timezone };
+    ringostat::read(&f, &cx).unwrap().unwrap()
+}
+
+on_both_engines!(
+    reconciliation_adds_a_call_whose_webhook_never_came_on_sqlite,
+    reconciliation_adds_a_call_whose_webhook_never_came_on_postgres,
+    reconciliation_adds_a_call_whose_webhook_never_came
+);
+
+/// Every text column of every table, as one string.
+async fn everything_stored(t: &TestApp) -> String {
+    let tables: Vec<String> = match t.store.engine() {
+        forecourt::store::Engine::Sqlite => sqlx::query_scalar::<_, String>(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(t.store.pool())
+        .await
+        .unwrap(),
+        forecourt::store::Engine::Postgres => sqlx::query_scalar::<_, String>(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(t.store.pool())
+        .await
+        .unwrap(),
+    };
+    let mut all = String::new();
+    for table in tables {
+        let cols: Vec<String> = match t.store.engine() {
+            forecourt::store::Engine::Sqlite => sqlx::query_scalar::<_, String>(&format!(
+                "SELECT name FROM pragma_table_info('{table}') WHERE type = 'TEXT'"
+            ))
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap(),
+            forecourt::store::Engine::Postgres => sqlx::query_scalar::<_, String>(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_name = $1 AND data_type = 'text'",
+            )
+            .bind(&table)
+            .fetch_all(t.store.pool())
+            .await
+            .unwrap(),
+        };
+        for c in cols {
+            let values: Vec<Option<String>> =
+                sqlx::query_scalar::<_, Option<String>>(&format!("SELECT {c} FROM {table}"))
+                    .fetch_all(t.store.pool())
+                    .await
+                    .unwrap();
+            for v in values.into_iter().flatten() {
+                all.push_str(&v);
+                all.push('\n');
+            }
+        }
+    }
+    all
+}
+
+async fn no_readable_phone_number_is_kept_or_shown(db: Db) {
+    let t = start(db).await;
+    t.staff_with_extension(9104, "Oksana Melnyk", Role::Manager, "101").await;
+    let now = t.clock.now_ms();
+    let rec = t.tel().host(Recording::Bytes(b"mp3".repeat(50)), None);
+    let calls = [
+        FakeCall::inbound("pn-1", "+380 50 765 43 21", now)
+            .answered("101", "Oksana Melnyk", 30, 2)
+            .with_recording(&rec),
+        FakeCall::inbound("pn-2", "0631239876", now + 1_000).missed(15),
+    ];
+    for c in &calls {
+        assert_eq!(t.ringostat(c, false, Encoding::Form).await.0, 200);
+        assert_eq!(t.ringostat(c, true, Encoding::Json).await.0, 200);
+    }
+    let b = FakeCall::inbound("pn-3", "+380 44 555 66 77", now + 2_000).missed(9);
+    assert_eq!(t.binotel(&b).await.0, 200);
+    t.settled().await;
+    assert_eq!(t.count("SELECT COUNT(*) FROM calls").await, 3);
+    // The digits that would give a number away, in any of its forms.
+    let numbers = ["507654321", "631239876", "445556677"];
+    let stored = everything_stored(&t).await;
+    let staff_saw: String = t
+        .fake
+        .messages(STAFF)
+        .iter()
+        .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for n in numbers {
+        assert!(!stored.contains(n), "{n} stored");
+        assert!(!staff_saw.contains(n), "{n} shown to staff");
+    }
+    assert!(staff_saw.contains("…21") && staff_saw.contains("…76"), "{staff_saw}");
+    t.stop().await;
+}
+
+on_both_engines!(
+    no_readable_phone_number_is_kept_or_shown_on_sqlite,
+    no_readable_phone_number_is_kept_or_shown_on_postgres,
+    no_readable_phone_number_is_kept_or_shown
+);
