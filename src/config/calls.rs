@@ -97,7 +97,8 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>, f: FileCalls) -> Result
             .map_err(|_| bad("FORECOURT_BINOTEL_ALLOWED_IPS", format!("`{ip}` is not an IP address")))?;
         c.binotel_allowed_ips.push(parsed);
     }
-    c.phone_hash_key = env("FORECOURT_PHONE_HASH_KEY").map(Secret::new).or(f.phone_hash_key);
+    c.phone_hash_key =
+        env("FORECOURT_PHONE_HASH_KEY").map(Secret::new).or(f.phone_hash_key).filter(|k| !k.expose().is_empty());
     if let Some(k) = &c.phone_hash_key {
         if k.expose().len() < crate::domain::phone::MIN_KEY_BYTES {
             return Err(bad(

@@ -642,6 +642,9 @@ mod tests {
         assert_eq!(c.telegram.staff_chat_ids, vec![-1001234567890]);
         assert_eq!(c.jobs.workers, Config::default().jobs.workers, "the example shows the defaults");
         assert!(c.telegram.rate_limits);
+        assert_eq!(c.calls.callback_minutes, CallsConfig::default().callback_minutes);
+        assert_eq!(c.calls.recording_max_bytes, CallsConfig::default().recording_max_bytes);
+        assert!(c.calls.ringostat_token.is_none() && c.calls.phone_hash_key.is_none());
     }
 
     #[test]
