@@ -83,6 +83,12 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         crate::ingest::WhatsappPhones::new(phones.clone()),
         &supervisor,
     );
+    store
+        .enqueue(
+            &crate::jobs::Job::TaskTimers.into_new("task_timers".into(), Some("task_timers".into()), clock.now_ms()),
+            clock.now_ms(),
+        )
+        .await?;
     if config.calls.ringostat_api_key.is_some() {
         store.enqueue(&crate::calls::reconcile::job(clock.now_ms()), clock.now_ms()).await?;
     }

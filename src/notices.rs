@@ -18,6 +18,7 @@ pub fn staff_reply_job(chat: i64, thread: Option<i32>, text: &str, keyboard: Opt
         text: Some(text.to_string()),
         keyboard: keyboard.cloned(),
         photos_of: None,
+        mention: None,
     }
     .into_new(format!("group:{chat}"), None, now)
 }

@@ -33,8 +33,8 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
     let result = match job {
         Job::TopicSync { lead } => crate::staff::topic::sync(app, lead).await,
         Job::Deliver { message, album } => crate::staff::deliver::deliver(app, message, album).await,
-        Job::StaffReply { chat, thread, text, keyboard, photos_of } => {
-            crate::staff::replies::staff_reply(app, (chat, thread), text, keyboard, photos_of).await
+        Job::StaffReply { chat, thread, text, keyboard, photos_of, mention } => {
+            crate::staff::replies::staff_reply(app, (chat, thread), text, keyboard, photos_of, mention).await
         }
         Job::AnswerCallback { id, text, alert, bot } => {
             crate::staff::replies::answer_callback(app, &id, &text, alert, bot).await
@@ -56,6 +56,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::CallPost { call } => crate::staff::calls::post(app, call).await,
         Job::CallRecording { call } => crate::staff::calls::recording(app, call).await,
         Job::CallReconcile => crate::calls::reconcile::run(app).await,
+        Job::TaskTimers => crate::staff::tasks::timers(app).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

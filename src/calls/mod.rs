@@ -95,6 +95,8 @@ async fn record_once(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> 
             );
         }
         callback = consequences(app, &mut tx, &row, lead, staff_id, now).await?;
+        // The card's "last call" line.
+        store::bump_card(&mut tx, lead, None, now).await?;
         store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
         store::jobs_enqueue(&mut tx, &post_job(id, lead, now), now).await?;
     }

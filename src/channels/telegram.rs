@@ -214,6 +214,32 @@ impl TelegramApi {
         Ok(req.await.map_err(classify)?.id.0)
     }
 
+    /// Send a text whose first `name` is a mention of Telegram user `user` (they are
+    /// notified, even without a username).
+    pub async fn send_text_mention(
+        &self,
+        chat: i64,
+        thread_id: Option<i32>,
+        text: &str,
+        kb: Option<&Keyboard>,
+        mention: Option<(i64, &str)>,
+    ) -> Result<i32, TgError> {
+        let Some((user, name)) = mention else { return self.send_text(chat, thread_id, text, kb).await };
+        let mut req =
+            self.bot.send_message(ChatId(chat), text).entities(vec![teloxide::types::MessageEntity::text_mention_id(
+                teloxide::types::UserId(user as u64),
+                0,
+                crate::domain::text::utf16_len(name),
+            )]);
+        if let Some(t) = thread(thread_id) {
+            req = req.message_thread_id(t);
+        }
+        if let Some(k) = kb {
+            req = req.reply_markup(markup(k));
+        }
+        Ok(req.await.map_err(classify)?.id.0)
+    }
+
     pub async fn edit_text(&self, chat: i64, message: i32, text: &str, kb: Option<&Keyboard>) -> Result<(), TgError> {
         let mut req = self.bot.edit_message_text(ChatId(chat), MessageId(message), text);
         if let Some(k) = kb {

@@ -17,6 +17,14 @@ pub enum BotSide {
     Staff,
 }
 
+/// A mention at the start of a staff message: the person's Telegram id and the name the
+/// text starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mention {
+    pub user: i64,
+    pub name: String,
+}
+
 /// Every kind of work, with what it needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -42,6 +50,9 @@ pub enum Job {
         keyboard: Option<Keyboard>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         photos_of: Option<VehicleId>,
+        /// The text starts with this person's name, shown as a mention (they are notified).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mention: Option<Mention>,
     },
     /// Answer a button press.
     AnswerCallback {
@@ -102,6 +113,8 @@ pub enum Job {
     CallRecording { call: CallId },
     /// Ask the provider's call log for the calls of the next windows (recurring).
     CallReconcile,
+    /// Remind of overdue tasks and escalate them (recurring).
+    TaskTimers,
 }
 
 impl Job {
@@ -124,6 +137,7 @@ impl Job {
             Job::CallPost { .. } => JobKind::CallPost,
             Job::CallRecording { .. } => JobKind::CallRecording,
             Job::CallReconcile => JobKind::CallReconcile,
+            Job::TaskTimers => JobKind::TaskTimers,
         }
     }
 
@@ -188,7 +202,14 @@ mod tests {
             (
                 JobKind::StaffReply,
                 json!({"chat": -100, "thread": null, "text": "hi", "keyboard": null}),
-                Job::StaffReply { chat: -100, thread: None, text: Some("hi".into()), keyboard: None, photos_of: None },
+                Job::StaffReply {
+                    chat: -100,
+                    thread: None,
+                    text: Some("hi".into()),
+                    keyboard: None,
+                    photos_of: None,
+                    mention: None,
+                },
             ),
             (
                 JobKind::StaffReply,
@@ -199,6 +220,7 @@ mod tests {
                     text: Some("pick".into()),
                     keyboard: Some(vec![vec![("📎 1. Toyota RAV4".into(), "1:va:3:4".into())]]),
                     photos_of: None,
+                    mention: None,
                 },
             ),
             (
@@ -284,6 +306,7 @@ mod tests {
         all.push(Job::CallPost { call: crate::domain::CallId(4) });
         all.push(Job::CallRecording { call: crate::domain::CallId(4) });
         all.push(Job::CallReconcile);
+        all.push(Job::TaskTimers);
         let kinds: std::collections::HashSet<JobKind> = all.iter().map(Job::kind).collect();
         assert_eq!(kinds.len(), JobKind::ALL.len(), "every kind has a variant here");
         for job in all {

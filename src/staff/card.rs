@@ -7,7 +7,7 @@ use crate::context::App;
 use crate::domain::callback::CardAction;
 use crate::domain::lead::allowed_targets;
 use crate::domain::{Actor, Channel, LostReason, UserId};
-use crate::store::{AttachedVehicle, LeadRow};
+use crate::store::{AttachedVehicle, CallRow, LeadRow};
 use serde::Serialize;
 
 /// Which keyboard the card shows, as stored in `leads.card_menu`.
@@ -54,7 +54,31 @@ struct CardView<'a> {
     automation: bool,
     last_message: Option<&'a str>,
     last_message_at: String,
+    last_call: Option<CallView>,
     menu_hint: Option<String>,
+}
+
+/// The card's "last call" line.
+#[derive(Serialize)]
+struct CallView {
+    inbound: bool,
+    missed: bool,
+    live: bool,
+    time: String,
+    who: Option<String>,
+    talk: Option<String>,
+}
+
+fn call_view(app: &App, c: &CallRow) -> CallView {
+    let talk = c.billsec.filter(|s| *s > 0).map(|s| format!("{}:{:02}", s / 60, s % 60));
+    CallView {
+        inbound: c.direction == crate::domain::call::CallDirection::Inbound,
+        missed: c.missed,
+        live: c.disposition.is_live(),
+        time: app.local_time(c.started_at, true),
+        who: c.user_name.clone().or_else(|| c.employee_name.clone()),
+        talk,
+    }
 }
 
 pub struct Card {
@@ -77,6 +101,7 @@ pub fn render(
     lead: &LeadRow,
     menu_actor: Option<(Actor, String)>,
     vehicles: &[AttachedVehicle],
+    last_call: Option<&CallRow>,
 ) -> anyhow::Result<Card> {
     let mut menu = Menu::decode(&lead.card_menu);
     if matches!(menu, Menu::Stage(_)) && menu_actor.is_none() {
@@ -105,6 +130,7 @@ pub fn render(
         automation: lead.automation,
         last_message: lead.last_message_preview.as_deref(),
         last_message_at: lead.last_message_at.map(|t| app.local_time(t, true)).unwrap_or_default(),
+        last_call: last_call.map(|c| call_view(app, c)),
         menu_hint,
     };
     let text =

@@ -19,6 +19,7 @@ pub mod photos;
 pub mod poll;
 pub mod replies;
 pub mod segments;
+pub mod tasks;
 pub mod topic;
 
 use crate::channels::telegram::{classify_update, Incoming};

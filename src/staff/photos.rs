@@ -198,12 +198,19 @@ pub async fn keep(
     if added {
         crate::notices::bump_holders(&mut tx, vehicle, now).await?;
     }
-    let ack = crate::jobs::Job::StaffReply { chat, thread, text: None, keyboard: None, photos_of: Some(vehicle) }
-        .into_new(
-            format!("group:{chat}"),
-            Some(format!("photos-ack:{chat}:{}:{vehicle}", thread.unwrap_or(0))),
-            now + ACK_DELAY_MS,
-        );
+    let ack = crate::jobs::Job::StaffReply {
+        chat,
+        thread,
+        text: None,
+        keyboard: None,
+        photos_of: Some(vehicle),
+        mention: None,
+    }
+    .into_new(
+        format!("group:{chat}"),
+        Some(format!("photos-ack:{chat}:{}:{vehicle}", thread.unwrap_or(0))),
+        now + ACK_DELAY_MS,
+    );
     store::jobs_enqueue(&mut tx, &ack, now).await?;
     tx.commit().await?;
     app.wake.notify_one();

@@ -51,6 +51,7 @@ pub async fn staff_reply(
     text: Option<String>,
     keyboard: Option<Keyboard>,
     photos_of: Option<crate::domain::VehicleId>,
+    mention: Option<crate::jobs::job::Mention>,
 ) -> anyhow::Result<Outcome> {
     let text = match photos_of {
         Some(vehicle) => super::photos::ack_text(app, vehicle).await?,
@@ -61,7 +62,12 @@ pub async fn staff_reply(
     if let Err(until) = app.limiter.acquire(bot.slot, chat, app.clock.now_ms()) {
         return Ok(Outcome::WaitUntil(until));
     }
-    match bot.api.send_text(chat, thread, text, keyboard.as_ref()).await {
+    let mention = mention.filter(|m| text.starts_with(&m.name)).map(|m| (m.user, m.name));
+    match bot
+        .api
+        .send_text_mention(chat, thread, text, keyboard.as_ref(), mention.as_ref().map(|(u, n)| (*u, n.as_str())))
+        .await
+    {
         Ok(_) => Ok(Outcome::Done),
         // The thread is gone: the answer is dropped rather than posted in General.
         Err(TgError::ThreadNotFound) | Err(TgError::TopicClosed) => {

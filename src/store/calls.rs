@@ -442,15 +442,6 @@ pub async fn callback_state(conn: &mut Conn, call: CallId) -> Result<Option<Call
     .transpose()
 }
 
-/// The lead's newest call, for its card.
-pub async fn last_call(conn: &mut Conn, lead: LeadId) -> Result<Option<CallRow>> {
-    let row = sqlx::query(&format!("{CALL_SELECT} WHERE c.lead_id = $1 ORDER BY c.started_at DESC, c.id DESC LIMIT 1"))
-        .bind(lead.0)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(call_from).transpose()
-}
-
 /// A task, as lists and reminders show it.
 #[derive(Debug, Clone)]
 pub struct TaskRow {
@@ -463,6 +454,15 @@ pub struct TaskRow {
     pub due_at: Option<i64>,
     pub open: bool,
     pub customer_name: String,
+    pub user_name: Option<String>,
+}
+
+/// Whose open tasks to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskFilter {
+    Of(UserId),
+    Unassigned,
+    All,
 }
 
 /// A new callback task after a missed call.
@@ -537,11 +537,79 @@ fn task_from(r: &AnyRow) -> Result<TaskRow> {
         due_at: col(r, "due_at")?,
         open: col::<String>(r, "state")? == "open",
         customer_name: col(r, "customer_name")?,
+        user_name: col(r, "user_name")?,
     })
 }
 
-const TASK_SELECT: &str = "SELECT t.*, c.name AS customer_name FROM tasks t
-    JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id";
+const TASK_SELECT: &str = "SELECT t.*, c.name AS customer_name, u.name AS user_name FROM tasks t
+    JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = t.user_id";
+
+/// An overdue task to remind of or escalate, with where its lead's topic is and who has it.
+#[derive(Debug, Clone)]
+pub struct OverdueTask {
+    pub task: TaskRow,
+    pub chat: Option<i64>,
+    pub thread: Option<i32>,
+    pub assignee_telegram: Option<i64>,
+}
+
+/// Open tasks due before `before` not yet reminded of (`escalate`: reminded, not yet escalated).
+pub async fn overdue_tasks(conn: &mut Conn, before: i64, escalate: bool, limit: i64) -> Result<Vec<OverdueTask>> {
+    let step = if escalate { "t.reminded_at IS NOT NULL AND t.escalated_at IS NULL" } else { "t.reminded_at IS NULL" };
+    let rows = sqlx::query(&format!(
+        "SELECT t.*, c.name AS customer_name, u.name AS user_name, u.telegram_id AS assignee_telegram,
+                l.staff_chat_id AS lead_chat, l.topic_thread_id AS lead_thread
+         FROM tasks t JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id
+         LEFT JOIN users u ON u.id = t.user_id
+         WHERE t.state = 'open' AND t.due_at IS NOT NULL AND t.due_at <= $1 AND {step}
+         ORDER BY t.due_at, t.id LIMIT $2"
+    ))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OverdueTask {
+                task: task_from(r)?,
+                chat: col(r, "lead_chat")?,
+                thread: col::<Option<i64>>(r, "lead_thread")?.map(|t| t as i32),
+                assignee_telegram: col(r, "assignee_telegram")?,
+            })
+        })
+        .collect()
+}
+
+/// The task was reminded of (`escalated`: a supervisor was told).
+pub async fn mark_task_nudged(conn: &mut Conn, id: TaskId, escalated: bool, now: i64) -> Result<()> {
+    let set = if escalated { "escalated_at" } else { "reminded_at" };
+    sqlx::query(&format!("UPDATE tasks SET {set} = $2, updated_at = $2 WHERE id = $1 AND {set} IS NULL"))
+        .bind(id.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Active supervisors (or, with none, admins): who hears of overdue work.
+pub async fn supervisors(conn: &mut Conn) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT telegram_id, name, role FROM users WHERE active = 1 AND role IN ('supervisor', 'admin') ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut sup = Vec::new();
+    let mut admins = Vec::new();
+    for r in rows {
+        let who = (col::<i64>(&r, "telegram_id")?, col::<String>(&r, "name")?);
+        if col::<String>(&r, "role")? == "supervisor" {
+            sup.push(who);
+        } else {
+            admins.push(who);
+        }
+    }
+    Ok(if sup.is_empty() { admins } else { sup })
+}
 
 /// One task, read inside a transaction.
 pub async fn task_in_tx(conn: &mut Conn, id: TaskId) -> Result<Option<TaskRow>> {
@@ -552,6 +620,16 @@ pub async fn task_in_tx(conn: &mut Conn, id: TaskId) -> Result<Option<TaskRow>> 
 impl Store {
     pub async fn call(&self, id: CallId) -> Result<Option<CallRow>> {
         let row = sqlx::query(&format!("{CALL_SELECT} WHERE c.id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
+        row.as_ref().map(call_from).transpose()
+    }
+
+    /// The lead's newest call (its card shows it).
+    pub async fn last_call_of(&self, lead: LeadId) -> Result<Option<CallRow>> {
+        let row =
+            sqlx::query(&format!("{CALL_SELECT} WHERE c.lead_id = $1 ORDER BY c.started_at DESC, c.id DESC LIMIT 1"))
+                .bind(lead.0)
+                .fetch_optional(self.pool())
+                .await?;
         row.as_ref().map(call_from).transpose()
     }
 
@@ -579,16 +657,19 @@ impl Store {
         Ok(())
     }
 
-    /// Open tasks, oldest due first: one person's, or everyone's (`None`).
-    pub async fn open_tasks(&self, user: Option<UserId>, limit: i64) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(&format!(
-            "{TASK_SELECT} WHERE t.state = 'open' AND ($1 IS NULL OR t.user_id = $1)
-             ORDER BY t.due_at, t.id LIMIT $2"
-        ))
-        .bind(user.map(|u| u.0))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+    /// Open tasks, soonest due first.
+    pub async fn open_tasks(&self, filter: TaskFilter, limit: i64) -> Result<Vec<TaskRow>> {
+        let (cond, user) = match filter {
+            TaskFilter::Of(u) => ("t.user_id = $1", u.0),
+            TaskFilter::Unassigned => ("t.user_id IS NULL AND $1 = 0", 0),
+            TaskFilter::All => ("$1 = 0", 0),
+        };
+        let rows =
+            sqlx::query(&format!("{TASK_SELECT} WHERE t.state = 'open' AND {cond} ORDER BY t.due_at, t.id LIMIT $2"))
+                .bind(user)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter().map(task_from).collect()
     }
 

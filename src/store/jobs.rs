@@ -44,10 +44,12 @@ pub enum JobKind {
     CallRecording,
     /// Fill in, from the provider's call log, the calls whose webhooks never came (recurring).
     CallReconcile,
+    /// Remind of overdue tasks, then tell a supervisor (recurring).
+    TaskTimers,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 17] = [
+    pub const ALL: [JobKind; 18] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -65,6 +67,7 @@ impl JobKind {
         JobKind::CallPost,
         JobKind::CallRecording,
         JobKind::CallReconcile,
+        JobKind::TaskTimers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +89,7 @@ impl JobKind {
             JobKind::CallPost => "call_post",
             JobKind::CallRecording => "call_recording",
             JobKind::CallReconcile => "call_reconcile",
+            JobKind::TaskTimers => "task_timers",
         }
     }
 
@@ -95,7 +99,7 @@ impl JobKind {
 
     /// A job that re-schedules itself for ever (a timer), never "work in flight".
     pub fn is_recurring(self) -> bool {
-        matches!(self, JobKind::FlowTimers | JobKind::CallReconcile)
+        matches!(self, JobKind::FlowTimers | JobKind::CallReconcile | JobKind::TaskTimers)
     }
 }
 

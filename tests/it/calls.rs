@@ -103,6 +103,8 @@ async fn an_answered_call_from_a_whatsapp_customer_lands_in_her_topic_with_its_a
     assert_eq!(l.stage, forecourt::domain::Stage::Contacted);
     assert_eq!(l.owner_name.as_deref(), Some("Oksana Melnyk"));
     t.card_shows(chat, card, "Contacted").await;
+    t.card_shows(chat, card, "Last call: 📞").await;
+    t.card_shows(chat, card, "1:02 with Oksana Melnyk").await;
     t.stop().await;
 }
 
@@ -474,3 +476,71 @@ on_both_engines!(
     no_readable_phone_number_is_kept_or_shown_on_postgres,
     no_readable_phone_number_is_kept_or_shown
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_callback_is_reminded_with_a_mention_then_a_supervisor_is_told() {
+    let mut t = TestApp::start_with(Opts {
+        channels: true,
+        telephony: true,
+        speed: 30.0,
+        business_hours: Some("Mon-Sun 00:00-24:00"),
+        ..Opts::default()
+    })
+    .await;
+    t.config.calls.callback_minutes = 1;
+    t.restart().await;
+    let max = t.staff(9105, "Max Petrenko", Role::Manager).await;
+    let sofia = t.staff(9106, "Sofia Lysenko", Role::Supervisor).await;
+    // Sofia has a private chat with the staff bot.
+    t.fake.customer_writes(&sofia, "/tasks all");
+    t.until("Sofia's private chat", |f| !f.bot_messages_to(sofia.id).is_empty()).await;
+    assert_eq!(t.wa().customer_writes(YULIIA_WA, "Yuliia", "Hello").await, 200);
+    let lead = t.lead_by_identity("whatsapp", YULIIA_WA).await;
+    let (chat, thread, _) = t.topic_of_lead(lead.id).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "Good afternoon! How can I help?");
+    eventually("Max owns the lead", || async { (t.lead(lead.id).await.owner.is_some()).then_some(()) }).await;
+
+    let call = FakeCall::inbound("late-1", YULIIA_DIALS, t.clock.now_ms()).missed(20);
+    assert_eq!(t.ringostat(&call, true, Encoding::Json).await.0, 200);
+    let tasks = eventually("the callback", || async {
+        let tasks = t.store.tasks_of_lead(lead.id).await.ok()?;
+        (!tasks.is_empty()).then_some(tasks)
+    })
+    .await;
+    assert_eq!(tasks[0].user_name.as_deref(), Some("Max Petrenko"), "the owner's callback");
+    // /tasks lists it for Max.
+    t.fake.staff_writes(chat, Some(thread), &max, "/tasks");
+    t.topic_message(chat, thread, "Your open tasks (1)").await;
+
+    // Past due: reminded in the topic, Max mentioned.
+    let r = t.topic_message(chat, thread, "Max Petrenko, ⏰ overdue: Call back …67").await;
+    let sent = t
+        .fake
+        .calls_of("sendmessage")
+        .into_iter()
+        .find(|c| c.params["text"].as_str().is_some_and(|x| x == r.content.text_or_caption().unwrap()))
+        .expect("the reminder's request");
+    let entities = sent.params["entities"].to_string();
+    assert!(
+        entities.contains("tg://user") && entities.contains("id=9105") && entities.contains("\"length\":12"),
+        "a mention of Max: {entities}"
+    );
+    // Still open an interval later: Sofia hears of it privately, once.
+    t.until("Sofia is told", |f| {
+        f.bot_messages_to(sofia.id)
+            .iter()
+            .any(|m| m.content.text_or_caption().is_some_and(|x| x.contains("Still not done")))
+    })
+    .await;
+    let told = |f: &forecourt::sandbox::telegram::FakeTelegram| {
+        f.bot_messages_to(sofia.id)
+            .iter()
+            .filter(|m| m.content.text_or_caption().is_some_and(|x| x.contains("Still not done")))
+            .count()
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(told(&t.fake), 1, "escalated once");
+    let reminders = t.topic_texts(chat, thread).iter().filter(|x| x.contains("⏰ overdue")).count();
+    assert_eq!(reminders, 1, "reminded once");
+    t.stop().await;
+}

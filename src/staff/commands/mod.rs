@@ -31,6 +31,8 @@ pub enum Command {
     Vehicle(String),
     /// `/car words`: find cars to attach to the topic's lead
     Car(String),
+    /// `/tasks [all]`: my open tasks (supervisors: everyone's)
+    Tasks(String),
     /// Anything else starting with `/`.
     Unknown(String),
 }
@@ -51,6 +53,7 @@ impl Command {
             "note" => Command::Note(args),
             "vehicle" => Command::Vehicle(args),
             "car" => Command::Car(args),
+            "tasks" => Command::Tasks(args),
             _ => Command::Unknown(name),
         })
     }
@@ -83,7 +86,8 @@ pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Re
         Command::Help => Ok(Some(c.render("staff/help.txt", minijinja::context! {}))),
         Command::Flows(_) => Ok(flows),
         Command::My => lists::open_leads(c.app, Some(c.user.id), "staff/my.txt").await.map(Some),
-        Command::Queue => lists::open_leads(c.app, None, "staff/queue.txt").await.map(Some),
+        Command::Queue => lists::queue(c.app).await.map(Some),
+        Command::Tasks(args) => lists::tasks(c.app, c.user, &args).await.map(Some),
         Command::Lead(args) => lead::repost_card(c, &args).await,
         Command::Note(text) => lead::note(c, &text).await,
         Command::Vehicle(args) => cars::vehicle_card(c, &args).await.map(Some),
