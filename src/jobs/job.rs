@@ -232,6 +232,7 @@ mod tests {
                     text: None,
                     keyboard: None,
                     photos_of: Some(VehicleId(12)),
+                    mention: None,
                 },
             ),
             (
@@ -307,6 +308,14 @@ mod tests {
         all.push(Job::CallRecording { call: crate::domain::CallId(4) });
         all.push(Job::CallReconcile);
         all.push(Job::TaskTimers);
+        all.push(Job::StaffReply {
+            chat: -100,
+            thread: Some(3),
+            text: Some("Max, ⏰".into()),
+            keyboard: None,
+            photos_of: None,
+            mention: Some(Mention { user: 9, name: "Max".into() }),
+        });
         let kinds: std::collections::HashSet<JobKind> = all.iter().map(Job::kind).collect();
         assert_eq!(kinds.len(), JobKind::ALL.len(), "every kind has a variant here");
         for job in all {
