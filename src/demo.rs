@@ -25,6 +25,8 @@ const VIBER_TOKEN: &str = "demo-viber-token";
 const WA_TOKEN: &str = "demo-whatsapp-token";
 const WA_SECRET: &str = "demo-app-secret";
 const WA_PHONE: &str = "106540352242922";
+const RINGOSTAT_TOKEN: &str = "demo-ringostat-token";
+const RINGOSTAT_KEY: &str = "demo-ringostat-key";
 
 struct Demo {
     fake: FakeTelegram,
@@ -170,6 +172,7 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
 
     let viber = FakeViber::start(VIBER_TOKEN, clock.clone()).await?;
     let wa = FakeWhatsapp::start(WA_TOKEN, WA_SECRET, WA_PHONE, clock.clone()).await?;
+    let ringostat = crate::sandbox::telephony::FakeTelephony::start(RINGOSTAT_KEY, clock.clone(), tz).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     viber.set_webhook_target(&format!("{base}/webhooks/viber"));
@@ -199,6 +202,10 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         api_url: wa.url(),
         template: Some(("reengage".into(), "uk".into())),
     });
+    // Telephony: Ringostat's webhooks and its call log.
+    config.calls.ringostat_token = Some(Secret::new(RINGOSTAT_TOKEN));
+    config.calls.ringostat_api_key = Some(Secret::new(RINGOSTAT_KEY));
+    config.calls.ringostat_api_url = ringostat.url();
     // The bot's flows: the repository's flows/ (or the built-in copy), open 08:00-20:00.
     config.flows.business_hours_text = "Mon-Sun 08:00-20:00".into();
     config.flows.business_hours =
@@ -230,6 +237,10 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     tx.commit().await?;
     store.upsert_user(TelegramUserId(9001), "Max Petrenko", Role::Manager, Some(TEAM), now).await?;
     store.upsert_user(TelegramUserId(9002), "Sofia Lysenko", Role::Supervisor, Some(TEAM), now).await?;
+    for (telegram_id, ext) in [(9001, "101"), (9002, "100")] {
+        let u = store.user_by_telegram(TelegramUserId(telegram_id)).await?.context("user")?;
+        store.set_user_extension(u.id, Some(ext), now).await?;
+    }
     let max = FakeUser::new(9001, "Max", Some("Petrenko"));
     let sofia = FakeUser::new(9002, "Sofia", Some("Lysenko"));
     let stranger = FakeUser::new(9999, "Taras", Some("(not staff)"));
@@ -359,6 +370,32 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     d.press(lead_y, &max, "Claim").await?;
     let x3 = fake.upload_file("photo", &jpeg("bmw-x3-interior"));
     d.staff_sends(lead_y, &max, Content::Photo { file_id: x3, caption: Some("Yes! The interior too.".into()) }).await?;
+    // Yuliia calls from her WhatsApp number; Max answers at extension 101. The call lands in
+    // her topic, with its recording under it.
+    let hook = format!("{base}/webhooks/ringostat?token={RINGOSTAT_TOKEN}");
+    let http = reqwest::Client::new();
+    use crate::sandbox::telephony::{post_ringostat, Encoding, FakeCall, Recording};
+    let rec = ringostat.host(Recording::Bytes(b"ID3\x03demo-recording".repeat(400)), None);
+    let yuliia_call = FakeCall::inbound("1733216400.101", "+380501112233", clock.now_ms())
+        .answered("101", "Max Petrenko", 154, 6)
+        .with_recording(&rec)
+        .from_pool("Website", "google", "cpc", "bmw-x3");
+    post_ringostat(&http, &hook, &yuliia_call, tz, false, Encoding::Json).await;
+    d.pause(3).await;
+    post_ringostat(&http, &hook, &yuliia_call, tz, true, Encoding::Json).await;
+    d.settle().await?;
+    // A missed call from a number nobody knows: a new lead, with a callback task; Max calls
+    // back from the PBX a few minutes later, and the task closes by itself.
+    let missed = FakeCall::inbound("1733216700.102", "0933334455", clock.now_ms()).missed(24);
+    post_ringostat(&http, &hook, &missed, tz, true, Encoding::Form).await;
+    d.settle().await?;
+    d.pause(6).await;
+    let mut back = FakeCall::inbound("1733217100.103", "101", clock.now_ms()).answered("101", "Max Petrenko", 95, 8);
+    back.call_type = "out".into();
+    back.dst = "0933334455".into();
+    post_ringostat(&http, &hook, &back, tz, true, Encoding::Json).await;
+    d.settle().await?;
+
     let lead_m = d.lead_on("whatsapp", "380672223344").await?;
     d.press(lead_m, &sofia, "Claim").await?;
     d.staff_says(lead_m, &sofia, "Good morning Maria! About 14,900 $ — shall we show it to you?").await?;
@@ -469,6 +506,25 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         && nazar_lead.do_not_contact
         && oksana_lead.budget.is_some()
         && night.is_some_and(|t| t.contains("зачинені") && t.contains("08:00"));
+    // Calls.
+    let calls: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls").fetch_one(store.pool()).await?;
+    let in_her_topic: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE lead_id = $1 AND recording_state = 'posted'")
+            .bind(lead_y.0)
+            .fetch_one(store.pool())
+            .await?;
+    let caller_leads: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM leads WHERE source_channel = 'call'").fetch_one(store.pool()).await?;
+    let callbacks_done: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE kind = 'callback' AND state = 'done'")
+            .fetch_one(store.pool())
+            .await?;
+    println!(
+        "\nCalls: {calls}; Yuliia's call in her topic with its recording: {}; leads opened by a call: {caller_leads}; \
+         callbacks done by calling back: {callbacks_done}",
+        in_her_topic == 1
+    );
+    ok &= calls == 3 && in_her_topic == 1 && caller_leads == 1 && callbacks_done == 1;
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",
@@ -479,6 +535,7 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     fake.stop();
     viber.stop();
     wa.stop();
+    ringostat.stop();
     if !ok {
         eprintln!("error: the demo's leads did not end in the expected stages");
         return Ok(ExitCode::FAILURE);

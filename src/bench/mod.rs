@@ -13,7 +13,10 @@
 //! - `search`: free-text vehicle search over 100,000 cars, p50/p99 per engine.
 //! - `flows`: the flow engine advancing 10,000 conversations by one message each: steps/s
 //!   and the p99 of a turn, texts rendered.
+//! - `calls`: Ringostat webhooks to a committed 200, calls into their topics under
+//!   Telegram's limits, and a `forecourt run` child's memory while recordings download.
 
+mod calls;
 mod flows;
 mod search;
 mod webhooks;
@@ -67,6 +70,9 @@ enum BenchKind {
     },
     /// Signed Viber and WhatsApp webhooks over HTTP: requests/s and latency to a committed 200.
     Webhooks(webhooks::Args),
+    /// Telephony: Ringostat webhooks to a committed 200, calls into their topics under
+    /// Telegram's limits, and memory while large recordings are downloaded.
+    Calls(calls::Args),
     /// Free-text vehicle search over a large inventory: p50/p99 per engine.
     Search(search::Args),
     /// The flow engine: N conversations advanced by one message each.
@@ -101,6 +107,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         }
         BenchKind::Webhooks(a) => webhooks::run(a).await?,
+        BenchKind::Calls(a) => calls::run(a).await?,
         BenchKind::Search(a) => search::run(a).await?,
         BenchKind::Flows(a) => flows::run(a).await?,
         BenchKind::Limits { minutes, speed, pattern } => {

@@ -84,9 +84,12 @@ async fn an_answered_call_from_a_whatsapp_customer_lands_in_her_topic_with_its_a
 
     let m = t.topic_message(chat, thread, "Incoming call, answered").await;
     let text = m.content.text_or_caption().unwrap().to_string();
-    assert!(text.contains("Answered by: Oksana Melnyk"), "{text}");
-    assert!(text.contains("Talk 1:02 · waited 13 s"), "{text}");
-    assert!(text.contains("Google Ads · google / cpc / winter"), "{text}");
+    // One fact a line.
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("📞 Incoming call, answered · ") && lines[0].ends_with(" · …67"), "{text}");
+    assert!(lines.contains(&"Answered by: Oksana Melnyk"), "{text}");
+    assert!(lines.contains(&"Talk 1:02 · waited 13 s"), "{text}");
+    assert!(lines.contains(&"Source: Google Ads · google / cpc / winter"), "{text}");
     assert!(text.contains("…67"), "{text}");
     assert!(button_url(&m, "Ringostat").is_some_and(|u| u.contains("1733131471.1001")), "{:?}", m.reply_markup);
     // The recording, as audio under the call's message.
@@ -104,7 +107,12 @@ async fn an_answered_call_from_a_whatsapp_customer_lands_in_her_topic_with_its_a
     assert_eq!(l.owner_name.as_deref(), Some("Oksana Melnyk"));
     t.card_shows(chat, card, "Contacted").await;
     t.card_shows(chat, card, "Last call: 📞").await;
-    t.card_shows(chat, card, "1:02 with Oksana Melnyk").await;
+    let c = t.card_shows(chat, card, "1:02 with Oksana Melnyk").await;
+    let card_text = c.content.text_or_caption().unwrap().to_string();
+    assert!(
+        card_text.lines().any(|l| l.starts_with("Last call: 📞") && l.ends_with("1:02 with Oksana Melnyk")),
+        "{card_text}"
+    );
     t.stop().await;
 }
 
