@@ -64,6 +64,8 @@ pub struct App {
     pub phones: crate::domain::phone::PhoneKey,
     /// The HTTP client for downloads and the providers' APIs (recordings, call logs).
     pub http: reqwest::Client,
+    /// The call script supervisors review against (`flows/call_script.yaml`).
+    pub script: Arc<crate::domain::script::Script>,
 }
 
 impl App {

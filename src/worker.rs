@@ -57,6 +57,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::CallRecording { call } => crate::staff::calls::recording(app, call).await,
         Job::CallReconcile => crate::calls::reconcile::run(app).await,
         Job::TaskTimers => crate::staff::tasks::timers(app).await,
+        Job::ReviewPrompt { review } => crate::staff::reviews::prompt(app, review).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

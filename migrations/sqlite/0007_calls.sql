@@ -92,3 +92,33 @@ CREATE INDEX tasks_caller ON tasks (caller_hash, state);
 -- A staff member's extension in the PBX (`employee_number` in Ringostat).
 ALTER TABLE users ADD COLUMN extension TEXT;
 CREATE UNIQUE INDEX users_extension ON users (extension);
+
+-- The call scripts reviews were made against, by version (the file's text as it was).
+CREATE TABLE call_scripts (
+    version    BIGINT PRIMARY KEY,
+    body       TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- A supervisor's review of a call against the script: one row per review (a second review
+-- is a new row). `verdicts` holds one code per criterion in review order (m met, x missed,
+-- n not applicable) while it is walked.
+CREATE TABLE call_reviews (
+    id                 INTEGER PRIMARY KEY,
+    call_id            BIGINT NOT NULL REFERENCES calls (id),
+    reviewer_id        BIGINT NOT NULL REFERENCES users (id),
+    script_version     BIGINT NOT NULL REFERENCES call_scripts (version),
+    state              TEXT NOT NULL CHECK (state IN ('in_progress', 'awaiting_comment', 'done')),
+    verdicts           TEXT NOT NULL DEFAULT '',
+    comment            TEXT,
+    score              BIGINT,
+    critical_missed    TEXT,
+    missed             TEXT,
+    private_chat       BIGINT,
+    private_message_id BIGINT,
+    created_at         BIGINT NOT NULL,
+    updated_at         BIGINT NOT NULL,
+    finished_at        BIGINT
+);
+CREATE INDEX call_reviews_call ON call_reviews (call_id, state);
+CREATE INDEX call_reviews_reviewer ON call_reviews (reviewer_id, state);

@@ -25,6 +25,8 @@ pub struct CallsConfig {
     /// A recording larger than this is refused with a reason in the topic (Telegram's bots
     /// upload at most 50 MB).
     pub recording_max_bytes: u64,
+    /// `/reviews` offers this many calls a week per manager, picked at random.
+    pub review_sample_per_week: u32,
 }
 
 impl Default for CallsConfig {
@@ -38,6 +40,7 @@ impl Default for CallsConfig {
             phone_hash_key: None,
             callback_minutes: 15,
             recording_max_bytes: 50 * 1024 * 1024,
+            review_sample_per_week: 5,
         }
     }
 }
@@ -67,7 +70,18 @@ fn token(setting: &'static str, v: Option<Secret>) -> Result<Option<Secret>, Con
     Ok(Some(Secret::new(t)))
 }
 
-pub(super) fn load(env: &dyn Fn(&str) -> Option<String>, f: FileCalls) -> Result<CallsConfig, ConfigError> {
+/// The `[reviews]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileReviews {
+    sample_per_week: Option<u32>,
+}
+
+pub(super) fn load(
+    env: &dyn Fn(&str) -> Option<String>,
+    f: FileCalls,
+    r: FileReviews,
+) -> Result<CallsConfig, ConfigError> {
     let mut c = CallsConfig {
         ringostat_token: token(
             "FORECOURT_RINGOSTAT_TOKEN",
@@ -133,6 +147,20 @@ pub(super) fn load(env: &dyn Fn(&str) -> Option<String>, f: FileCalls) -> Result
         }
         c.recording_max_bytes = mb * 1024 * 1024;
     }
+    let sample = match env("FORECOURT_REVIEWS_SAMPLE_PER_WEEK") {
+        Some(v) => Some(
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| bad("FORECOURT_REVIEWS_SAMPLE_PER_WEEK", format!("`{v}` is not a number of calls")))?,
+        ),
+        None => r.sample_per_week,
+    };
+    if let Some(n) = sample {
+        if n > 100 {
+            return Err(bad("FORECOURT_REVIEWS_SAMPLE_PER_WEEK", "must be between 0 and 100"));
+        }
+        c.review_sample_per_week = n;
+    }
     Ok(c)
 }
 
@@ -143,7 +171,7 @@ mod tests {
 
     fn load_env(vars: &[(&str, &str)]) -> Result<CallsConfig, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        load(&|k| map.get(k).cloned(), FileCalls::default())
+        load(&|k| map.get(k).cloned(), FileCalls::default(), FileReviews::default())
     }
 
     #[test]

@@ -193,6 +193,8 @@ struct FileConfig {
     flows: FileFlows,
     #[serde(default)]
     calls: calls::FileCalls,
+    #[serde(default)]
+    reviews: calls::FileReviews,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -409,7 +411,7 @@ impl Config {
             }
         }
         c.whatsapp = load_whatsapp(&env, file.whatsapp)?;
-        c.calls = calls::load(&env, file.calls)?;
+        c.calls = calls::load(&env, file.calls, file.reviews)?;
         if !(c.database_url.starts_with("sqlite:")
             || c.database_url.starts_with("postgres://")
             || c.database_url.starts_with("postgresql://"))

@@ -3,7 +3,8 @@
 //! Anything that does not parse (old versions, tampering) is [`Stale`] and gets a polite
 //! "this button is out of date".
 
-use super::{LeadId, LostReason, Stage, TaskId, VehicleId};
+use super::script::Verdict;
+use super::{CallId, LeadId, LostReason, ReviewId, Stage, TaskId, VehicleId};
 
 /// The version prefix written into every button. Bump it when the encoding changes; old
 /// buttons then read as stale instead of doing something unexpected.
@@ -56,6 +57,45 @@ impl FlowAction {
     pub fn decode(data: &str) -> Option<Result<FlowAction, Stale>> {
         let rest = data.strip_prefix(VERSION)?.strip_prefix(":fl:")?;
         Some(rest.parse::<i64>().ok().filter(|id| *id > 0).map(FlowAction::Activate).ok_or(Stale))
+    }
+}
+
+/// Buttons of a call review: 📝 Review under a call, a verdict per criterion in the
+/// reviewer's private chat, and skipping the comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewAction {
+    Start(CallId),
+    Verdict(ReviewId, u16, Verdict),
+    SkipComment(ReviewId),
+}
+
+impl ReviewAction {
+    pub fn encode(self) -> String {
+        match self {
+            ReviewAction::Start(c) => format!("{VERSION}:rv:s:{c}"),
+            ReviewAction::Verdict(r, i, v) => format!("{VERSION}:rv:v:{r}:{i}:{}", v.code()),
+            ReviewAction::SkipComment(r) => format!("{VERSION}:rv:c:{r}"),
+        }
+    }
+
+    /// `None` when the data is not a review button; one that does not parse is stale.
+    pub fn decode(data: &str) -> Option<Result<ReviewAction, Stale>> {
+        let rest = data.strip_prefix(VERSION)?.strip_prefix(":rv:")?;
+        let id = |s: Option<&str>| s.and_then(|s| s.parse::<i64>().ok()).filter(|n| *n > 0);
+        let mut p = rest.split(':');
+        let action = match (p.next(), p.next(), p.next(), p.next(), p.next()) {
+            (Some("s"), c, None, None, None) => id(c).map(|c| ReviewAction::Start(CallId(c))),
+            (Some("c"), r, None, None, None) => id(r).map(|r| ReviewAction::SkipComment(ReviewId(r))),
+            (Some("v"), r, Some(i), Some(v), None) => {
+                let mut chars = v.chars();
+                match (id(r), i.parse::<u16>().ok(), chars.next().and_then(Verdict::from_code), chars.next()) {
+                    (Some(r), Some(i), Some(v), None) => Some(ReviewAction::Verdict(ReviewId(r), i, v)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        Some(action.ok_or(Stale))
     }
 }
 
@@ -243,6 +283,25 @@ mod tests {
         fn arbitrary_text_never_panics(s in ".{0,80}") {
             let _ = CardAction::decode(&s);
         }
+    }
+
+    #[test]
+    fn review_buttons_round_trip_and_are_not_card_actions() {
+        for a in [
+            ReviewAction::Start(CallId(42)),
+            ReviewAction::Verdict(ReviewId(7), 12, Verdict::Missed),
+            ReviewAction::Verdict(ReviewId(i64::MAX), u16::MAX, Verdict::NotApplicable),
+            ReviewAction::SkipComment(ReviewId(7)),
+        ] {
+            let data = a.encode();
+            assert!(data.len() <= 64, "{data}");
+            assert_eq!(ReviewAction::decode(&data), Some(Ok(a)));
+            assert!(CardAction::decode(&data).is_err(), "{data} is not a card action");
+        }
+        for stale in ["1:rv:s:0", "1:rv:v:7:1:q", "1:rv:v:7:x:m", "1:rv:c:", "1:rv:z:1", "1:rv:s:1:2"] {
+            assert_eq!(ReviewAction::decode(stale), Some(Err(Stale)), "{stale}");
+        }
+        assert_eq!(ReviewAction::decode("1:c:5"), None);
     }
 
     #[test]

@@ -62,5 +62,8 @@ id_type!(
     /// A call's row (the provider's own key is `calls.external_id`).
     CallId, i64);
 id_type!(
+    /// A supervisor's review of a call.
+    ReviewId, i64);
+id_type!(
     /// A task's row: a callback after a missed call, or work a manager wrote down.
     TaskId, i64);

@@ -18,6 +18,7 @@ pub mod phone;
 pub mod photos;
 pub mod role;
 pub mod routing;
+pub mod script;
 pub mod stage;
 pub mod task;
 pub mod text;

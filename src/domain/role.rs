@@ -33,6 +33,11 @@ impl Role {
         matches!(self, Role::Supervisor | Role::Admin)
     }
 
+    /// Supervisors and admins review calls against the script; managers and analysts do not.
+    pub fn may_review(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+
     /// Analysts read; they never change a lead or write to a customer.
     pub fn may_act(self) -> bool {
         !matches!(self, Role::Analyst)

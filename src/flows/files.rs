@@ -70,7 +70,9 @@ pub fn read_dir(flows_dir: &Path, templates_dir: &Path) -> std::io::Result<Optio
     for e in std::fs::read_dir(flows_dir)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().to_string();
-        if e.file_type()?.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.') {
+        // The call script lives beside the flows but is not one (`flows::script`).
+        let flow_file = (name.ends_with(".yaml") || name.ends_with(".yml")) && name != super::script::FILE;
+        if e.file_type()?.is_file() && flow_file && !name.starts_with('.') {
             out.insert(format!("flows/{name}"), std::fs::read_to_string(e.path())?);
         }
     }

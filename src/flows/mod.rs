@@ -20,6 +20,7 @@ pub mod files;
 mod raw;
 pub mod run;
 pub mod runtime;
+pub mod script;
 pub mod watch;
 
 use crate::domain::flow::{FlowSet, Text};

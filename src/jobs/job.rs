@@ -5,7 +5,7 @@
 //! never run blind. Handlers receive the fields, not JSON.
 
 use crate::channels::telegram::{InlineArticle, Keyboard};
-use crate::domain::{CallId, LeadId, MediaId, MessageRowId, UserId, VehicleId};
+use crate::domain::{CallId, LeadId, MediaId, MessageRowId, ReviewId, UserId, VehicleId};
 use crate::store::{JobKind, JobRow, NewJob};
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +115,8 @@ pub enum Job {
     CallReconcile,
     /// Remind of overdue tasks and escalate them (recurring).
     TaskTimers,
+    /// Show a call review's current step to its reviewer.
+    ReviewPrompt { review: ReviewId },
 }
 
 impl Job {
@@ -138,6 +140,7 @@ impl Job {
             Job::CallRecording { .. } => JobKind::CallRecording,
             Job::CallReconcile => JobKind::CallReconcile,
             Job::TaskTimers => JobKind::TaskTimers,
+            Job::ReviewPrompt { .. } => JobKind::ReviewPrompt,
         }
     }
 
@@ -308,6 +311,7 @@ mod tests {
         all.push(Job::CallRecording { call: crate::domain::CallId(4) });
         all.push(Job::CallReconcile);
         all.push(Job::TaskTimers);
+        all.push(Job::ReviewPrompt { review: ReviewId(2) });
         all.push(Job::StaffReply {
             chat: -100,
             thread: Some(3),

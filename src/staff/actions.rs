@@ -110,7 +110,18 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
     // Not a command: only messages in a lead's topic matter. In a private chat with the
     // bot a staff member gets a short help (nothing they write there reaches a customer).
     let Some(lead_id) = lead_id else {
-        if !app.config.telegram.staff_chat_ids.contains(&m.chat) {
+        let private = !app.config.telegram.staff_chat_ids.contains(&m.chat);
+        // A supervisor's comment on the call review waiting for one.
+        if let (true, Some(u), Some(t)) = (private, &user, m.content.text.as_deref()) {
+            if super::reviews::comment(app, &mut tx, u, t, now).await? {
+                let t = render(app, "staff/review.txt", minijinja::context! { what => "saved" });
+                reply(app, &mut tx, m.chat, None, &t).await.map_err(other)?;
+                tx.commit().await?;
+                app.wake.notify_one();
+                return Ok(());
+            }
+        }
+        if private {
             let t = render(app, "staff/private_help.txt", minijinja::context! {});
             reply(app, &mut tx, m.chat, None, &t).await.map_err(other)?;
             app.wake.notify_one();

@@ -44,6 +44,7 @@ async fn render(app: &App, call: &CallRow) -> anyhow::Result<(String, Keyboard)>
         utm_campaign: call.utm_campaign.clone(),
     };
     let open_callback = callback.as_ref().filter(|c| c.open);
+    let reviews = app.store.reviews_of_call(call.id).await?;
     let view = minijinja::context! {
         call => minijinja::context! {
             inbound => call.direction == CallDirection::Inbound,
@@ -66,6 +67,7 @@ async fn render(app: &App, call: &CallRow) -> anyhow::Result<(String, Keyboard)>
             callback_done => callback.as_ref().is_some_and(|c| !c.open),
             callback_by => callback.as_ref().filter(|c| !c.open).and_then(|c| c.done_by.clone().or(c.done_how.clone())),
             other_customers => (others > 1).then_some(others),
+            reviews => reviews.iter().map(|r| minijinja::context! { score => r.score, by => &r.reviewer_name, critical => !r.critical_missed.is_empty() }).collect::<Vec<_>>(),
         }
     };
     let text = app.templates.render("staff/call.txt", view)?;
@@ -73,6 +75,9 @@ async fn render(app: &App, call: &CallRow) -> anyhow::Result<(String, Keyboard)>
     let mut row = Vec::new();
     if let (Some(c), Some(lead)) = (open_callback, call.lead) {
         row.push((label("called_back"), CardAction::CalledBack(lead, c.task).encode()));
+    }
+    if call.answered() && call.recording_state == RecordingState::Posted {
+        row.push((label("review"), crate::domain::callback::ReviewAction::Start(call.id).encode()));
     }
     if let Some(url) = &call.card_url {
         row.push((format!("{} {}", label("open_call"), call.provider.label()), url_button(url)));

@@ -18,6 +18,7 @@ pub mod orphans;
 pub mod photos;
 pub mod poll;
 pub mod replies;
+pub mod reviews;
 pub mod segments;
 pub mod tasks;
 pub mod topic;

@@ -46,10 +46,12 @@ pub enum JobKind {
     CallReconcile,
     /// Remind of overdue tasks, then tell a supervisor (recurring).
     TaskTimers,
+    /// Show a call review's current step in the reviewer's private chat.
+    ReviewPrompt,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 18] = [
+    pub const ALL: [JobKind; 19] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -68,6 +70,7 @@ impl JobKind {
         JobKind::CallRecording,
         JobKind::CallReconcile,
         JobKind::TaskTimers,
+        JobKind::ReviewPrompt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl JobKind {
             JobKind::CallRecording => "call_recording",
             JobKind::CallReconcile => "call_reconcile",
             JobKind::TaskTimers => "task_timers",
+            JobKind::ReviewPrompt => "review_prompt",
         }
     }
 

@@ -15,6 +15,7 @@ mod leads;
 mod media;
 mod messages;
 mod photos;
+mod reviews;
 mod updates;
 mod users;
 mod vehicles;
@@ -28,6 +29,7 @@ pub use leads::*;
 pub use media::*;
 pub use messages::*;
 pub use photos::*;
+pub use reviews::*;
 pub use updates::FailedUpdate;
 pub use users::{user_in_tx, UserRow};
 pub use vehicles::{

@@ -552,3 +552,118 @@ async fn an_overdue_callback_is_reminded_with_a_mention_then_a_supervisor_is_tol
     assert_eq!(reminders, 1, "reminded once");
     t.stop().await;
 }
+
+/// The bot's newest message in a private chat that has buttons.
+fn prompt_in(t: &TestApp, chat: i64) -> Option<ChatMessage> {
+    t.fake.bot_messages_to(chat).into_iter().rev().find(|m| m.reply_markup.is_some())
+}
+
+/// Press `label` on the review prompt once it shows `needle`.
+async fn review_press(t: &TestApp, who: &forecourt::sandbox::telegram::FakeUser, needle: &str, label: &str) {
+    let m = eventually(&format!("the review prompt shows {needle:?}"), || async {
+        prompt_in(t, who.id).filter(|m| m.content.text_or_caption().is_some_and(|x| x.contains(needle)))
+    })
+    .await;
+    let data = button_data(&m, label).unwrap_or_else(|| panic!("no {label:?} on {:?}", m.reply_markup));
+    t.fake.staff_presses(who.id, m.message_id, who, &data);
+}
+
+async fn a_supervisor_reviews_a_call_and_the_manager_gets_the_score(db: Db) {
+    let t = start(db).await;
+    t.staff_with_extension(9201, "Oksana Melnyk", Role::Manager, "101").await;
+    t.staff(9202, "Sofia Lysenko", Role::Supervisor).await;
+    let oksana = forecourt::sandbox::telegram::FakeUser::new(9201, "Oksana", Some("Melnyk"));
+    let sofia = forecourt::sandbox::telegram::FakeUser::new(9202, "Sofia", Some("Lysenko"));
+    // Both have a private chat with the staff bot.
+    for u in [&oksana, &sofia] {
+        t.fake.customer_writes(u, "/myscore");
+    }
+    t.until("both private chats", |f| !f.bot_messages_to(9201).is_empty() && !f.bot_messages_to(9202).is_empty()).await;
+    assert_eq!(t.wa().customer_writes(YULIIA_WA, "Yuliia", "Hello").await, 200);
+    let lead = t.lead_by_identity("whatsapp", YULIIA_WA).await;
+    let (chat, thread, _) = t.topic_of_lead(lead.id).await;
+    let rec = t.tel().host(Recording::Bytes(b"mp3-review".repeat(30)), None);
+    let call = FakeCall::inbound("rv-1", YULIIA_DIALS, t.clock.now_ms())
+        .answered("101", "Oksana Melnyk", 95, 4)
+        .with_recording(&rec);
+    assert_eq!(t.ringostat(&call, true, Encoding::Json).await.0, 200);
+    let m = t.topic_message(chat, thread, "Recording: below").await;
+    let review = button_data(&m, "Review").expect("📝 Review under an answered, recorded call");
+
+    // A manager cannot review.
+    let press = t.fake.staff_presses(chat, m.message_id, &oksana, &review);
+    assert!(t.callback_answer(&press).await.contains("Only supervisors and admins"));
+    // Sofia can: the recording and the criteria come to her privately.
+    let press = t.fake.staff_presses(chat, m.message_id, &sofia, &review);
+    assert!(t.callback_answer(&press).await.contains("privately"));
+    t.until("the recording reaches Sofia", |f| f.bot_messages_to(9202).iter().any(is_audio)).await;
+    let total = t.app().script.len();
+    for i in 1..=total {
+        let (_, c) = t.app().script.criterion(i - 1).unwrap();
+        let label = match c.id.as_str() {
+            "asked_tradein" => "N/A",
+            "next_step" => "Missed",
+            _ => "Met",
+        };
+        review_press(&t, &sofia, &format!("{i}/{total}"), label).await;
+    }
+    eventually("the prompt asks for a comment", || async {
+        prompt_in(&t, 9202).filter(|m| m.content.text_or_caption().is_some_and(|x| x.contains("Write a comment")))
+    })
+    .await;
+    t.fake.customer_writes(&sofia, "Agree the viewing before you hang up.");
+
+    // Stored with its script version; the score is the weighted share met.
+    let r = eventually("the review is saved", || async {
+        sqlx::query_as::<_, (i64, i64, String, Option<String>)>(
+            "SELECT score, script_version, verdicts, comment FROM call_reviews WHERE state = 'done'",
+        )
+        .fetch_optional(t.store.pool())
+        .await
+        .ok()?
+    })
+    .await;
+    assert_eq!(r.0, 79, "met 11 of 14 weighted, the trade-in not applicable");
+    assert_eq!(r.1, t.app().script.version);
+    assert_eq!(r.2.len(), total);
+    assert_eq!(r.3.as_deref(), Some("Agree the viewing before you hang up."));
+    // Oksana is told privately: score, the critical miss, the comment, a link to the call.
+    t.until("Oksana gets the feedback", |f| {
+        f.bot_messages_to(9201).iter().any(|m| {
+            m.content.text_or_caption().is_some_and(|x| {
+                x.contains("79/100")
+                    && x.contains("Critical missed")
+                    && x.contains("Agree the viewing")
+                    && x.contains("https://t.me/c/")
+            })
+        })
+    })
+    .await;
+    // The score shows under the call.
+    t.topic_message(chat, thread, "📝 79/100 ⚠️ critical missed — Sofia Lysenko").await;
+    // A second review is a new row, never an overwrite.
+    let m = t.topic_message(chat, thread, "📝 79/100").await;
+    t.fake.staff_presses(chat, m.message_id, &sofia, &button_data(&m, "Review").unwrap());
+    review_press(&t, &sofia, &format!("1/{total}"), "Met").await;
+    let rows: i64 = eventually("a second review row", || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM call_reviews").fetch_one(t.store.pool()).await.ok()?;
+        (n == 2).then_some(n)
+    })
+    .await;
+    assert_eq!(rows, 2);
+    // /myscore shows Oksana her reviews.
+    t.fake.customer_writes(&oksana, "/myscore");
+    t.until("/myscore answers", |f| {
+        f.bot_messages_to(9201)
+            .iter()
+            .any(|m| m.content.text_or_caption().is_some_and(|x| x.contains("average 79/100")))
+    })
+    .await;
+    t.stop().await;
+}
+
+on_both_engines!(
+    a_supervisor_reviews_a_call_and_the_manager_gets_the_score_on_sqlite,
+    a_supervisor_reviews_a_call_and_the_manager_gets_the_score_on_postgres,
+    a_supervisor_reviews_a_call_and_the_manager_gets_the_score
+);

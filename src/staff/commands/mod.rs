@@ -6,6 +6,7 @@
 mod cars;
 mod lead;
 mod lists;
+mod reviews;
 
 use crate::channels::telegram::StaffMessage;
 use crate::context::App;
@@ -33,6 +34,10 @@ pub enum Command {
     Car(String),
     /// `/tasks [all]`: my open tasks (supervisors: everyone's)
     Tasks(String),
+    /// `/reviews`: calls waiting for review (supervisors, admins)
+    Reviews,
+    /// `/myscore`: my call reviews of the last 30 days
+    MyScore,
     /// Anything else starting with `/`.
     Unknown(String),
 }
@@ -54,6 +59,8 @@ impl Command {
             "vehicle" => Command::Vehicle(args),
             "car" => Command::Car(args),
             "tasks" => Command::Tasks(args),
+            "reviews" => Command::Reviews,
+            "myscore" => Command::MyScore,
             _ => Command::Unknown(name),
         })
     }
@@ -88,6 +95,8 @@ pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Re
         Command::My => lists::open_leads(c.app, Some(c.user.id), "staff/my.txt").await.map(Some),
         Command::Queue => lists::queue(c.app).await.map(Some),
         Command::Tasks(args) => lists::tasks(c.app, c.user, &args).await.map(Some),
+        Command::Reviews => reviews::waiting(c).await,
+        Command::MyScore => reviews::my_score(c).await,
         Command::Lead(args) => lead::repost_card(c, &args).await,
         Command::Note(text) => lead::note(c, &text).await,
         Command::Vehicle(args) => cars::vehicle_card(c, &args).await.map(Some),
