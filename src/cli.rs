@@ -573,6 +573,29 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let files = crate::flows::files::read_dir(&dir, &templates)
                 .with_context(|| format!("reading {}", dir.display()))?
                 .with_context(|| format!("{} is not a directory", dir.display()))?;
+            // The call script beside the flows (or the built-in one).
+            let (script_text, script_from) = crate::flows::script::read(Some(&dir))?;
+            let script_ok = match crate::flows::script::parse(&script_text) {
+                Ok(s) => {
+                    println!(
+                        "ok: the call script, version {}, {} criteria in {} stages ({script_from})",
+                        s.version,
+                        s.len(),
+                        s.stages.len()
+                    );
+                    true
+                }
+                Err(problems) => {
+                    for p in &problems {
+                        println!("{script_from}: {p}");
+                    }
+                    false
+                }
+            };
+            if !script_ok {
+                println!("the call script does not pass; the service would not start with it");
+                return Ok(ExitCode::from(1));
+            }
             match crate::flows::check(&files) {
                 Ok(c) => {
                     println!(

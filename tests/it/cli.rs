@@ -211,3 +211,57 @@ fn vehicles_are_imported_with_bad_rows_named_and_reimported_without_duplicates()
     assert!(!o.status.success());
     assert!(text(&o).contains("--status"), "{}", text(&o));
 }
+
+#[test]
+fn extensions_are_given_listed_and_never_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    let env = [("DATABASE_URL", db.as_str())];
+    let add = |id: &str, name: &str, ext: &str| {
+        forecourt(
+            dir.path(),
+            &["users", "add", "--telegram-id", id, "--name", name, "--role", "manager", "--extension", ext],
+            &env,
+        )
+    };
+    assert!(add("42", "Max Petrenko", "101").status.success());
+    let o = add("43", "Oksana Melnyk", "101");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("extension 101 is another staff member's"), "{}", text(&o));
+    let o = add("43", "Oksana Melnyk", "1 0 2");
+    assert!(!o.status.success() && text(&o).contains("--extension"), "{}", text(&o));
+    assert!(add("43", "Oksana Melnyk", "102").status.success());
+    let list = text(&forecourt(dir.path(), &["users", "list"], &env));
+    assert!(list.contains("101") && list.contains("102"), "{list}");
+    // `none` takes it away, and it may be given again.
+    assert!(add("42", "Max Petrenko", "none").status.success());
+    assert!(add("43", "Oksana Melnyk", "101").status.success());
+}
+
+#[test]
+fn flows_check_checks_the_call_script_and_names_its_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(&flows).unwrap();
+    for e in std::fs::read_dir(root.join("flows")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), flows.join(e.file_name())).unwrap();
+    }
+    let o = forecourt(
+        dir.path(),
+        &["flows", "check", flows.to_str().unwrap(), "--templates", root.join("templates").to_str().unwrap()],
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("the call script, version 1"), "{}", text(&o));
+    let broken = std::fs::read_to_string(flows.join("call_script.yaml")).unwrap().replace("weight: 3", "weight: 300");
+    std::fs::write(flows.join("call_script.yaml"), broken).unwrap();
+    let o = forecourt(
+        dir.path(),
+        &["flows", "check", flows.to_str().unwrap(), "--templates", root.join("templates").to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("weight 300 is not between 1 and 100"), "{}", text(&o));
+}
