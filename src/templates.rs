@@ -60,6 +60,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/myscore.txt", include_str!("../templates/staff/myscore.txt")),
     ("staff/tasks.txt", include_str!("../templates/staff/tasks.txt")),
     ("staff/no_chat.txt", include_str!("../templates/staff/no_chat.txt")),
+    ("staff/call_move.txt", include_str!("../templates/staff/call_move.txt")),
     ("staff/call.txt", include_str!("../templates/staff/call.txt")),
     ("staff/call_recording.txt", include_str!("../templates/staff/call_recording.txt")),
 ];

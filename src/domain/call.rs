@@ -259,6 +259,46 @@ pub fn merge(stored: &Stored, ev: &CallEvent) -> Merge {
     }
 }
 
+/// Why a call cannot be moved to another lead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoveError {
+    #[error("the call is already on that lead")]
+    SameLead,
+    #[error("lead #{0} is closed")]
+    TargetClosed(i64),
+    #[error(transparent)]
+    Rule(#[from] super::lead::RuleError),
+}
+
+/// Staff move a call to the right lead (🔗 Other lead): one who may act on both leads, to
+/// an open lead other than its own. Returns whether the lead it leaves is closed as a
+/// duplicate — when that call was all it held (no message, no other call).
+pub fn may_move(
+    actor: super::lead::Actor,
+    from: Option<(i64, &super::lead::LeadFacts)>,
+    to: (i64, &super::lead::LeadFacts),
+    from_held_only_this_call: bool,
+) -> Result<bool, MoveError> {
+    if from.is_some_and(|(id, _)| id == to.0) {
+        return Err(MoveError::SameLead);
+    }
+    if !to.1.stage.is_open() {
+        return Err(MoveError::TargetClosed(to.0));
+    }
+    super::lead::may_act_on(actor, to.1)?;
+    if let Some((_, f)) = from {
+        super::lead::may_act_on(actor, f)?;
+    }
+    Ok(from.is_some_and(|(_, f)| f.stage.is_open()) && from_held_only_this_call)
+}
+
+/// The lead number staff reply with to move a call: `12`, `#12`, ` #12 `.
+pub fn lead_number(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let t = t.strip_prefix('#').unwrap_or(t);
+    t.parse::<i64>().ok().filter(|n| *n > 0)
+}
+
 /// What happens to a recording, as shown under the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordingState {
@@ -417,6 +457,43 @@ mod tests {
         assert!(!wants_recording(true, Some(""), RecordingState::None));
         assert!(!wants_recording(true, Some("https://x"), RecordingState::Downloading));
         assert!(!wants_recording(true, Some("https://x"), RecordingState::Posted));
+    }
+
+    #[test]
+    fn who_may_move_a_call_and_when_the_old_lead_closes() {
+        use crate::domain::lead::{Actor, LeadFacts, RuleError};
+        use crate::domain::{Role, Stage, UserId};
+        let facts = |stage, owner: Option<i64>| LeadFacts { stage, owner: owner.map(UserId), vehicles: 0 };
+        let max = Actor { id: UserId(1), role: Role::Manager };
+        let sup = Actor { id: UserId(9), role: Role::Supervisor };
+        let analyst = Actor { id: UserId(5), role: Role::Analyst };
+        let new_unowned = facts(Stage::New, None);
+        let maxs = facts(Stage::Contacted, Some(1));
+        let others = facts(Stage::Contacted, Some(2));
+        let sold = facts(Stage::Sold, Some(1));
+        assert_eq!(may_move(max, Some((1, &new_unowned)), (2, &maxs), true), Ok(true), "the call lead closes");
+        assert_eq!(may_move(max, Some((1, &new_unowned)), (2, &maxs), false), Ok(false), "it held more");
+        assert_eq!(may_move(max, None, (2, &maxs), true), Ok(false), "a call with no lead");
+        assert_eq!(may_move(max, Some((2, &maxs)), (2, &maxs), true), Err(MoveError::SameLead));
+        assert_eq!(may_move(max, Some((1, &new_unowned)), (3, &sold), true), Err(MoveError::TargetClosed(3)));
+        assert_eq!(
+            may_move(max, Some((1, &new_unowned)), (2, &others), true),
+            Err(MoveError::Rule(RuleError::NotYourLead)),
+            "a manager cannot move a call onto another manager's lead"
+        );
+        assert_eq!(may_move(max, Some((2, &others)), (1, &maxs), true), Err(MoveError::Rule(RuleError::NotYourLead)));
+        assert_eq!(may_move(sup, Some((2, &others)), (1, &maxs), true), Ok(true));
+        assert!(may_move(analyst, Some((1, &new_unowned)), (2, &new_unowned), true).is_err());
+        assert_eq!(may_move(max, Some((1, &sold)), (2, &maxs), true), Ok(false), "a closed lead stays as it is");
+    }
+
+    #[test]
+    fn lead_numbers_as_staff_type_them() {
+        assert_eq!(lead_number("12"), Some(12));
+        assert_eq!(lead_number(" #12 "), Some(12));
+        for t in ["", "#", "twelve", "12 please", "-3", "0"] {
+            assert_eq!(lead_number(t), None, "{t:?}");
+        }
     }
 
     #[test]

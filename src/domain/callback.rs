@@ -99,6 +99,27 @@ impl ReviewAction {
     }
 }
 
+/// A button under a call's message: 🔗 Other lead (how to move the call to the right lead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallAction {
+    MoveHint(CallId),
+}
+
+impl CallAction {
+    pub fn encode(self) -> String {
+        match self {
+            CallAction::MoveHint(c) => format!("{VERSION}:cl:m:{c}"),
+        }
+    }
+
+    /// `None` when the data is not a call button; one that does not parse is stale.
+    pub fn decode(data: &str) -> Option<Result<CallAction, Stale>> {
+        let rest = data.strip_prefix(VERSION)?.strip_prefix(":cl:")?;
+        let id = rest.strip_prefix("m:").and_then(|c| c.parse::<i64>().ok()).filter(|c| *c > 0);
+        Some(id.map(|c| CallAction::MoveHint(CallId(c))).ok_or(Stale))
+    }
+}
+
 /// Attaching a car through the bot's inline mode. The card's 🚘 Vehicle ▸ button opens
 /// the inline mode pre-filled with `#N ` (an inline query carries neither chat nor topic);
 /// the chosen result's message ends with a tag naming the lead and the car, which the bot
@@ -302,6 +323,10 @@ mod tests {
             assert_eq!(ReviewAction::decode(stale), Some(Err(Stale)), "{stale}");
         }
         assert_eq!(ReviewAction::decode("1:c:5"), None);
+        let m = CallAction::MoveHint(CallId(9));
+        assert_eq!(CallAction::decode(&m.encode()), Some(Ok(m)));
+        assert!(CardAction::decode(&m.encode()).is_err());
+        assert_eq!(CallAction::decode("1:cl:m:x"), Some(Err(Stale)));
     }
 
     #[test]

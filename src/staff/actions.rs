@@ -149,6 +149,19 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         return Ok(());
     };
     let actor = Actor { id: user.id, role: user.role };
+    // A lead number in reply to a call's message moves the call there (🔗 Other lead).
+    if let (Some(to), Some(target)) = (m.reply_to, m.content.text.as_deref().and_then(crate::domain::call::lead_number))
+    {
+        if let Some(call) = store::call_by_message(&mut tx, m.chat, to).await? {
+            let answer = super::calls::move_to(app, &mut tx, &user, &call, crate::domain::LeadId(target), now).await?;
+            if !answer.is_empty() {
+                reply(app, &mut tx, m.chat, m.thread, &answer).await.map_err(other)?;
+            }
+            tx.commit().await?;
+            app.wake.notify_one();
+            return Ok(());
+        }
+    }
     let Some(channel) = lead.last_channel else {
         // The customer has only called: there is no chat to write to.
         let t = render(app, "staff/no_chat.txt", minijinja::context! {});

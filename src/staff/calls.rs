@@ -79,10 +79,14 @@ async fn render(app: &App, call: &CallRow) -> anyhow::Result<(String, Keyboard)>
     if call.answered() && call.recording_state == RecordingState::Posted {
         row.push((label("review"), crate::domain::callback::ReviewAction::Start(call.id).encode()));
     }
+    if call.lead.is_some() {
+        row.push((label("other_lead"), crate::domain::callback::CallAction::MoveHint(call.id).encode()));
+    }
     if let Some(url) = &call.card_url {
         row.push((format!("{} {}", label("open_call"), call.provider.label()), url_button(url)));
     }
-    let keyboard = if row.is_empty() { Vec::new() } else { vec![row] };
+    // Two buttons a row, so labels stay readable on a phone.
+    let keyboard: Keyboard = row.chunks(2).map(<[_]>::to_vec).collect();
     Ok((crate::domain::text::fit_message(text.trim_end()), keyboard))
 }
 
@@ -253,4 +257,63 @@ pub async fn recording_gave_up(app: &Arc<App>, id: CallId, error: &str) {
     if let Err(e) = result {
         warn!(call = id.0, error = %e, "could not mark a recording unavailable");
     }
+}
+
+/// A staff reply to a call's message that is a lead number (`#12`): move the call there
+/// (🔗 Other lead). Returns the answer for the topic.
+pub async fn move_to(
+    app: &App,
+    tx: &mut store::Conn,
+    user: &crate::store::UserRow,
+    call: &CallRow,
+    target: crate::domain::LeadId,
+    now: i64,
+) -> Result<String, crate::store::StoreError> {
+    use crate::domain::call::{may_move, MoveError};
+    let say = |what: &str, ctx: minijinja::Value| {
+        super::actions::render(app, "staff/call_move.txt", minijinja::context! { what, ..ctx })
+    };
+    let Some(to) = store::lead_in_tx(tx, target).await? else {
+        return Ok(say("no_lead", minijinja::context! { lead => target.0 }));
+    };
+    let from = match call.lead {
+        Some(l) => store::lead_in_tx(tx, l).await?,
+        None => None,
+    };
+    let only = match &from {
+        Some(f) => store::lead_holds_only_call(tx, f.id, call.id).await?,
+        None => false,
+    };
+    let actor = crate::domain::Actor { id: user.id, role: user.role };
+    let (from_facts, to_facts) = (from.as_ref().map(|f| f.facts()), to.facts());
+    let close = match may_move(
+        actor,
+        from.as_ref().zip(from_facts.as_ref()).map(|(f, x)| (f.id.0, x)),
+        (to.id.0, &to_facts),
+        only,
+    ) {
+        Ok(c) => c,
+        Err(MoveError::Rule(e)) => return Ok(say("refused", minijinja::context! { reason => e.to_string() })),
+        Err(e) => return Ok(say("refused", minijinja::context! { reason => e.to_string() })),
+    };
+    store::move_call(tx, call.id, to.id, to.customer_id, now).await?;
+    if let Some(h) = &call.caller_hash {
+        let caller =
+            crate::domain::phone::Caller { hash: h.clone(), tail: call.caller_tail.clone().unwrap_or_default() };
+        // Later calls from this number go to this customer.
+        store::add_phone(tx, to.customer_id, &caller, now).await?;
+    }
+    store::bump_card(tx, to.id, None, now).await?;
+    store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(to.id, now), now).await?;
+    store::jobs_enqueue(tx, &crate::calls::post_job(call.id, to.id, now), now).await?;
+    if let Some(f) = &from {
+        if close {
+            store::close_as_duplicate(tx, f.id, f.stage, to.id, user.id, now).await?;
+        }
+        let text = say("moved", minijinja::context! { lead => to.id.0, who => user.first_name(), closed => close });
+        crate::notices::notice_in_tx(tx, f.id, f.customer_id, &text, None, now).await?;
+        store::bump_card(tx, f.id, None, now).await?;
+    }
+    info!(call = call.id.0, to = to.id.0, closed = close, user = user.id.0, "call moved to another lead");
+    Ok(String::new())
 }

@@ -282,6 +282,75 @@ pub async fn keep_recording(
     Ok(id)
 }
 
+/// The call whose message this is.
+pub async fn call_by_message(conn: &mut Conn, chat: i64, message: i32) -> Result<Option<CallRow>> {
+    let row = sqlx::query(&format!("{CALL_SELECT} WHERE c.staff_chat_id = $1 AND c.staff_message_id = $2"))
+        .bind(chat)
+        .bind(message as i64)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(call_from).transpose()
+}
+
+/// Whether a lead holds nothing but this call: no message from or to the customer, no
+/// other call.
+pub async fn lead_holds_only_call(conn: &mut Conn, lead: LeadId, call: CallId) -> Result<bool> {
+    let others: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM messages WHERE lead_id = $1 AND direction IN ('incoming', 'outgoing'))
+              + (SELECT COUNT(*) FROM calls WHERE lead_id = $1 AND id <> $2)",
+    )
+    .bind(lead.0)
+    .bind(call.0)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(others == 0)
+}
+
+/// Move a call (and its callback) to another lead and customer; its message is posted
+/// afresh in that lead's topic.
+pub async fn move_call(conn: &mut Conn, call: CallId, lead: LeadId, customer: CustomerId, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE calls SET lead_id = $2, customer_id = $3, staff_chat_id = NULL, staff_message_id = NULL,
+             version = version + 1, rendered_version = 0, updated_at = $4
+         WHERE id = $1",
+    )
+    .bind(call.0)
+    .bind(lead.0)
+    .bind(customer.0)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE tasks SET lead_id = $2, updated_at = $3 WHERE call_id = $1")
+        .bind(call.0)
+        .bind(lead.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Close a lead that held only a call which staff moved elsewhere: lost, with a history row
+/// saying it was a duplicate of `into`.
+pub async fn close_as_duplicate(
+    conn: &mut Conn,
+    lead: LeadId,
+    from: crate::domain::Stage,
+    into: LeadId,
+    actor: UserId,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE leads SET is_open = 0, stage = 'lost', lost_reason = 'other', card_version = card_version + 1,
+             updated_at = $2 WHERE id = $1",
+    )
+    .bind(lead.0)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let why = format!("duplicate of lead #{}: its only call was moved there", into.0);
+    insert_history(conn, lead, Some(actor), "stage", Some(from.as_str()), Some("lost"), Some(&why), now).await
+}
+
 /// A customer a phone hash belongs to, with their newest open lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhoneMatch {

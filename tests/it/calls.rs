@@ -667,3 +667,75 @@ on_both_engines!(
     a_supervisor_reviews_a_call_and_the_manager_gets_the_score_on_postgres,
     a_supervisor_reviews_a_call_and_the_manager_gets_the_score
 );
+
+async fn staff_move_a_call_to_the_right_lead_and_the_lead_it_left_closes(db: Db) {
+    let t = start(db).await;
+    let sofia = t.staff(9301, "Sofia Lysenko", Role::Supervisor).await;
+    assert_eq!(t.wa().customer_writes(YULIIA_WA, "Yuliia", "Hello").await, 200);
+    let right = t.lead_by_identity("whatsapp", YULIIA_WA).await;
+    let (rchat, rthread, _) = t.topic_of_lead(right.id).await;
+    // Yuliia calls from her husband's phone: an unknown number, a new lead.
+    let call = FakeCall::inbound("mv-1", "0671110099", t.clock.now_ms()).missed(10);
+    assert_eq!(t.ringostat(&call, true, Encoding::Json).await.0, 200);
+    let wrong = LeadId(
+        eventually("the caller's lead", || async {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM leads WHERE source_channel = 'call'")
+                .fetch_optional(t.store.pool())
+                .await
+                .ok()?
+        })
+        .await,
+    );
+    let (chat, thread, _) = t.topic_of_lead(wrong).await;
+    let m = t.topic_message(chat, thread, "❌ Missed call").await;
+    let hint = t.fake.staff_presses(chat, m.message_id, &sofia, &button_data(&m, "Other lead").unwrap());
+    assert!(t.callback_answer(&hint).await.contains("reply to the call's message with the lead's number"));
+    // A lead that does not exist: said, nothing moves.
+    t.fake.staff_sends_as(
+        chat,
+        Some(thread),
+        &sofia,
+        forecourt::sandbox::telegram::Content::Text("#999".into()),
+        Some(m.message_id),
+        None,
+    );
+    t.topic_message(chat, thread, "There is no lead #999").await;
+    // The right one.
+    t.fake.staff_sends_as(
+        chat,
+        Some(thread),
+        &sofia,
+        forecourt::sandbox::telegram::Content::Text(format!("#{}", right.id.0)),
+        Some(m.message_id),
+        None,
+    );
+    t.topic_message(chat, thread, &format!("moved this call to lead #{}", right.id.0)).await;
+    t.topic_message(rchat, rthread, "❌ Missed call").await;
+    let old = t.lead(wrong).await;
+    assert_eq!(old.stage, forecourt::domain::Stage::Lost, "the lead that held only the call is closed");
+    let history = t.store.lead_history(wrong).await.unwrap();
+    assert!(history.iter().any(|h| h.reason.as_deref().is_some_and(|r| r.contains("duplicate"))), "{history:?}");
+    let tasks = t.store.tasks_of_lead(right.id).await.unwrap();
+    assert_eq!(tasks.len(), 1, "the callback moved with the call");
+    // The next call from that number goes to Yuliia's lead.
+    let again = FakeCall::inbound("mv-2", "0671110099", t.clock.now_ms()).answered("101", "Max", 30, 2);
+    assert_eq!(t.ringostat(&again, true, Encoding::Json).await.0, 200);
+    t.settled().await;
+    let lead_of_again: i64 = sqlx::query_scalar("SELECT lead_id FROM calls WHERE external_id = 'mv-2'")
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(lead_of_again, right.id.0);
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM messages WHERE direction = 'outgoing'").await,
+        0,
+        "nothing went to a customer"
+    );
+    t.stop().await;
+}
+
+on_both_engines!(
+    staff_move_a_call_to_the_right_lead_and_the_lead_it_left_closes_on_sqlite,
+    staff_move_a_call_to_the_right_lead_and_the_lead_it_left_closes_on_postgres,
+    staff_move_a_call_to_the_right_lead_and_the_lead_it_left_closes
+);

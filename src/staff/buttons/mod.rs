@@ -13,7 +13,7 @@ use super::actions::{active_user, other, render};
 use super::replies::{answer_callback_job, reply};
 use crate::channels::telegram::ButtonPress;
 use crate::context::App;
-use crate::domain::callback::{CardAction, FlowAction, ReviewAction};
+use crate::domain::callback::{CallAction, CardAction, FlowAction, ReviewAction};
 use crate::store::{self, LeadRow, StoreError, UserRow};
 use std::sync::Arc;
 
@@ -55,6 +55,12 @@ pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPr
             (text, false)
         }
         (Some(_), Some(Err(_))) => stale(),
+        (Some(_), None) if CallAction::decode(&data).is_some() => match CallAction::decode(&data) {
+            Some(Ok(CallAction::MoveHint(_))) => {
+                (render(app, "staff/call_move.txt", minijinja::context! { what => "hint" }), true)
+            }
+            _ => stale(),
+        },
         (Some(user), None) if ReviewAction::decode(&data).is_some() => match ReviewAction::decode(&data) {
             Some(Ok(action)) => super::reviews::press(app, &mut tx, &user, action, now).await?,
             _ => stale(),
