@@ -107,7 +107,8 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     if config.calls.ringostat_api_key.is_some() {
         store.enqueue(&crate::calls::reconcile::job(clock.now_ms()), clock.now_ms()).await?;
     }
-    Ok(Arc::new(App {
+    let call_writer = crate::writer::Batcher::new(crate::calls::writers(store.engine()), 1_024);
+    let app = Arc::new(App {
         store,
         config,
         clock,
@@ -129,7 +130,20 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         phones,
         http,
         script: Arc::new(script),
-    }))
+        call_writer,
+    });
+    // The call writers hold the state weakly: they end when it is dropped.
+    let weak = Arc::downgrade(&app);
+    app.call_writer.start("call writer", &app.supervisor, 64, move |evs| {
+        let weak = weak.clone();
+        async move {
+            match weak.upgrade() {
+                Some(app) => crate::calls::record_batch(&app, evs).await,
+                None => evs.iter().map(|_| Err("the service is stopping".to_string())).collect(),
+            }
+        }
+    });
+    Ok(app)
 }
 
 /// A started Forecourt.

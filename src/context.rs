@@ -64,6 +64,8 @@ pub struct App {
     pub phones: crate::domain::phone::PhoneKey,
     /// The HTTP client for downloads and the providers' APIs (recordings, call logs).
     pub http: reqwest::Client,
+    /// The batching writers that store telephony webhooks (`calls::record_batch`).
+    pub call_writer: crate::writer::Batcher<crate::domain::call::CallEvent, crate::domain::call::Recorded>,
     /// The call script supervisors review against (`flows/call_script.yaml`).
     pub script: Arc<crate::domain::script::Script>,
 }

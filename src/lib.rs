@@ -46,3 +46,4 @@ pub mod supervise;
 pub mod templates;
 pub mod web;
 pub mod worker;
+pub mod writer;

@@ -209,13 +209,27 @@ fn whatsapp_text(i: usize, wa: &str, now: i64) -> (String, String) {
     (body, sig)
 }
 
-/// Part 2: from "call ended" to the call in its topic, with chat flowing too.
+/// Part 2: from "call ended" to the call in its topic, with chat flowing too, under
+/// Telegram's limits: 30 WhatsApp customers whose leads three managers took by answering
+/// their calls (so the topics live in three staff groups, as in `bench limits`), then 60
+/// chat messages a minute and a call every five seconds. The clock runs ten times faster
+/// than real time (the fake Telegram's limits and Forecourt's limiter follow it), and the
+/// figures are in its time.
 async fn topics(engine: &str, a: &Args) -> anyhow::Result<()> {
-    let super::Setup { clock, fake, dir: _dir, mut config, .. } = super::setup(engine, &a.postgres_url).await?;
+    let super::Setup { fake: unused, dir: _dir, mut config, .. } = super::setup(engine, &a.postgres_url).await?;
+    unused.stop();
+    let clock = crate::clock::Clock::with_speed(10.0);
+    let fake = crate::sandbox::telegram::FakeTelegram::start(super::TOKEN, clock.clone()).await?;
     fake.set_rate_limits(true);
+    let groups = [-1001000000011i64, -1001000000012, -1001000000013];
+    for (i, g) in groups.iter().enumerate() {
+        fake.add_staff_group(*g, &format!("Team {}", i + 1));
+    }
+    config.telegram.api_url = fake.url();
+    config.telegram.staff_chat_ids = groups.to_vec();
     config.telegram.rate_limits = true;
     config.calls.ringostat_token = Some(Secret::new(TOKEN));
-    config.flows.dir = Some("off".into());
+    config.flows.dir = None;
     config.whatsapp = Some(WhatsappConfig {
         token: Secret::new("bench"),
         phone_number_id: "106540352242922".into(),
@@ -230,70 +244,104 @@ async fn topics(engine: &str, a: &Args) -> anyhow::Result<()> {
     config.public_url = Some(base.clone());
     let app = app::build(config, clock.clone()).await?;
     let running = app::start(app.clone(), listener).await?;
+    let store = app.store.clone();
+    for (i, g) in groups.iter().enumerate() {
+        let (u, _) = store
+            .upsert_user(
+                crate::domain::TelegramUserId(9_100 + i as i64),
+                &format!("Manager {i}"),
+                crate::domain::Role::Manager,
+                Some(*g),
+                clock.now_ms(),
+            )
+            .await?;
+        store.set_user_extension(u.id, Some(&format!("10{i}")), clock.now_ms()).await?;
+    }
+    let settle = |label: &'static str| {
+        let store = store.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while store.jobs_in_flight(i64::MAX).await? > 0 {
+                if Instant::now() > deadline {
+                    bail!("{label} did not settle");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            anyhow::Ok(())
+        }
+    };
     let http = reqwest::Client::new();
     let hook = format!("{base}/webhooks/ringostat?token={TOKEN}");
-    // 30 WhatsApp customers, each with a topic already.
-    let customers: Vec<String> = (0..30).map(|i| format!("38050{:07}", 2_000_000 + i)).collect();
-    for (i, wa) in customers.iter().enumerate() {
+    let wa_post = |i: usize, wa: &str| {
         let (body, sig) = whatsapp_text(i, wa, clock.now_ms());
-        http.post(format!("{base}/webhooks/whatsapp")).header("X-Hub-Signature-256", sig).body(body).send().await?;
+        http.post(format!("{base}/webhooks/whatsapp"))
+            .header("X-Hub-Signature-256", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let customers: Vec<String> = (0..30).map(|i| format!("38050{:07}", 2_000_000 + i)).collect();
+    let owner_ext = |i: usize| format!("10{}", i % 3);
+    println!("calls into topics {engine}: setting up 30 customers, each lead taken by one of 3 managers…");
+    for (i, wa) in customers.iter().enumerate() {
+        wa_post(i, wa).await?;
     }
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let topics: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leads WHERE card_message_id IS NOT NULL")
-            .fetch_one(app.store.pool())
-            .await?;
-        if topics >= customers.len() as i64 {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("the customers' topics were not made within three minutes");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    settle("the first messages").await?;
+    for (i, wa) in customers.iter().enumerate() {
+        let call = FakeCall::inbound(&format!("setup.{i}"), &format!("+{wa}"), clock.now_ms()).answered(
+            &owner_ext(i),
+            "Manager",
+            60,
+            3,
+        );
+        post_ringostat(&http, &hook, &call, tz, true, Encoding::Form).await;
     }
-    // Chat at 60 a minute and a call every 5 seconds, for the minutes asked.
-    let end = Instant::now() + Duration::from_secs(a.minutes * 60);
+    settle("the claims").await?;
+    // The measured minutes.
+    let end = clock.now_ms() + a.minutes as i64 * 60_000;
     let mut k = 0usize;
-    let mut sent: Vec<(String, Instant)> = Vec::new();
-    let store = app.store.clone();
-    while Instant::now() < end {
-        let wa = &customers[k % customers.len()];
-        let (body, sig) = whatsapp_text(1_000 + k, wa, clock.now_ms());
-        http.post(format!("{base}/webhooks/whatsapp")).header("X-Hub-Signature-256", sig).body(body).send().await?;
+    let mut sent: Vec<(String, i64)> = Vec::new();
+    while clock.now_ms() < end {
+        let c = (k * 7) % customers.len();
+        wa_post(1_000 + k, &customers[c]).await?;
         if k % 5 == 0 {
             let id = format!("topic.{k}");
-            let c = &customers[(k * 7) % customers.len()];
-            let call = FakeCall::inbound(&id, &format!("+{c}"), clock.now_ms()).answered("101", "Bench Manager", 42, 3);
-            let t = Instant::now();
+            let call = FakeCall::inbound(&id, &format!("+{}", customers[(k * 11) % customers.len()]), clock.now_ms())
+                .answered(&owner_ext((k * 11) % customers.len()), "Manager", 42, 3);
+            let at = clock.now_ms();
             let (status, _) = post_ringostat(&http, &hook, &call, tz, true, Encoding::Form).await;
             if status != 200 {
                 bail!("a call webhook was answered {status}");
             }
-            sent.push((id, t));
+            sent.push((id, at));
         }
         k += 1;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        clock.sleep_ms(1_000).await;
     }
-    // Wait for the last calls, then read when each was first in its topic.
-    let mut seen: std::collections::HashMap<String, Instant> = std::collections::HashMap::new();
+    // When each call was first in its topic (the fake Telegram's own record of the send).
     let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     while seen.len() < sent.len() && Instant::now() < deadline {
-        let posted: Vec<String> =
-            sqlx::query_scalar("SELECT external_id FROM calls WHERE staff_message_id IS NOT NULL")
-                .fetch_all(store.pool())
-                .await?;
-        let now = Instant::now();
-        for id in posted {
-            seen.entry(id).or_insert(now);
+        let posted: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT external_id, staff_chat_id, staff_message_id FROM calls WHERE staff_message_id IS NOT NULL AND external_id LIKE 'topic.%'",
+        )
+        .fetch_all(store.pool())
+        .await?;
+        for (id, chat, message) in posted {
+            if seen.contains_key(&id) {
+                continue;
+            }
+            if let Some(m) = fake.messages(chat).into_iter().find(|m| m.message_id == message as i32) {
+                seen.insert(id, m.date);
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut lat: Vec<i64> =
-        sent.iter().filter_map(|(id, t)| seen.get(id).map(|s| s.duration_since(*t).as_micros() as i64)).collect();
+    let mut lat: Vec<i64> = sent.iter().filter_map(|(id, t)| seen.get(id).map(|s| (s - t).max(0) * 1_000)).collect();
     lat.sort_unstable();
     println!(
-        "calls into topics {engine}: {} calls over {} min beside {} chat messages, limits on: \
-         webhook → call in its topic p50 {:.1} s, p95 {:.1} s, max {:.1} s; {} never shown; 429s {}",
+        "calls into topics {engine}: {} calls over {} min beside {} chat messages (60/min), 30 leads in 3 groups, \
+         limits on: webhook → call in its topic p50 {:.1} s, p95 {:.1} s, max {:.1} s; {} never shown; 429s {}",
         sent.len(),
         a.minutes,
         k,

@@ -23,10 +23,12 @@ use crate::store::{self, CallLink, CallRow, NewJob, StoreError};
 use chrono::{Datelike, TimeZone, Timelike};
 use tracing::{info, warn};
 
-/// The job that posts or edits a call's message in its lead's topic. It shares the
-/// topic's queue, so it runs after the sync that creates the topic.
-pub fn post_job(call: CallId, lead: LeadId, now: i64) -> NewJob {
-    Job::CallPost { call }.into_new(format!("topic:{}", lead.0), Some(format!("call:{}", call.0)), now)
+/// The job that posts or edits a call's message in its lead's topic. In a queue of its own
+/// (one call's edits in order), so it never waits behind the chat waiting for that topic;
+/// until the topic exists it waits for the sync that makes it.
+pub fn post_job(call: CallId, _lead: LeadId, now: i64) -> NewJob {
+    let key = format!("call:{}", call.0);
+    Job::CallPost { call }.into_new(key.clone(), Some(key), now)
 }
 
 /// The job that downloads a call's recording and posts it; in its own queue, so the topic
@@ -36,15 +38,26 @@ pub fn recording_job(call: CallId, now: i64) -> NewJob {
     Job::CallRecording { call }.into_new(key.clone(), Some(key), now)
 }
 
-/// What storing an event did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub call: CallId,
-    pub lead: Option<LeadId>,
-    /// The event was new to us (a repeat, or an earlier stage after a later one, is not).
-    pub changed: bool,
-    /// A callback task was opened.
-    pub callback: bool,
+pub use crate::domain::call::Recorded;
+
+/// The batching writers' shard for an event: by caller, so two calls from one number are
+/// never matched by two writers at once (PostgreSQL has several).
+pub fn shard(ev: &CallEvent) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match &ev.caller {
+        Some(c) => c.hash.hash(&mut h),
+        None => ev.external_id.hash(&mut h),
+    }
+    h.finish()
+}
+
+/// How many batching writers: SQLite has one writer anyway.
+pub fn writers(engine: store::Engine) -> usize {
+    match engine {
+        store::Engine::Sqlite => 1,
+        store::Engine::Postgres => 4,
+    }
 }
 
 /// Store one event; answered to the provider only after this returns `Ok`.
@@ -56,12 +69,66 @@ pub async fn record(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> {
     }
 }
 
+/// Store events that arrived together in one transaction (the webhook writers). If any
+/// fails, none is kept from the batch and each is stored on its own, so one bad event
+/// never fails its neighbours.
+pub async fn record_batch(app: &App, evs: Vec<CallEvent>) -> Vec<Result<Recorded, String>> {
+    let together = async {
+        let now = app.clock.now_ms();
+        let mut tx = app.store.begin_inbound().await?;
+        let mut out = Vec::with_capacity(evs.len());
+        for ev in &evs {
+            out.push(record_in(app, &mut tx, ev, now).await?);
+        }
+        tx.commit().await?;
+        Ok::<_, StoreError>(out)
+    }
+    .await;
+    match together {
+        Ok(out) => {
+            app.wake.notify_one();
+            for r in out.iter().filter(|r| r.changed) {
+                info!(call = r.call.0, lead = r.lead.map(|l| l.0), "call stored");
+            }
+            out.into_iter().map(Ok).collect()
+        }
+        Err(e) => {
+            if evs.len() > 1 {
+                warn!(error = %e, events = evs.len(), "a batch of call events failed; storing one by one");
+            }
+            let mut out = Vec::with_capacity(evs.len());
+            for ev in &evs {
+                out.push(record(app, ev).await.map_err(|e| e.to_string()));
+            }
+            out
+        }
+    }
+}
+
 async fn record_once(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> {
     let now = app.clock.now_ms();
+    let mut tx = app.store.begin_inbound().await?;
+    let r = record_in(app, &mut tx, ev, now).await?;
+    tx.commit().await?;
+    if r.changed {
+        app.wake.notify_one();
+        info!(
+            call = r.call.0,
+            provider = ev.provider.as_str(),
+            disposition = ev.disposition.as_str(),
+            lead = r.lead.map(|l| l.0),
+            "call stored"
+        );
+    }
+    Ok(r)
+}
+
+/// One event inside the caller's transaction.
+async fn record_in(app: &App, tx: &mut store::Conn, ev: &CallEvent, now: i64) -> Result<Recorded, StoreError> {
     if let Some(raw) = &ev.raw_disposition {
         warn!(provider = ev.provider.as_str(), call = %ev.external_id, disposition = %raw, "unknown call disposition; kept as other");
     }
-    let mut tx = app.store.begin_inbound().await?;
+    let mut tx = tx;
     let staff = match ev.employee_ext.as_deref() {
         Some(ext) => store::user_by_extension(&mut tx, ext).await?,
         None => None,
@@ -71,7 +138,6 @@ async fn record_once(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> 
     let (id, link, ambiguous) = match existing {
         Some(row) => {
             if merge(&row.stored(), ev) == Merge::Nothing {
-                tx.commit().await?;
                 return Ok(Recorded { call: row.id, lead: row.lead, changed: false, callback: false });
             }
             store::update_call(&mut tx, row.id, ev, staff_id, now).await?;
@@ -95,20 +161,12 @@ async fn record_once(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> 
             );
         }
         callback = consequences(app, &mut tx, &row, lead, staff_id, now).await?;
-        // The card's "last call" line.
-        store::bump_card(&mut tx, lead, None, now).await?;
+        // The card's "last call" line: refreshed when the group can spare a send (like its
+        // "last message" line), never before the call itself.
+        store::bump_preview(&mut tx, lead).await?;
         store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
         store::jobs_enqueue(&mut tx, &post_job(id, lead, now), now).await?;
     }
-    tx.commit().await?;
-    app.wake.notify_one();
-    info!(
-        call = id.0,
-        provider = ev.provider.as_str(),
-        disposition = ev.disposition.as_str(),
-        lead = link.lead.map(|l| l.0),
-        "call stored"
-    );
     Ok(Recorded { call: id, lead: link.lead, changed: true, callback })
 }
 

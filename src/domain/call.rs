@@ -259,6 +259,17 @@ pub fn merge(stored: &Stored, ev: &CallEvent) -> Merge {
     }
 }
 
+/// What storing a call event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub call: super::CallId,
+    pub lead: Option<super::LeadId>,
+    /// The event was new to us (a repeat, or an earlier stage after a later one, is not).
+    pub changed: bool,
+    /// A callback task was opened.
+    pub callback: bool,
+}
+
 /// Why a call cannot be moved to another lead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoveError {

@@ -18,10 +18,16 @@ pub const PRIVATE: &[Window] = &[(3, 3_100)];
 pub const GROUP: &[Window] = &[(20, 60_100), (3, 3_100)];
 pub const BOT: Window = (30, 1_100);
 
+/// How long a slot kept for an urgent sender waits for it.
+const URGENT_GRACE_MS: i64 = 1_500;
+
 #[derive(Debug, Default)]
 struct ChatLog {
     sent: VecDeque<i64>,
     paused_until: i64,
+    /// An urgent sender (a call's message) was refused until then: ordinary senders leave it
+    /// the next free slot (until a short grace after it).
+    urgent_at: Option<i64>,
     /// The next free turn handed to a refused sender. Refused senders get turns one
     /// interval apart instead of all waking at the same instant: with 500 topics waiting
     /// on one group's 20 a minute, that is one wake-up every 3 s, not 500.
@@ -57,6 +63,17 @@ impl Limiter {
 
     /// Take one send to `chat` by bot `bot` at `now`, or say when to try again.
     pub fn acquire(&self, bot: usize, chat: i64, now: i64) -> Result<(), i64> {
+        self.take(bot, chat, now, false)
+    }
+
+    /// The same for a send that goes before the others waiting for this chat (a call's
+    /// message in a busy staff group): refused, it is told the moment the window frees
+    /// rather than a turn in the queue, and that slot is kept for it.
+    pub fn acquire_first(&self, bot: usize, chat: i64, now: i64) -> Result<(), i64> {
+        self.take(bot, chat, now, true)
+    }
+
+    fn take(&self, bot: usize, chat: i64, now: i64, urgent: bool) -> Result<(), i64> {
         if self.off {
             return Ok(());
         }
@@ -73,11 +90,23 @@ impl Limiter {
         if let Some(t) = wait_for(&bot_sent, BOT, now) {
             until = Some(until.map_or(t, |u| u.max(t)));
         }
+        // An urgent sender's slot is kept for it until shortly after it was due back.
+        let reserved = !urgent && entry.urgent_at.is_some_and(|u| now <= u + URGENT_GRACE_MS);
+        if reserved && until.is_none() {
+            until = entry.urgent_at.map(|u| u + URGENT_GRACE_MS);
+        }
         if let Some(t) = until {
+            if urgent {
+                entry.urgent_at = Some(t);
+                return Err(t);
+            }
             let interval = windows.iter().map(|(max, span)| span / *max as i64).max().unwrap_or(1_000);
             let turn = t.max(entry.next_turn);
             entry.next_turn = turn + interval;
             return Err(turn);
+        }
+        if urgent {
+            entry.urgent_at = None;
         }
         entry.sent.push_back(now);
         while entry.sent.len() > 32 {
@@ -117,6 +146,40 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_urgent_send_takes_the_next_free_slot_before_the_queue() {
+        let l = Limiter::new();
+        let g = -100;
+        // The group's minute is used up.
+        let mut t = 0;
+        let mut sent = 0;
+        while sent < 20 {
+            if l.acquire(0, g, t).is_ok() {
+                sent += 1;
+            }
+            t += 1_000;
+        }
+        // Ordinary senders queue for turns; the urgent one is told when the window frees.
+        let queued: Vec<i64> = (0..5).map(|_| l.acquire(0, g, t).unwrap_err()).collect();
+        let free = l.acquire_first(0, g, t).unwrap_err();
+        assert!(free <= queued[0], "the urgent send comes back no later than the first in the queue");
+        // At that moment an ordinary sender is refused: the slot is kept for the urgent one.
+        assert!(l.acquire(0, g, free).is_err());
+        assert_eq!(l.acquire_first(0, g, free), Ok(()));
+        // A kept slot nobody comes for is given up after the grace.
+        let l2 = Limiter::new();
+        let mut t = 0;
+        let mut sent = 0;
+        while sent < 20 {
+            if l2.acquire(0, g, t).is_ok() {
+                sent += 1;
+            }
+            t += 1_000;
+        }
+        let free = l2.acquire_first(0, g, t).unwrap_err();
+        assert!(l2.acquire(0, g, free + URGENT_GRACE_MS + 1).is_ok(), "the urgent sender never came back");
+    }
 
     #[test]
     fn a_group_is_held_to_twenty_a_minute_and_one_a_second() {

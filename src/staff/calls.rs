@@ -112,7 +112,8 @@ pub async fn post(app: &Arc<App>, id: CallId) -> anyhow::Result<Outcome> {
     let (text, keyboard) = render(app, &call).await?;
     let kb = (!keyboard.is_empty()).then_some(&keyboard);
     let bot = &app.staff_bot;
-    if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
+    // A call goes before the chat waiting for the same group: a missed call must be seen.
+    if let Err(until) = app.limiter.acquire_first(bot.slot, chat, now) {
         return Ok(Outcome::WaitUntil(until));
     }
     let sent = match (call.staff_message_id, call.staff_chat_id) {

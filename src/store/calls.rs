@@ -471,6 +471,16 @@ pub async fn calls_with_callbacks(conn: &mut Conn, lead: LeadId) -> Result<Vec<C
     rows.iter().map(|r| Ok(CallId(col(r, "call_id")?))).collect()
 }
 
+/// The card's lower lines (last message, last call) are behind: refreshed when the group
+/// can spare a send.
+pub async fn bump_preview(conn: &mut Conn, lead: LeadId) -> Result<()> {
+    sqlx::query("UPDATE leads SET preview_version = preview_version + 1 WHERE id = $1")
+        .bind(lead.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// The call's message needs editing.
 pub async fn bump_call(conn: &mut Conn, id: CallId, now: i64) -> Result<()> {
     sqlx::query("UPDATE calls SET version = version + 1, updated_at = $2 WHERE id = $1")

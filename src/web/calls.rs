@@ -104,7 +104,7 @@ async fn take(app: &App, provider: Provider, headers: &HeaderMap, body: &[u8]) -
         warn!(provider = provider.as_str(), call = %ev.external_id, "a call's start time is not believable; kept as now");
         ev.started_at = at;
     }
-    match crate::calls::record(app, &ev).await {
+    match app.call_writer.submit(crate::calls::shard(&ev), ev).await {
         Ok(_) => ok(provider),
         Err(e) => {
             error!(provider = provider.as_str(), error = %e, "could not store a call event; the provider will retry");

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("notices", 2, "notices"),
     ("ingest", 2, "ingest"),
     ("calls", 2, "call ingest"),
+    ("writer", 2, "batching writers"),
     ("changes", 2, "lead changes"),
     ("inventory", 2, "vehicle search"),
     ("jobs", 2, "job runner"),

@@ -59,6 +59,8 @@ impl FakeTelegram {
         let app = Router::new()
             .route("/bot{token}/{method}", any(handle_method))
             .route("/file/bot{token}/{*path}", get(handle_file))
+            // Bots upload files of up to 50 MB.
+            .layer(axum::extract::DefaultBodyLimit::max(52 * 1024 * 1024))
             .with_state(fake.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
