@@ -13,16 +13,9 @@ use crate::ingest::topic_sync_job;
 use crate::notices::system_message;
 use crate::store::{self, NewMessage, StoreError, UserRow};
 use std::sync::Arc;
-use tracing::{error, info};
+use tracing::info;
 
-/// The rule errors and template failures of a handler end up here: a template that cannot
-/// render is a bug, logged, and the update is still confirmed.
-pub(super) fn render(app: &App, name: &str, ctx: minijinja::Value) -> String {
-    app.templates.render(name, ctx).unwrap_or_else(|e| {
-        error!(error = %e, "template failed");
-        String::from("…")
-    })
-}
+pub(super) use super::words::render;
 
 pub(super) async fn active_user(app: &App, telegram_id: i64) -> Result<Option<UserRow>, StoreError> {
     Ok(app.store.user_by_telegram(TelegramUserId(telegram_id)).await?.filter(|u| u.active))

@@ -272,7 +272,7 @@ pub async fn move_to(
 ) -> Result<String, crate::store::StoreError> {
     use crate::domain::call::{may_move, MoveError};
     let say = |what: &str, ctx: minijinja::Value| {
-        super::actions::render(app, "staff/call_move.txt", minijinja::context! { what, ..ctx })
+        super::words::render(app, "staff/call_move.txt", minijinja::context! { what, ..ctx })
     };
     let Some(to) = store::lead_in_tx(tx, target).await? else {
         return Ok(say("no_lead", minijinja::context! { lead => target.0 }));

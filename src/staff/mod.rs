@@ -22,6 +22,7 @@ pub mod reviews;
 pub mod segments;
 pub mod tasks;
 pub mod topic;
+pub mod words;
 
 use crate::channels::telegram::{classify_update, Incoming};
 use crate::context::{App, BotHandle};

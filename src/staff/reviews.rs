@@ -6,8 +6,7 @@
 //! under the call, and sent privately to the manager who took the call. A second review is
 //! a new row. Managers and analysts cannot review.
 
-use super::actions::render;
-use super::buttons::Answer;
+use super::words::{render, Answer};
 use crate::channels::telegram::{FileRef, Keyboard, TgError};
 use crate::context::App;
 use crate::domain::callback::ReviewAction;

@@ -3,7 +3,7 @@
 
 use super::{refused, Answer, Press};
 use crate::domain::{task, Actor, TaskId};
-use crate::staff::actions::render;
+use crate::staff::words::render;
 use crate::store::{self, StoreError};
 use tracing::info;
 

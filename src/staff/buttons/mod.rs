@@ -27,7 +27,7 @@ pub struct Press<'a> {
 }
 
 /// The answer to a press: its text, and whether it pops up (refusals do).
-pub type Answer = (String, bool);
+pub use super::words::Answer;
 
 pub async fn on_button(app: &Arc<App>, source: &str, update_id: i64, b: ButtonPress) -> Result<(), StoreError> {
     let now = app.clock.now_ms();
