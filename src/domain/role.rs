@@ -33,6 +33,12 @@ impl Role {
         matches!(self, Role::Supervisor | Role::Admin)
     }
 
+    /// Everyone's open tasks (`/tasks all`): supervisors, admins and analysts; a manager
+    /// sees their own.
+    pub fn sees_all_tasks(self) -> bool {
+        !matches!(self, Role::Manager)
+    }
+
     /// Supervisors and admins review calls against the script; managers and analysts do not.
     pub fn may_review(self) -> bool {
         matches!(self, Role::Supervisor | Role::Admin)
@@ -72,6 +78,14 @@ mod tests {
     fn only_admins_edit_flows() {
         for r in Role::ALL {
             assert_eq!(r.may_edit_flows(), r == Role::Admin, "{r}");
+        }
+    }
+
+    #[test]
+    fn who_reviews_calls_and_sees_everyones_tasks() {
+        for r in Role::ALL {
+            assert_eq!(r.may_review(), matches!(r, Role::Supervisor | Role::Admin), "{r}");
+            assert_eq!(r.sees_all_tasks(), r != Role::Manager, "{r}");
         }
     }
 }

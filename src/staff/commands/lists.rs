@@ -60,7 +60,7 @@ fn render_tasks(app: &App, tasks: &[TaskRow], whose: &str) -> String {
 /// `/tasks`: one's own open tasks; `/tasks all` everyone's (supervisors, admins, analysts).
 pub async fn tasks(app: &App, user: &UserRow, args: &str) -> Result<String, StoreError> {
     let all = args.trim().eq_ignore_ascii_case("all");
-    if all && user.role == crate::domain::Role::Manager {
+    if all && !user.role.sees_all_tasks() {
         let ctx = minijinja::context! { tasks => Vec::<()>::new(), whose => "not_allowed" };
         return Ok(app.templates.render("staff/tasks.txt", ctx).unwrap_or_default());
     }
