@@ -396,6 +396,33 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     post_ringostat(&http, &hook, &back, tz, true, Encoding::Json).await;
     d.settle().await?;
 
+    // Sofia reviews Yuliia's call against the script in her private chat with the staff
+    // bot; Max gets the score and her comment.
+    fake.customer_writes(&max, "/myscore");
+    fake.customer_writes(&sofia, "/reviews");
+    d.settle().await?;
+    d.press_in_topic(lead_y, &sofia, "Review").await?;
+    let total = app.script.len();
+    for i in 1..=total {
+        let (_, c) = app.script.criterion(i - 1).context("criterion")?;
+        let verdict = match c.id.as_str() {
+            "asked_tradein" => "N/A",
+            "handled_objections" => "Missed",
+            _ => "Met",
+        };
+        let (message, data) = d
+            .wait_for(&format!("criterion {i} of the review"), || async {
+                let m = fake.bot_messages_to(9002).into_iter().rev().find(|m| m.reply_markup.is_some())?;
+                m.content.text_or_caption()?.contains(&format!("{i}/{total}")).then_some(())?;
+                Some((m.message_id, button(&m, verdict)?.1))
+            })
+            .await?;
+        fake.staff_presses(9002, message, &sofia, &data);
+        d.settle().await?;
+    }
+    fake.customer_writes(&sofia, "Good call. Next time answer the customs question straight away.");
+    d.settle().await?;
+
     let lead_m = d.lead_on("whatsapp", "380672223344").await?;
     d.press(lead_m, &sofia, "Claim").await?;
     d.staff_says(lead_m, &sofia, "Good morning Maria! About 14,900 $ — shall we show it to you?").await?;
@@ -525,6 +552,21 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         in_her_topic == 1
     );
     ok &= calls == 3 && in_her_topic == 1 && caller_leads == 1 && callbacks_done == 1;
+    let review: Option<(i64, i64)> =
+        sqlx::query_as("SELECT score, script_version FROM call_reviews WHERE state = 'done'")
+            .fetch_optional(store.pool())
+            .await?;
+    let feedback = fake
+        .bot_messages_to(9001)
+        .iter()
+        .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+        .find(|t| t.contains("was reviewed by"));
+    println!(
+        "Sofia's review of Yuliia's call: {}; Max was told: “{}”",
+        review.map(|(s, v)| format!("{s}/100 against script v{v}")).unwrap_or_else(|| "none".into()),
+        feedback.as_deref().and_then(|t| t.lines().next()).unwrap_or("nothing")
+    );
+    ok &= review.is_some() && feedback.is_some();
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",

@@ -200,8 +200,15 @@ pub async fn prompt(app: &Arc<App>, id: ReviewId) -> anyhow::Result<Outcome> {
             Err(e) => Err(e),
         },
         None => {
-            // The recording first, so the supervisor listens above the criteria.
-            if let Some(path) = recording_path(app, &call).await? {
+            // The recording first, so the supervisor listens above the criteria: a second send
+            // to the chat, so a second turn of its budget.
+            let recording = recording_path(app, &call).await?;
+            if recording.is_some() {
+                if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
+                    return Ok(Outcome::WaitUntil(until));
+                }
+            }
+            if let Some(path) = recording {
                 let caption = render(
                     app,
                     "staff/call_recording.txt",

@@ -558,6 +558,19 @@ fn prompt_in(t: &TestApp, chat: i64) -> Option<ChatMessage> {
     t.fake.bot_messages_to(chat).into_iter().rev().find(|m| m.reply_markup.is_some())
 }
 
+/// The reviewer's prompt once it says the review is saved.
+async fn prompt_done(t: &TestApp, chat: i64) -> String {
+    eventually("the review prompt says it is saved", || async {
+        t.fake
+            .bot_messages_to(chat)
+            .into_iter()
+            .rev()
+            .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+            .find(|x| x.starts_with("📝 Review saved"))
+    })
+    .await
+}
+
 /// Press `label` on the review prompt once it shows `needle`.
 async fn review_press(t: &TestApp, who: &forecourt::sandbox::telegram::FakeUser, needle: &str, label: &str) {
     let m = eventually(&format!("the review prompt shows {needle:?}"), || async {
@@ -631,14 +644,20 @@ async fn a_supervisor_reviews_a_call_and_the_manager_gets_the_score(db: Db) {
     t.until("Oksana gets the feedback", |f| {
         f.bot_messages_to(9201).iter().any(|m| {
             m.content.text_or_caption().is_some_and(|x| {
-                x.contains("79/100")
-                    && x.contains("Critical missed")
-                    && x.contains("Agree the viewing")
-                    && x.contains("https://t.me/c/")
+                let lines: Vec<&str> = x.lines().collect();
+                lines.len() == 5
+                    && lines[0].ends_with("79/100.")
+                    && lines[1].starts_with("⚠️ Critical missed: ")
+                    && lines[2].starts_with("Missed: ")
+                    && lines[3] == "Comment: Agree the viewing before you hang up."
+                    && lines[4].starts_with("The call: https://t.me/c/")
             })
         })
     })
     .await;
+    // Sofia's prompt ends with the result, a line each.
+    let done = prompt_done(&t, 9202).await;
+    assert!(done.lines().any(|l| l == "Score: 79/100"), "{done}");
     // The score shows under the call.
     t.topic_message(chat, thread, "📝 79/100 ⚠️ critical missed — Sofia Lysenko").await;
     // A second review is a new row, never an overwrite.
