@@ -88,6 +88,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_open ON tasks (state, due_at);
 CREATE INDEX tasks_lead ON tasks (lead_id, state);
 CREATE INDEX tasks_caller ON tasks (caller_hash, state);
+CREATE INDEX tasks_call ON tasks (call_id);
 
 -- A staff member's extension in the PBX (`employee_number` in Ringostat).
 ALTER TABLE users ADD COLUMN extension TEXT;

@@ -590,19 +590,23 @@ pub async fn close_callbacks(
     how: &str,
     now: i64,
 ) -> Result<Vec<(TaskId, LeadId)>> {
-    let rows = sqlx::query(
-        "UPDATE tasks SET state = 'done', done_at = $3, done_by = $4, done_how = $5, updated_at = $3
-         WHERE state = 'open' AND kind = 'callback' AND (caller_hash = $1 OR id = $2)
-         RETURNING id, lead_id",
-    )
-    .bind(caller.map(|h| h.0.clone()))
-    .bind(task.map(|t| t.0))
-    .bind(now)
-    .bind(by.map(|u| u.0))
-    .bind(how)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| Ok((TaskId(col(r, "id")?), LeadId(col(r, "lead_id")?)))).collect()
+    // One statement per key, so each finds its rows by its index (an OR would scan).
+    const SET: &str = "UPDATE tasks SET state = 'done', done_at = $2, done_by = $3, done_how = $4, updated_at = $2
+         WHERE state = 'open' AND kind = 'callback'";
+    let mut rows = Vec::new();
+    if let Some(h) = caller {
+        let q = format!("{SET} AND caller_hash = $1 RETURNING id, lead_id");
+        rows.extend(sqlx::query(&q).bind(&h.0).bind(now).bind(by.map(|u| u.0)).bind(how).fetch_all(&mut *conn).await?);
+    }
+    if let Some(t) = task {
+        let q = format!("{SET} AND id = $1 RETURNING id, lead_id");
+        rows.extend(sqlx::query(&q).bind(t.0).bind(now).bind(by.map(|u| u.0)).bind(how).fetch_all(&mut *conn).await?);
+    }
+    let mut closed = Vec::new();
+    for r in &rows {
+        closed.push((TaskId(col(r, "id")?), LeadId(col(r, "lead_id")?)));
+    }
+    Ok(closed)
 }
 
 fn task_from(r: &AnyRow) -> Result<TaskRow> {
