@@ -105,7 +105,9 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         )
         .await?;
     if config.calls.ringostat_api_key.is_some() {
-        store.enqueue(&crate::calls::reconcile::job(clock.now_ms()), clock.now_ms()).await?;
+        // The first pass a minute after start: webhooks queued while the service was down
+        // come first.
+        store.enqueue(&crate::calls::reconcile::job(clock.now_ms() + 60_000), clock.now_ms()).await?;
     }
     let call_writer = crate::writer::Batcher::new(crate::calls::writers(store.engine()), 1_024);
     let app = Arc::new(App {

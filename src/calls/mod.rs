@@ -26,7 +26,7 @@ use tracing::{info, warn};
 /// The job that posts or edits a call's message in its lead's topic. In a queue of its own
 /// (one call's edits in order), so it never waits behind the chat waiting for that topic;
 /// until the topic exists it waits for the sync that makes it.
-pub fn post_job(call: CallId, _lead: LeadId, now: i64) -> NewJob {
+pub fn post_job(call: CallId, now: i64) -> NewJob {
     let key = format!("call:{}", call.0);
     Job::CallPost { call }.into_new(key.clone(), Some(key), now)
 }
@@ -165,7 +165,7 @@ async fn record_in(app: &App, tx: &mut store::Conn, ev: &CallEvent, now: i64) ->
         // "last message" line), never before the call itself.
         store::bump_preview(&mut tx, lead).await?;
         store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
-        store::jobs_enqueue(&mut tx, &post_job(id, lead, now), now).await?;
+        store::jobs_enqueue(&mut tx, &post_job(id, now), now).await?;
     }
     Ok(Recorded { call: id, lead: link.lead, changed: true, callback })
 }
@@ -282,7 +282,7 @@ pub fn callback_due(app: &App, missed_at: i64) -> i64 {
 async fn bump_call_messages_of(tx: &mut store::Conn, lead: LeadId, now: i64) -> Result<(), StoreError> {
     for id in store::calls_with_callbacks(tx, lead).await? {
         store::bump_call(tx, id, now).await?;
-        store::jobs_enqueue(tx, &post_job(id, lead, now), now).await?;
+        store::jobs_enqueue(tx, &post_job(id, now), now).await?;
     }
     Ok(())
 }

@@ -209,8 +209,8 @@ pub async fn recording(app: &Arc<App>, id: CallId) -> anyhow::Result<Outcome> {
         Ok(_) => {
             let mut tx = app.store.begin().await?;
             store::set_recording(&mut tx, call.id, RecordingState::Posted, None, None, now).await?;
-            if let Some(l) = call.lead {
-                store::jobs_enqueue(&mut tx, &crate::calls::post_job(call.id, l, now), now).await?;
+            if call.lead.is_some() {
+                store::jobs_enqueue(&mut tx, &crate::calls::post_job(call.id, now), now).await?;
             }
             tx.commit().await?;
             app.wake.notify_one();
@@ -240,8 +240,8 @@ async fn unavailable(app: &App, call: &CallRow, why: &str) -> anyhow::Result<()>
     let why = crate::domain::text::cap_chars(why, 200);
     let mut tx = app.store.begin().await?;
     store::set_recording(&mut tx, call.id, RecordingState::Unavailable, None, Some(&why), now).await?;
-    if let Some(l) = call.lead {
-        store::jobs_enqueue(&mut tx, &crate::calls::post_job(call.id, l, now), now).await?;
+    if call.lead.is_some() {
+        store::jobs_enqueue(&mut tx, &crate::calls::post_job(call.id, now), now).await?;
     }
     tx.commit().await?;
     app.wake.notify_one();
@@ -306,7 +306,7 @@ pub async fn move_to(
     }
     store::bump_card(tx, to.id, None, now).await?;
     store::jobs_enqueue(tx, &crate::ingest::topic_sync_job(to.id, now), now).await?;
-    store::jobs_enqueue(tx, &crate::calls::post_job(call.id, to.id, now), now).await?;
+    store::jobs_enqueue(tx, &crate::calls::post_job(call.id, now), now).await?;
     if let Some(f) = &from {
         if close {
             store::close_as_duplicate(tx, f.id, f.stage, to.id, user.id, now).await?;

@@ -125,8 +125,8 @@ async fn finish(
         return Ok(());
     }
     let call = store::call_in_tx(tx, r.call).await?.ok_or(StoreError::NotFound)?;
-    if let Some(lead) = call.lead {
-        store::jobs_enqueue(tx, &crate::calls::post_job(call.id, lead, now), now).await?;
+    if call.lead.is_some() {
+        store::jobs_enqueue(tx, &crate::calls::post_job(call.id, now), now).await?;
     }
     store::jobs_enqueue(tx, &prompt_job(r.id, r.reviewer_telegram, now), now).await?;
     // The manager who took the call hears of it privately.

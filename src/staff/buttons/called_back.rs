@@ -19,7 +19,7 @@ pub async fn press(p: &mut Press<'_>, id: TaskId) -> Result<Answer, StoreError> 
     store::close_callbacks(p.tx, None, Some(id), Some(user.id), "button", p.now).await?;
     if let Some(call) = t.call {
         store::bump_call(p.tx, call, p.now).await?;
-        store::jobs_enqueue(p.tx, &crate::calls::post_job(call, lead.id, p.now), p.now).await?;
+        store::jobs_enqueue(p.tx, &crate::calls::post_job(call, p.now), p.now).await?;
     }
     info!(task = id.0, lead = lead.id.0, user = user.id.0, "callback done");
     Ok((render(app, "staff/done.txt", minijinja::context! { action => "called_back" }), false))
