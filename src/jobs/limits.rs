@@ -42,13 +42,20 @@ pub struct Limiter {
     bots: DashMap<usize, Mutex<VecDeque<i64>>>,
 }
 
-fn wait_for(log: &VecDeque<i64>, (max, span): Window, now: i64) -> Option<i64> {
+fn wait_for(log: &VecDeque<i64>, w: Window, now: i64) -> Option<i64> {
+    wait_for_n(log, w, now, 1)
+}
+
+/// When `n` more sends fit in the window (`None`: now).
+fn wait_for_n(log: &VecDeque<i64>, (max, span): Window, now: i64, n: usize) -> Option<i64> {
+    let n = n.clamp(1, max);
     let inside = log.iter().rev().take_while(|t| **t > now - span).count();
-    if inside < max {
+    if inside + n <= max {
         return None;
     }
-    let oldest_that_counts = log[log.len() - max];
-    Some(oldest_that_counts + span)
+    // The sends inside the window, oldest first: the k-th of them must leave.
+    let k = inside + n - max;
+    Some(log[log.len() - inside + k - 1] + span)
 }
 
 impl Limiter {
@@ -64,6 +71,41 @@ impl Limiter {
     /// Take one send to `chat` by bot `bot` at `now`, or say when to try again.
     pub fn acquire(&self, bot: usize, chat: i64, now: i64) -> Result<(), i64> {
         self.take(bot, chat, now, false)
+    }
+
+    /// Take `n` sends at once (a file and the message under it), or none: a sender that
+    /// needs two never takes one and waits for the other while the window fills.
+    pub fn acquire_n(&self, bot: usize, chat: i64, now: i64, n: usize) -> Result<(), i64> {
+        if self.off {
+            return Ok(());
+        }
+        let windows = if chat < 0 { GROUP } else { PRIVATE };
+        let mut entry = self.chats.entry((bot, chat)).or_default();
+        let mut until = (entry.paused_until > now).then_some(entry.paused_until);
+        for w in windows {
+            if let Some(t) = wait_for_n(&entry.sent, *w, now, n) {
+                until = Some(until.map_or(t, |u| u.max(t)));
+            }
+        }
+        let bot_log = self.bots.entry(bot).or_default();
+        let mut bot_sent = bot_log.lock().expect("limiter lock");
+        if let Some(t) = wait_for_n(&bot_sent, BOT, now, n) {
+            until = Some(until.map_or(t, |u| u.max(t)));
+        }
+        if let Some(t) = until {
+            return Err(t);
+        }
+        for _ in 0..n {
+            entry.sent.push_back(now);
+            bot_sent.push_back(now);
+        }
+        while entry.sent.len() > 32 {
+            entry.sent.pop_front();
+        }
+        while bot_sent.len() > 64 {
+            bot_sent.pop_front();
+        }
+        Ok(())
     }
 
     /// The same for a send that goes before the others waiting for this chat (a call's
@@ -146,6 +188,21 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_sends_are_taken_together_or_not_at_all() {
+        let l = Limiter::new();
+        let chat = 42;
+        assert_eq!(l.acquire(0, chat, 0), Ok(()));
+        assert_eq!(l.acquire(0, chat, 10), Ok(()));
+        // One slot left in the 3-per-3.1 s window: two do not fit, and nothing is taken.
+        let until = l.acquire_n(0, chat, 20, 2).unwrap_err();
+        assert_eq!(until, 3_100, "when the first send leaves the window");
+        assert_eq!(l.acquire(0, chat, 20), Ok(()), "the one slot was left free");
+        assert_eq!(l.acquire_n(0, chat, 3_200, 2), Ok(()));
+        assert_eq!(l.acquire(0, chat, 3_201), Ok(()), "the third of the window");
+        assert!(l.acquire(0, chat, 3_202).is_err(), "the two were both counted");
+    }
 
     #[test]
     fn an_urgent_send_takes_the_next_free_slot_before_the_queue() {

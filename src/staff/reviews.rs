@@ -189,7 +189,13 @@ pub async fn prompt(app: &Arc<App>, id: ReviewId) -> anyhow::Result<Outcome> {
     let chat = r.reviewer_telegram;
     let now = app.clock.now_ms();
     let bot = &app.staff_bot;
-    if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
+    // The first time the recording goes above the prompt: two sends, taken together.
+    let recording = match r.private_message {
+        None => recording_path(app, &call).await?,
+        Some(_) => None,
+    };
+    let sends = if recording.is_some() { 2 } else { 1 };
+    if let Err(until) = app.limiter.acquire_n(bot.slot, chat, now, sends) {
         return Ok(Outcome::WaitUntil(until));
     }
     let (text, keyboard) = step(app, &r, &call, &script);
@@ -200,14 +206,7 @@ pub async fn prompt(app: &Arc<App>, id: ReviewId) -> anyhow::Result<Outcome> {
             Err(e) => Err(e),
         },
         None => {
-            // The recording first, so the supervisor listens above the criteria: a second send
-            // to the chat, so a second turn of its budget.
-            let recording = recording_path(app, &call).await?;
-            if recording.is_some() {
-                if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
-                    return Ok(Outcome::WaitUntil(until));
-                }
-            }
+            // The recording first, so the supervisor listens above the criteria.
             if let Some(path) = recording {
                 let caption = render(
                     app,
