@@ -562,6 +562,20 @@ pub enum Incoming {
     Ignored(&'static str),
 }
 
+/// The phone number a customer shared as a contact in a private chat, when it is theirs:
+/// their own contact (Telegram's "share my number", `user_id` is the sender) or a contact
+/// with no Telegram account behind it. Somebody else's Telegram contact is not theirs. The
+/// number is for hashing at once (`domain::phone::PhoneKey::caller`); it is never kept.
+pub fn shared_phone(update: &Update) -> Option<&str> {
+    let UpdateKind::Message(msg) = &update.kind else { return None };
+    let from = msg.from.as_ref()?;
+    let c = msg.contact().filter(|_| msg.chat.is_private())?;
+    match c.user_id {
+        Some(u) if u != from.id => None,
+        _ => Some(c.phone_number.as_str()),
+    }
+}
+
 /// Sort one update. `staff_chats` are the configured staff groups; `customers` and
 /// `staff` say which sides this bot serves.
 pub fn classify_update(update: &Update, staff_chats: &[i64], customers: bool, staff: bool) -> Incoming {

@@ -26,6 +26,7 @@ pub mod words;
 
 use crate::channels::telegram::{classify_update, Incoming};
 use crate::context::{App, BotHandle};
+use crate::domain::Channel;
 use crate::store::{self, StoreError};
 use std::sync::Arc;
 use teloxide::types::Update;
@@ -55,6 +56,12 @@ pub async fn process_update(
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
             let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
                 .await?;
+            // A shared contact gives the customer a phone identity (its hash; the number
+            // itself goes no further), so their calls find their lead.
+            if let Some(caller) = crate::channels::telegram::shared_phone(update).and_then(|p| app.phones.caller(p)) {
+                store::add_identity_phone(&mut tx, Channel::Telegram, &inbound.external_user, &caller, now).await?;
+                info!(tail = %caller.tail, "a customer shared their phone: calls from it now find them");
+            }
             tx.commit().await?;
             match out.first() {
                 Some(i) => {
@@ -172,7 +179,9 @@ pub async fn process_batch(
         let mut span = 0;
         for (i, u) in updates[done..].iter().enumerate() {
             match resolve_private(classify_update(u, staff_chats, customers, staff), customers, staff, &staff_ids) {
-                Incoming::Customer(mut m) => {
+                // A shared contact is stored on its own (`process_update`): it may add a
+                // phone identity.
+                Incoming::Customer(mut m) if m.kind != crate::domain::MessageKind::Contact => {
                     crate::ingest::prepare(&mut m, app.clock.now_ms());
                     run.push((u.id.0 as i64, m));
                 }

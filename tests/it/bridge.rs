@@ -57,7 +57,7 @@ async fn every_kind_of_customer_message_is_kept_and_shown_in_the_topic() {
     t.fake.customer_sends(&ivan, Content::Video { file_id: video.clone(), caption: None }, None);
     t.fake.customer_sends(
         &ivan,
-        Content::Contact { phone_number: "+380501234567".into(), first_name: "Petro".into() },
+        Content::Contact { phone_number: "+380501234567".into(), first_name: "Petro".into(), user_id: None },
         None,
     );
     t.fake.customer_sends(&ivan, Content::Location { latitude: 50.45, longitude: 30.52 }, None);

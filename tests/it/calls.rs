@@ -4,7 +4,7 @@
 
 use crate::harness::*;
 use forecourt::domain::{LeadId, Role, TelegramUserId};
-use forecourt::sandbox::telegram::ChatMessage;
+use forecourt::sandbox::telegram::{ChatMessage, Content};
 use forecourt::sandbox::telephony::{post_binotel, post_ringostat, Encoding, FakeCall, Recording};
 
 /// Yuliia writes on WhatsApp from this number; she calls from it too.
@@ -121,6 +121,49 @@ on_both_engines!(
     an_answered_call_from_a_whatsapp_customers_number_lands_in_her_topic_with_its_audio_on_postgres,
     an_answered_call_from_a_whatsapp_customer_lands_in_her_topic_with_its_audio
 );
+
+/// A Telegram customer who shares their own contact gets a phone identity (its hash, never
+/// the number): their call lands in their topic. Somebody else's Telegram contact does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_customer_who_shares_her_number_is_found_by_her_call() {
+    let t = start(Db::Sqlite).await;
+    let olena = t.customer(7301, "Olena", None);
+    t.fake.customer_writes(&olena, "Hi, is the RAV4 available?");
+    let (chat, thread, _) = t.topic_of(&olena).await;
+    // A friend's Telegram contact first: not hers, so no identity.
+    t.fake.customer_sends(
+        &olena,
+        Content::Contact { phone_number: "+380671110022".into(), first_name: "Friend".into(), user_id: Some(7302) },
+        None,
+    );
+    // Then her own, with Telegram's "share my number".
+    t.fake.customer_sends(
+        &olena,
+        Content::Contact { phone_number: "+380503334455".into(), first_name: "Olena".into(), user_id: Some(7301) },
+        None,
+    );
+    eventually("her phone identity", || async {
+        (t.count("SELECT COUNT(*) FROM customer_phones").await == 1).then_some(())
+    })
+    .await;
+    let stored = everything_stored(&t).await;
+    for n in ["503334455", "671110022"] {
+        assert!(!stored.contains(n), "a shared number was kept: {n}");
+    }
+
+    let call = FakeCall::inbound("1733131471.7301", "0503334455", t.clock.now_ms()).missed(10);
+    assert_eq!(t.ringostat(&call, true, Encoding::Json).await.0, 200);
+    t.topic_message(chat, thread, "❌ Missed call").await;
+    assert_eq!(t.count("SELECT COUNT(*) FROM leads").await, 1, "her lead, not a new one");
+    // The friend's number is a stranger.
+    let call = FakeCall::inbound("1733131471.7302", "0671110022", t.clock.now_ms()).missed(10);
+    assert_eq!(t.ringostat(&call, true, Encoding::Json).await.0, 200);
+    eventually("a lead for the stranger", || async {
+        (t.count("SELECT COUNT(*) FROM leads").await == 2).then_some(())
+    })
+    .await;
+    t.stop().await;
+}
 
 fn button_url(m: &ChatMessage, label: &str) -> Option<String> {
     let k = m.reply_markup.as_ref()?;

@@ -217,7 +217,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
                 thread(p),
                 bot,
                 true,
-                Content::Contact { phone_number: phone, first_name: name },
+                Content::Contact { phone_number: phone, first_name: name, user_id: None },
                 None,
                 None,
                 now,

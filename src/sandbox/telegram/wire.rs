@@ -153,6 +153,8 @@ pub enum Content {
     Contact {
         phone_number: String,
         first_name: String,
+        /// The Telegram user the contact is, when it is one (sharing one's own contact).
+        user_id: Option<i64>,
     },
     /// A service message (topic created, closed…), kept for the record.
     Service(String),
@@ -256,8 +258,11 @@ impl Content {
             Content::Location { latitude, longitude } => {
                 m["location"] = json!({"latitude": latitude, "longitude": longitude})
             }
-            Content::Contact { phone_number, first_name } => {
-                m["contact"] = json!({"phone_number": phone_number, "first_name": first_name})
+            Content::Contact { phone_number, first_name, user_id } => {
+                m["contact"] = json!({"phone_number": phone_number, "first_name": first_name});
+                if let Some(u) = user_id {
+                    m["contact"]["user_id"] = json!(u);
+                }
             }
             Content::Service(s) if s.starts_with("topic closed") => m["forum_topic_closed"] = json!({}),
             Content::Service(s) => m["forum_topic_created"] = json!({"name": s, "icon_color": 7322096}),
