@@ -67,21 +67,8 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     }
     let media = MediaStore::new(&config.data_dir);
     let phones = phone_key(&config).await?;
-    let (script_text, script_from) =
-        crate::flows::script::read(config.flows.dir.as_deref()).context("reading the call script")?;
-    let script = crate::flows::script::parse(&script_text)
-        .map_err(|p| anyhow::anyhow!("the call script ({script_from}) does not pass:\n{}", p.join("\n")))?;
-    {
-        let mut tx = store.begin().await?;
-        if crate::store::keep_script(&mut tx, script.version, &script_text, clock.now_ms()).await? {
-            warn!(
-                version = script.version,
-                "the call script changed but its version did not: reviews go on against the text kept for \
-                 that version; raise `version` in call_script.yaml"
-            );
-        }
-        tx.commit().await?;
-    }
+    let script =
+        crate::flows::script::Scripts::start(store.clone(), config.flows.dir.as_deref(), clock.now_ms()).await?;
     let links = Links::new(crate::media::link_key(&store).await?);
     let flows = crate::flows::Flows::start(store.clone(), config.flows.clone(), clock.now_ms())
         .await
@@ -131,7 +118,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         supervisor,
         phones,
         http,
-        script: Arc::new(script),
+        script,
         call_writer,
     });
     // The call writers hold the state weakly: they end when it is dropped.

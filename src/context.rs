@@ -66,8 +66,9 @@ pub struct App {
     pub http: reqwest::Client,
     /// The batching writers that store telephony webhooks (`calls::record_batch`).
     pub call_writer: crate::writer::Batcher<crate::domain::call::CallEvent, crate::domain::call::Recorded>,
-    /// The call script supervisors review against (`flows/call_script.yaml`).
-    pub script: Arc<crate::domain::script::Script>,
+    /// The call script supervisors review against (`flows/call_script.yaml`, or a higher
+    /// version uploaded since).
+    pub script: crate::flows::script::Scripts,
 }
 
 impl App {

@@ -402,9 +402,10 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     fake.customer_writes(&sofia, "/reviews");
     d.settle().await?;
     d.press_in_topic(lead_y, &sofia, "Review").await?;
-    let total = app.script.len();
+    let script = app.script.current();
+    let total = script.len();
     for i in 1..=total {
-        let (_, c) = app.script.criterion(i - 1).context("criterion")?;
+        let (_, c) = script.criterion(i - 1).context("criterion")?;
         let verdict = match c.id.as_str() {
             "asked_tradein" => "N/A",
             "handled_objections" => "Missed",

@@ -174,6 +174,68 @@ impl Script {
     }
 }
 
+/// Why an uploaded script may not replace the active one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replace {
+    /// The same script: nothing to do.
+    Same,
+    /// Reviews name the version they were made against, so a version's text never changes:
+    /// a new text needs a version above the active one.
+    VersionNotRaised { active: i64, new: i64 },
+}
+
+impl Script {
+    /// May `new` replace this (the active) script? Only with a higher version.
+    pub fn may_replace(&self, new: &Script) -> Result<(), Replace> {
+        if new == self {
+            Err(Replace::Same)
+        } else if new.version <= self.version {
+            Err(Replace::VersionNotRaised { active: self.version, new: new.version })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// What changes from this script to `new`, one line each, in `new`'s order then the
+    /// removed ones.
+    pub fn changes(&self, new: &Script) -> Vec<String> {
+        let old: BTreeMap<&str, &Criterion> = self.criteria().map(|(_, c)| (c.id.as_str(), c)).collect();
+        let mut out = Vec::new();
+        for (_, c) in new.criteria() {
+            let Some(o) = old.get(c.id.as_str()) else {
+                let flag = if c.critical { ", critical" } else { "" };
+                out.push(format!("➕ {} (weight {}{flag})", c.id, c.weight));
+                continue;
+            };
+            let mut what = Vec::new();
+            if o.weight != c.weight {
+                what.push(format!("weight {} → {}", o.weight, c.weight));
+            }
+            if o.critical != c.critical {
+                what.push(if c.critical { "now critical" } else { "no longer critical" }.to_string());
+            }
+            if o.text != c.text {
+                what.push("text".to_string());
+            }
+            if !what.is_empty() {
+                out.push(format!("✏️ {}: {}", c.id, what.join("; ")));
+            }
+        }
+        let kept: HashSet<&str> = new.criteria().map(|(_, c)| c.id.as_str()).collect();
+        for (_, c) in self.criteria().filter(|(_, c)| !kept.contains(c.id.as_str())) {
+            out.push(format!("➖ {} removed", c.id));
+        }
+        let order = |s: &Script| s.criteria().map(|(st, c)| (st.id.clone(), c.id.clone())).collect::<Vec<_>>();
+        if out.is_empty() && order(self) != order(new) {
+            out.push("↕️ the order of the criteria".to_string());
+        }
+        if out.is_empty() {
+            out.push("📝 stage titles or languages".to_string());
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +305,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_new_script_needs_a_higher_version_and_says_what_changes() {
+        let old = script();
+        assert_eq!(old.may_replace(&old), Err(Replace::Same));
+        let mut new = old.clone();
+        new.stages[0].criteria[0].weight += 1;
+        assert_eq!(new.version, old.version);
+        assert_eq!(old.may_replace(&new), Err(Replace::VersionNotRaised { active: old.version, new: old.version }));
+        new.version = old.version - 1;
+        assert!(old.may_replace(&new).is_err());
+        new.version = old.version + 1;
+        assert_eq!(old.may_replace(&new), Ok(()));
+
+        let first = old.stages[0].criteria[0].clone();
+        new.stages[0].criteria[0].critical = !first.critical;
+        new.stages[0].criteria[0].text.insert("en".into(), "Something else".into());
+        let removed = new.stages.last_mut().unwrap().criteria.pop().unwrap();
+        new.stages[0].criteria.push(Criterion { id: "smile".into(), text: t("у", "s"), weight: 3, critical: true });
+        let c = old.changes(&new);
+        let crit = if first.critical { "no longer critical" } else { "now critical" };
+        assert_eq!(c[0], format!("✏️ {}: weight {} → {}; {crit}; text", first.id, first.weight, first.weight + 1));
+        assert!(c.contains(&"➕ smile (weight 3, critical)".to_string()), "{c:?}");
+        assert_eq!(c.last().unwrap(), &format!("➖ {} removed", removed.id));
+        assert_eq!(c.len(), 3, "{c:?}");
+
+        // Only the order, or only the titles.
+        let mut moved = old.clone();
+        moved.version += 1;
+        moved.stages[0].criteria.reverse();
+        assert_eq!(old.changes(&moved), vec!["↕️ the order of the criteria".to_string()]);
+        let mut titled = old.clone();
+        titled.version += 1;
+        titled.stages[0].title.insert("en".into(), "Hello".into());
+        assert_eq!(old.changes(&titled), vec!["📝 stage titles or languages".to_string()]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tracing::info;
 /// A flow file is at most this big.
 const MAX_BYTES: usize = 256 * 1024;
 
-fn say(app: &App, what: &str, ctx: minijinja::Value) -> String {
+pub(super) fn say(app: &App, what: &str, ctx: minijinja::Value) -> String {
     let ctx = minijinja::context! { what, ..ctx };
     app.templates.render("staff/flows.txt", ctx).unwrap_or_else(|e| e.to_string())
 }
@@ -48,7 +48,8 @@ pub async fn on_file(
     if !user.role.may_edit_flows() {
         return Ok(Some(say(app, "refused_role", minijinja::context! {})));
     }
-    if !app.flows.enabled() {
+    // The call script is not a flow: it is taken with the flows off too.
+    if !app.flows.enabled() && name != super::script::FILE {
         return Ok(Some(say(app, "off", minijinja::context! {})));
     }
     let job = crate::jobs::Job::FlowUpload {
@@ -89,13 +90,19 @@ pub async fn check_upload(
         Ok(_) => format!("over {} KB", MAX_BYTES / 1024),
         Err(_) => String::new(),
     };
-    let Some((active_id, active)) = app.flows.active() else { return Ok(Outcome::Done) };
     if text.is_empty() || text.starts_with("over ") {
         let reason = if text.is_empty() { "it is not UTF-8 text".to_string() } else { text };
         let t = say(app, "unreadable", minijinja::context! { name, reason });
         app.store.enqueue(&answer(t, None), now).await?;
         return Ok(Outcome::Done);
     }
+    if name == super::script::FILE {
+        let (t, kb) = super::script_admin::check_upload(app, &name, text, user, now).await?;
+        app.store.enqueue(&answer(t, kb), now).await?;
+        app.wake.notify_one();
+        return Ok(Outcome::Done);
+    }
+    let Some((active_id, active)) = app.flows.active() else { return Ok(Outcome::Done) };
     let mut files: Snapshot = active.files.clone();
     files.insert(format!("flows/{name}"), text);
     let reply = match super::check(&files) {
@@ -180,6 +187,9 @@ pub async fn activate(app: &App, user: &UserRow, id: i64) -> anyhow::Result<(Str
         return Ok((say(app, "gone", minijinja::context! {}), None));
     };
     let now = app.clock.now_ms();
+    if name == super::script::FILE {
+        return super::script_admin::activate(app, user, id, &name, &files, now).await;
+    }
     match app.flows.activate(files, "upload", Some(&user.name), now).await? {
         Ok(v) => {
             app.store.set_flow_upload_version(id, v).await?;

@@ -10,6 +10,8 @@
 //!   `domain::flow::engine`, its texts rendered and queued for the customer in one
 //!   transaction with the conversation's new state.
 //! - [`admin`] is the staff side: flow files sent to the bot, `/flows`, rollback.
+//! - [`script`] is the call script's file and the active script; [`script_admin`] takes
+//!   an uploaded `call_script.yaml` the same way as a flow file.
 //!
 //! The rules (what triggers, what a step does, opt-out) live in `domain::flow`; nothing
 //! here decides them.
@@ -21,6 +23,7 @@ mod raw;
 pub mod run;
 pub mod runtime;
 pub mod script;
+pub mod script_admin;
 pub mod watch;
 
 use crate::domain::flow::{FlowSet, Text};

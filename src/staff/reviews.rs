@@ -45,7 +45,7 @@ pub async fn press(
             if !c.answered() {
                 return Ok((say(app, "not_reviewable", minijinja::context! {}), true));
             }
-            let id = store::start_review(tx, call, user.id, app.script.version, now).await?;
+            let id = store::start_review(tx, call, user.id, app.script.current().version, now).await?;
             store::jobs_enqueue(tx, &prompt_job(id, user.telegram_id.0, now), now).await?;
             info!(review = id.0, call = call.0, reviewer = user.id.0, "call review started");
             Ok((say(app, "started", minijinja::context! {}), false))
@@ -95,13 +95,7 @@ pub async fn comment(
 
 /// The script a review was made against.
 async fn script_of(app: &App, version: i64) -> Result<Arc<Script>, StoreError> {
-    if version == app.script.version {
-        return Ok(app.script.clone());
-    }
-    let body = app.store.script_body(version).await?.ok_or(StoreError::NotFound)?;
-    crate::flows::script::parse(&body)
-        .map(Arc::new)
-        .map_err(|p| StoreError::Corrupt(format!("call script version {version}: {}", p.join("; "))))
+    app.script.version(version).await
 }
 
 /// Score and store the review; the call's message shows it; the manager who took the call

@@ -217,6 +217,14 @@ impl Store {
         row.as_ref().map(review_from).transpose()
     }
 
+    /// The highest version kept, with its text.
+    pub async fn latest_script(&self) -> Result<Option<(i64, String)>> {
+        let row = sqlx::query("SELECT version, body FROM call_scripts ORDER BY version DESC LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| Ok((col(&r, "version")?, col(&r, "body")?))).transpose()
+    }
+
     pub async fn script_body(&self, version: i64) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT body FROM call_scripts WHERE version = $1")
             .bind(version)

@@ -653,9 +653,10 @@ async fn a_supervisor_reviews_a_call_and_the_manager_gets_the_score(db: Db) {
     let press = t.fake.staff_presses(chat, m.message_id, &sofia, &review);
     assert!(t.callback_answer(&press).await.contains("privately"));
     t.until("the recording reaches Sofia", |f| f.bot_messages_to(9202).iter().any(is_audio)).await;
-    let total = t.app().script.len();
+    let script = t.app().script.current();
+    let total = script.len();
     for i in 1..=total {
-        let (_, c) = t.app().script.criterion(i - 1).unwrap();
+        let (_, c) = script.criterion(i - 1).unwrap();
         let label = match c.id.as_str() {
             "asked_tradein" => "N/A",
             "next_step" => "Missed",
@@ -680,7 +681,7 @@ async fn a_supervisor_reviews_a_call_and_the_manager_gets_the_score(db: Db) {
     })
     .await;
     assert_eq!(r.0, 79, "met 11 of 14 weighted, the trade-in not applicable");
-    assert_eq!(r.1, t.app().script.version);
+    assert_eq!(r.1, t.app().script.current().version);
     assert_eq!(r.2.len(), total);
     assert_eq!(r.3.as_deref(), Some("Agree the viewing before you hang up."));
     // Oksana is told privately: score, the critical miss, the comment, a link to the call.
@@ -801,3 +802,61 @@ on_both_engines!(
     staff_move_a_call_to_the_right_lead_and_the_lead_it_left_closes_on_postgres,
     staff_move_a_call_to_the_right_lead_and_the_lead_it_left_closes
 );
+
+/// An admin sends `call_script.yaml` to the staff bot: a changed script with the same
+/// version is refused (reviews name their version), a raised one shows what changes and is
+/// active after Activate, for new reviews and after a restart. Managers may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_uploads_the_call_script_like_a_flow_file() {
+    let mut t = start(Db::Sqlite).await;
+    let admin = t.staff(9501, "Ada Admin", Role::Admin).await;
+    let max = t.staff(9502, "Max Petrenko", Role::Manager).await;
+    let staff = t.config.telegram.staff_chat_ids[0];
+    let send = |t: &TestApp, who: &forecourt::sandbox::telegram::FakeUser, src: &str| {
+        let id = t.fake.upload_file("document", src.as_bytes());
+        t.fake.staff_sends(
+            staff,
+            None,
+            who,
+            Content::Document { file_id: id, caption: None, file_name: Some("call_script.yaml".into()) },
+        );
+    };
+    let said = |t: &TestApp, needle: &str| {
+        t.fake.general_messages(staff).into_iter().find(|m| m.content.text_or_caption().unwrap_or("").contains(needle))
+    };
+    let shipped = include_str!("../../flows/call_script.yaml");
+    let changed = shipped.replace("weight: 2\n", "weight: 5\n");
+    assert_ne!(changed, shipped);
+
+    send(&t, &max, &changed);
+    t.until("the manager is refused", |f| {
+        f.general_messages(staff).iter().any(|m| m.content.text_or_caption().unwrap_or("").contains("Only admins"))
+    })
+    .await;
+    // The same version with other criteria: refused, and why.
+    send(&t, &admin, &changed);
+    eventually("the version refusal", || async { said(&t, "set `version: 2`") }).await;
+    // A broken one: its problems.
+    send(&t, &admin, &changed.replace("version: 1", "version: 2").replace("weight: 5", "weight: 500"));
+    eventually("the problems", || async { said(&t, "weight 500 is not between 1 and 100") }).await;
+    // Raised: what changes, and Activate.
+    send(&t, &admin, &changed.replace("version: 1", "version: 2"));
+    let summary = eventually("the summary", || async { said(&t, "passed the check: version 2") }).await;
+    let body = summary.content.text_or_caption().unwrap().to_string();
+    assert!(body.contains("✏️ introduced: weight 2 → 5"), "{body}");
+    let data = button_data(&summary, "Activate").expect("an Activate button");
+    let press = t.fake.staff_presses(staff, summary.message_id, &max, &data);
+    assert!(t.callback_answer(&press).await.contains("Only admins"));
+    let app = |t: &TestApp| t.app().clone();
+    assert_eq!(app(&t).script.current().version, 1);
+    let press = t.fake.staff_presses(staff, summary.message_id, &admin, &data);
+    assert!(t.callback_answer(&press).await.contains("Call script version 2 is active"));
+    let s = app(&t).script.current();
+    assert_eq!(s.version, 2);
+    assert_eq!(s.criteria().next().unwrap().1.weight, 5);
+    // Both texts are kept; the upload outlives a restart (the file still says version 1).
+    assert_eq!(t.count("SELECT COUNT(*) FROM call_scripts").await, 2);
+    t.restart().await;
+    assert_eq!(app(&t).script.current().version, 2);
+    t.stop().await;
+}
