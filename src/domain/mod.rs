@@ -24,6 +24,7 @@ pub mod task;
 pub mod text;
 pub mod topic_plan;
 pub mod vehicle;
+pub mod when;
 
 pub use ids::*;
 pub use lead::{Actor, Change, LeadFacts, LostReason, RuleError};

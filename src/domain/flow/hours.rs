@@ -1,6 +1,8 @@
 //! Business hours (`FORECOURT_BUSINESS_HOURS`): `Mon-Sat 09:00-19:00`, or several parts
-//! separated by commas, `Mon-Fri 09:00-19:00, Sat 10:00-16:00`. The caller gives local
-//! time (weekday and minute of the day); this module knows no clock and no time zone.
+//! separated by commas, `Mon-Fri 09:00-19:00, Sat 10:00-16:00`. A part without days takes
+//! the days before it, so a lunch break is `Mon-Fri 09:00-13:00, 14:00-19:00`. The caller
+//! gives local time (weekday and minute of the day); this module knows no clock and no
+//! time zone.
 
 /// Days are 0 = Monday … 6 = Sunday.
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -25,17 +27,26 @@ fn minute(s: &str) -> Option<u16> {
 impl Hours {
     pub fn parse(spec: &str) -> Result<Hours, String> {
         let mut days: [Vec<(u16, u16)>; 7] = Default::default();
+        let mut previous: Option<(usize, usize)> = None;
         for part in spec.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
-            let (d, t) = part
-                .split_once(char::is_whitespace)
-                .ok_or_else(|| format!("'{part}': expected days and hours, like 'Mon-Sat 09:00-19:00'"))?;
-            let (from_d, to_d) = match d.split_once('-') {
-                Some((a, b)) => (day(a), day(b)),
-                None => (day(d), day(d)),
+            let (from_d, to_d, t) = if part.starts_with(|c: char| c.is_ascii_digit()) {
+                // Hours alone: the days of the part before.
+                let (a, b) = previous.ok_or_else(|| format!("'{part}': say the days first, like 'Mon-Fri {part}'"))?;
+                (a, b, part)
+            } else {
+                let (d, t) = part
+                    .split_once(char::is_whitespace)
+                    .ok_or_else(|| format!("'{part}': expected days and hours, like 'Mon-Sat 09:00-19:00'"))?;
+                let (from_d, to_d) = match d.split_once('-') {
+                    Some((a, b)) => (day(a), day(b)),
+                    None => (day(d), day(d)),
+                };
+                let (Some(from_d), Some(to_d)) = (from_d, to_d) else {
+                    return Err(format!("'{d}': days are Mon, Tue, Wed, Thu, Fri, Sat, Sun"));
+                };
+                (from_d, to_d, t)
             };
-            let (Some(from_d), Some(to_d)) = (from_d, to_d) else {
-                return Err(format!("'{d}': days are Mon, Tue, Wed, Thu, Fri, Sat, Sun"));
-            };
+            previous = Some((from_d, to_d));
             let (a, b) = t.trim().split_once('-').ok_or_else(|| format!("'{t}': hours look like 09:00-19:00"))?;
             let (Some(a), Some(b)) = (minute(a), minute(b)) else {
                 return Err(format!("'{t}': hours look like 09:00-19:00"));
@@ -110,6 +121,30 @@ impl Hours {
     }
 }
 
+impl Hours {
+    /// Seconds of opening time from (weekday, second of the day) to `days_ahead` days later
+    /// at `end_second` of that day (local wall-clock times, so a DST change counts as the
+    /// clock on the wall says). A first-response time in business hours.
+    pub fn open_seconds_between(&self, weekday: usize, start_second: u32, days_ahead: usize, end_second: u32) -> u64 {
+        let mut total = 0u64;
+        for ahead in 0..=days_ahead {
+            let from = if ahead == 0 { start_second } else { 0 };
+            let to = if ahead == days_ahead { end_second } else { 86_400 };
+            if to <= from {
+                continue;
+            }
+            for (a, b) in &self.days[(weekday + ahead) % 7] {
+                let (a, b) = (u32::from(*a) * 60, u32::from(*b) * 60);
+                let (lo, hi) = (a.max(from), b.min(to));
+                if hi > lo {
+                    total += u64::from(hi - lo);
+                }
+            }
+        }
+        total
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,8 +184,39 @@ mod tests {
     }
 
     #[test]
+    fn a_lunch_break_takes_the_days_before_it() {
+        let h = Hours::parse("Mon-Fri 09:00-13:00, 14:00-19:00, Sat 10:00-14:00").unwrap();
+        assert_eq!(h, Hours::parse("Mon-Fri 09:00-13:00, Mon-Fri 14:00-19:00, Sat 10:00-14:00").unwrap());
+        assert!(h.is_open(4, 14 * 60) && !h.is_open(4, 13 * 60 + 30) && !h.is_open(5, 15 * 60));
+        assert!(Hours::parse("09:00-13:00").unwrap_err().contains("say the days first"));
+    }
+
+    #[test]
+    fn open_seconds_count_only_the_hours() {
+        let h = Hours::parse("Mon-Fri 09:00-13:00, 14:00-19:00").unwrap();
+        let at = |hh: u32, mm: u32| hh * 3600 + mm * 60;
+        assert_eq!(h.open_seconds_between(0, at(10, 0), 0, at(10, 7) + 30), 450, "within the morning");
+        assert_eq!(h.open_seconds_between(0, at(12, 50), 0, at(14, 5)), 15 * 60, "lunch is not counted");
+        assert_eq!(h.open_seconds_between(0, at(8, 0), 0, at(9, 0)), 0, "before opening");
+        assert_eq!(h.open_seconds_between(4, at(18, 55), 3, at(9, 10)), 15 * 60, "Friday evening to Monday");
+        assert_eq!(h.open_seconds_between(4, at(20, 0), 2, at(23, 0)), 0, "the weekend is closed");
+        assert_eq!(h.open_seconds_between(0, at(9, 0), 1, at(9, 0)), 9 * 3600, "a whole working day");
+        assert_eq!(h.open_seconds_between(0, at(11, 0), 0, at(10, 0)), 0, "an end before the start");
+        let always = Hours::always();
+        assert_eq!(always.open_seconds_between(6, at(23, 50), 1, at(0, 10)), 20 * 60, "across midnight");
+        // The inverse of after_open_minutes, wherever it starts.
+        for (d, m) in [(0usize, 600u16), (2, 12 * 60 + 59), (4, 18 * 60 + 50), (5, 300), (6, 0)] {
+            for mins in [1u32, 15, 90, 600] {
+                let (ahead, end) = h.after_open_minutes(d, m, mins).unwrap();
+                let got = h.open_seconds_between(d, u32::from(m) * 60, ahead, u32::from(end) * 60);
+                assert_eq!(got, u64::from(mins) * 60, "from day {d} minute {m}, {mins} min");
+            }
+        }
+    }
+
+    #[test]
     fn bad_specs_say_what_is_wrong() {
-        for bad in ["", "Mon-Sat", "Mon-Sat 9-19", "Funday 09:00-10:00", "Mon 19:00-09:00", "Mon 25:00-26:00"] {
+        for bad in ["", "Mon-Sat", "Mon-Sat 9-19", "Funday 09:00-10:00", "Mon 19:00-09:00", "Mon 25:00-26:00", "10:00-12:00"] {
             assert!(Hours::parse(bad).is_err(), "{bad}");
         }
     }
