@@ -53,6 +53,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/opted_out.txt", include_str!("../templates/staff/opted_out.txt")),
     ("staff/flows.txt", include_str!("../templates/staff/flows.txt")),
     ("staff/task_reminder.txt", include_str!("../templates/staff/task_reminder.txt")),
+    ("staff/task.txt", include_str!("../templates/staff/task.txt")),
+    ("staff/task_new.txt", include_str!("../templates/staff/task_new.txt")),
     ("staff/task_escalation.txt", include_str!("../templates/staff/task_escalation.txt")),
     ("staff/review.txt", include_str!("../templates/staff/review.txt")),
     ("staff/review_feedback.txt", include_str!("../templates/staff/review_feedback.txt")),

@@ -54,6 +54,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::DeleteTopic { chat, thread } => crate::staff::orphans::delete(app, chat, thread).await,
         Job::AnswerInline { id, results } => crate::staff::inline::answer(app, &id, &results).await,
         Job::CallPost { call } => crate::staff::calls::post(app, call).await,
+        Job::TaskPost { task } => crate::staff::tasks::post(app, task).await,
         Job::CallRecording { call } => crate::staff::calls::recording(app, call).await,
         Job::CallReconcile => crate::calls::reconcile::run(app).await,
         Job::TaskTimers => crate::staff::tasks::timers(app).await,

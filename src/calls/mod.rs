@@ -20,7 +20,6 @@ use crate::domain::lead::{self, Actor};
 use crate::domain::{CallId, LeadId, Role, UserId};
 use crate::jobs::Job;
 use crate::store::{self, CallLink, CallRow, NewJob, StoreError};
-use chrono::{Datelike, TimeZone, Timelike};
 use tracing::{info, warn};
 
 /// The job that posts or edits a call's message in its lead's topic. In a queue of its own
@@ -261,21 +260,7 @@ async fn consequences(
 /// When a callback for a call missed at `missed_at` is due: `FORECOURT_CALLBACK_MINUTES` of
 /// business hours later.
 pub fn callback_due(app: &App, missed_at: i64) -> i64 {
-    let tz = app.config.timezone;
-    let minutes = app.config.calls.callback_minutes;
-    let fallback = missed_at + i64::from(minutes) * 60_000;
-    let Some(local) = tz.timestamp_millis_opt(missed_at).single() else { return fallback };
-    let weekday = local.weekday().num_days_from_monday() as usize;
-    let minute = (local.hour() * 60 + local.minute()) as u16;
-    let Some((ahead, at)) = app.config.flows.business_hours.after_open_minutes(weekday, minute, minutes) else {
-        return fallback;
-    };
-    let day = local.date_naive() + chrono::Duration::days(ahead as i64);
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists") + chrono::Duration::minutes(i64::from(at));
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.timestamp_millis() + i64::from(local.second()) * 1000)
-        .unwrap_or(fallback)
+    app.business_after(missed_at, app.config.calls.callback_minutes)
 }
 
 /// The calls of a lead whose messages show a callback: edited when it closes.

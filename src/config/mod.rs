@@ -2,8 +2,10 @@
 //! Every problem names the setting (as its environment variable) in one line. Secrets
 //! never print: they are wrapped in [`Secret`].
 
+mod assignment;
 mod calls;
 
+pub use assignment::AssignmentConfig;
 pub use calls::CallsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -51,6 +53,8 @@ pub struct Config {
     pub flows: FlowsConfig,
     /// Telephony (issue 12): webhooks, the call log, the phone hash key, callbacks.
     pub calls: CallsConfig,
+    /// Who gets new leads, the response timers, tasks and stale leads.
+    pub assignment: AssignmentConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +158,7 @@ impl Default for Config {
             erp_url: None,
             flows: FlowsConfig::default(),
             calls: CallsConfig::default(),
+            assignment: AssignmentConfig::default(),
         }
     }
 }
@@ -195,6 +200,12 @@ struct FileConfig {
     calls: calls::FileCalls,
     #[serde(default)]
     reviews: calls::FileReviews,
+    #[serde(default)]
+    assignment: assignment::FileAssignment,
+    #[serde(default)]
+    tasks: assignment::FileTasks,
+    #[serde(default)]
+    pipeline: assignment::FilePipeline,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -412,6 +423,7 @@ impl Config {
         }
         c.whatsapp = load_whatsapp(&env, file.whatsapp)?;
         c.calls = calls::load(&env, file.calls, file.reviews)?;
+        c.assignment = assignment::load(&env, file.assignment, file.tasks, file.pipeline)?;
         if !(c.database_url.starts_with("sqlite:")
             || c.database_url.starts_with("postgres://")
             || c.database_url.starts_with("postgresql://"))

@@ -32,6 +32,10 @@ pub enum CardAction {
     Automation(LeadId, bool),
     /// A missed call was called back: close its callback task.
     CalledBack(LeadId, TaskId),
+    /// ✅ Done under a task.
+    TaskDone(LeadId, TaskId),
+    /// ⏰ +1h under a task: due an hour later.
+    TaskLater(LeadId, TaskId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -191,7 +195,9 @@ impl CardAction {
             | CardAction::Detach(l, _)
             | CardAction::SendPhotos(l, _)
             | CardAction::Automation(l, _)
-            | CardAction::CalledBack(l, _) => l,
+            | CardAction::CalledBack(l, _)
+            | CardAction::TaskDone(l, _)
+            | CardAction::TaskLater(l, _) => l,
         }
     }
 
@@ -210,6 +216,8 @@ impl CardAction {
             CardAction::SendPhotos(l, v) => format!("{VERSION}:vp:{l}:{v}"),
             CardAction::Automation(l, on) => format!("{VERSION}:a:{l}:{}", on as u8),
             CardAction::CalledBack(l, t) => format!("{VERSION}:cb:{l}:{t}"),
+            CardAction::TaskDone(l, t) => format!("{VERSION}:td:{l}:{t}"),
+            CardAction::TaskLater(l, t) => format!("{VERSION}:tl:{l}:{t}"),
         }
     }
 
@@ -243,8 +251,13 @@ impl CardAction {
                     _ => CardAction::SendPhotos(lead, v),
                 }
             }
-            ("cb", Some(t)) => {
-                CardAction::CalledBack(lead, TaskId(t.parse::<i64>().ok().filter(|t| *t > 0).ok_or(Stale)?))
+            ("cb" | "td" | "tl", Some(t)) => {
+                let t = TaskId(t.parse::<i64>().ok().filter(|t| *t > 0).ok_or(Stale)?);
+                match verb {
+                    "cb" => CardAction::CalledBack(lead, t),
+                    "td" => CardAction::TaskDone(lead, t),
+                    _ => CardAction::TaskLater(lead, t),
+                }
             }
             ("a", Some("1")) => CardAction::Automation(lead, true),
             ("a", Some("0")) => CardAction::Automation(lead, false),
@@ -288,7 +301,9 @@ mod tests {
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::Detach(l, VehicleId(v))),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, v)| CardAction::SendPhotos(l, VehicleId(v))),
             (lead.clone(), any::<bool>()).prop_map(|(l, on)| CardAction::Automation(l, on)),
-            (lead, 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::CalledBack(l, TaskId(t))),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::CalledBack(l, TaskId(t))),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::TaskDone(l, TaskId(t))),
+            (lead, 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::TaskLater(l, TaskId(t))),
         ]
     }
 

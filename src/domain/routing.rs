@@ -57,9 +57,23 @@ pub fn created_topic(stored: (Option<i64>, Option<i32>), target: i64, created: (
     }
 }
 
+/// A link to a forum topic in a supergroup (`https://t.me/c/<group>/<topic>`), which opens
+/// for members of the group. `None` for a chat that is not a supergroup (`-100…`).
+pub fn topic_link(chat: i64, thread: i32) -> Option<String> {
+    let group = chat.to_string();
+    let group = group.strip_prefix("-100")?;
+    Some(format!("https://t.me/c/{group}/{thread}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topic_links_open_the_topic() {
+        assert_eq!(topic_link(-1001234567890, 42).as_deref(), Some("https://t.me/c/1234567890/42"));
+        assert_eq!(topic_link(-4567, 42), None, "a basic group has no such links");
+    }
 
     #[test]
     fn topic_titles_name_their_lead() {

@@ -16,7 +16,8 @@ pub enum Due {
 }
 
 /// The forms understood, for the refusal.
-pub const FORMS: &str = "in 2h · in 30m · tomorrow 10:00 · fri 15:00 · 25.12 09:30 · через 2 год · завтра 10:00 · пт 15:00";
+pub const FORMS: &str =
+    "in 2h · in 30m · tomorrow 10:00 · fri 15:00 · 25.12 09:30 · через 2 год · завтра 10:00 · пт 15:00";
 
 const WEEKDAYS: [&[&str]; 7] = [
     &["mon", "monday", "пн", "понеділок"],
@@ -30,7 +31,9 @@ const WEEKDAYS: [&[&str]; 7] = [
 
 fn unit_minutes(u: &str) -> Option<i64> {
     match u.trim_end_matches('.') {
-        "m" | "min" | "mins" | "minute" | "minutes" | "хв" | "хвилин" | "хвилину" | "хвилини" => Some(1),
+        "m" | "min" | "mins" | "minute" | "minutes" | "хв" | "хвилин" | "хвилину" | "хвилини" => {
+            Some(1)
+        }
         "h" | "hr" | "hrs" | "hour" | "hours" | "год" | "годин" | "годину" | "години" => Some(60),
         "d" | "day" | "days" | "д" | "день" | "дні" | "днів" => Some(24 * 60),
         _ => None,

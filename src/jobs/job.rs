@@ -117,6 +117,8 @@ pub enum Job {
     TaskTimers,
     /// Show a call review's current step to its reviewer.
     ReviewPrompt { review: ReviewId },
+    /// Post or edit a task's message in its lead's topic.
+    TaskPost { task: crate::domain::TaskId },
 }
 
 impl Job {
@@ -141,6 +143,7 @@ impl Job {
             Job::CallReconcile => JobKind::CallReconcile,
             Job::TaskTimers => JobKind::TaskTimers,
             Job::ReviewPrompt { .. } => JobKind::ReviewPrompt,
+            Job::TaskPost { .. } => JobKind::TaskPost,
         }
     }
 
@@ -312,6 +315,7 @@ mod tests {
         all.push(Job::CallReconcile);
         all.push(Job::TaskTimers);
         all.push(Job::ReviewPrompt { review: ReviewId(2) });
+        all.push(Job::TaskPost { task: crate::domain::TaskId(5) });
         all.push(Job::StaffReply {
             chat: -100,
             thread: Some(3),

@@ -55,7 +55,32 @@ struct CardView<'a> {
     last_message: Option<&'a str>,
     last_message_at: String,
     last_call: Option<CallView>,
+    next_task: Option<TaskView>,
     menu_hint: Option<String>,
+}
+
+/// The card's "next task" line.
+#[derive(Serialize)]
+struct TaskView {
+    title: String,
+    due: Option<String>,
+    who: Option<String>,
+    overdue: bool,
+}
+
+/// What a card shows beside the lead's own row.
+pub struct Extras {
+    pub vehicles: Vec<AttachedVehicle>,
+    pub last_call: Option<CallRow>,
+    pub next_task: Option<crate::store::TaskRow>,
+}
+
+pub async fn extras(app: &App, lead: crate::domain::LeadId) -> Result<Extras, crate::store::StoreError> {
+    Ok(Extras {
+        vehicles: app.store.lead_vehicles(lead).await?,
+        last_call: app.store.last_call_of(lead).await?,
+        next_task: app.store.next_task(lead).await?,
+    })
 }
 
 /// The card's "last call" line.
@@ -96,13 +121,9 @@ fn field(s: &str) -> String {
 }
 
 /// Render a lead's card. `menu_actor` is the user whose stage menu is open, if any.
-pub fn render(
-    app: &App,
-    lead: &LeadRow,
-    menu_actor: Option<(Actor, String)>,
-    vehicles: &[AttachedVehicle],
-    last_call: Option<&CallRow>,
-) -> anyhow::Result<Card> {
+pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>, extras: &Extras) -> anyhow::Result<Card> {
+    let (vehicles, last_call) = (&extras.vehicles, extras.last_call.as_ref());
+    let now = app.clock.now_ms();
     let mut menu = Menu::decode(&lead.card_menu);
     if matches!(menu, Menu::Stage(_)) && menu_actor.is_none() {
         menu = Menu::Main;
@@ -131,6 +152,12 @@ pub fn render(
         last_message: lead.last_message_preview.as_deref(),
         last_message_at: lead.last_message_at.map(|t| app.local_time(t, true)).unwrap_or_default(),
         last_call: last_call.map(|c| call_view(app, c)),
+        next_task: extras.next_task.as_ref().map(|t| TaskView {
+            title: crate::domain::text::cap_chars(&t.title, 80),
+            due: t.due_at.map(|d| app.local_when(d)),
+            who: t.user_name.clone(),
+            overdue: t.due_at.is_some_and(|d| d < now),
+        }),
         menu_hint,
     };
     let text =

@@ -138,9 +138,8 @@ async fn render_card(app: &Arc<App>, lead: &LeadRow, chat: i64, thread: i32, now
     if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
         return Ok(Some(Step::Finished(held(app, lead, until))));
     }
-    let vehicles = app.store.lead_vehicles(lead.id).await?;
-    let last_call = app.store.last_call_of(lead.id).await?;
-    let c = card::render(app, lead, menu_actor(app, lead).await?, &vehicles, last_call.as_ref())?;
+    let extras = card::extras(app, lead.id).await?;
+    let c = card::render(app, lead, menu_actor(app, lead).await?, &extras)?;
     let version = lead.card_version;
     let sent = match lead.card_message_id {
         None => bot.api.send_text(chat, Some(thread), &c.text, Some(&c.keyboard)).await,
@@ -247,9 +246,8 @@ async fn refresh_preview(app: &Arc<App>, lead: &LeadRow, chat: i64, thread: i32,
     }
     let fresh = app.store.lead(lead.id).await?.unwrap_or_else(|| lead.clone());
     if let Some(m) = fresh.card_message_id {
-        let vehicles = app.store.lead_vehicles(fresh.id).await?;
-        let last_call = app.store.last_call_of(fresh.id).await?;
-        let c = card::render(app, &fresh, menu_actor(app, &fresh).await?, &vehicles, last_call.as_ref())?;
+        let extras = card::extras(app, fresh.id).await?;
+        let c = card::render(app, &fresh, menu_actor(app, &fresh).await?, &extras)?;
         match bot.api.edit_text(chat, m, &c.text, Some(&c.keyboard)).await {
             Ok(()) | Err(TgError::NotModified) => {
                 app.store.set_card_rendered(lead.id, m, fresh.card_version, fresh.preview_version).await?

@@ -534,6 +534,15 @@ pub struct TaskRow {
     pub open: bool,
     pub customer_name: String,
     pub user_name: Option<String>,
+    /// Where the task's own message is (manual and follow-up tasks; a callback is shown
+    /// on its call's message).
+    pub staff_chat: Option<i64>,
+    pub staff_message: Option<i32>,
+    /// The lead's topic.
+    pub lead_chat: Option<i64>,
+    pub lead_thread: Option<i32>,
+    /// Who closed it.
+    pub done_by_name: Option<String>,
 }
 
 /// Whose open tasks to list.
@@ -609,7 +618,7 @@ pub async fn close_callbacks(
     Ok(closed)
 }
 
-fn task_from(r: &AnyRow) -> Result<TaskRow> {
+pub(super) fn task_from(r: &AnyRow) -> Result<TaskRow> {
     Ok(TaskRow {
         id: TaskId(col(r, "id")?),
         lead: LeadId(col(r, "lead_id")?),
@@ -621,11 +630,18 @@ fn task_from(r: &AnyRow) -> Result<TaskRow> {
         open: col::<String>(r, "state")? == "open",
         customer_name: col(r, "customer_name")?,
         user_name: col(r, "user_name")?,
+        staff_chat: col(r, "staff_chat_id")?,
+        staff_message: col::<Option<i64>>(r, "staff_message_id")?.map(|m| m as i32),
+        lead_chat: col(r, "lead_chat")?,
+        lead_thread: col::<Option<i64>>(r, "lead_thread")?.map(|t| t as i32),
+        done_by_name: col(r, "done_by_name")?,
     })
 }
 
-const TASK_SELECT: &str = "SELECT t.*, c.name AS customer_name, u.name AS user_name FROM tasks t
-    JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = t.user_id";
+pub(super) const TASK_SELECT: &str = "SELECT t.*, c.name AS customer_name, u.name AS user_name,
+    l.staff_chat_id AS lead_chat, l.topic_thread_id AS lead_thread, d.name AS done_by_name FROM tasks t
+    JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = t.user_id
+    LEFT JOIN users d ON d.id = t.done_by";
 
 /// An overdue task to remind of or escalate, with where its lead's topic is and who has it.
 #[derive(Debug, Clone)]
@@ -641,7 +657,7 @@ pub async fn overdue_tasks(conn: &mut Conn, before: i64, escalate: bool, limit: 
     let step = if escalate { "t.reminded_at IS NOT NULL AND t.escalated_at IS NULL" } else { "t.reminded_at IS NULL" };
     let rows = sqlx::query(&format!(
         "SELECT t.*, c.name AS customer_name, u.name AS user_name, u.telegram_id AS assignee_telegram,
-                l.staff_chat_id AS lead_chat, l.topic_thread_id AS lead_thread
+                l.staff_chat_id AS lead_chat, l.topic_thread_id AS lead_thread, CAST(NULL AS TEXT) AS done_by_name
          FROM tasks t JOIN leads l ON l.id = t.lead_id JOIN customers c ON c.id = l.customer_id
          LEFT JOIN users u ON u.id = t.user_id
          WHERE t.state = 'open' AND t.due_at IS NOT NULL AND t.due_at <= $1 AND {step}

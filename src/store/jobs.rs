@@ -48,10 +48,12 @@ pub enum JobKind {
     TaskTimers,
     /// Show a call review's current step in the reviewer's private chat.
     ReviewPrompt,
+    /// Post or edit a task's message in its lead's topic.
+    TaskPost,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 19] = [
+    pub const ALL: [JobKind; 20] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -71,6 +73,7 @@ impl JobKind {
         JobKind::CallReconcile,
         JobKind::TaskTimers,
         JobKind::ReviewPrompt,
+        JobKind::TaskPost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl JobKind {
             JobKind::CallReconcile => "call_reconcile",
             JobKind::TaskTimers => "task_timers",
             JobKind::ReviewPrompt => "review_prompt",
+            JobKind::TaskPost => "task_post",
         }
     }
 

@@ -16,6 +16,7 @@ mod media;
 mod messages;
 mod photos;
 mod reviews;
+mod tasks;
 mod updates;
 mod users;
 mod vehicles;
@@ -30,6 +31,7 @@ pub use media::*;
 pub use messages::*;
 pub use photos::*;
 pub use reviews::*;
+pub use tasks::*;
 pub use updates::FailedUpdate;
 pub use users::{user_in_tx, UserRow};
 pub use vehicles::{

@@ -17,4 +17,5 @@ mod poison;
 mod resilience;
 mod staff;
 mod store;
+mod tasks;
 mod vehicles;

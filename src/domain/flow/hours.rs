@@ -216,7 +216,9 @@ mod tests {
 
     #[test]
     fn bad_specs_say_what_is_wrong() {
-        for bad in ["", "Mon-Sat", "Mon-Sat 9-19", "Funday 09:00-10:00", "Mon 19:00-09:00", "Mon 25:00-26:00", "10:00-12:00"] {
+        for bad in
+            ["", "Mon-Sat", "Mon-Sat 9-19", "Funday 09:00-10:00", "Mon 19:00-09:00", "Mon 25:00-26:00", "10:00-12:00"]
+        {
             assert!(Hours::parse(bad).is_err(), "{bad}");
         }
     }

@@ -7,6 +7,7 @@
 mod automation;
 mod called_back;
 mod stage;
+mod task;
 mod template;
 
 use super::actions::{active_user, other, render};
@@ -99,6 +100,8 @@ async fn card_button(p: &mut Press<'_>, action: CardAction) -> Result<Answer, St
             Ok(super::attach::say(p.app, &linked, attach))
         }
         CardAction::CalledBack(_, task) => called_back::press(p, task).await,
+        CardAction::TaskDone(_, t) => task::press(p, t, true).await,
+        CardAction::TaskLater(_, t) => task::press(p, t, false).await,
         CardAction::Claim(_)
         | CardAction::SetStage(..)
         | CardAction::Lost(..)

@@ -50,6 +50,7 @@ fn render_tasks(app: &App, tasks: &[TaskRow], whose: &str) -> String {
                 "due": t.due_at.map(|d| app.local_time(d, true)),
                 "overdue": t.due_at.is_some_and(|d| d < now),
                 "who": t.user_name,
+                "link": t.lead_chat.zip(t.lead_thread).and_then(|(c, th)| crate::domain::routing::topic_link(c, th)),
             })
         })
         .collect();

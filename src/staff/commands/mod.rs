@@ -7,6 +7,7 @@ mod cars;
 mod lead;
 mod lists;
 mod reviews;
+mod task;
 
 use crate::channels::telegram::StaffMessage;
 use crate::context::App;
@@ -34,6 +35,8 @@ pub enum Command {
     Car(String),
     /// `/tasks [all]`: my open tasks (supervisors: everyone's)
     Tasks(String),
+    /// `/task [@name] <when> <what>`: a task on the topic's lead
+    Task(String),
     /// `/reviews`: calls waiting for review (supervisors, admins)
     Reviews,
     /// `/myscore`: my call reviews of the last 30 days
@@ -59,6 +62,7 @@ impl Command {
             "vehicle" => Command::Vehicle(args),
             "car" => Command::Car(args),
             "tasks" => Command::Tasks(args),
+            "task" => Command::Task(args),
             "reviews" => Command::Reviews,
             "myscore" => Command::MyScore,
             _ => Command::Unknown(name),
@@ -95,6 +99,7 @@ pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Re
         Command::My => lists::open_leads(c.app, Some(c.user.id), "staff/my.txt").await.map(Some),
         Command::Queue => lists::queue(c.app).await.map(Some),
         Command::Tasks(args) => lists::tasks(c.app, c.user, &args).await.map(Some),
+        Command::Task(args) => task::create(c, &args).await,
         Command::Reviews => reviews::waiting(c).await,
         Command::MyScore => reviews::my_score(c).await,
         Command::Lead(args) => lead::repost_card(c, &args).await,
