@@ -149,6 +149,19 @@ enum UsersCommand {
         /// `internalNumber`): calls answered there are theirs. `none` removes it.
         #[arg(long)]
         extension: Option<String>,
+        /// Personal working hours for assignment, like "Mon-Fri 09:00-18:00" (`none`
+        /// removes them: the business hours apply).
+        #[arg(long)]
+        hours: Option<String>,
+        /// At most this many open leads come to them by assignment (`none`: no cap).
+        #[arg(long)]
+        max_open: Option<String>,
+        /// Skills, like viber,whatsapp,buy,sell,service,uk,en (`none`: any lead).
+        #[arg(long)]
+        skills: Option<String>,
+        /// On leave until this date (YYYY-MM-DD, back that morning); `none` ends it.
+        #[arg(long)]
+        leave_until: Option<String>,
     },
     /// List staff users.
     List,
@@ -157,6 +170,64 @@ enum UsersCommand {
         #[arg(long)]
         telegram_id: i64,
     },
+}
+
+/// `users add`'s assignment settings, read and checked; `None` when none was given.
+struct Work {
+    hours: Option<Option<String>>,
+    max_open: Option<Option<u32>>,
+    skills: Option<Vec<String>>,
+    leave_until: Option<Option<i64>>,
+}
+
+fn work_settings(
+    config: &Config,
+    hours: Option<String>,
+    max_open: Option<String>,
+    skills: Option<String>,
+    leave_until: Option<String>,
+) -> anyhow::Result<Option<Work>> {
+    if hours.is_none() && max_open.is_none() && skills.is_none() && leave_until.is_none() {
+        return Ok(None);
+    }
+    let none = |s: &str| s.trim().eq_ignore_ascii_case("none");
+    let hours = match hours {
+        Some(h) if none(&h) => Some(None),
+        Some(h) => {
+            crate::domain::flow::hours::Hours::parse(&h).map_err(|e| anyhow::anyhow!("--hours: {e}"))?;
+            Some(Some(h.trim().to_string()))
+        }
+        None => None,
+    };
+    let max_open = match max_open {
+        Some(m) if none(&m) => Some(None),
+        Some(m) => Some(Some(
+            m.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| format!("--max-open: `{m}` is not a number from 1"))?,
+        )),
+        None => None,
+    };
+    let skills = match skills {
+        Some(s) if none(&s) => Some(Vec::new()),
+        Some(s) => Some(crate::domain::assign::parse_skills(&s).map_err(|e| anyhow::anyhow!("--skills: {e}"))?),
+        None => None,
+    };
+    let leave_until = match leave_until {
+        Some(l) if none(&l) => Some(None),
+        Some(l) => {
+            let day = chrono::NaiveDate::parse_from_str(l.trim(), "%Y-%m-%d")
+                .with_context(|| format!("--leave-until: `{l}` is not a date like 2026-12-20"))?;
+            use chrono::TimeZone;
+            let start = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+            let at = config.timezone.from_local_datetime(&start).earliest().map(|t| t.timestamp_millis());
+            Some(Some(at.context("--leave-until: that midnight does not exist in the time zone")?))
+        }
+        None => None,
+    };
+    Ok(Some(Work { hours, max_open, skills, leave_until }))
 }
 
 #[derive(Subcommand)]
@@ -266,7 +337,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { command } => {
             let store = store(&config).await?;
             match command {
-                UsersCommand::Add { telegram_id, name, role, staff_chat, extension } => {
+                UsersCommand::Add {
+                    telegram_id,
+                    name,
+                    role,
+                    staff_chat,
+                    extension,
+                    hours,
+                    max_open,
+                    skills,
+                    leave_until,
+                } => {
                     let role = Role::parse(&role).with_context(|| {
                         format!("--role: `{role}` is not one of manager, supervisor, admin, analyst")
                     })?;
@@ -279,8 +360,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                             anyhow::bail!("--extension: `{e}` is not an extension like 101");
                         }
                     }
+                    let work = work_settings(&config, hours, max_open, skills, leave_until)?;
                     let (u, created) =
                         store.upsert_user(TelegramUserId(telegram_id), name.trim(), role, staff_chat, now).await?;
+                    if let Some(w) = work {
+                        store
+                            .set_work(
+                                u.id,
+                                w.hours.as_ref().map(|h| h.as_deref()),
+                                w.max_open,
+                                w.skills.as_deref(),
+                                w.leave_until,
+                                now,
+                            )
+                            .await?;
+                    }
                     if let Some(e) = extension.as_deref() {
                         let ext = Some(e).filter(|e| *e != "none");
                         match store.set_user_extension(u.id, ext, now).await {

@@ -21,6 +21,12 @@ pub use crate::domain::message::Inbound;
 pub const ALBUM_GRACE_MS: i64 = 1_500;
 
 /// The dedupe key of a lead's topic sync job.
+/// The job that assigns a new lead (`staff::assign`), one per lead.
+pub fn assign_job(lead: LeadId, now: i64) -> NewJob {
+    let key = format!("assign:{}", lead.0);
+    crate::jobs::Job::Assign { lead }.into_new(key.clone(), Some(key), now)
+}
+
 pub fn topic_sync_job(lead: LeadId, run_at: i64) -> NewJob {
     let key = format!("topic:{}", lead.0);
     crate::jobs::Job::TopicSync { lead }.into_new(key.clone(), Some(key), run_at)
@@ -60,6 +66,13 @@ pub async fn store_batch(
         if crate::media::keeps_file(s.kind) {
             store::jobs_enqueue(conn, &crate::media::fetch_job(s.message, now), now).await?;
         }
+    }
+    // A new lead is assigned (or waits in the queue with its silence timer running).
+    let mut new_leads: Vec<LeadId> = stored.iter().filter(|s| s.new_lead).map(|s| s.lead).collect();
+    new_leads.sort_unstable_by_key(|l| l.0);
+    new_leads.dedup();
+    for lead in new_leads {
+        store::jobs_enqueue(conn, &assign_job(lead, now), now).await?;
     }
     if flows {
         let mut leads: Vec<LeadId> = stored.iter().map(|s| s.lead).collect();

@@ -190,15 +190,26 @@ async fn match_caller(
     let (customer, lead) = match best {
         Some(m) => match m.open_lead {
             Some(l) => (m.customer, l),
-            None => (m.customer, store::create_call_lead(tx, m.customer, now).await?),
+            None => (m.customer, new_call_lead(tx, m.customer, now).await?),
         },
         None => {
             let customer = store::create_caller(tx, &format!("Caller {}", caller.shown()), now).await?;
             store::add_phone(tx, customer, caller, now).await?;
-            (customer, store::create_call_lead(tx, customer, now).await?)
+            (customer, new_call_lead(tx, customer, now).await?)
         }
     };
     Ok((CallLink { lead: Some(lead), customer: Some(customer), user: staff }, matches.len()))
+}
+
+/// A lead opened by a call: assigned like any new lead.
+async fn new_call_lead(
+    tx: &mut store::Conn,
+    customer: crate::domain::CustomerId,
+    now: i64,
+) -> Result<LeadId, StoreError> {
+    let lead = store::create_call_lead(tx, customer, now).await?;
+    store::jobs_enqueue(tx, &crate::ingest::assign_job(lead, now), now).await?;
+    Ok(lead)
 }
 
 /// What a stored call's state asks for: the touch (an answered call by staff counts as a
@@ -223,6 +234,8 @@ async fn consequences(
                 // A call is a touch, exactly as a reply: the claim if unclaimed, new → contacted.
                 if let Ok(changes) = lead::staff_replied(Actor { id: u.id, role: u.role }, &l.facts()) {
                     crate::changes::apply(app, tx, lead, u.id, &changes, None, now).await?;
+                    let at = row.started_at.min(now);
+                    store::record_response(tx, lead, u.id, "call", at, |a, b| app.business_secs(a, b)).await?;
                 } else if u.role == Role::Manager {
                     info!(lead = lead.0, user = u.id.0, "another manager's lead took a call; its owner stays");
                 }
@@ -234,6 +247,10 @@ async fn consequences(
         }
     }
     let mut opened = false;
+    if row.missed && row.direction == crate::domain::call::CallDirection::Inbound {
+        // The customer waits for staff from the missed call (the response timers).
+        store::customer_waits(tx, lead, row.started_at.min(now)).await?;
+    }
     if row.missed && store::callback_of(tx, row.id).await?.is_none() {
         let owner = store::lead_in_tx(tx, lead).await?.and_then(|l| l.owner);
         let due = callback_due(app, row.started_at.max(now - 24 * 3_600_000).min(now));

@@ -4,7 +4,7 @@
 //! "this button is out of date".
 
 use super::script::Verdict;
-use super::{CallId, LeadId, LostReason, ReviewId, Stage, TaskId, VehicleId};
+use super::{CallId, LeadId, LostReason, ReviewId, Stage, TaskId, UserId, VehicleId};
 
 /// The version prefix written into every button. Bump it when the encoding changes; old
 /// buttons then read as stale instead of doing something unexpected.
@@ -36,6 +36,10 @@ pub enum CardAction {
     TaskDone(LeadId, TaskId),
     /// ⏰ +1h under a task: due an hour later.
     TaskLater(LeadId, TaskId),
+    /// 👤 Owner ▸: the managers to give the lead to (supervisors, admins).
+    OwnerMenu(LeadId),
+    /// Give the lead to this user.
+    SetOwner(LeadId, UserId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -197,7 +201,9 @@ impl CardAction {
             | CardAction::Automation(l, _)
             | CardAction::CalledBack(l, _)
             | CardAction::TaskDone(l, _)
-            | CardAction::TaskLater(l, _) => l,
+            | CardAction::TaskLater(l, _)
+            | CardAction::OwnerMenu(l)
+            | CardAction::SetOwner(l, _) => l,
         }
     }
 
@@ -218,6 +224,8 @@ impl CardAction {
             CardAction::CalledBack(l, t) => format!("{VERSION}:cb:{l}:{t}"),
             CardAction::TaskDone(l, t) => format!("{VERSION}:td:{l}:{t}"),
             CardAction::TaskLater(l, t) => format!("{VERSION}:tl:{l}:{t}"),
+            CardAction::OwnerMenu(l) => format!("{VERSION}:om:{l}"),
+            CardAction::SetOwner(l, u) => format!("{VERSION}:so:{l}:{}", u.0),
         }
     }
 
@@ -243,6 +251,10 @@ impl CardAction {
             ("b", None) => CardAction::Back(lead),
             ("t", None) => CardAction::SendTemplate(lead),
             ("vh", None) => CardAction::VehicleHint(lead),
+            ("om", None) => CardAction::OwnerMenu(lead),
+            ("so", Some(u)) => {
+                CardAction::SetOwner(lead, UserId(u.parse::<i64>().ok().filter(|u| *u > 0).ok_or(Stale)?))
+            }
             ("va" | "vd" | "vp", Some(v)) => {
                 let v = VehicleId(v.parse::<i64>().ok().filter(|v| *v > 0).ok_or(Stale)?);
                 match verb {
@@ -303,7 +315,9 @@ mod tests {
             (lead.clone(), any::<bool>()).prop_map(|(l, on)| CardAction::Automation(l, on)),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::CalledBack(l, TaskId(t))),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::TaskDone(l, TaskId(t))),
-            (lead, 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::TaskLater(l, TaskId(t))),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::TaskLater(l, TaskId(t))),
+            lead.clone().prop_map(CardAction::OwnerMenu),
+            (lead, 1i64..=i64::MAX).prop_map(|(l, u)| CardAction::SetOwner(l, UserId(u))),
         ]
     }
 

@@ -130,6 +130,10 @@ pub enum RuleError {
     WindowClosed,
     #[error("these photos are already on their way to the customer")]
     AlreadySending,
+    #[error("only a supervisor or an admin can give a lead to someone")]
+    OwnerSupervisorOnly,
+    #[error("the lead already belongs to them")]
+    AlreadyTheirs,
 }
 
 /// May this actor change this lead at all?
@@ -164,6 +168,24 @@ pub fn claim(actor: Actor, lead: &LeadFacts) -> Result<Vec<Change>, RuleError> {
         return Err(RuleError::AlreadyYours);
     }
     Ok(vec![Change::Owner { from: lead.owner, to: Some(actor.id) }])
+}
+
+/// 👤 Owner ▸: a supervisor or admin gives an open lead to someone (the menu offers the
+/// active managers).
+pub fn give_to(actor: Actor, lead: &LeadFacts, to: UserId) -> Result<Vec<Change>, RuleError> {
+    if !actor.role.may_act() {
+        return Err(RuleError::ReadOnly);
+    }
+    if !actor.role.is_supervising() {
+        return Err(RuleError::OwnerSupervisorOnly);
+    }
+    if !lead.stage.is_open() {
+        return Err(RuleError::Closed);
+    }
+    if lead.owner == Some(to) {
+        return Err(RuleError::AlreadyTheirs);
+    }
+    Ok(vec![Change::Owner { from: lead.owner, to: Some(to) }])
 }
 
 /// Move a lead to another stage. `reason` is required for `lost` and ignored otherwise.
@@ -384,6 +406,27 @@ mod tests {
             );
             assert!(move_stage(actor(Role::Supervisor), &lead(closed, Some(ME), 1), Contacted, None).is_ok());
         }
+    }
+
+    #[test]
+    fn only_supervisors_and_admins_give_a_lead_to_someone() {
+        let open = LeadFacts { stage: Stage::Contacted, owner: Some(UserId(1)), vehicles: 0 };
+        let to = UserId(2);
+        for (role, ok) in
+            [(Role::Manager, false), (Role::Analyst, false), (Role::Supervisor, true), (Role::Admin, true)]
+        {
+            let got = give_to(Actor { id: UserId(9), role }, &open, to);
+            assert_eq!(got.is_ok(), ok, "{role:?}");
+        }
+        let sup = Actor { id: UserId(9), role: Role::Supervisor };
+        assert_eq!(give_to(sup, &open, to), Ok(vec![Change::Owner { from: Some(UserId(1)), to: Some(to) }]));
+        assert_eq!(give_to(sup, &open, UserId(1)), Err(RuleError::AlreadyTheirs));
+        let sold = LeadFacts { stage: Stage::Sold, ..open };
+        assert_eq!(give_to(sup, &sold, to), Err(RuleError::Closed));
+        assert_eq!(
+            give_to(Actor { id: UserId(1), role: Role::Manager }, &open, to),
+            Err(RuleError::OwnerSupervisorOnly)
+        );
     }
 
     #[test]

@@ -119,6 +119,10 @@ pub enum Job {
     ReviewPrompt { review: ReviewId },
     /// Post or edit a task's message in its lead's topic.
     TaskPost { task: crate::domain::TaskId },
+    /// Give a new lead its owner (or start its silence timer), then tell the owner.
+    Assign { lead: LeadId },
+    /// Place waiting leads, run the silence timer (recurring).
+    AssignTimers,
 }
 
 impl Job {
@@ -144,6 +148,8 @@ impl Job {
             Job::TaskTimers => JobKind::TaskTimers,
             Job::ReviewPrompt { .. } => JobKind::ReviewPrompt,
             Job::TaskPost { .. } => JobKind::TaskPost,
+            Job::Assign { .. } => JobKind::Assign,
+            Job::AssignTimers => JobKind::AssignTimers,
         }
     }
 
@@ -316,6 +322,8 @@ mod tests {
         all.push(Job::TaskTimers);
         all.push(Job::ReviewPrompt { review: ReviewId(2) });
         all.push(Job::TaskPost { task: crate::domain::TaskId(5) });
+        all.push(Job::Assign { lead: LeadId(6) });
+        all.push(Job::AssignTimers);
         all.push(Job::StaffReply {
             chat: -100,
             thread: Some(3),

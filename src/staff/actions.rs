@@ -180,6 +180,11 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         }
     };
     crate::changes::apply(app, &mut tx, lead.id, user.id, &changes, None, now).await?;
+    if let Some(secs) =
+        store::record_response(&mut tx, lead.id, user.id, "reply", now, |a, b| app.business_secs(a, b)).await?
+    {
+        info!(lead = lead.id.0, user = user.id.0, business_secs = secs, "first response");
+    }
     let body = match (&m.content.text, m.content.kind) {
         (Some(t), MessageKind::Text) if app.config.telegram.sign_replies => Some(render(
             app,

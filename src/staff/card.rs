@@ -16,6 +16,8 @@ pub enum Menu {
     Main,
     Stage(UserId),
     Lost,
+    /// 👤 Owner ▸: the active managers to give the lead to.
+    Owner,
 }
 
 impl Menu {
@@ -24,6 +26,7 @@ impl Menu {
             Menu::Main => "main".into(),
             Menu::Stage(u) => format!("stage:{u}"),
             Menu::Lost => "lost".into(),
+            Menu::Owner => "owner".into(),
         }
     }
 
@@ -32,6 +35,7 @@ impl Menu {
         match s.split_once(':') {
             Some(("stage", u)) => u.parse().map(|u| Menu::Stage(UserId(u))).unwrap_or(Menu::Main),
             _ if s == "lost" => Menu::Lost,
+            _ if s == "owner" => Menu::Owner,
             _ => Menu::Main,
         }
     }
@@ -73,6 +77,17 @@ pub struct Extras {
     pub vehicles: Vec<AttachedVehicle>,
     pub last_call: Option<CallRow>,
     pub next_task: Option<crate::store::TaskRow>,
+    /// With the owner menu open: the active managers and their open leads.
+    pub managers: Vec<(UserId, String, u32)>,
+}
+
+/// What the card of `lead` shows beside its row (the managers only with the owner menu open).
+pub async fn extras_of(app: &App, lead: &LeadRow) -> Result<Extras, crate::store::StoreError> {
+    let mut e = extras(app, lead.id).await?;
+    if Menu::decode(&lead.card_menu) == Menu::Owner {
+        e.managers = app.store.managers_open().await?;
+    }
+    Ok(e)
 }
 
 pub async fn extras(app: &App, lead: crate::domain::LeadId) -> Result<Extras, crate::store::StoreError> {
@@ -80,6 +95,7 @@ pub async fn extras(app: &App, lead: crate::domain::LeadId) -> Result<Extras, cr
         vehicles: app.store.lead_vehicles(lead).await?,
         last_call: app.store.last_call_of(lead).await?,
         next_task: app.store.next_task(lead).await?,
+        managers: Vec::new(),
     })
 }
 
@@ -182,6 +198,16 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>, ex
             rows.push(vec![button(app.templates.label("button", "back", "◂ Back"), CardAction::Back(id))]);
             rows
         }
+        (Menu::Owner, _) => {
+            let mut rows: Keyboard = extras
+                .managers
+                .iter()
+                .filter(|(u, _, _)| Some(*u) != lead.owner)
+                .map(|(u, name, open)| vec![button(format!("{name} ({open})"), CardAction::SetOwner(id, *u))])
+                .collect();
+            rows.push(vec![button(app.templates.label("button", "back", "◂ Back"), CardAction::Back(id))]);
+            rows
+        }
         (Menu::Lost, _) => {
             let mut rows: Keyboard = LostReason::ALL
                 .chunks(2)
@@ -212,6 +238,13 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>, ex
                 ));
             }
             rows.push(second);
+            if lead.stage.is_open() {
+                // Supervisors' and admins' (a manager's press is refused).
+                rows.push(vec![button(
+                    app.templates.label("button", "owner_menu", "👤 Owner ▸"),
+                    CardAction::OwnerMenu(id),
+                )]);
+            }
             if lead.stage.is_open() && !lead.do_not_contact && app.flows.enabled() {
                 let (label, on) = if lead.automation { ("bot_off", false) } else { ("bot_on", true) };
                 let fallback = if on { "🤖 Turn the bot on" } else { "🤖 Turn the bot off" };

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod aside;
+pub mod assign;
 pub mod attach;
 pub mod batch;
 pub mod buttons;

@@ -138,7 +138,7 @@ async fn render_card(app: &Arc<App>, lead: &LeadRow, chat: i64, thread: i32, now
     if let Err(until) = app.limiter.acquire(bot.slot, chat, now) {
         return Ok(Some(Step::Finished(held(app, lead, until))));
     }
-    let extras = card::extras(app, lead.id).await?;
+    let extras = card::extras_of(app, lead).await?;
     let c = card::render(app, lead, menu_actor(app, lead).await?, &extras)?;
     let version = lead.card_version;
     let sent = match lead.card_message_id {
@@ -246,7 +246,7 @@ async fn refresh_preview(app: &Arc<App>, lead: &LeadRow, chat: i64, thread: i32,
     }
     let fresh = app.store.lead(lead.id).await?.unwrap_or_else(|| lead.clone());
     if let Some(m) = fresh.card_message_id {
-        let extras = card::extras(app, fresh.id).await?;
+        let extras = card::extras_of(app, &fresh).await?;
         let c = card::render(app, &fresh, menu_actor(app, &fresh).await?, &extras)?;
         match bot.api.edit_text(chat, m, &c.text, Some(&c.keyboard)).await {
             Ok(()) | Err(TgError::NotModified) => {

@@ -201,7 +201,8 @@ pub async fn store_inbound_batch(
     let ids: Vec<String> = (0..leads.len()).map(|k| format!("${}", k * 4 + 2)).collect();
     let sql = format!(
         "UPDATE leads SET last_channel = CASE id{case_channel} END, last_message_preview = CASE id{case_preview} END,
-             last_message_at = CASE id{case_at} END, preview_version = preview_version + 1, updated_at = $1
+             last_message_at = CASE id{case_at} END, preview_version = preview_version + 1, updated_at = $1,
+             waiting_since = COALESCE(waiting_since, $1)
          WHERE id IN ({})",
         ids.join(", ")
     );

@@ -50,10 +50,14 @@ pub enum JobKind {
     ReviewPrompt,
     /// Post or edit a task's message in its lead's topic.
     TaskPost,
+    /// Give a new lead its owner (or start its silence timer), then tell the owner.
+    Assign,
+    /// Place waiting leads and run the silence timer (recurring).
+    AssignTimers,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 20] = [
+    pub const ALL: [JobKind; 22] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -74,6 +78,8 @@ impl JobKind {
         JobKind::TaskTimers,
         JobKind::ReviewPrompt,
         JobKind::TaskPost,
+        JobKind::Assign,
+        JobKind::AssignTimers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +104,8 @@ impl JobKind {
             JobKind::TaskTimers => "task_timers",
             JobKind::ReviewPrompt => "review_prompt",
             JobKind::TaskPost => "task_post",
+            JobKind::Assign => "assign",
+            JobKind::AssignTimers => "assign_timers",
         }
     }
 
@@ -107,7 +115,7 @@ impl JobKind {
 
     /// A job that re-schedules itself for ever (a timer), never "work in flight".
     pub fn is_recurring(self) -> bool {
-        matches!(self, JobKind::FlowTimers | JobKind::CallReconcile | JobKind::TaskTimers)
+        matches!(self, JobKind::FlowTimers | JobKind::CallReconcile | JobKind::TaskTimers | JobKind::AssignTimers)
     }
 }
 

@@ -43,6 +43,14 @@ pub struct LeadRow {
     pub notes: Option<String>,
     /// The bot's flows run on this lead.
     pub automation: bool,
+    /// The customer's language, as their messenger reported it.
+    pub language: Option<String>,
+    /// When assignment gave the lead its owner, and when the owner was told.
+    pub assigned_at: Option<i64>,
+    pub assign_noticed_at: Option<i64>,
+    /// The silence timer moved it once already.
+    pub silence_moved: bool,
+    pub first_response_at: Option<i64>,
 }
 
 impl LeadRow {
@@ -97,7 +105,8 @@ const LEAD_SELECT: &str = "SELECT l.id, l.customer_id, c.name AS customer_name, 
         u.name AS owner_name, u.staff_chat_id AS owner_staff_chat, l.stage, l.lost_reason, l.source_channel,
         l.last_channel, l.staff_chat_id, l.topic_thread_id, l.topic_closed, l.card_message_id, l.card_version,
         l.card_rendered_version, l.card_menu, l.preview_version, l.preview_rendered, l.last_message_at, l.last_message_preview, l.created_at,
-        l.intent, l.vehicle_interest, l.budget, l.notes, l.automation,
+        l.intent, l.vehicle_interest, l.budget, l.notes, l.automation, c.language, l.assigned_at,
+        l.assign_noticed_at, l.silence_moved, l.first_response_at,
         (SELECT COUNT(*) FROM lead_vehicles lv WHERE lv.lead_id = l.id) AS vehicles
     FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id";
 
@@ -133,6 +142,11 @@ fn lead_from(row: &AnyRow) -> Result<LeadRow> {
         budget: col(row, "budget")?,
         notes: col(row, "notes")?,
         automation: col::<i64>(row, "automation")? == 1,
+        language: col(row, "language")?,
+        assigned_at: col(row, "assigned_at")?,
+        assign_noticed_at: col(row, "assign_noticed_at")?,
+        silence_moved: col::<i64>(row, "silence_moved")? == 1,
+        first_response_at: col(row, "first_response_at")?,
     })
 }
 

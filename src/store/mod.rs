@@ -5,6 +5,7 @@
 //! Functions are shaped by what callers need. Those that must share a transaction take a
 //! `&mut AnyConnection` (from [`Store::begin`]); the rest use the pool.
 
+mod assign;
 mod batch;
 mod calls;
 mod flows;
@@ -21,6 +22,7 @@ mod updates;
 mod users;
 mod vehicles;
 
+pub use assign::*;
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use calls::*;
 pub use flows::*;

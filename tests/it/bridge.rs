@@ -23,7 +23,7 @@ async fn a_customer_message_opens_a_topic_with_a_card_and_is_copied_into_it() {
     assert!(text.contains("Stage: New"), "{text}");
     assert!(text.contains("— unassigned —"), "{text}");
     let labels: Vec<String> = buttons(&c).into_iter().map(|(l, _)| l).collect();
-    assert_eq!(labels, vec!["✋ Claim", "Stage ▸", "Lost ▸", "🚘 Vehicle ▸"]);
+    assert_eq!(labels, vec!["✋ Claim", "Stage ▸", "Lost ▸", "🚘 Vehicle ▸", "👤 Owner ▸"]);
 
     t.until("the message is in the topic", |fake| {
         fake.topic_messages(chat, thread).iter().any(|m| {

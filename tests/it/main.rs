@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod harness;
+mod assign;
 mod bridge;
 mod calls;
 mod channels;

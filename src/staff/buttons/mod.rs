@@ -6,6 +6,7 @@
 
 mod automation;
 mod called_back;
+mod owner;
 mod stage;
 mod task;
 mod template;
@@ -101,6 +102,8 @@ async fn card_button(p: &mut Press<'_>, action: CardAction) -> Result<Answer, St
         }
         CardAction::CalledBack(_, task) => called_back::press(p, task).await,
         CardAction::TaskDone(_, t) => task::press(p, t, true).await,
+        CardAction::OwnerMenu(_) => owner::menu(p).await,
+        CardAction::SetOwner(_, u) => owner::give(p, u).await,
         CardAction::TaskLater(_, t) => task::press(p, t, false).await,
         CardAction::Claim(_)
         | CardAction::SetStage(..)

@@ -7,6 +7,7 @@ mod cars;
 mod lead;
 mod lists;
 mod reviews;
+mod shift;
 mod task;
 
 use crate::channels::telegram::StaffMessage;
@@ -37,6 +38,8 @@ pub enum Command {
     Tasks(String),
     /// `/task [@name] <when> <what>`: a task on the topic's lead
     Task(String),
+    /// `/shift on|off`: on or off shift for the rest of the day
+    Shift(String),
     /// `/reviews`: calls waiting for review (supervisors, admins)
     Reviews,
     /// `/myscore`: my call reviews of the last 30 days
@@ -63,6 +66,7 @@ impl Command {
             "car" => Command::Car(args),
             "tasks" => Command::Tasks(args),
             "task" => Command::Task(args),
+            "shift" => Command::Shift(args),
             "reviews" => Command::Reviews,
             "myscore" => Command::MyScore,
             _ => Command::Unknown(name),
@@ -100,6 +104,7 @@ pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Re
         Command::Queue => lists::queue(c.app).await.map(Some),
         Command::Tasks(args) => lists::tasks(c.app, c.user, &args).await.map(Some),
         Command::Task(args) => task::create(c, &args).await,
+        Command::Shift(args) => shift::shift(c, &args).await,
         Command::Reviews => reviews::waiting(c).await,
         Command::MyScore => reviews::my_score(c).await,
         Command::Lead(args) => lead::repost_card(c, &args).await,
