@@ -101,56 +101,22 @@ impl App {
 
     /// Wall-clock time in the dealership's time zone.
     pub fn local(&self, ms: i64) -> chrono::NaiveDateTime {
-        use chrono::TimeZone;
-        let utc = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().naive_utc();
-        self.config.timezone.from_utc_datetime(&utc).naive_local()
+        crate::domain::worktime::local(self.config.timezone, ms)
     }
 
-    /// The instant of a wall-clock time in the dealership's time zone: the earlier of an
-    /// hour that happens twice (autumn), an hour later for one that does not happen (spring).
+    /// The instant of a wall-clock time in the dealership's time zone.
     pub fn instant(&self, local: chrono::NaiveDateTime) -> i64 {
-        use chrono::TimeZone;
-        let tz = self.config.timezone;
-        match tz.from_local_datetime(&local).earliest() {
-            Some(t) => t.timestamp_millis(),
-            None => tz
-                .from_local_datetime(&(local + chrono::Duration::hours(1)))
-                .earliest()
-                .map(|t| t.timestamp_millis())
-                .unwrap_or_else(|| local.and_utc().timestamp_millis()),
-        }
+        crate::domain::worktime::instant(self.config.timezone, local)
     }
 
-    /// `minutes` of business hours after `from` (the hours never open: plain minutes).
+    /// `minutes` of business hours after `from`.
     pub fn business_after(&self, from: i64, minutes: u32) -> i64 {
-        use chrono::{Datelike, Timelike};
-        let local = self.local(from);
-        let weekday = local.weekday().num_days_from_monday() as usize;
-        let minute = (local.hour() * 60 + local.minute()) as u16;
-        let hours = &self.config.flows.business_hours;
-        let Some((ahead, at)) = hours.after_open_minutes(weekday, minute, minutes) else {
-            return from + i64::from(minutes) * 60_000;
-        };
-        let day = local.date() + chrono::Duration::days(ahead as i64);
-        let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists") + chrono::Duration::minutes(i64::from(at));
-        self.instant(naive) + i64::from(local.second()) * 1000
+        crate::domain::worktime::after(self.config.timezone, &self.config.flows.business_hours, from, minutes)
     }
 
     /// Business seconds from `from` to `to`.
     pub fn business_secs(&self, from: i64, to: i64) -> i64 {
-        use chrono::{Datelike, Timelike};
-        if to <= from {
-            return 0;
-        }
-        let (a, b) = (self.local(from), self.local(to));
-        let days = (b.date() - a.date()).num_days().max(0) as usize;
-        let secs = self.config.flows.business_hours.open_seconds_between(
-            a.weekday().num_days_from_monday() as usize,
-            a.num_seconds_from_midnight(),
-            days,
-            b.num_seconds_from_midnight(),
-        );
-        secs as i64
+        crate::domain::worktime::seconds_between(self.config.timezone, &self.config.flows.business_hours, from, to)
     }
 }
 

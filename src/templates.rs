@@ -57,6 +57,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/assign.txt", include_str!("../templates/staff/assign.txt")),
     ("staff/shift.txt", include_str!("../templates/staff/shift.txt")),
     ("staff/owner.txt", include_str!("../templates/staff/owner.txt")),
+    ("staff/team.txt", include_str!("../templates/staff/team.txt")),
     ("staff/task_new.txt", include_str!("../templates/staff/task_new.txt")),
     ("staff/task_escalation.txt", include_str!("../templates/staff/task_escalation.txt")),
     ("staff/review.txt", include_str!("../templates/staff/review.txt")),

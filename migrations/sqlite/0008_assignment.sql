@@ -17,7 +17,8 @@ ALTER TABLE users ADD COLUMN last_assigned_at BIGINT;
 -- hand-over), when staff first answered, and how long that took in business seconds.
 -- `waiting_since`: the oldest customer message waiting for staff now. `silence_due_at`: when
 -- the silence timer looks at an assigned lead nobody answered (cleared once answered or
--- moved); `reply_alerted_at`: a waiting message's alerts were sent.
+-- moved); `reply_alerted_at` / `reply_escalated_at`: a waiting message's owner, then a
+-- supervisor, were alerted.
 ALTER TABLE leads ADD COLUMN assigned_at BIGINT;
 ALTER TABLE leads ADD COLUMN assign_noticed_at BIGINT;
 ALTER TABLE leads ADD COLUMN response_from BIGINT;
@@ -27,6 +28,11 @@ ALTER TABLE leads ADD COLUMN waiting_since BIGINT;
 ALTER TABLE leads ADD COLUMN silence_due_at BIGINT;
 ALTER TABLE leads ADD COLUMN silence_moved BIGINT NOT NULL DEFAULT 0 CHECK (silence_moved IN (0, 1));
 ALTER TABLE leads ADD COLUMN reply_alerted_at BIGINT;
+ALTER TABLE leads ADD COLUMN reply_escalated_at BIGINT;
+-- When the lead entered its stage (NULL: at creation), and the stage entry a stale-lead
+-- follow-up task was made for.
+ALTER TABLE leads ADD COLUMN stage_since BIGINT;
+ALTER TABLE leads ADD COLUMN followed_up_for BIGINT;
 CREATE INDEX leads_silence ON leads (silence_due_at);
 CREATE INDEX leads_waiting ON leads (waiting_since);
 

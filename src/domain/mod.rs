@@ -26,6 +26,7 @@ pub mod text;
 pub mod topic_plan;
 pub mod vehicle;
 pub mod when;
+pub mod worktime;
 
 pub use ids::*;
 pub use lead::{Actor, Change, LeadFacts, LostReason, RuleError};

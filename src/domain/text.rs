@@ -155,9 +155,29 @@ pub fn seconds_to_ms(s: i64) -> Option<i64> {
     s.checked_mul(1_000)
 }
 
+/// A waiting time as staff read it: `45 s`, `12 min`, `2 h 05 min`, `3 d 4 h`.
+pub fn duration_short(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3_600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {:02} min", s / 3_600, (s % 3_600) / 60),
+        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3_600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_short() {
+        assert_eq!(duration_short(-3), "0 s");
+        assert_eq!(duration_short(45), "45 s");
+        assert_eq!(duration_short(12 * 60 + 59), "12 min");
+        assert_eq!(duration_short(2 * 3600 + 5 * 60), "2 h 05 min");
+        assert_eq!(duration_short(3 * 86_400 + 4 * 3600 + 59), "3 d 4 h");
+    }
     use proptest::prelude::*;
 
     #[test]

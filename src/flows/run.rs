@@ -54,6 +54,8 @@ struct Writes {
     answers: HashMap<LeadId, Vec<(Field, String)>>,
     opt_outs: Vec<(LeadId, CustomerId)>,
     notices: Vec<(LeadId, CustomerId, String)>,
+    /// Leads the bot handed over: their first-response clock starts now.
+    handed_over: Vec<LeadId>,
     states: Vec<FlowStateRow>,
     touched: Vec<LeadId>,
     steps: u64,
@@ -162,6 +164,7 @@ impl Writes {
                 Action::Handoff => {
                     let t = app.templates.render("staff/bot_handoff.txt", minijinja::context! {}).unwrap_or_default();
                     self.notices.push((lead.lead, lead.customer, t));
+                    self.handed_over.push(lead.lead);
                 }
                 Action::OptOut => {
                     if let Some(body) = opt_out_text(&sets.active.1, lead, lang, h) {
@@ -211,6 +214,9 @@ impl Writes {
         for (lead, customer, text) in &self.notices {
             let m = crate::notices::system_message(*lead, *customer, text, now);
             store::insert_message(tx, &m, now).await?;
+        }
+        for lead in &self.handed_over {
+            store::handed_over(tx, *lead, now).await?;
         }
         store::save_flow_states(tx, &self.states, now).await?;
         self.touched.sort_unstable_by_key(|l| l.0);

@@ -188,6 +188,7 @@ pub async fn run(app: &Arc<App>, id: LeadId) -> anyhow::Result<Outcome> {
 /// The recurring `AssignTimers` job.
 pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
     let now = app.clock.now_ms();
+    let released = release_absent(app, now).await?;
     let mut placed = 0;
     if app.config.assignment.mode != Mode::Queue {
         let waiting = {
@@ -212,11 +213,146 @@ pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
         silence(app, &mut tx, *id, &supervisors, now).await?;
     }
     tx.commit().await?;
-    if placed > 0 || !silent.is_empty() {
-        info!(placed, silent = silent.len(), "assignment timers");
+    let alerted = reply_alerts(app, now).await?;
+    let followed = stale_follow_ups(app, now).await?;
+    if released + placed + silent.len() + alerted + followed > 0 {
+        info!(released, placed, silent = silent.len(), alerted, followed, "assignment timers");
         app.wake.notify_one();
     }
     Ok(Outcome::WaitUntil(now + EVERY_MS))
+}
+
+/// A disabled manager's or one on leave: their open leads go back to assignment (in
+/// `queue` mode, back to the queue).
+async fn release_absent(app: &App, now: i64) -> Result<usize, StoreError> {
+    let mut tx = app.store.begin().await?;
+    let absent = store::leads_of_absent(&mut tx, now, PAGE).await?;
+    let mut n = 0;
+    for (lead, owner) in &absent {
+        let why = match store::user_in_tx(&mut tx, *owner).await? {
+            Some(u) if !u.active => "owner disabled",
+            _ => "owner on leave",
+        };
+        if store::release_lead(&mut tx, *lead, *owner, why, now).await? {
+            store::bump_card(&mut tx, *lead, None, now).await?;
+            store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(*lead, now), now).await?;
+            info!(lead = lead.0, owner = owner.0, why, "lead offered back to assignment");
+            n += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// A later customer message waiting `reply_alert_minutes` of business time: its owner is
+/// reminded in the topic with a mention; as long again, the supervisors are told.
+async fn reply_alerts(app: &App, now: i64) -> Result<usize, StoreError> {
+    let minutes = app.config.assignment.reply_alert_minutes;
+    let limit = i64::from(minutes) * 60;
+    let mut n = 0;
+    let mut tx = app.store.begin().await?;
+    for escalate in [false, true] {
+        let wait = if escalate { 2 * limit } else { limit };
+        let supervisors = if escalate { store::supervisors(&mut tx).await? } else { Vec::new() };
+        for w in store::waiting_leads(&mut tx, now - wait * 1000, escalate, PAGE).await? {
+            // Oldest first: once one has not waited long enough in business time, neither
+            // has any after it.
+            if app.business_secs(w.since, now) < wait {
+                break;
+            }
+            let Some(lead) = store::lead_in_tx(&mut tx, w.lead).await? else { continue };
+            let ctx = minijinja::context! {
+                lead => lead.id.0, customer => &lead.customer_name, who => &lead.owner_name,
+                minutes => wait / 60,
+            };
+            if escalate {
+                let text = say(app, "reply_supervisor", ctx);
+                for (telegram_id, _) in &supervisors {
+                    let job = Job::StaffReply {
+                        chat: *telegram_id,
+                        thread: None,
+                        text: Some(text.clone()),
+                        keyboard: None,
+                        photos_of: None,
+                        mention: None,
+                    }
+                    .into_new(
+                        format!("private:{telegram_id}"),
+                        Some(format!("reply_late:{}:{}:{telegram_id}", lead.id.0, w.since)),
+                        now,
+                    );
+                    store::jobs_enqueue(&mut tx, &job, now).await?;
+                }
+            } else if let (Some(chat), Some(thread)) = (lead.staff_chat_id, lead.topic_thread_id) {
+                let mention = match lead.owner {
+                    Some(o) => {
+                        store::user_in_tx(&mut tx, o).await?.map(|u| Mention { user: u.telegram_id.0, name: u.name })
+                    }
+                    None => None,
+                };
+                let job = Job::StaffReply {
+                    chat,
+                    thread: Some(thread),
+                    text: Some(say(app, "reply_owner", ctx)),
+                    keyboard: None,
+                    photos_of: None,
+                    mention,
+                }
+                .into_new(
+                    format!("group:{chat}"),
+                    Some(format!("reply_wait:{}:{}", lead.id.0, w.since)),
+                    now,
+                );
+                store::jobs_enqueue(&mut tx, &job, now).await?;
+            }
+            store::mark_reply_alerted(&mut tx, w.lead, escalate, now).await?;
+            n += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// How often the stale-lead pass runs.
+const STALE_EVERY_MS: i64 = 5 * 60_000;
+const STALE_CHECKED: &str = "assignment.stale_checked_at";
+
+/// Leads sitting in a stage longer than `pipeline.stale_days` get a follow-up task for
+/// their owner, once per stay in that stage.
+async fn stale_follow_ups(app: &App, now: i64) -> Result<usize, StoreError> {
+    if app.config.assignment.stale_days.is_empty() {
+        return Ok(0);
+    }
+    let last = app.store.kv_get(STALE_CHECKED).await?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    if now - last < STALE_EVERY_MS {
+        return Ok(0);
+    }
+    let mut n = 0;
+    let mut tx = app.store.begin().await?;
+    for (stage, days) in &app.config.assignment.stale_days {
+        let before = now - i64::from(*days) * 86_400_000;
+        for (lead, owner, since) in store::stale_leads(&mut tx, *stage, before, PAGE).await? {
+            let label = app.templates.label("stage", stage.as_str(), stage.label());
+            let title = say(app, "stale_task", minijinja::context! { stage => label, days });
+            let t = store::NewTask {
+                lead,
+                kind: crate::domain::task::TaskKind::FollowUp,
+                user: Some(owner),
+                title: &title,
+                due_at: now,
+                created_by: None,
+            };
+            let id = store::insert_task(&mut tx, &t, now).await?;
+            store::mark_followed_up(&mut tx, lead, since).await?;
+            store::bump_card(&mut tx, lead, None, now).await?;
+            store::jobs_enqueue(&mut tx, &crate::staff::tasks::post_job(id, now), now).await?;
+            store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
+            n += 1;
+        }
+    }
+    tx.commit().await?;
+    app.store.kv_set(STALE_CHECKED, &now.to_string()).await?;
+    Ok(n)
 }
 
 /// The silence timer fired for a lead nobody answered: move it once, or alert.

@@ -206,7 +206,7 @@ pub async fn record_response(
     .execute(&mut *conn)
     .await?;
     sqlx::query(
-        "UPDATE leads SET waiting_since = NULL, reply_alerted_at = NULL, silence_due_at = NULL,
+        "UPDATE leads SET waiting_since = NULL, reply_alerted_at = NULL, reply_escalated_at = NULL, silence_due_at = NULL,
              first_response_at = COALESCE(first_response_at, $2),
              first_response_secs = COALESCE(first_response_secs, $3)
          WHERE id = $1",
@@ -231,6 +231,17 @@ pub async fn set_shift(conn: &mut Conn, user: UserId, on: bool, day: &str, now: 
     Ok(())
 }
 
+/// The bot handed the lead over: before any staff answer, the customer's wait (the
+/// first-response time) counts from now.
+pub async fn handed_over(conn: &mut Conn, lead: LeadId, now: i64) -> Result<()> {
+    sqlx::query("UPDATE leads SET waiting_since = $2 WHERE id = $1 AND first_response_at IS NULL")
+        .bind(lead.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// A customer waits for staff from `at` (unless already waiting).
 pub async fn customer_waits(conn: &mut Conn, lead: LeadId, at: i64) -> Result<()> {
     sqlx::query("UPDATE leads SET waiting_since = COALESCE(waiting_since, $2) WHERE id = $1")
@@ -239,6 +250,134 @@ pub async fn customer_waits(conn: &mut Conn, lead: LeadId, at: i64) -> Result<()
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// A lead whose customer waits for a later answer.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub lead: LeadId,
+    pub since: i64,
+}
+
+/// Leads with a customer waiting since before `before` (after a first response), oldest
+/// first: not yet alerted (`escalate` false), or alerted and not yet escalated.
+pub async fn waiting_leads(conn: &mut Conn, before: i64, escalate: bool, limit: i64) -> Result<Vec<Waiting>> {
+    let step = if escalate {
+        "reply_alerted_at IS NOT NULL AND reply_escalated_at IS NULL"
+    } else {
+        "reply_alerted_at IS NULL"
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT id, waiting_since FROM leads WHERE waiting_since <= $1 AND is_open = 1 AND first_response_at IS NOT NULL
+             AND {step} ORDER BY waiting_since LIMIT $2"
+    ))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok(Waiting { lead: LeadId(col(r, "id")?), since: col(r, "waiting_since")? })).collect()
+}
+
+pub async fn mark_reply_alerted(conn: &mut Conn, lead: LeadId, escalated: bool, now: i64) -> Result<()> {
+    let set = if escalated { "reply_escalated_at" } else { "reply_alerted_at" };
+    sqlx::query(&format!("UPDATE leads SET {set} = $2 WHERE id = $1"))
+        .bind(lead.0)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Open leads whose owner is disabled or on leave (their leads go back to assignment).
+pub async fn leads_of_absent(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<(LeadId, UserId)>> {
+    let rows = sqlx::query(
+        "SELECT l.id, l.owner_id FROM leads l JOIN users u ON u.id = l.owner_id
+         WHERE l.is_open = 1 AND (u.active = 0 OR u.leave_until > $1) ORDER BY l.id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok((LeadId(col(r, "id")?), UserId(col(r, "owner_id")?)))).collect()
+}
+
+/// Take the lead from an absent owner: unowned, to be placed again.
+pub async fn release_lead(conn: &mut Conn, lead: LeadId, from: UserId, why: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE leads SET owner_id = NULL, assigned_at = NULL, assign_noticed_at = NULL, updated_at = $3
+         WHERE id = $1 AND owner_id = $2 AND is_open = 1",
+    )
+    .bind(lead.0)
+    .bind(from.0)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Ok(false);
+    }
+    insert_history(conn, lead, None, "owner", Some(&from.0.to_string()), None, Some(why), now).await?;
+    Ok(true)
+}
+
+/// Owned open leads in `stage` since before `before`, without a follow-up for this stay.
+pub async fn stale_leads(
+    conn: &mut Conn,
+    stage: crate::domain::Stage,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<(LeadId, UserId, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, owner_id, COALESCE(stage_since, created_at) AS since FROM leads
+         WHERE is_open = 1 AND owner_id IS NOT NULL AND stage = $1 AND COALESCE(stage_since, created_at) <= $2
+             AND (followed_up_for IS NULL OR followed_up_for <> COALESCE(stage_since, created_at))
+         ORDER BY id LIMIT $3",
+    )
+    .bind(stage.as_str())
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| Ok((LeadId(col(r, "id")?), UserId(col(r, "owner_id")?), col(r, "since")?))).collect()
+}
+
+pub async fn mark_followed_up(conn: &mut Conn, lead: LeadId, since: i64) -> Result<()> {
+    sqlx::query("UPDATE leads SET followed_up_for = $2 WHERE id = $1")
+        .bind(lead.0)
+        .bind(since)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// `/team`'s figures: overdue open tasks per user, and the first responses since `since`
+/// (business seconds) per user.
+pub async fn team_figures(
+    conn: &mut Conn,
+    now: i64,
+    since: i64,
+) -> Result<(std::collections::HashMap<UserId, i64>, std::collections::HashMap<UserId, Vec<i64>>)> {
+    let mut overdue = std::collections::HashMap::new();
+    let rows = sqlx::query(
+        "SELECT user_id, COUNT(*) AS n FROM tasks WHERE state = 'open' AND user_id IS NOT NULL AND due_at < $1
+         GROUP BY user_id",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        overdue.insert(UserId(col(r, "user_id")?), col::<i64>(r, "n")?);
+    }
+    let mut firsts: std::collections::HashMap<UserId, Vec<i64>> = std::collections::HashMap::new();
+    let rows = sqlx::query(
+        "SELECT user_id, business_secs FROM reply_times WHERE first = 1 AND replied_at >= $1 AND user_id IS NOT NULL",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        firsts.entry(UserId(col(r, "user_id")?)).or_default().push(col(r, "business_secs")?);
+    }
+    Ok((overdue, firsts))
 }
 
 impl Store {

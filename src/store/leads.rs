@@ -304,7 +304,7 @@ pub async fn apply_changes(
             }
             Change::Stage { from, to, reason } => {
                 sqlx::query(
-                    "UPDATE leads SET stage = $1, is_open = $2, lost_reason = $3, updated_at = $4 WHERE id = $5",
+                    "UPDATE leads SET stage = $1, is_open = $2, lost_reason = $3, updated_at = $4, stage_since = $4 WHERE id = $5",
                 )
                 .bind(to.as_str())
                 .bind(i64::from(to.is_open()))

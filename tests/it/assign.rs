@@ -213,3 +213,127 @@ async fn owner_menu_is_for_supervisors_and_tells_both_managers() {
     .await;
     t.stop().await;
 }
+
+async fn started_with(mode: Mode, speed: f64, set: impl FnOnce(&mut forecourt::config::AssignmentConfig)) -> TestApp {
+    let mut t = TestApp::start_with(Opts {
+        speed,
+        groups: vec![STAFF, STAFF + 1, STAFF + 2],
+        business_hours: Some("Mon-Sun 00:00-24:00"),
+        ..Opts::default()
+    })
+    .await;
+    t.config.assignment.mode = mode;
+    set(&mut t.config.assignment);
+    t.restart().await;
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_shows_the_managers_and_a_disabled_ones_leads_go_back_to_assignment() {
+    let t = started_with(Mode::RoundRobin, 30.0, |_| {}).await;
+    let max = on_shift(&t, 9441, "Max Petrenko", Role::Manager).await;
+    let _sofia = on_shift(&t, 9442, "Sofia Lysenko", Role::Manager).await;
+    let boss = on_shift(&t, 9443, "Olha Boss", Role::Supervisor).await;
+    let c = t.customer(7560, "Olena", None);
+    t.fake.customer_writes(&c, "Hello");
+    let owner = eventually("assigned", || async { t.lead_of(&c).await.owner_name }).await;
+    assert_eq!(owner, "Max Petrenko");
+    t.fake.customer_writes(&boss, "/team");
+    t.until("the team", |f: &FakeTelegram| {
+        told_privately(f, boss.id, "🟢 Max Petrenko · 1 open · 0 overdue")
+            && told_privately(f, boss.id, "🟢 Sofia Lysenko · 0 open")
+    })
+    .await;
+    t.fake.customer_writes(&max, "/team");
+    t.until("refused", |f: &FakeTelegram| told_privately(f, max.id, "/team is for supervisors")).await;
+    // Max is disabled: his open lead goes back to assignment, and to Sofia.
+    t.store.set_user_active(forecourt::domain::TelegramUserId(9441), false, t.clock.now_ms()).await.unwrap();
+    let owner =
+        eventually("reassigned", || async { t.lead_of(&c).await.owner_name.filter(|n| n == "Sofia Lysenko") }).await;
+    assert_eq!(owner, "Sofia Lysenko");
+    let history = t.store.lead_history(t.lead_of(&c).await.id).await.unwrap();
+    assert!(history.iter().any(|h| h.field == "owner" && h.reason.as_deref() == Some("owner disabled")), "{history:?}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_message_waiting_too_long_alerts_the_owner_then_a_supervisor() {
+    let t = started_with(Mode::RoundRobin, 30.0, |a| a.reply_alert_minutes = 1).await;
+    let max = on_shift(&t, 9451, "Max Petrenko", Role::Manager).await;
+    let boss = on_shift(&t, 9453, "Olha Boss", Role::Supervisor).await;
+    let c = t.customer(7570, "Olena", None);
+    t.fake.customer_writes(&c, "Hello");
+    eventually("assigned", || async { t.lead_of(&c).await.owner_name }).await;
+    t.settled().await;
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "Hello! How can I help?");
+    eventually("answered", || async { t.store.first_response_secs(t.lead_of(&c).await.id).await.ok().flatten() }).await;
+    t.fake.customer_writes(&c, "What about the credit?");
+    t.until("the owner is reminded", |f: &FakeTelegram| {
+        f.topic_messages(chat, thread).iter().any(|m| text(m) == "Max Petrenko, Olena has waited 1 min for an answer.")
+    })
+    .await;
+    t.until("then a supervisor", |f: &FakeTelegram| {
+        told_privately(f, boss.id, "Olena has waited 2 min for an answer from Max Petrenko")
+    })
+    .await;
+    t.fake.staff_writes(chat, Some(thread), &max, "Credit is possible.");
+    let lead = t.lead_of(&c).await.id;
+    let n: i64 = eventually("two reply times", || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reply_times WHERE lead_id = $1")
+            .bind(lead.0)
+            .fetch_one(t.store.pool())
+            .await
+            .ok()?;
+        (n == 2).then_some(n)
+    })
+    .await;
+    assert_eq!(n, 2);
+    let later: i64 = sqlx::query_scalar("SELECT business_secs FROM reply_times WHERE lead_id = $1 AND first = 0")
+        .bind(lead.0)
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap();
+    assert!(later >= 120, "{later}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_stuck_in_its_stage_gets_one_follow_up_task() {
+    let t = started_with(Mode::Queue, 30.0, |a| {
+        a.stale_days.insert(forecourt::domain::Stage::Contacted, 3);
+    })
+    .await;
+    let max = t.staff(9461, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(7580, "Olena", None);
+    t.fake.customer_writes(&c, "Hello");
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "Hello!");
+    let lead = eventually("contacted", || async {
+        let l = t.lead_of(&c).await;
+        (l.stage == forecourt::domain::Stage::Contacted).then_some(l)
+    })
+    .await;
+    t.settled().await;
+    // Four days in `contacted`.
+    let long_ago = t.clock.now_ms() - 4 * 86_400_000;
+    sqlx::query("UPDATE leads SET stage_since = $1 WHERE id = $2")
+        .bind(long_ago)
+        .bind(lead.id.0)
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM kv WHERE key = 'assignment.stale_checked_at'").execute(t.store.pool()).await.unwrap();
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.until("the follow-up in the topic", |f: &FakeTelegram| {
+        f.topic_messages(chat, thread).iter().any(|m| text(m).starts_with("🗓 Follow up: 3 days in Contacted"))
+    })
+    .await;
+    // Once per stay in the stage.
+    sqlx::query("DELETE FROM kv WHERE key = 'assignment.stale_checked_at'").execute(t.store.pool()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let tasks = t.store.tasks_of_lead(lead.id).await.unwrap();
+    assert_eq!(tasks.iter().filter(|x| x.kind == "follow_up").count(), 1);
+    assert_eq!(tasks[0].user_name.as_deref(), Some("Max Petrenko"));
+    t.stop().await;
+}

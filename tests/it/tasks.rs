@@ -164,3 +164,28 @@ async fn every_time_form_is_read_and_bad_ones_are_refused() {
     assert!(body.contains(&format!("/{thread}")) && body.contains("https://t.me/c/"), "{body}");
     t.stop().await;
 }
+
+/// A restart between a task's due time and the timer's run: the reminder comes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_after_a_task_fell_due_reminds_once() {
+    let mut t = started(1.0, 60).await;
+    let max = t.staff(9321, "Max Petrenko", Role::Manager).await;
+    let ivan = t.customer(7421, "Ivan", None);
+    t.fake.customer_writes(&ivan, "Hello");
+    let (chat, thread, _) = t.topic_of(&ivan).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "/task in 5m call back");
+    t.bot_said_in(chat, thread, "🗓 call back").await;
+    t.settled().await;
+    if let Some(r) = t.running.take() {
+        r.stop().await;
+    }
+    t.clock.advance(std::time::Duration::from_secs(6 * 60));
+    t.restart().await;
+    t.bot_said_in(chat, thread, "Max Petrenko, ⏰ now: call back").await;
+    // The timer runs again (every minute); the reminder is not repeated.
+    t.clock.advance(std::time::Duration::from_secs(3 * 60));
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let n = t.topic_texts(chat, thread).iter().filter(|x| x.contains("⏰ now: call back")).count();
+    assert_eq!(n, 1);
+    t.stop().await;
+}

@@ -9,6 +9,7 @@ mod lists;
 mod reviews;
 mod shift;
 mod task;
+mod team;
 
 use crate::channels::telegram::StaffMessage;
 use crate::context::App;
@@ -40,6 +41,8 @@ pub enum Command {
     Task(String),
     /// `/shift on|off`: on or off shift for the rest of the day
     Shift(String),
+    /// `/team`: each manager's shift, load and first responses (supervisors)
+    Team,
     /// `/reviews`: calls waiting for review (supervisors, admins)
     Reviews,
     /// `/myscore`: my call reviews of the last 30 days
@@ -67,6 +70,7 @@ impl Command {
             "tasks" => Command::Tasks(args),
             "task" => Command::Task(args),
             "shift" => Command::Shift(args),
+            "team" => Command::Team,
             "reviews" => Command::Reviews,
             "myscore" => Command::MyScore,
             _ => Command::Unknown(name),
@@ -105,6 +109,7 @@ pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Re
         Command::Tasks(args) => lists::tasks(c.app, c.user, &args).await.map(Some),
         Command::Task(args) => task::create(c, &args).await,
         Command::Shift(args) => shift::shift(c, &args).await,
+        Command::Team => team::team(c).await,
         Command::Reviews => reviews::waiting(c).await,
         Command::MyScore => reviews::my_score(c).await,
         Command::Lead(args) => lead::repost_card(c, &args).await,
