@@ -15,7 +15,11 @@
 //!   and the p99 of a turn, texts rendered.
 //! - `calls`: Ringostat webhooks to a committed 200, calls into their topics under
 //!   Telegram's limits, and a `forecourt run` child's memory while recordings download.
+//! - `assignment`: owners chosen for 1,000 new leads among 50 managers with skills and
+//!   caps (p50/p99 per committed decision), and one tick of the timers over 20,000 open
+//!   leads and 20,000 open tasks.
 
+mod assign;
 mod calls;
 mod flows;
 mod search;
@@ -77,6 +81,9 @@ enum BenchKind {
     Search(search::Args),
     /// The flow engine: N conversations advanced by one message each.
     Flows(flows::Args),
+    /// Assignment: owners chosen for 1,000 new leads among 50 managers, and one tick of the
+    /// timers over 20,000 open leads and tasks.
+    Assignment(assign::Args),
     /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
     Limits {
         /// Virtual minutes of traffic.
@@ -110,6 +117,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchKind::Calls(a) => calls::run(a).await?,
         BenchKind::Search(a) => search::run(a).await?,
         BenchKind::Flows(a) => flows::run(a).await?,
+        BenchKind::Assignment(a) => assign::run(a).await?,
         BenchKind::Limits { minutes, speed, pattern } => {
             if pattern != "bursty" && pattern != "round-robin" {
                 bail!("--pattern: `{pattern}` is not bursty or round-robin");

@@ -99,6 +99,15 @@ async fn give(app: &App, tx: &mut store::Conn, lead: &LeadRow, to: &ManagerRow, 
     Ok(true)
 }
 
+/// Choose the lead's owner and give it to them, inside the caller's transaction (the
+/// `Assign` job's first part; `bench assignment` times it).
+pub async fn place(app: &App, tx: &mut store::Conn, lead: &LeadRow, now: i64) -> Result<Option<UserId>, StoreError> {
+    match choose(app, tx, lead, None, now).await? {
+        Some(to) if give(app, tx, lead, &to, now).await? => Ok(Some(to.id)),
+        _ => Ok(None),
+    }
+}
+
 /// The `Assign` job: place the lead (or start its silence timer when it stays in the
 /// queue), then tell its owner once the topic is in their group.
 pub async fn run(app: &Arc<App>, id: LeadId) -> anyhow::Result<Outcome> {

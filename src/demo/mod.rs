@@ -2,7 +2,8 @@
 //! fake Telegram Bot API from [`crate::sandbox`], with Telegram's rate limits on, a
 //! temporary SQLite database and a clock that runs faster than real time. At the end it
 //! prints every chat — the customers' and the staff topics with their cards and buttons —
-//! and exits 0 if the story went as it should.
+//! and exits 0 if the story went as it should. A second, shorter morning (`team`) shows the
+//! team on round-robin assignment, with a lead moved by the silence timer.
 
 use crate::app::{self, App};
 use crate::clock::Clock;
@@ -17,6 +18,8 @@ use serde_json::json;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod team;
 
 const TOKEN: &str = "7000000001:DEMO";
 const QUEUE: i64 = -1001000000001;
@@ -259,6 +262,8 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     );
     println!("Staff groups: “Forecourt · New leads” (queue) and “Forecourt · Sales team”.\n");
 
+    // Sofia, the supervisor, opens her private chat with the staff bot: alerts come there.
+    fake.customer_writes(&sofia, "/start");
     // 09:00 — customers write.
     fake.customer_writes(&olena, "Good morning! Is the 2019 Toyota RAV4 from your Instagram still available?");
     let photo = fake.upload_file("photo", b"rav4.jpg");
@@ -579,6 +584,16 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     viber.stop();
     wa.stop();
     ringostat.stop();
+    // The next morning, 09:00: the team on round robin.
+    let next = tz
+        .from_local_datetime(&(today + chrono::Duration::days(1)).and_hms_opt(9, 0, 0).expect("09:00 exists"))
+        .single()
+        .context("09:00 tomorrow")?
+        .timestamp_millis();
+    if !team::run(Clock::starting_at(next, speed)).await? {
+        eprintln!("error: the round-robin morning did not go as it should");
+        return Ok(ExitCode::FAILURE);
+    }
     if !ok {
         eprintln!("error: the demo's leads did not end in the expected stages");
         return Ok(ExitCode::FAILURE);
