@@ -87,9 +87,16 @@ async fn choose(
 
 /// Give the lead to `to`: the owner, the silence timer restarted for them, the card and
 /// topic brought up to date (the topic moves to their group), and their notices queued.
-async fn give(app: &App, tx: &mut store::Conn, lead: &LeadRow, to: &ManagerRow, now: i64) -> Result<bool, StoreError> {
+async fn give(
+    app: &App,
+    tx: &mut store::Conn,
+    lead: &LeadRow,
+    to: &ManagerRow,
+    why: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let due = app.business_after(now, app.config.assignment.first_response_minutes);
-    if !store::assign_owner(tx, lead.id, lead.owner, to.id, Some(due), now).await? {
+    if !store::assign_owner(tx, lead.id, lead.owner, to.id, Some(due), why, now).await? {
         return Ok(false);
     }
     store::bump_card(tx, lead.id, None, now).await?;
@@ -103,7 +110,7 @@ async fn give(app: &App, tx: &mut store::Conn, lead: &LeadRow, to: &ManagerRow, 
 /// `Assign` job's first part; `bench assignment` times it).
 pub async fn place(app: &App, tx: &mut store::Conn, lead: &LeadRow, now: i64) -> Result<Option<UserId>, StoreError> {
     match choose(app, tx, lead, None, now).await? {
-        Some(to) if give(app, tx, lead, &to, now).await? => Ok(Some(to.id)),
+        Some(to) if give(app, tx, lead, &to, "assignment", now).await? => Ok(Some(to.id)),
         _ => Ok(None),
     }
 }
@@ -120,7 +127,7 @@ pub async fn run(app: &Arc<App>, id: LeadId) -> anyhow::Result<Outcome> {
         let mut tx = app.store.begin().await?;
         match choose(app, &mut tx, &lead, None, now).await? {
             Some(to) => {
-                give(app, &mut tx, &lead, &to, now).await?;
+                give(app, &mut tx, &lead, &to, "assignment", now).await?;
             }
             None if lead.first_response_at.is_none() => {
                 // In the queue: the same timer, which only alerts.
@@ -208,7 +215,7 @@ pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
             let mut tx = app.store.begin().await?;
             let Some(lead) = store::lead_in_tx(&mut tx, id).await? else { continue };
             if let Some(to) = choose(app, &mut tx, &lead, None, now).await? {
-                if give(app, &mut tx, &lead, &to, now).await? {
+                if give(app, &mut tx, &lead, &to, "assignment", now).await? {
                     placed += 1;
                 }
             }
@@ -378,7 +385,10 @@ async fn silence(
     let movable = app.config.assignment.mode != Mode::Queue && lead.owner.is_some() && !lead.silence_moved;
     let to = if movable { choose(app, tx, &lead, lead.owner, now).await? } else { None };
     let moved = match &to {
-        Some(to) => give(app, tx, &lead, to, now).await?,
+        Some(to) => {
+            let why = say(app, "moved_reason", minijinja::context! { from => &from, minutes });
+            give(app, tx, &lead, to, &format!("{}{why}", store::SILENCE_REASON), now).await?
+        }
         None => false,
     };
     let what = match (movable, moved) {

@@ -49,6 +49,7 @@ struct CardView<'a> {
     stage: String,
     lost_reason: Option<String>,
     owner: Option<&'a str>,
+    owner_note: Option<&'a str>,
     vehicles: Vec<VehicleView>,
     do_not_contact: bool,
     intent: Option<String>,
@@ -79,6 +80,8 @@ pub struct Extras {
     pub next_task: Option<crate::store::TaskRow>,
     /// With the owner menu open: the active managers and their open leads.
     pub managers: Vec<(UserId, String, u32)>,
+    /// Why the owner has it, when the silence timer gave it to them.
+    pub owner_note: Option<String>,
 }
 
 /// What the card of `lead` shows beside its row (the managers only with the owner menu open).
@@ -96,6 +99,7 @@ pub async fn extras(app: &App, lead: crate::domain::LeadId) -> Result<Extras, cr
         last_call: app.store.last_call_of(lead).await?,
         next_task: app.store.next_task(lead).await?,
         managers: Vec::new(),
+        owner_note: app.store.owner_note(lead).await?,
     })
 }
 
@@ -158,6 +162,7 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>, ex
         stage: app.templates.label("stage", lead.stage.as_str(), lead.stage.label()),
         lost_reason: lead.lost_reason.map(|r| app.templates.label("lost", r.as_str(), r.label())),
         owner: lead.owner_name.as_deref(),
+        owner_note: extras.owner_note.as_deref(),
         vehicles: vehicles.iter().map(vehicle_view).collect(),
         do_not_contact: lead.do_not_contact,
         intent: lead.intent.as_deref().map(|i| app.templates.label("intent", i, i)),

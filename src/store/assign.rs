@@ -77,6 +77,7 @@ pub async fn assign_owner(
     from: Option<UserId>,
     to: UserId,
     silence_due_at: Option<i64>,
+    why: &str,
     now: i64,
 ) -> Result<bool> {
     let r = sqlx::query(
@@ -94,7 +95,7 @@ pub async fn assign_owner(
         return Ok(false);
     }
     let f = from.map(|u| u.0.to_string());
-    insert_history(conn, lead, None, "owner", f.as_deref(), Some(&to.0.to_string()), Some("assignment"), now).await?;
+    insert_history(conn, lead, None, "owner", f.as_deref(), Some(&to.0.to_string()), Some(why), now).await?;
     sqlx::query("UPDATE users SET last_assigned_at = $2 WHERE id = $1")
         .bind(to.0)
         .bind(now)
@@ -380,7 +381,21 @@ pub async fn team_figures(
     Ok((overdue, firsts))
 }
 
+/// Why the silence timer moved a lead, as its history row says (`silence: …`).
+pub const SILENCE_REASON: &str = "silence: ";
+
 impl Store {
+    /// When the lead's current owner came by the silence timer: the reason shown on its card.
+    pub async fn owner_note(&self, lead: LeadId) -> Result<Option<String>> {
+        let reason: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT reason FROM lead_history WHERE lead_id = $1 AND field = 'owner' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(lead.0)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(reason.flatten().and_then(|r| r.strip_prefix(SILENCE_REASON).map(str::to_string)))
+    }
+
     /// Active managers with their open leads, for the owner menu and `/team`.
     pub async fn managers_open(&self) -> Result<Vec<(UserId, String, u32)>> {
         let mut c = self.pool().acquire().await?;

@@ -153,6 +153,9 @@ async fn the_silence_timer_moves_a_lead_once_and_alerts_a_supervisor() {
             .any(|m| text(m).contains("Max Petrenko did not answer within 1 min: the lead moves to Sofia Lysenko"))
     })
     .await;
+    // The card says why.
+    let (chat2, _, card) = t.topic_of(&c).await;
+    t.card_shows(chat2, card, "Owner: Sofia Lysenko (⏱ Max Petrenko did not answer within 1 min)").await;
     // Sofia is silent too: only an alert this time (it moves once).
     t.until("the second alert", |f: &FakeTelegram| {
         told_privately(f, boss.id, "waited 1 min without an answer from Sofia Lysenko")
