@@ -98,11 +98,61 @@ impl Needs {
     }
 }
 
-/// Whether a manager is on shift now. `/shift on` or `/shift off` holds for the day it was
-/// said (`flag`, already checked against today by the caller); without it, personal hours
-/// decide when set, else the business hours.
-pub fn on_shift(flag: Option<bool>, personal_hours_open: Option<bool>, business_open: bool) -> bool {
+/// Whether a manager is on shift now. `/shift on` or `/shift off` holds for the local day it
+/// was said (`shift`: on or off, and that day; `today`: the local date now); without it,
+/// personal hours decide when set, else the business hours.
+pub fn on_shift(
+    shift: Option<(bool, &str)>,
+    today: &str,
+    personal_hours_open: Option<bool>,
+    business_open: bool,
+) -> bool {
+    let flag = shift.filter(|(_, day)| *day == today).map(|(on, _)| on);
     flag.or(personal_hours_open).unwrap_or(business_open)
+}
+
+/// On leave until `leave_until` (exclusive): no leads, and their open ones go back.
+pub fn on_leave(leave_until: Option<i64>, now: i64) -> bool {
+    leave_until.is_some_and(|l| l > now)
+}
+
+/// What the silence timer does with a lead nobody answered in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    /// Move it to the next eligible manager (if there is one; else say there is nobody).
+    Move,
+    /// Alert the supervisors that its owner is silent (`queue` mode, or moved once already).
+    OwnerSilent,
+    /// Alert the supervisors that nobody claimed or answered it.
+    Unanswered,
+}
+
+/// The silence timer's rule: an owned lead moves once, except in `queue` mode, where the
+/// timer only alerts; an unowned one only alerts.
+pub fn on_silence(mode: Mode, has_owner: bool, moved_before: bool) -> Silence {
+    match (has_owner, mode, moved_before) {
+        (false, _, _) => Silence::Unanswered,
+        (true, Mode::Queue, _) | (true, _, true) => Silence::OwnerSilent,
+        (true, _, false) => Silence::Move,
+    }
+}
+
+/// Which reply alert is due for a customer who has waited `waited_secs` of business time
+/// for a later answer: the owner's at `alert_minutes`, the supervisors' at twice that.
+/// `alerted`: the owner's was sent. `None` until the next one is due.
+pub fn reply_alert(waited_secs: i64, alert_minutes: u32, alerted: bool) -> Option<ReplyAlert> {
+    let first = i64::from(alert_minutes) * 60;
+    match alerted {
+        false if waited_secs >= first => Some(ReplyAlert::Owner),
+        true if waited_secs >= 2 * first => Some(ReplyAlert::Supervisors),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyAlert {
+    Owner,
+    Supervisors,
 }
 
 /// A manager who might get the lead.
@@ -278,12 +328,36 @@ mod tests {
     }
 
     #[test]
-    fn shifts_say_on_or_off_before_hours() {
-        assert!(on_shift(Some(true), Some(false), false), "/shift on outside hours");
-        assert!(!on_shift(Some(false), Some(true), true), "/shift off");
-        assert!(on_shift(None, Some(true), false), "personal hours");
-        assert!(!on_shift(None, Some(false), true));
-        assert!(on_shift(None, None, true) && !on_shift(None, None, false), "business hours");
+    fn shifts_say_on_or_off_for_the_day_before_hours() {
+        let today = "2026-12-03";
+        assert!(on_shift(Some((true, today)), today, Some(false), false), "/shift on outside hours");
+        assert!(!on_shift(Some((false, today)), today, Some(true), true), "/shift off");
+        assert!(on_shift(Some((false, "2026-12-02")), today, None, true), "yesterday's /shift off is over");
+        assert!(!on_shift(Some((true, "2026-12-02")), today, None, false), "so is yesterday's /shift on");
+        assert!(on_shift(None, today, Some(true), false), "personal hours");
+        assert!(!on_shift(None, today, Some(false), true));
+        assert!(on_shift(None, today, None, true) && !on_shift(None, today, None, false), "business hours");
+        assert!(on_leave(Some(2_000), 1_000) && !on_leave(Some(1_000), 1_000) && !on_leave(None, 1_000));
+    }
+
+    #[test]
+    fn the_silence_timer_moves_once_and_only_alerts_in_the_queue() {
+        for mode in [Mode::RoundRobin, Mode::LeastLoaded] {
+            assert_eq!(on_silence(mode, true, false), Silence::Move);
+            assert_eq!(on_silence(mode, true, true), Silence::OwnerSilent);
+            assert_eq!(on_silence(mode, false, false), Silence::Unanswered);
+        }
+        assert_eq!(on_silence(Mode::Queue, true, false), Silence::OwnerSilent);
+        assert_eq!(on_silence(Mode::Queue, false, true), Silence::Unanswered);
+    }
+
+    #[test]
+    fn reply_alerts_go_to_the_owner_then_the_supervisors() {
+        assert_eq!(reply_alert(59 * 60, 60, false), None);
+        assert_eq!(reply_alert(60 * 60, 60, false), Some(ReplyAlert::Owner));
+        assert_eq!(reply_alert(119 * 60, 60, true), None);
+        assert_eq!(reply_alert(120 * 60, 60, true), Some(ReplyAlert::Supervisors));
+        assert_eq!(reply_alert(500 * 60, 60, false), Some(ReplyAlert::Owner), "the owner first, however late");
     }
 
     #[test]

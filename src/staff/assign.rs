@@ -47,13 +47,13 @@ pub fn candidates(app: &App, managers: &[ManagerRow], now: i64) -> Vec<Candidate
     let business = app.config.flows.business_hours.is_open(weekday, minute);
     managers
         .iter()
-        .filter(|m| m.leave_until.is_none_or(|l| l <= now))
+        .filter(|m| !assign::on_leave(m.leave_until, now))
         .map(|m| {
-            let flag = m.shift.as_ref().filter(|(_, day)| *day == today).map(|(on, _)| *on);
+            let shift = m.shift.as_ref().map(|(on, day)| (*on, day.as_str()));
             let personal = m.hours.as_deref().and_then(|h| Hours::parse(h).ok()).map(|h| h.is_open(weekday, minute));
             Candidate {
                 user: m.id,
-                on_shift: assign::on_shift(flag, personal, business),
+                on_shift: assign::on_shift(shift, &today, personal, business),
                 open: m.open,
                 max_open: m.max_open,
                 skills: m.skills.clone(),
@@ -264,16 +264,15 @@ async fn release_absent(app: &App, now: i64) -> Result<usize, StoreError> {
 /// reminded in the topic with a mention; as long again, the supervisors are told.
 async fn reply_alerts(app: &App, now: i64) -> Result<usize, StoreError> {
     let minutes = app.config.assignment.reply_alert_minutes;
-    let limit = i64::from(minutes) * 60;
     let mut n = 0;
     let mut tx = app.store.begin().await?;
     for escalate in [false, true] {
-        let wait = if escalate { 2 * limit } else { limit };
+        // Business time is never more than wall time: only those waiting this long may be due.
+        let wait = i64::from(minutes) * 60 * if escalate { 2 } else { 1 };
         let supervisors = if escalate { store::supervisors(&mut tx).await? } else { Vec::new() };
         for w in store::waiting_leads(&mut tx, now - wait * 1000, escalate, PAGE).await? {
-            // Oldest first: once one has not waited long enough in business time, neither
-            // has any after it.
-            if app.business_secs(w.since, now) < wait {
+            // Oldest first: once one is not due, neither is any after it.
+            if assign::reply_alert(app.business_secs(w.since, now), minutes, escalate).is_none() {
                 break;
             }
             let Some(lead) = store::lead_in_tx(&mut tx, w.lead).await? else { continue };
@@ -382,7 +381,8 @@ async fn silence(
     let Some(lead) = store::lead_in_tx(tx, id).await? else { return Ok(()) };
     let minutes = app.config.assignment.first_response_minutes;
     let from = lead.owner_name.clone();
-    let movable = app.config.assignment.mode != Mode::Queue && lead.owner.is_some() && !lead.silence_moved;
+    let step = assign::on_silence(app.config.assignment.mode, lead.owner.is_some(), lead.silence_moved);
+    let movable = step == assign::Silence::Move;
     let to = if movable { choose(app, tx, &lead, lead.owner, now).await? } else { None };
     let moved = match &to {
         Some(to) => {
@@ -391,11 +391,11 @@ async fn silence(
         }
         None => false,
     };
-    let what = match (movable, moved) {
+    let what = match (step, moved) {
         (_, true) => "moved",
-        (true, false) => "nobody",
-        (false, _) if lead.owner.is_some() => "silent",
-        _ => "unanswered",
+        (assign::Silence::Move, false) => "nobody",
+        (assign::Silence::OwnerSilent, _) => "silent",
+        (assign::Silence::Unanswered, _) => "unanswered",
     };
     let ctx = minijinja::context! {
         lead => id.0, customer => &lead.customer_name, minutes, from, to => to.as_ref().map(|t| t.name.clone()),

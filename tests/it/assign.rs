@@ -10,17 +10,7 @@ fn text(m: &ChatMessage) -> String {
 }
 
 async fn started(mode: Mode, speed: f64, first_response_minutes: u32) -> TestApp {
-    let mut t = TestApp::start_with(Opts {
-        speed,
-        groups: vec![STAFF, STAFF + 1, STAFF + 2],
-        business_hours: Some("Mon-Sun 00:00-24:00"),
-        ..Opts::default()
-    })
-    .await;
-    t.config.assignment.mode = mode;
-    t.config.assignment.first_response_minutes = first_response_minutes;
-    t.restart().await;
-    t
+    started_with(mode, speed, |a| a.first_response_minutes = first_response_minutes).await
 }
 
 /// A staff member who has opened their private chat with the bot (`/shift on`).

@@ -409,6 +409,22 @@ impl TestApp {
     }
 
     /// Texts (and captions) posted in a topic by the bot, card excluded.
+    /// The bot's message in a topic whose text contains `needle`, once it does.
+    pub async fn topic_message(&self, chat: i64, thread: i32, needle: &str) -> ChatMessage {
+        let fake = self.fake.clone();
+        let n = needle.to_string();
+        eventually(&format!("a topic message with {needle:?}"), || {
+            let fake = fake.clone();
+            let n = n.clone();
+            async move {
+                fake.topic_messages(chat, thread)
+                    .into_iter()
+                    .find(|m| m.from_bot && m.content.text_or_caption().is_some_and(|t| t.contains(&n)))
+            }
+        })
+        .await
+    }
+
     pub fn topic_texts(&self, chat: i64, thread: i32) -> Vec<String> {
         self.fake
             .topic_messages(chat, thread)

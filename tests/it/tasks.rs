@@ -6,24 +6,6 @@ use crate::harness::*;
 use forecourt::domain::Role;
 use forecourt::sandbox::telegram::{ChatMessage, FakeTelegram};
 
-impl TestApp {
-    /// The bot's message in a topic whose text contains `needle`, once it does.
-    async fn bot_said_in(&self, chat: i64, thread: i32, needle: &str) -> ChatMessage {
-        let fake = self.fake.clone();
-        let n = needle.to_string();
-        eventually(&format!("a topic message with {needle:?}"), || {
-            let fake = fake.clone();
-            let n = n.clone();
-            async move {
-                fake.topic_messages(chat, thread)
-                    .into_iter()
-                    .find(|m| m.from_bot && m.content.text_or_caption().is_some_and(|t| t.contains(&n)))
-            }
-        })
-        .await
-    }
-}
-
 fn text(m: &ChatMessage) -> String {
     m.content.text_or_caption().unwrap_or_default().to_string()
 }
@@ -51,7 +33,7 @@ async fn a_task_in_a_minute_reminds_its_owner_and_done_closes_it() {
 
     let before = t.clock.now_ms();
     t.fake.staff_writes(chat, Some(thread), &max, "/task in 1m call back about the credit");
-    let m = t.bot_said_in(chat, thread, "🗓 call back about the credit — today ").await;
+    let m = t.topic_message(chat, thread, "🗓 call back about the credit — today ").await;
     assert!(text(&m).ends_with("(Max Petrenko)"), "{}", text(&m));
     assert!(button_data(&m, "✅ Done").is_some() && button_data(&m, "⏰ +1h").is_some(), "{:?}", m.reply_markup);
     t.card_shows(chat, card, "Next task: 🗓 call back about the credit").await;
@@ -61,7 +43,7 @@ async fn a_task_in_a_minute_reminds_its_owner_and_done_closes_it() {
     assert!(due >= before + 60_000 && due <= t.clock.now_ms() + 60_000, "due a minute after it was written");
 
     // About a minute later: reminded in the topic, Max mentioned.
-    let r = t.bot_said_in(chat, thread, "Max Petrenko, ⏰ now: call back about the credit").await;
+    let r = t.topic_message(chat, thread, "Max Petrenko, ⏰ now: call back about the credit").await;
     assert!(t.clock.now_ms() >= due, "not before it is due");
     let sent = t
         .fake
@@ -123,11 +105,11 @@ async fn every_time_form_is_read_and_bad_ones_are_refused() {
         ("/task 25.12 09:30 a gift", "a gift"),
     ] {
         t.fake.staff_writes(chat, Some(thread), &max, typed);
-        t.bot_said_in(chat, thread, &format!("🗓 {title} — ")).await;
+        t.topic_message(chat, thread, &format!("🗓 {title} — ")).await;
     }
     // Named: Sofia's, though Max wrote it (and owns the lead by now? no: nobody replied).
     t.fake.staff_writes(chat, Some(thread), &max, "/task @sofia in 3h check the VIN");
-    let m = t.bot_said_in(chat, thread, "🗓 check the VIN").await;
+    let m = t.topic_message(chat, thread, "🗓 check the VIN").await;
     assert!(text(&m).ends_with("(Sofia Lysenko)"), "{}", text(&m));
     let tasks = t.store.tasks_of_lead(lead).await.unwrap();
     assert_eq!(tasks.len(), 8);
@@ -142,13 +124,13 @@ async fn every_time_form_is_read_and_bad_ones_are_refused() {
 
     // Refusals: each says why, nothing is written.
     t.fake.staff_writes(chat, Some(thread), &max, "/task someday call back");
-    t.bot_said_in(chat, thread, "is not a time I read. Try: in 2h").await;
+    t.topic_message(chat, thread, "is not a time I read. Try: in 2h").await;
     t.fake.staff_writes(chat, Some(thread), &max, "/task tomorrow 10:00");
-    t.bot_said_in(chat, thread, "What is the task?").await;
+    t.topic_message(chat, thread, "What is the task?").await;
     t.fake.staff_writes(chat, Some(thread), &max, "/task @olga in 2h x");
-    t.bot_said_in(chat, thread, "Nobody active is called \"@olga\"").await;
+    t.topic_message(chat, thread, "Nobody active is called \"@olga\"").await;
     t.fake.staff_writes(chat, Some(thread), &ann, "/task in 2h x");
-    t.bot_said_in(chat, thread, "analysts can read leads but not change them").await;
+    t.topic_message(chat, thread, "analysts can read leads but not change them").await;
     t.fake.staff_writes(STAFF, None, &max, "/task in 2h x");
     t.until("outside a topic", |f: &FakeTelegram| {
         f.general_messages(STAFF).iter().any(|m| text(m).contains("/task works in a lead's topic"))
@@ -158,7 +140,7 @@ async fn every_time_form_is_read_and_bad_ones_are_refused() {
     assert_eq!(t.store.tasks_of_lead(lead).await.unwrap().len(), 8, "nothing more was written");
     // /tasks lists Max's by due time, each with a link to its topic.
     t.fake.staff_writes(chat, Some(thread), &max, "/tasks");
-    let list = t.bot_said_in(chat, thread, "Your open tasks (7)").await;
+    let list = t.topic_message(chat, thread, "Your open tasks (7)").await;
     let body = text(&list);
     assert!(body.find("send the photos").unwrap() < body.find("call about the credit").unwrap(), "{body}");
     assert!(body.contains(&format!("/{thread}")) && body.contains("https://t.me/c/"), "{body}");
@@ -174,14 +156,14 @@ async fn a_restart_after_a_task_fell_due_reminds_once() {
     t.fake.customer_writes(&ivan, "Hello");
     let (chat, thread, _) = t.topic_of(&ivan).await;
     t.fake.staff_writes(chat, Some(thread), &max, "/task in 5m call back");
-    t.bot_said_in(chat, thread, "🗓 call back").await;
+    t.topic_message(chat, thread, "🗓 call back").await;
     t.settled().await;
     if let Some(r) = t.running.take() {
         r.stop().await;
     }
     t.clock.advance(std::time::Duration::from_secs(6 * 60));
     t.restart().await;
-    t.bot_said_in(chat, thread, "Max Petrenko, ⏰ now: call back").await;
+    t.topic_message(chat, thread, "Max Petrenko, ⏰ now: call back").await;
     // The timer runs again (every minute); the reminder is not repeated.
     t.clock.advance(std::time::Duration::from_secs(3 * 60));
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
