@@ -76,9 +76,11 @@ pub async fn record_batch(app: &App, evs: Vec<CallEvent>) -> Vec<Result<Recorded
         let now = app.clock.now_ms();
         let mut tx = app.store.begin_inbound().await?;
         let mut out = Vec::with_capacity(evs.len());
+        let mut jobs = Vec::new();
         for ev in &evs {
-            out.push(record_in(app, &mut tx, ev, now).await?);
+            out.push(record_in(app, &mut tx, ev, now, &mut jobs).await?);
         }
+        store::jobs_enqueue_many(&mut tx, &jobs, now).await?;
         tx.commit().await?;
         Ok::<_, StoreError>(out)
     }
@@ -107,7 +109,9 @@ pub async fn record_batch(app: &App, evs: Vec<CallEvent>) -> Vec<Result<Recorded
 async fn record_once(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> {
     let now = app.clock.now_ms();
     let mut tx = app.store.begin_inbound().await?;
-    let r = record_in(app, &mut tx, ev, now).await?;
+    let mut jobs = Vec::new();
+    let r = record_in(app, &mut tx, ev, now, &mut jobs).await?;
+    store::jobs_enqueue_many(&mut tx, &jobs, now).await?;
     tx.commit().await?;
     if r.changed {
         app.wake.notify_one();
@@ -123,7 +127,15 @@ async fn record_once(app: &App, ev: &CallEvent) -> Result<Recorded, StoreError> 
 }
 
 /// One event inside the caller's transaction.
-async fn record_in(app: &App, tx: &mut store::Conn, ev: &CallEvent, now: i64) -> Result<Recorded, StoreError> {
+/// One event inside the caller's transaction; the jobs it asks for are added to `jobs`, for
+/// the caller to enqueue together once per transaction.
+async fn record_in(
+    app: &App,
+    tx: &mut store::Conn,
+    ev: &CallEvent,
+    now: i64,
+    jobs: &mut Vec<store::NewJob>,
+) -> Result<Recorded, StoreError> {
     if let Some(raw) = &ev.raw_disposition {
         warn!(provider = ev.provider.as_str(), call = %ev.external_id, disposition = %raw, "unknown call disposition; kept as other");
     }
@@ -143,7 +155,7 @@ async fn record_in(app: &App, tx: &mut store::Conn, ev: &CallEvent, now: i64) ->
             (row.id, CallLink { lead: row.lead, customer: row.customer, user: row.user.or(staff_id) }, 0)
         }
         None => {
-            let (link, ambiguous) = match_caller(&mut tx, ev, staff_id, now).await?;
+            let (link, ambiguous) = match_caller(&mut tx, ev, staff_id, now, jobs).await?;
             let id = store::insert_call(&mut tx, ev, link, now).await?;
             (id, link, ambiguous)
         }
@@ -159,12 +171,12 @@ async fn record_in(app: &App, tx: &mut store::Conn, ev: &CallEvent, now: i64) ->
                 "a number shared by several customers; the newest open lead took the call"
             );
         }
-        callback = consequences(app, &mut tx, &row, lead, staff_id, now).await?;
+        callback = consequences(app, &mut tx, &row, lead, staff_id, now, jobs).await?;
         // The card's "last call" line: refreshed when the group can spare a send (like its
         // "last message" line), never before the call itself.
         store::bump_preview(&mut tx, lead).await?;
-        store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
-        store::jobs_enqueue(&mut tx, &post_job(id, now), now).await?;
+        jobs.push(crate::ingest::topic_sync_job(lead, now));
+        jobs.push(post_job(id, now));
     }
     Ok(Recorded { call: id, lead: link.lead, changed: true, callback })
 }
@@ -176,6 +188,7 @@ async fn match_caller(
     ev: &CallEvent,
     staff: Option<UserId>,
     now: i64,
+    jobs: &mut Vec<store::NewJob>,
 ) -> Result<(CallLink, usize), StoreError> {
     let Some(caller) = &ev.caller else {
         // A hidden number: kept, but it belongs to nobody until staff move it.
@@ -190,12 +203,12 @@ async fn match_caller(
     let (customer, lead) = match best {
         Some(m) => match m.open_lead {
             Some(l) => (m.customer, l),
-            None => (m.customer, new_call_lead(tx, m.customer, now).await?),
+            None => (m.customer, new_call_lead(tx, m.customer, now, jobs).await?),
         },
         None => {
             let customer = store::create_caller(tx, &format!("Caller {}", caller.shown()), now).await?;
             store::add_phone(tx, customer, caller, now).await?;
-            (customer, new_call_lead(tx, customer, now).await?)
+            (customer, new_call_lead(tx, customer, now, jobs).await?)
         }
     };
     Ok((CallLink { lead: Some(lead), customer: Some(customer), user: staff }, matches.len()))
@@ -206,9 +219,10 @@ async fn new_call_lead(
     tx: &mut store::Conn,
     customer: crate::domain::CustomerId,
     now: i64,
+    jobs: &mut Vec<store::NewJob>,
 ) -> Result<LeadId, StoreError> {
     let lead = store::create_call_lead(tx, customer, now).await?;
-    store::jobs_enqueue(tx, &crate::ingest::assign_job(lead, now), now).await?;
+    jobs.push(crate::ingest::assign_job(lead, now));
     Ok(lead)
 }
 
@@ -221,12 +235,13 @@ async fn consequences(
     lead: LeadId,
     staff: Option<UserId>,
     now: i64,
+    jobs: &mut Vec<store::NewJob>,
 ) -> Result<bool, StoreError> {
     if row.answered() {
         if let Some(h) = &row.caller_hash {
             for (task, l) in store::close_callbacks(tx, Some(h), None, staff, "answered call", now).await? {
                 info!(task = task.0, lead = l.0, call = row.id.0, "callback closed by an answered call");
-                bump_call_messages_of(tx, l, now).await?;
+                bump_call_messages_of(tx, l, now, jobs).await?;
             }
         }
         if let (Some(user), Some(l)) = (staff, store::lead_in_tx(tx, lead).await?) {
@@ -243,7 +258,7 @@ async fn consequences(
         }
         if wants_recording(true, row.recording_url.as_deref(), row.recording_state) {
             store::set_recording(tx, row.id, RecordingState::Downloading, None, None, now).await?;
-            store::jobs_enqueue(tx, &recording_job(row.id, now), now).await?;
+            jobs.push(recording_job(row.id, now));
         }
     }
     let mut opened = false;
@@ -281,10 +296,15 @@ pub fn callback_due(app: &App, missed_at: i64) -> i64 {
 }
 
 /// The calls of a lead whose messages show a callback: edited when it closes.
-async fn bump_call_messages_of(tx: &mut store::Conn, lead: LeadId, now: i64) -> Result<(), StoreError> {
+async fn bump_call_messages_of(
+    tx: &mut store::Conn,
+    lead: LeadId,
+    now: i64,
+    jobs: &mut Vec<store::NewJob>,
+) -> Result<(), StoreError> {
     for id in store::calls_with_callbacks(tx, lead).await? {
         store::bump_call(tx, id, now).await?;
-        store::jobs_enqueue(tx, &post_job(id, now), now).await?;
+        jobs.push(post_job(id, now));
     }
     Ok(())
 }

@@ -191,6 +191,52 @@ pub async fn enqueue_topic_syncs(conn: &mut Conn, leads: &[(crate::domain::LeadI
     Ok(())
 }
 
+/// Enqueue many jobs in one statement per 200 (inside the caller's transaction). A job
+/// whose dedupe key is already pending is not added twice; the pending one is brought
+/// forward if this one is due sooner (as [`enqueue`] does, one job at a time).
+pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<()> {
+    // One row per dedupe key within the statement (PostgreSQL refuses to upsert a row twice).
+    let mut rows: Vec<&NewJob> = Vec::with_capacity(jobs.len());
+    let mut by_key: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for j in jobs {
+        match j.dedupe_key.as_deref().and_then(|k| by_key.get(k).copied()) {
+            Some(i) if j.run_at < rows[i].run_at => rows[i] = j,
+            Some(_) => {}
+            None => {
+                if let Some(k) = j.dedupe_key.as_deref() {
+                    by_key.insert(k, rows.len());
+                }
+                rows.push(j);
+            }
+        }
+    }
+    for chunk in rows.chunks(200) {
+        let sql = format!(
+            "INSERT INTO jobs (kind, payload, queue_key, dedupe_key, status, run_at, attempts, created_at, updated_at)
+             VALUES {} ON CONFLICT (dedupe_key) WHERE status = 'pending'
+             DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END",
+            (0..chunk.len())
+                .map(|k| {
+                    let b = k * 5 + 2;
+                    format!("(${}, ${}, ${}, ${}, 'pending', ${}, 0, $1, $1)", b, b + 1, b + 2, b + 3, b + 4)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for j in chunk {
+            q = q
+                .bind(j.kind.as_str())
+                .bind(j.payload.to_string())
+                .bind(j.queue_key.clone())
+                .bind(j.dedupe_key.clone())
+                .bind(j.run_at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Enqueue inside the caller's transaction. Returns false when a pending job with the same
 /// dedupe key already exists (it will do this work too).
 pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<bool> {

@@ -26,7 +26,10 @@ pub use assign::*;
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use calls::*;
 pub use flows::*;
-pub use jobs::{enqueue as jobs_enqueue, enqueue_topic_syncs, JobKind, JobRow, JobStatusCount, NewJob, Released};
+pub use jobs::{
+    enqueue as jobs_enqueue, enqueue_many as jobs_enqueue_many, enqueue_topic_syncs, JobKind, JobRow, JobStatusCount,
+    NewJob, Released,
+};
 pub use kv::*;
 pub use leads::*;
 pub use media::*;

@@ -190,6 +190,39 @@ async fn jobs_run_in_order_per_queue_and_are_deduplicated_parked_and_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_jobs_in_one_statement_are_deduplicated_like_one_by_one() {
+    for db in engines().await {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(db, &dir).await;
+        // Pending already: `k` due at 500.
+        assert!(s.enqueue(&job("q1", Some("k"), 500), 0).await.unwrap());
+        let many = vec![
+            job("q1", Some("k"), 800),
+            job("q1", Some("k"), 300),
+            job("q2", Some("m"), 700),
+            job("q2", Some("m"), 600),
+            job("q3", None, 100),
+            job("q3", None, 100),
+        ];
+        let mut tx = s.begin().await.unwrap();
+        forecourt::store::jobs_enqueue_many(&mut tx, &many, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        let rows: Vec<(String, Option<String>, i64)> =
+            sqlx::query_as("SELECT queue_key, dedupe_key, run_at FROM jobs ORDER BY queue_key, run_at")
+                .fetch_all(s.pool())
+                .await
+                .unwrap();
+        let want = vec![
+            ("q1".to_string(), Some("k".to_string()), 300),
+            ("q2".to_string(), Some("m".to_string()), 600),
+            ("q3".to_string(), None, 100),
+            ("q3".to_string(), None, 100),
+        ];
+        assert_eq!(rows, want, "{db:?}: one pending job per key, brought forward to the soonest");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_claims_never_hand_out_the_same_job_twice() {
     for db in engines().await {
         let dir = tempfile::tempdir().unwrap();
