@@ -51,11 +51,12 @@ pub fn shard(ev: &CallEvent) -> u64 {
     h.finish()
 }
 
-/// How many batching writers: SQLite has one writer anyway.
+/// How many batching writers: SQLite has one writer anyway; PostgreSQL's transactions wait on
+/// round trips more than on CPU, so eight (BENCHMARKS.md, "Calls: webhooks rerun").
 pub fn writers(engine: store::Engine) -> usize {
     match engine {
         store::Engine::Sqlite => 1,
-        store::Engine::Postgres => 4,
+        store::Engine::Postgres => 8,
     }
 }
 
@@ -146,6 +147,7 @@ async fn record_in(
     };
     let staff_id = staff.as_ref().map(|(id, _)| *id);
     let existing = store::call_by_key(&mut tx, ev.provider, &ev.external_id, true).await?;
+    let existing_was_none = existing.is_none();
     let (id, link, ambiguous) = match existing {
         Some(row) => {
             if merge(&row.stored(), ev) == Merge::Nothing {
@@ -171,10 +173,12 @@ async fn record_in(
                 "a number shared by several customers; the newest open lead took the call"
             );
         }
-        callback = consequences(app, &mut tx, &row, lead, staff_id, now, jobs).await?;
+        callback = consequences(app, &mut tx, &row, lead, staff_id, existing_was_none, now, jobs).await?;
         // The card's "last call" line: refreshed when the group can spare a send (like its
         // "last message" line), never before the call itself.
-        store::bump_preview(&mut tx, lead).await?;
+        // A missed inbound call: the customer waits for staff from it (the response timers).
+        let waits = row.missed && row.direction == crate::domain::call::CallDirection::Inbound;
+        store::bump_preview(&mut tx, lead, waits.then(|| row.started_at.min(now))).await?;
         jobs.push(crate::ingest::topic_sync_job(lead, now));
         jobs.push(post_job(id, now));
     }
@@ -227,13 +231,15 @@ async fn new_call_lead(
 }
 
 /// What a stored call's state asks for: the touch (an answered call by staff counts as a
-/// reply), the callbacks it closes or opens, its recording.
+/// reply), the callbacks it closes or opens, its recording (`fresh`: stored just now).
+#[allow(clippy::too_many_arguments)]
 async fn consequences(
     app: &App,
     tx: &mut store::Conn,
     row: &CallRow,
     lead: LeadId,
     staff: Option<UserId>,
+    fresh: bool,
     now: i64,
     jobs: &mut Vec<store::NewJob>,
 ) -> Result<bool, StoreError> {
@@ -262,11 +268,8 @@ async fn consequences(
         }
     }
     let mut opened = false;
-    if row.missed && row.direction == crate::domain::call::CallDirection::Inbound {
-        // The customer waits for staff from the missed call (the response timers).
-        store::customer_waits(tx, lead, row.started_at.min(now)).await?;
-    }
-    if row.missed && store::callback_of(tx, row.id).await?.is_none() {
+    // A call stored just now has no callback yet.
+    if row.missed && (fresh || store::callback_of(tx, row.id).await?.is_none()) {
         let owner = store::lead_in_tx(tx, lead).await?.and_then(|l| l.owner);
         let due = callback_due(app, row.started_at.max(now - 24 * 3_600_000).min(now));
         let title = format!("Call back {}", row.caller_tail.as_deref().map(|t| format!("…{t}")).unwrap_or_default());

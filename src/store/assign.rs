@@ -243,16 +243,6 @@ pub async fn handed_over(conn: &mut Conn, lead: LeadId, now: i64) -> Result<()> 
     Ok(())
 }
 
-/// A customer waits for staff from `at` (unless already waiting).
-pub async fn customer_waits(conn: &mut Conn, lead: LeadId, at: i64) -> Result<()> {
-    sqlx::query("UPDATE leads SET waiting_since = COALESCE(waiting_since, $2) WHERE id = $1")
-        .bind(lead.0)
-        .bind(at)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 /// A lead whose customer waits for a later answer.
 #[derive(Debug, Clone)]
 pub struct Waiting {

@@ -473,11 +473,27 @@ pub async fn calls_with_callbacks(conn: &mut Conn, lead: LeadId) -> Result<Vec<C
 
 /// The card's lower lines (last message, last call) are behind: refreshed when the group
 /// can spare a send.
-pub async fn bump_preview(conn: &mut Conn, lead: LeadId) -> Result<()> {
-    sqlx::query("UPDATE leads SET preview_version = preview_version + 1 WHERE id = $1")
-        .bind(lead.0)
-        .execute(&mut *conn)
-        .await?;
+/// `waits_from`: the customer now waits for staff from then (a missed call), unless already
+/// waiting (the response timers).
+pub async fn bump_preview(conn: &mut Conn, lead: LeadId, waits_from: Option<i64>) -> Result<()> {
+    match waits_from {
+        Some(at) => {
+            sqlx::query(
+                "UPDATE leads SET preview_version = preview_version + 1, waiting_since = COALESCE(waiting_since, $2)
+                 WHERE id = $1",
+            )
+            .bind(lead.0)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query("UPDATE leads SET preview_version = preview_version + 1 WHERE id = $1")
+                .bind(lead.0)
+                .execute(&mut *conn)
+                .await?
+        }
+    };
     Ok(())
 }
 
