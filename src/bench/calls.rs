@@ -89,7 +89,7 @@ fn number(i: usize) -> String {
 /// The form body of a "call ended" event: answered, or missed every fourth.
 fn ended(i: usize, callers: usize, now: i64, tz: chrono_tz::Tz) -> String {
     let call = FakeCall::inbound(&format!("bench.{i}"), &number(i % callers), now);
-    let call = if i % 4 == 0 { call.missed(15) } else { call.answered("101", "Bench Manager", 60, 5) };
+    let call = if i.is_multiple_of(4) { call.missed(15) } else { call.answered("101", "Bench Manager", 60, 5) };
     form_urlencoded::Serializer::new(String::new()).extend_pairs(call.ringostat_fields(tz, true)).finish()
 }
 
@@ -304,7 +304,7 @@ async fn topics(engine: &str, a: &Args) -> anyhow::Result<()> {
     while clock.now_ms() < end {
         let c = (k * 7) % customers.len();
         wa_post(1_000 + k, &customers[c]).await?;
-        if k % 5 == 0 {
+        if k.is_multiple_of(5) {
             let id = format!("topic.{k}");
             let call = FakeCall::inbound(&id, &format!("+{}", customers[(k * 11) % customers.len()]), clock.now_ms())
                 .answered(&owner_ext((k * 11) % customers.len()), "Manager", 42, 3);

@@ -140,29 +140,28 @@ async fn record_in(
     if let Some(raw) = &ev.raw_disposition {
         warn!(provider = ev.provider.as_str(), call = %ev.external_id, disposition = %raw, "unknown call disposition; kept as other");
     }
-    let mut tx = tx;
     let staff = match ev.employee_ext.as_deref() {
-        Some(ext) => store::user_by_extension(&mut tx, ext).await?,
+        Some(ext) => store::user_by_extension(tx, ext).await?,
         None => None,
     };
     let staff_id = staff.as_ref().map(|(id, _)| *id);
-    let existing = store::call_by_key(&mut tx, ev.provider, &ev.external_id, true).await?;
+    let existing = store::call_by_key(tx, ev.provider, &ev.external_id, true).await?;
     let existing_was_none = existing.is_none();
     let (id, link, ambiguous) = match existing {
         Some(row) => {
             if merge(&row.stored(), ev) == Merge::Nothing {
                 return Ok(Recorded { call: row.id, lead: row.lead, changed: false, callback: false });
             }
-            store::update_call(&mut tx, row.id, ev, staff_id, now).await?;
+            store::update_call(tx, row.id, ev, staff_id, now).await?;
             (row.id, CallLink { lead: row.lead, customer: row.customer, user: row.user.or(staff_id) }, 0)
         }
         None => {
-            let (link, ambiguous) = match_caller(&mut tx, ev, staff_id, now, jobs).await?;
-            let id = store::insert_call(&mut tx, ev, link, now).await?;
+            let (link, ambiguous) = match_caller(tx, ev, staff_id, now, jobs).await?;
+            let id = store::insert_call(tx, ev, link, now).await?;
             (id, link, ambiguous)
         }
     };
-    let row = store::call_in_tx(&mut tx, id).await?.ok_or(StoreError::NotFound)?;
+    let row = store::call_in_tx(tx, id).await?.ok_or(StoreError::NotFound)?;
     let mut callback = false;
     if let Some(lead) = link.lead {
         if ambiguous > 1 {
@@ -173,12 +172,12 @@ async fn record_in(
                 "a number shared by several customers; the newest open lead took the call"
             );
         }
-        callback = consequences(app, &mut tx, &row, lead, staff_id, existing_was_none, now, jobs).await?;
+        callback = consequences(app, tx, &row, lead, staff_id, existing_was_none, now, jobs).await?;
         // The card's "last call" line: refreshed when the group can spare a send (like its
         // "last message" line), never before the call itself.
         // A missed inbound call: the customer waits for staff from it (the response timers).
         let waits = row.missed && row.direction == crate::domain::call::CallDirection::Inbound;
-        store::bump_preview(&mut tx, lead, waits.then(|| row.started_at.min(now))).await?;
+        store::bump_preview(tx, lead, waits.then(|| row.started_at.min(now))).await?;
         jobs.push(crate::ingest::topic_sync_job(lead, now));
         jobs.push(post_job(id, now));
     }

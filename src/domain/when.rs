@@ -41,7 +41,7 @@ fn unit_minutes(u: &str) -> Option<i64> {
 }
 
 /// `2h`, `2 h`, `30m`: the amount and the rest of the words.
-fn amount<'a>(words: &[&'a str]) -> Option<(i64, usize)> {
+fn amount(words: &[&str]) -> Option<(i64, usize)> {
     let first = words.first()?;
     let digits: String = first.chars().take_while(char::is_ascii_digit).collect();
     let n: i64 = digits.parse().ok()?;

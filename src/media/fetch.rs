@@ -95,7 +95,7 @@ pub async fn fetch_now(app: &App, src: &MediaSource) -> Result<MediaId, FetchErr
         // The topic may be waiting for this file.
         store::jobs_enqueue(&mut tx, &topic_sync_job(src.lead, now), now).await.map_err(store_err)?;
     }
-    tx.commit().await.map_err(|e| store_err(e.into()))?;
+    tx.commit().await.map_err(store_err)?;
     app.wake.notify_one();
     match (&kept, &error) {
         (Some(k), _) => info!(message = src.message.0, sha256 = %k.sha256, size = k.size, "file kept"),

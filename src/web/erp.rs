@@ -185,7 +185,7 @@ async fn apply(app: &App, body: &[u8]) -> Result<&'static str, Refusal> {
         }
     };
     store::set_erp_event_outcome(&mut tx, &event_id, outcome).await.map_err(unavailable)?;
-    tx.commit().await.map_err(|e| unavailable(e.into()))?;
+    tx.commit().await.map_err(unavailable)?;
     app.wake.notify_one();
     info!(%event_id, %event, outcome, "ERP event applied");
     Ok(outcome)

@@ -179,7 +179,7 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
             let target_exists = reply_to.is_some_and(|m| st.find(chat, m).is_some());
             if reply_to.is_some()
                 && !target_exists
-                && !reply.as_ref().is_some_and(|r| r["allow_sending_without_reply"].as_bool() == Some(true))
+                && reply.as_ref().is_none_or(|r| r["allow_sending_without_reply"].as_bool() != Some(true))
             {
                 return Err(ApiError::bad_request("message to be replied not found"));
             }
