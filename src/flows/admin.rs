@@ -20,7 +20,7 @@ use tracing::info;
 /// A flow file is at most this big.
 const MAX_BYTES: usize = 256 * 1024;
 
-pub(super) fn say(app: &App, what: &str, ctx: minijinja::Value) -> String {
+fn say(app: &App, what: &str, ctx: minijinja::Value) -> String {
     let ctx = minijinja::context! { what, ..ctx };
     app.templates.render("staff/flows.txt", ctx).unwrap_or_else(|e| e.to_string())
 }

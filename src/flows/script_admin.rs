@@ -3,7 +3,6 @@
 //! changes and an **Activate** button, made active by an admin's press. Only admins
 //! (`Role::may_edit_flows`) upload and activate, as for the flows.
 
-use super::admin::say;
 use super::script::Refused;
 use crate::channels::telegram::Keyboard;
 use crate::context::App;
@@ -13,6 +12,12 @@ use crate::domain::UserId;
 use crate::store::UserRow;
 use std::collections::BTreeMap;
 use tracing::info;
+
+/// The admins' flow messages (templates/staff/flows.txt), as `flows::admin` writes them.
+fn say(app: &App, what: &str, ctx: minijinja::Value) -> String {
+    let ctx = minijinja::context! { what, ..ctx };
+    app.templates.render("staff/flows.txt", ctx).unwrap_or_else(|e| e.to_string())
+}
 
 /// What a refused script's answer says.
 fn refused(app: &App, name: &str, r: Refused) -> String {
