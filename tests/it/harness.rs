@@ -409,6 +409,23 @@ impl TestApp {
     }
 
     /// Texts (and captions) posted in a topic by the bot, card excluded.
+    /// The bot's message in a topic whose text starts with `prefix` (not the card, which
+    /// may quote it), once there is one.
+    pub async fn topic_message_starting(&self, chat: i64, thread: i32, prefix: &str) -> ChatMessage {
+        let fake = self.fake.clone();
+        let p = prefix.to_string();
+        eventually(&format!("a topic message starting {prefix:?}"), || {
+            let fake = fake.clone();
+            let p = p.clone();
+            async move {
+                fake.topic_messages(chat, thread)
+                    .into_iter()
+                    .find(|m| m.from_bot && m.content.text_or_caption().is_some_and(|t| t.starts_with(&p)))
+            }
+        })
+        .await
+    }
+
     /// The bot's message in a topic whose text contains `needle`, once it does.
     pub async fn topic_message(&self, chat: i64, thread: i32, needle: &str) -> ChatMessage {
         let fake = self.fake.clone();

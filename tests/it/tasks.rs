@@ -33,7 +33,7 @@ async fn a_task_in_a_minute_reminds_its_owner_and_done_closes_it() {
 
     let before = t.clock.now_ms();
     t.fake.staff_writes(chat, Some(thread), &max, "/task in 1m call back about the credit");
-    let m = t.topic_message(chat, thread, "🗓 call back about the credit — today ").await;
+    let m = t.topic_message_starting(chat, thread, "🗓 call back about the credit — today ").await;
     assert!(text(&m).ends_with("(Max Petrenko)"), "{}", text(&m));
     assert!(button_data(&m, "✅ Done").is_some() && button_data(&m, "⏰ +1h").is_some(), "{:?}", m.reply_markup);
     t.card_shows(chat, card, "Next task: 🗓 call back about the credit").await;
@@ -105,11 +105,11 @@ async fn every_time_form_is_read_and_bad_ones_are_refused() {
         ("/task 25.12 09:30 a gift", "a gift"),
     ] {
         t.fake.staff_writes(chat, Some(thread), &max, typed);
-        t.topic_message(chat, thread, &format!("🗓 {title} — ")).await;
+        t.topic_message_starting(chat, thread, &format!("🗓 {title} — ")).await;
     }
     // Named: Sofia's, though Max wrote it (and owns the lead by now? no: nobody replied).
     t.fake.staff_writes(chat, Some(thread), &max, "/task @sofia in 3h check the VIN");
-    let m = t.topic_message(chat, thread, "🗓 check the VIN").await;
+    let m = t.topic_message_starting(chat, thread, "🗓 check the VIN").await;
     assert!(text(&m).ends_with("(Sofia Lysenko)"), "{}", text(&m));
     let tasks = t.store.tasks_of_lead(lead).await.unwrap();
     assert_eq!(tasks.len(), 8);
@@ -156,7 +156,7 @@ async fn a_restart_after_a_task_fell_due_reminds_once() {
     t.fake.customer_writes(&ivan, "Hello");
     let (chat, thread, _) = t.topic_of(&ivan).await;
     t.fake.staff_writes(chat, Some(thread), &max, "/task in 5m call back");
-    t.topic_message(chat, thread, "🗓 call back").await;
+    t.topic_message_starting(chat, thread, "🗓 call back").await;
     t.settled().await;
     if let Some(r) = t.running.take() {
         r.stop().await;
