@@ -401,7 +401,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         "{:>6}  {:>14}  {:<10}  {:<7}  {:<9}  name",
                         "id", "telegram id", "role", "active", "extension"
                     );
-                    for u in store.list_users().await? {
+                    let users = store.list_users().await?;
+                    for u in &users {
                         println!(
                             "{:>6}  {:>14}  {:<10}  {:<7}  {:<9}  {}",
                             u.id,
@@ -411,6 +412,41 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                             u.extension.as_deref().unwrap_or("—"),
                             u.name
                         );
+                    }
+                    // Assignment settings, for those who have any.
+                    let work: Vec<_> = store
+                        .work_settings()
+                        .await?
+                        .into_iter()
+                        .filter(|w| {
+                            w.hours.is_some() || w.max_open.is_some() || !w.skills.is_empty() || w.leave_until.is_some()
+                        })
+                        .collect();
+                    if !work.is_empty() {
+                        println!("\nassignment settings:");
+                        for w in work {
+                            let name = users.iter().find(|u| u.id == w.user).map(|u| u.name.as_str()).unwrap_or("?");
+                            let mut parts = Vec::new();
+                            if let Some(h) = &w.hours {
+                                parts.push(format!("hours {h}"));
+                            }
+                            if let Some(m) = w.max_open {
+                                parts.push(format!("max open {m}"));
+                            }
+                            if !w.skills.is_empty() {
+                                parts.push(format!("skills {}", w.skills));
+                            }
+                            if let Some(l) = w.leave_until {
+                                use chrono::TimeZone;
+                                let day = config
+                                    .timezone
+                                    .timestamp_millis_opt(l)
+                                    .single()
+                                    .map(|t| t.format("%Y-%m-%d").to_string());
+                                parts.push(format!("on leave until {}", day.unwrap_or_default()));
+                            }
+                            println!("{:>6}  {name}: {}", w.user, parts.join(" · "));
+                        }
                     }
                 }
                 UsersCommand::Disable { telegram_id } => {

@@ -371,6 +371,16 @@ pub async fn team_figures(
     Ok((overdue, firsts))
 }
 
+/// A user's assignment settings, for `forecourt users list`.
+#[derive(Debug, Clone)]
+pub struct WorkRow {
+    pub user: UserId,
+    pub hours: Option<String>,
+    pub max_open: Option<i64>,
+    pub skills: String,
+    pub leave_until: Option<i64>,
+}
+
 /// Why the silence timer moved a lead, as its history row says (`silence: …`).
 pub const SILENCE_REASON: &str = "silence: ";
 
@@ -384,6 +394,24 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(reason.flatten().and_then(|r| r.strip_prefix(SILENCE_REASON).map(str::to_string)))
+    }
+
+    /// Every user's assignment settings.
+    pub async fn work_settings(&self) -> Result<Vec<WorkRow>> {
+        let rows = sqlx::query("SELECT id, hours, max_open, skills, leave_until FROM users ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WorkRow {
+                    user: UserId(col(r, "id")?),
+                    hours: col(r, "hours")?,
+                    max_open: col(r, "max_open")?,
+                    skills: col(r, "skills")?,
+                    leave_until: col(r, "leave_until")?,
+                })
+            })
+            .collect()
     }
 
     /// Active managers with their open leads, for the owner menu and `/team`.

@@ -265,3 +265,33 @@ fn flows_check_checks_the_call_script_and_names_its_problems() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("weight 300 is not between 1 and 100"), "{}", text(&o));
 }
+
+#[test]
+fn assignment_settings_are_given_checked_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    let env = [("DATABASE_URL", db.as_str())];
+    let add = |extra: &[&str]| {
+        let mut args = vec!["users", "add", "--telegram-id", "42", "--name", "Max Petrenko", "--role", "manager"];
+        args.extend_from_slice(extra);
+        forecourt(dir.path(), &args, &env)
+    };
+    let o = add(&["--hours", "Mon-Fri 09:00-13:00, 14:00-18:00", "--max-open", "30", "--skills", "viber,uk"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(add(&["--leave-until", "2026-12-20"]).status.success());
+    let list = text(&forecourt(dir.path(), &["users", "list"], &env));
+    assert!(
+        list.contains("Max Petrenko: hours Mon-Fri 09:00-13:00, 14:00-18:00 · max open 30 · skills viber,uk · on leave until 2026-12-20"),
+        "{list}"
+    );
+    // Bad values are refused, naming the flag, and change nothing.
+    for (flag, bad) in [("--hours", "9 to 5"), ("--max-open", "0"), ("--skills", "vibr0"), ("--leave-until", "20.12")] {
+        let o = add(&[flag, bad]);
+        assert!(!o.status.success() && text(&o).contains(flag), "{flag}: {}", text(&o));
+    }
+    // `none` clears each.
+    let o = add(&["--hours", "none", "--max-open", "none", "--skills", "none", "--leave-until", "none"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let list = text(&forecourt(dir.path(), &["users", "list"], &env));
+    assert!(!list.contains("assignment settings"), "{list}");
+}
