@@ -39,6 +39,8 @@ async fn round_robin_gives_alternate_leads_and_tells_each_manager() {
         let lead = eventually("the lead is assigned", || async { t.lead_of(&c).await.owner_name }).await;
         owners.push(lead);
         // The owner is told: in the topic with a mention, and privately with the first message.
+        // (Once the topic has moved to the owner's group: the mention waits for that.)
+        t.settled().await;
         let (chat, thread, _) = t.topic_of(&c).await;
         let who = if i % 2 == 0 { &max } else { &sofia };
         let name_of = if i % 2 == 0 { "Max Petrenko" } else { "Sofia Lysenko" };
@@ -89,6 +91,7 @@ async fn least_loaded_picks_the_lighter_and_a_returning_customer_goes_back() {
         eventually("assigned", || async { t.lead_of(&c).await.owner_name }).await;
     }
     let lead = t.lead_of(&chloe).await;
+    t.settled().await;
     let (chat, thread, _) = t.topic_of(&chloe).await;
     t.fake.staff_writes(chat, Some(thread), &sofia, "Welcome!");
     eventually("answered", || async { t.store.first_response_secs(lead.id).await.ok().flatten() }).await;
