@@ -120,6 +120,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         phones,
         http,
         script,
+        login_attempts: dashmap::DashMap::new(),
         call_writer,
     });
     // The call writers hold the state weakly: they end when it is dropped.

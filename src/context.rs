@@ -69,6 +69,8 @@ pub struct App {
     /// The call script supervisors review against (`flows/call_script.yaml`, or a higher
     /// version uploaded since).
     pub script: crate::flows::script::Scripts,
+    /// Tries at the reporting page's login links, by address: (window start, count).
+    pub login_attempts: dashmap::DashMap<std::net::IpAddr, (i64, u32)>,
 }
 
 impl App {

@@ -69,6 +69,14 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/call_move.txt", include_str!("../templates/staff/call_move.txt")),
     ("staff/call.txt", include_str!("../templates/staff/call.txt")),
     ("staff/call_recording.txt", include_str!("../templates/staff/call_recording.txt")),
+    ("staff/report.txt", include_str!("../templates/staff/report.txt")),
+    ("web/base.html", include_str!("../templates/web/base.html")),
+    ("web/plain.html", include_str!("../templates/web/plain.html")),
+    ("web/login.html", include_str!("../templates/web/login.html")),
+    ("web/logout.html", include_str!("../templates/web/logout.html")),
+    ("web/dashboard.html", include_str!("../templates/web/dashboard.html")),
+    ("web/leads.html", include_str!("../templates/web/leads.html")),
+    ("web/lead.html", include_str!("../templates/web/lead.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -4,9 +4,11 @@
 
 mod assignment;
 mod calls;
+mod reports;
 
 pub use assignment::AssignmentConfig;
 pub use calls::CallsConfig;
+pub use reports::ReportsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,8 @@ pub struct Config {
     pub calls: CallsConfig,
     /// Who gets new leads, the response timers, tasks and stale leads.
     pub assignment: AssignmentConfig,
+    /// The reporting page and the digests.
+    pub reports: ReportsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +163,7 @@ impl Default for Config {
             flows: FlowsConfig::default(),
             calls: CallsConfig::default(),
             assignment: AssignmentConfig::default(),
+            reports: ReportsConfig::default(),
         }
     }
 }
@@ -206,6 +211,8 @@ struct FileConfig {
     tasks: assignment::FileTasks,
     #[serde(default)]
     pipeline: assignment::FilePipeline,
+    #[serde(default)]
+    reports: reports::FileReports,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -424,6 +431,7 @@ impl Config {
         c.whatsapp = load_whatsapp(&env, file.whatsapp)?;
         c.calls = calls::load(&env, file.calls, file.reviews)?;
         c.assignment = assignment::load(&env, file.assignment, file.tasks, file.pipeline)?;
+        c.reports = reports::load(&env, file.reports)?;
         if !(c.database_url.starts_with("sqlite:")
             || c.database_url.starts_with("postgres://")
             || c.database_url.starts_with("postgresql://"))

@@ -17,6 +17,7 @@ pub mod merge;
 pub mod message;
 pub mod phone;
 pub mod photos;
+pub mod report;
 pub mod role;
 pub mod routing;
 pub mod script;

@@ -123,6 +123,9 @@ pub enum Job {
     Assign { lead: LeadId },
     /// Place waiting leads, run the silence timer (recurring).
     AssignTimers,
+    /// Mint a reporting-page login link at send time (the token is never stored, only its
+    /// hash) and send it to the user's private chat; `chat` is where they asked.
+    LoginLink { user: crate::domain::UserId, telegram_id: i64 },
 }
 
 impl Job {
@@ -148,6 +151,7 @@ impl Job {
             Job::TaskTimers => JobKind::TaskTimers,
             Job::ReviewPrompt { .. } => JobKind::ReviewPrompt,
             Job::TaskPost { .. } => JobKind::TaskPost,
+            Job::LoginLink { .. } => JobKind::LoginLink,
             Job::Assign { .. } => JobKind::Assign,
             Job::AssignTimers => JobKind::AssignTimers,
         }
@@ -324,6 +328,7 @@ mod tests {
         all.push(Job::TaskPost { task: crate::domain::TaskId(5) });
         all.push(Job::Assign { lead: LeadId(6) });
         all.push(Job::AssignTimers);
+        all.push(Job::LoginLink { user: crate::domain::UserId(3), telegram_id: 77 });
         all.push(Job::StaffReply {
             chat: -100,
             thread: Some(3),

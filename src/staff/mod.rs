@@ -19,6 +19,7 @@ pub mod orphans;
 pub mod photos;
 pub mod poll;
 pub mod replies;
+pub mod report;
 pub mod reviews;
 pub mod segments;
 pub mod tasks;

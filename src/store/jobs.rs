@@ -54,10 +54,12 @@ pub enum JobKind {
     Assign,
     /// Place waiting leads and run the silence timer (recurring).
     AssignTimers,
+    /// Mint a reporting-page login link and send it to its user privately.
+    LoginLink,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 22] = [
+    pub const ALL: [JobKind; 23] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -80,6 +82,7 @@ impl JobKind {
         JobKind::TaskPost,
         JobKind::Assign,
         JobKind::AssignTimers,
+        JobKind::LoginLink,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +109,7 @@ impl JobKind {
             JobKind::TaskPost => "task_post",
             JobKind::Assign => "assign",
             JobKind::AssignTimers => "assign_timers",
+            JobKind::LoginLink => "login_link",
         }
     }
 

@@ -22,7 +22,7 @@ impl UserRow {
     }
 }
 
-fn user_from(row: &AnyRow) -> Result<UserRow> {
+pub(super) fn user_from(row: &AnyRow) -> Result<UserRow> {
     let role: String = col(row, "role")?;
     Ok(UserRow {
         id: UserId(col(row, "id")?),
@@ -35,7 +35,7 @@ fn user_from(row: &AnyRow) -> Result<UserRow> {
     })
 }
 
-const USER_COLS: &str = "id, telegram_id, name, role, staff_chat_id, active, extension";
+pub(super) const USER_COLS: &str = "id, telegram_id, name, role, staff_chat_id, active, extension";
 
 /// A staff user, read inside a transaction.
 pub async fn user_in_tx(conn: &mut super::Conn, id: UserId) -> Result<Option<UserRow>> {

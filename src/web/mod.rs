@@ -1,11 +1,13 @@
 //! The HTTP service: health, and Telegram updates by webhook (Viber, WhatsApp and media
-//! links are in `providers`, telephony in `calls`, the ERP in `erp`). A webhook is answered 200
+//! links are in `providers`, telephony in `calls`, the ERP in `erp`, the reporting page in
+//! `report`). A webhook is answered 200
 //! only once everything it caused is committed; a bad secret or an unreadable body is
 //! refused with a reason and changes nothing.
 
 mod calls;
 pub mod erp;
 mod providers;
+pub mod report;
 
 use crate::context::App;
 use axum::body::Bytes;
@@ -32,6 +34,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/webhooks/erp", post(erp::erp_webhook))
         .route("/webhooks/ringostat", post(calls::ringostat_webhook))
         .route("/webhooks/binotel", post(calls::binotel_webhook))
+        .merge(report::routes())
         .with_state(app)
         .layer(trace_layer())
 }

@@ -241,10 +241,9 @@ impl TestApp {
     async fn boot(&mut self) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        if self.viber.is_some() {
-            // The fakes fetch media links from here and post webhooks here.
-            self.config.public_url = Some(base.clone());
-        }
+        // The fakes fetch media links from here and post webhooks here; the reports' sign-in
+        // links point here.
+        self.config.public_url = Some(base.clone());
         let app = app::build(self.config.clone(), self.clock.clone()).await.expect("app builds");
         self.running = Some(app::start(app, listener).await.expect("app starts"));
         if let Some(v) = &self.viber {

@@ -15,6 +15,7 @@ mod layers;
 mod limits;
 mod photos;
 mod poison;
+mod reports;
 mod resilience;
 mod staff;
 mod store;

@@ -47,6 +47,8 @@ pub enum Command {
     Reviews,
     /// `/myscore`: my call reviews of the last 30 days
     MyScore,
+    /// `/report`: a sign-in link to the reporting page, sent privately
+    Report,
     /// Anything else starting with `/`.
     Unknown(String),
 }
@@ -73,6 +75,7 @@ impl Command {
             "team" => Command::Team,
             "reviews" => Command::Reviews,
             "myscore" => Command::MyScore,
+            "report" | "reports" => Command::Report,
             _ => Command::Unknown(name),
         })
     }
@@ -112,6 +115,7 @@ pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Re
         Command::Team => team::team(c).await,
         Command::Reviews => reviews::waiting(c).await,
         Command::MyScore => reviews::my_score(c).await,
+        Command::Report => crate::staff::report::asked(c.app, c.tx, c.user, c.m.chat, c.now).await,
         Command::Lead(args) => lead::repost_card(c, &args).await,
         Command::Note(text) => lead::note(c, &text).await,
         Command::Vehicle(args) => cars::vehicle_card(c, &args).await.map(Some),
