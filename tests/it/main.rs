@@ -5,6 +5,7 @@
 mod harness;
 mod assign;
 mod bridge;
+mod browser;
 mod calls;
 mod channels;
 mod cli;

@@ -24,6 +24,13 @@ async fn link_for(t: &TestApp, who: &FakeUser, before: usize) -> String {
     text[start..at + 7 + 64].to_string()
 }
 
+/// Open the private chat with the bot, send `command`, and return the link that comes.
+pub async fn sign_in_url(t: &TestApp, who: &FakeUser, command: &str) -> String {
+    let before = t.fake.bot_messages_to(who.id).len();
+    t.fake.customer_writes(who, command);
+    link_for(t, who, before).await
+}
+
 /// Sign in with a link: the page's button, then its POST; the session cookie.
 pub async fn sign_in(link: &str) -> String {
     let http = client();

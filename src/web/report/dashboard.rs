@@ -62,7 +62,7 @@ fn responses(leads: &[PeriodLead]) -> Vec<i64> {
 fn headline(
     key: &str,
     label: &str,
-    shown: String,
+    shown: (String, String),
     now: Option<f64>,
     before: Option<f64>,
     href: Option<String>,
@@ -72,11 +72,11 @@ fn headline(
     json!({
         "key": key,
         "label": label,
-        "value": shown,
+        "value": shown.0,
+        "was": shown.1,
         "href": href,
         "change": pct.map(|p| format!("{}{:.0}%", if p > 0.0 { "+" } else { "" }, p)),
         "good": pct.map(|p| if lower_is_better { p < 0.0 } else { p > 0.0 }),
-        "before": before.is_some(),
     })
 }
 
@@ -110,7 +110,7 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         headline(
             "new",
             "New leads",
-            cur.leads.len().to_string(),
+            (cur.leads.len().to_string(), prev.leads.len().to_string()),
             n(cur.leads.len()),
             n(prev.leads.len()),
             Some(q.link(|_| {})),
@@ -119,7 +119,7 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         headline(
             "p50",
             "First response p50",
-            dur(p50),
+            (dur(p50), dur(pp50)),
             secs(p50),
             secs(pp50),
             Some(q.link(|l| l.responded = Some("1".into()))),
@@ -128,7 +128,7 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         headline(
             "p90",
             "First response p90",
-            dur(p90),
+            (dur(p90), dur(pp90)),
             secs(p90),
             secs(pp90),
             Some(q.link(|l| l.responded = Some("1".into()))),
@@ -137,7 +137,7 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         headline(
             "missed",
             "Missed calls not called back",
-            cur.missed.to_string(),
+            (cur.missed.to_string(), prev.missed.to_string()),
             n(cur.missed),
             n(prev.missed),
             Some(q.link(|l| l.by = Some("missed".into()))),
@@ -146,7 +146,7 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         headline(
             "sold",
             "Sold",
-            cur.sold.len().to_string(),
+            (cur.sold.len().to_string(), prev.sold.len().to_string()),
             n(cur.sold.len()),
             n(prev.sold.len()),
             Some(q.link(|l| l.by = Some("sold".into()))),
@@ -155,7 +155,7 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         headline(
             "conversion",
             "Conversion",
-            pct(conv),
+            (pct(conv), pct(pconv)),
             conv,
             pconv,
             Some(q.link(|l| l.by = Some("sold".into()))),
