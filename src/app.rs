@@ -92,6 +92,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         )
         .await?;
     store.enqueue(&crate::staff::assign::timers_job(clock.now_ms()), clock.now_ms()).await?;
+    store.enqueue(&crate::staff::digest::timers_job(clock.now_ms()), clock.now_ms()).await?;
     if config.calls.ringostat_api_key.is_some() {
         // The first pass a minute after start: webhooks queued while the service was down
         // come first.

@@ -75,6 +75,28 @@ enum Command {
         #[command(subcommand)]
         command: FlowsCommand,
     },
+    /// Supervisors' digests in chat.
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DigestCommand {
+    /// Send a digest now: the figures of the day (or week) up to now, with its chart, to
+    /// every supervisor privately (or FORECOURT_DIGEST_CHAT_ID, or --to).
+    Send {
+        /// The last 24 hours against the 24 before.
+        #[arg(long, conflicts_with = "weekly", required_unless_present = "weekly")]
+        daily: bool,
+        /// The last 7 days against the 7 before.
+        #[arg(long)]
+        weekly: bool,
+        /// A Telegram chat id to send it to instead (a person who started the bot, or a group).
+        #[arg(long)]
+        to: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -460,6 +482,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+        }
+        Command::Digest { command: DigestCommand::Send { daily, weekly: _, to } } => {
+            let kind = if daily { crate::domain::digest::Kind::Daily } else { crate::domain::digest::Kind::Weekly };
+            let app = crate::app::build(config, Clock::real()).await?;
+            let sent = crate::staff::digest::send_now(&app, kind, to).await?;
+            if sent.is_empty() {
+                eprintln!("error: nobody to send it to: no active supervisor (forecourt users add … --role supervisor), no FORECOURT_DIGEST_CHAT_ID, no --to");
+                return Ok(ExitCode::from(2));
+            }
+            println!(
+                "sent the {} digest to {} chat(s): {}",
+                kind.as_str(),
+                sent.len(),
+                sent.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            );
         }
         Command::Calls { command: CallsCommand::Reconcile { hours } } => {
             if config.calls.ringostat_api_key.is_none() {

@@ -69,6 +69,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/call_move.txt", include_str!("../templates/staff/call_move.txt")),
     ("staff/call.txt", include_str!("../templates/staff/call.txt")),
     ("staff/call_recording.txt", include_str!("../templates/staff/call_recording.txt")),
+    ("staff/digest.txt", include_str!("../templates/staff/digest.txt")),
+    ("staff/digest_chart.txt", include_str!("../templates/staff/digest_chart.txt")),
     ("staff/report.txt", include_str!("../templates/staff/report.txt")),
     ("web/base.html", include_str!("../templates/web/base.html")),
     ("web/plain.html", include_str!("../templates/web/plain.html")),

@@ -56,6 +56,10 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::CallPost { call } => crate::staff::calls::post(app, call).await,
         Job::TaskPost { task } => crate::staff::tasks::post(app, task).await,
         Job::LoginLink { user, telegram_id } => crate::staff::report::send_link(app, user, telegram_id).await,
+        Job::DigestTimers => crate::staff::digest::timers(app).await,
+        Job::DigestSend { digest, due, chat, thread, chart } => {
+            crate::staff::digest::send(app, digest, due, (chat, thread), chart).await
+        }
         Job::Assign { lead } => crate::staff::assign::run(app, lead).await,
         Job::AssignTimers => crate::staff::assign::timers(app).await,
         Job::CallRecording { call } => crate::staff::calls::recording(app, call).await,

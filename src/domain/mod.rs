@@ -8,6 +8,7 @@ pub mod assign;
 pub mod call;
 pub mod callback;
 pub mod delivery;
+pub mod digest;
 pub mod effects;
 pub mod flow;
 pub mod ids;

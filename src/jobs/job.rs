@@ -126,6 +126,17 @@ pub enum Job {
     /// Mint a reporting-page login link at send time (the token is never stored, only its
     /// hash) and send it to the user's private chat; `chat` is where they asked.
     LoginLink { user: crate::domain::UserId, telegram_id: i64 },
+    /// Look for a due digest and claim it once (recurring).
+    DigestTimers,
+    /// Send a digest's chart or its text to one chat.
+    DigestSend {
+        digest: crate::domain::digest::Kind,
+        due: i64,
+        chat: i64,
+        #[serde(default)]
+        thread: Option<i32>,
+        chart: bool,
+    },
 }
 
 impl Job {
@@ -152,6 +163,8 @@ impl Job {
             Job::ReviewPrompt { .. } => JobKind::ReviewPrompt,
             Job::TaskPost { .. } => JobKind::TaskPost,
             Job::LoginLink { .. } => JobKind::LoginLink,
+            Job::DigestTimers => JobKind::DigestTimers,
+            Job::DigestSend { .. } => JobKind::DigestSend,
             Job::Assign { .. } => JobKind::Assign,
             Job::AssignTimers => JobKind::AssignTimers,
         }
@@ -329,6 +342,14 @@ mod tests {
         all.push(Job::Assign { lead: LeadId(6) });
         all.push(Job::AssignTimers);
         all.push(Job::LoginLink { user: crate::domain::UserId(3), telegram_id: 77 });
+        all.push(Job::DigestTimers);
+        all.push(Job::DigestSend {
+            digest: crate::domain::digest::Kind::Daily,
+            due: 5,
+            chat: 7,
+            thread: None,
+            chart: true,
+        });
         all.push(Job::StaffReply {
             chat: -100,
             thread: Some(3),

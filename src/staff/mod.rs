@@ -13,6 +13,7 @@ pub mod calls;
 pub mod card;
 pub mod commands;
 pub mod deliver;
+pub mod digest;
 pub mod inline;
 pub mod inventory;
 pub mod orphans;

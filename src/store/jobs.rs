@@ -56,10 +56,14 @@ pub enum JobKind {
     AssignTimers,
     /// Mint a reporting-page login link and send it to its user privately.
     LoginLink,
+    /// Look for a due digest and claim it once (recurring).
+    DigestTimers,
+    /// Send a digest's chart or text to one chat.
+    DigestSend,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 23] = [
+    pub const ALL: [JobKind; 25] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -83,6 +87,8 @@ impl JobKind {
         JobKind::Assign,
         JobKind::AssignTimers,
         JobKind::LoginLink,
+        JobKind::DigestTimers,
+        JobKind::DigestSend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +116,8 @@ impl JobKind {
             JobKind::Assign => "assign",
             JobKind::AssignTimers => "assign_timers",
             JobKind::LoginLink => "login_link",
+            JobKind::DigestTimers => "digest_timers",
+            JobKind::DigestSend => "digest_send",
         }
     }
 

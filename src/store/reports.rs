@@ -430,14 +430,40 @@ impl Store {
 
     /// The leads that entered `sold` in `[from, to)`, each once.
     pub async fn report_sold(&self, from: i64, to: i64, only: Option<UserId>) -> Result<Vec<StageMove>> {
+        self.report_entered(Stage::Sold, from, to, only).await
+    }
+
+    /// The leads that entered `stage` in `[from, to)`, each once.
+    pub async fn report_entered(
+        &self,
+        stage: Stage,
+        from: i64,
+        to: i64,
+        only: Option<UserId>,
+    ) -> Result<Vec<StageMove>> {
         let mut sql = Sql::default();
         let (a, b) = (sql.arg(Arg::I(from)), sql.arg(Arg::I(to)));
         let o = only_clause(&mut sql, only);
         sql.text = format!(
             "SELECT DISTINCT h.lead_id, h.to_value, l.owner_id FROM lead_history h JOIN leads l ON l.id = h.lead_id
-             WHERE h.field = 'stage' AND h.to_value = 'sold' AND h.at >= {a} AND h.at < {b}{o}"
+             WHERE h.field = 'stage' AND h.to_value = '{}' AND h.at >= {a} AND h.at < {b}{o}",
+            stage.as_str()
         );
         self.stage_moves(&sql).await
+    }
+
+    /// The lost reasons of leads, by id.
+    pub async fn lost_reasons(&self, leads: &[LeadId]) -> Result<HashMap<LeadId, Option<String>>> {
+        if leads.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!("SELECT id, lost_reason FROM leads WHERE id IN ({})", super::params(0, leads.len()));
+        let mut q = sqlx::query(&sql);
+        for l in leads {
+            q = q.bind(l.0);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((LeadId(col(r, "id")?), col(r, "lost_reason")?))).collect()
     }
 
     async fn stage_moves(&self, sql: &Sql) -> Result<Vec<StageMove>> {
@@ -794,6 +820,29 @@ impl Store {
             leads,
         }))
     }
+}
+
+/// Claim a digest's period: true the first time (the caller sends it), false after.
+pub async fn claim_digest(
+    conn: &mut super::Conn,
+    key: &str,
+    kind: &str,
+    due_at: i64,
+    recipients: i64,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "INSERT INTO digests (period_key, kind, due_at, recipients, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (period_key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(kind)
+    .bind(due_at)
+    .bind(recipients)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 #[cfg(test)]

@@ -373,3 +373,101 @@ on_both_engines!(
     figures_match_a_hand_made_week_on_postgres,
     figures_match_the_hand_made_week
 );
+
+fn is_photo(m: &forecourt::sandbox::telegram::ChatMessage) -> bool {
+    matches!(m.content, forecourt::sandbox::telegram::Content::Photo { .. })
+}
+
+fn says(m: &forecourt::sandbox::telegram::ChatMessage, what: &str) -> bool {
+    m.content.text_or_caption().is_some_and(|t| t.contains(what))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_digest_reaches_every_supervisor_with_its_chart_once_across_a_restart() {
+    let mut t = TestApp::start_with(Opts { speed: 1.0, ..Opts::default() }).await;
+    // Due two minutes from now; the clock is moved past it once the lead is in.
+    let due = t.app().local(t.clock.now_ms()) + chrono::Duration::minutes(2);
+    t.config.reports.daily_at = forecourt::domain::digest::At::daily(&due.format("%H:%M").to_string()).ok();
+    t.config.reports.weekly_at = None;
+    let sofia = t.staff(9801, "Sofia Lysenko", Role::Supervisor).await;
+    let olha = t.staff(9802, "Olha Bondar", Role::Supervisor).await;
+    let max = t.staff(9803, "Max Petrenko", Role::Manager).await;
+    for who in [&sofia, &olha, &max] {
+        t.fake.customer_writes(who, "/start");
+        t.until("their private chat is open", |f| !f.bot_messages_to(who.id).is_empty()).await;
+    }
+    let olena = t.customer(7801, "Олена", None);
+    t.fake.customer_writes(&olena, "Добрий день");
+    t.topic_of(&olena).await;
+    t.clock.advance(std::time::Duration::from_secs(180));
+    t.restart().await;
+    for who in [&sofia, &olha] {
+        t.until("the chart arrives", |f| f.bot_messages_to(who.id).iter().any(is_photo)).await;
+        t.until("the figures arrive", |f| f.bot_messages_to(who.id).iter().any(|m| says(m, "Daily digest ·"))).await;
+    }
+    let text = t.fake.bot_messages_to(sofia.id).into_iter().find(|m| says(m, "Daily digest ·")).unwrap();
+    let text = text.content.text_or_caption().unwrap().to_string();
+    assert!(text.contains("New leads: 1 (before: 0)"), "{text}");
+    assert!(text.contains("Missed calls not called back: 0"), "{text}");
+    assert!(text.contains("/reports?period=custom"), "the page's link: {text}");
+    let photo = t.fake.bot_messages_to(sofia.id).into_iter().find(is_photo).unwrap();
+    let forecourt::sandbox::telegram::Content::Photo { file_id, .. } = &photo.content else { unreachable!() };
+    let png = t.fake.file_bytes(file_id).expect("the chart's bytes");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG chart");
+    // Managers get none.
+    assert!(!t.fake.bot_messages_to(max.id).iter().any(is_photo));
+
+    // Restarted: the timer runs again and finds the period claimed.
+    let restarted = t.clock.now_ms();
+    t.restart().await;
+    eventually("the digest timer has run since the restart", || async {
+        let at: i64 = sqlx::query_scalar("SELECT run_at FROM jobs WHERE kind = 'digest_timers'")
+            .fetch_one(t.store.pool())
+            .await
+            .unwrap();
+        (at > restarted + 30_000).then_some(())
+    })
+    .await;
+    t.settled().await;
+    for who in [&sofia, &olha] {
+        assert_eq!(t.fake.bot_messages_to(who.id).iter().filter(|m| is_photo(m)).count(), 1, "once per period");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM digests").fetch_one(t.store.pool()).await.unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forecourt_digest_send_sends_one_now_from_the_command_line() {
+    let t = TestApp::start().await;
+    let sofia = t.staff(9811, "Sofia Lysenko", Role::Supervisor).await;
+    t.fake.customer_writes(&sofia, "/start");
+    t.until("Sofia's private chat is open", |f| !f.bot_messages_to(sofia.id).is_empty()).await;
+    let env = [
+        ("FORECOURT_TELEGRAM_TOKEN", TOKEN.to_string()),
+        ("FORECOURT_TELEGRAM_API_URL", t.fake.url()),
+        ("FORECOURT_STAFF_CHAT_ID", STAFF.to_string()),
+        ("DATABASE_URL", t.config.database_url.clone()),
+    ];
+    let run = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_forecourt"));
+        c.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let o = tokio::task::block_in_place(|| run(&["digest", "send", "--daily"]));
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("sent the daily digest to 1 chat(s): 9811"), "{out}");
+    t.until("the chart and the figures", |f| {
+        let m = f.bot_messages_to(sofia.id);
+        m.iter().any(is_photo) && m.iter().any(|m| says(m, "Daily digest ·"))
+    })
+    .await;
+    let o = tokio::task::block_in_place(|| run(&["digest", "send", "--weekly", "--to", "9811"]));
+    assert!(o.status.success());
+    t.until("the weekly one", |f| f.bot_messages_to(sofia.id).iter().any(|m| says(m, "Weekly digest ·"))).await;
+    let o = tokio::task::block_in_place(|| run(&["digest", "send"]));
+    assert!(!o.status.success(), "--daily or --weekly is required");
+}

@@ -11,6 +11,8 @@ mod shift;
 mod task;
 mod team;
 
+pub use reviews::MIN_TALK_S as MIN_REVIEW_TALK_S;
+
 use crate::channels::telegram::StaffMessage;
 use crate::context::App;
 use crate::domain::LeadId;

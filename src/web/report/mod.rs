@@ -172,6 +172,11 @@ fn serde_urlencoded(q: &Query) -> String {
     ser.finish()
 }
 
+/// The lead channels in the charts' order: key, name, colour.
+pub fn svg_channels() -> &'static [(&'static str, &'static str, &'static str); 6] {
+    &svg::CHANNELS
+}
+
 /// Today's local date.
 pub fn today(app: &App) -> chrono::NaiveDate {
     app.local(app.clock.now_ms()).date()
