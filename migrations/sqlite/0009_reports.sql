@@ -29,3 +29,5 @@ CREATE INDEX lead_history_field_at ON lead_history (field, at);
 CREATE INDEX calls_started ON calls (started_at);
 CREATE INDEX reply_times_replied ON reply_times (replied_at);
 CREATE INDEX leads_customer ON leads (customer_id, id);
+-- Stuck leads: open, by stage, by how long in it.
+CREATE INDEX leads_stuck ON leads (is_open, stage, stage_since);

@@ -357,7 +357,7 @@ async fn topics(engine: &str, a: &Args) -> anyhow::Result<()> {
 }
 
 /// A child's peak resident memory (MB).
-fn child_peak_mb(pid: u32) -> Option<f64> {
+pub(crate) fn child_peak_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -18,10 +18,13 @@
 //! - `assignment`: owners chosen for 1,000 new leads among 50 managers with skills and
 //!   caps (p50/p99 per committed decision), and one tick of the timers over 20,000 open
 //!   leads and 20,000 open tasks.
+//! - `reports`: the 30-day dashboard, a lead page with 2,000 timeline items, a 10,000-row
+//!   CSV and the weekly digest with its chart over 300,000 leads and 1,000,000 messages.
 
 mod assign;
 mod calls;
 mod flows;
+mod reports;
 mod search;
 mod webhooks;
 
@@ -84,6 +87,8 @@ enum BenchKind {
     /// Assignment: owners chosen for 1,000 new leads among 50 managers, and one tick of the
     /// timers over 20,000 open leads and tasks.
     Assignment(assign::Args),
+    /// The reporting page and the digest over 300,000 leads and 1,000,000 messages.
+    Reports(reports::Args),
     /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
     Limits {
         /// Virtual minutes of traffic.
@@ -118,6 +123,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchKind::Search(a) => search::run(a).await?,
         BenchKind::Flows(a) => flows::run(a).await?,
         BenchKind::Assignment(a) => assign::run(a).await?,
+        BenchKind::Reports(a) => reports::run(a).await?,
         BenchKind::Limits { minutes, speed, pattern } => {
             if pattern != "bursty" && pattern != "round-robin" {
                 bail!("--pattern: `{pattern}` is not bursty or round-robin");

@@ -579,6 +579,9 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         fake.calls().len(),
         fake.rate_limited_count()
     );
+    // The digest the supervisors would get for this day, kept to end the demo with.
+    let due = clock.now_ms();
+    let digest = crate::staff::digest::build(&app, crate::domain::digest::Kind::Daily, due - due % 60_000).await?;
     running.stop().await;
     fake.stop();
     viber.stop();
@@ -594,6 +597,12 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         eprintln!("error: the round-robin morning did not go as it should");
         return Ok(ExitCode::FAILURE);
     }
+    println!(
+        "\n━━ The daily digest every supervisor would get (with a {} KB PNG chart of leads per day) ━━",
+        digest.chart.len() / 1024
+    );
+    println!("{}", digest.text);
+    ok &= digest.chart.starts_with(b"\x89PNG") && digest.text.contains("Daily digest");
     if !ok {
         eprintln!("error: the demo's leads did not end in the expected stages");
         return Ok(ExitCode::FAILURE);

@@ -110,6 +110,8 @@ pub struct LeadFilter {
     pub pool: Option<String>,
     /// Whose first call carried this `utm_source` (`""`: none).
     pub utm: Option<String>,
+    /// List those longest in their stage first (else the newest lead first).
+    pub oldest_in_stage: bool,
 }
 
 /// One bind value of a built query.
@@ -211,8 +213,9 @@ fn list_lead(row: &AnyRow) -> Result<ListLead> {
     })
 }
 
-/// The `FROM … WHERE …` of a filtered lead list.
-fn list_where(f: &LeadFilter) -> Sql {
+/// The `FROM … WHERE …` of a filtered lead list; `count`: only what counting needs (the
+/// customer joined only for a name, the owner not at all).
+fn list_where(f: &LeadFilter, count: bool) -> Sql {
     let mut sql = Sql::default();
     let mut w = vec!["1 = 1".to_string()];
     if let Some(u) = f.only {
@@ -266,7 +269,11 @@ fn list_where(f: &LeadFilter) -> Sql {
         let mut ors = Vec::new();
         for (stage, before) in stuck {
             let b = sql.arg(Arg::I(*before));
-            ors.push(format!("(l.stage = '{}' AND COALESCE(l.stage_since, l.created_at) < {b})", stage.as_str()));
+            // Written so the (is_open, stage, stage_since) index answers it.
+            ors.push(format!(
+                "(l.stage = '{}' AND (l.stage_since < {b} OR (l.stage_since IS NULL AND l.created_at < {b})))",
+                stage.as_str()
+            ));
         }
         if ors.is_empty() {
             ors.push("1 = 0".into());
@@ -294,10 +301,12 @@ fn list_where(f: &LeadFilter) -> Sql {
             ));
         }
     }
-    sql.text = format!(
-        " FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id WHERE {}",
-        w.join(" AND ")
-    );
+    let from = match (count, f.name.is_some()) {
+        (true, false) => " FROM leads l",
+        (true, true) => " FROM leads l JOIN customers c ON c.id = l.customer_id",
+        _ => " FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id",
+    };
+    sql.text = format!("{from} WHERE {}", w.join(" AND "));
     sql
 }
 
@@ -416,16 +425,36 @@ impl Store {
             .collect()
     }
 
-    /// Every stage the leads created in `[from, to)` were ever moved to.
+    /// The furthest pipeline stage each lead created in `[from, to)` was ever moved to (leads
+    /// never moved are left out). One row per lead, the stage as its rank, so the database
+    /// does the folding.
     pub async fn report_stage_moves(&self, from: i64, to: i64, only: Option<UserId>) -> Result<Vec<StageMove>> {
         let mut sql = Sql::default();
         let (a, b) = (sql.arg(Arg::I(from)), sql.arg(Arg::I(to)));
         let o = only_clause(&mut sql, only);
+        let rank: String = crate::domain::report::PIPELINE
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!(" WHEN '{}' THEN {i}", s.as_str()))
+            .collect();
         sql.text = format!(
-            "SELECT h.lead_id, h.to_value, l.owner_id FROM lead_history h JOIN leads l ON l.id = h.lead_id
-             WHERE l.created_at >= {a} AND l.created_at < {b} AND h.field = 'stage' AND h.to_value IS NOT NULL{o}"
+            // One index lookup per lead of the period, (lead_id, id) into its history: both
+            // engines otherwise like to walk every stage change there is.
+            "SELECT l.id AS lead_id, l.owner_id, (SELECT MAX(CASE h.to_value{rank} ELSE -1 END) FROM lead_history h
+                WHERE h.lead_id = l.id AND h.field = 'stage') AS furthest
+             FROM leads l WHERE l.created_at >= {a} AND l.created_at < {b}{o}"
         );
-        self.stage_moves(&sql).await
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let rank: Option<i64> = col(r, "furthest")?;
+            if let Some(stage) =
+                rank.and_then(|r| usize::try_from(r).ok()).and_then(|i| crate::domain::report::PIPELINE.get(i))
+            {
+                out.push(StageMove { lead: LeadId(col(r, "lead_id")?), stage: *stage, owner: user_of(r, "owner_id")? });
+            }
+        }
+        Ok(out)
     }
 
     /// The leads that entered `sold` in `[from, to)`, each once.
@@ -606,16 +635,17 @@ impl Store {
 
     /// How many leads the filter finds.
     pub async fn lead_count(&self, f: &LeadFilter) -> Result<i64> {
-        let mut sql = list_where(f);
+        let mut sql = list_where(f, true);
         sql.text = format!("SELECT COUNT(*) AS n{}", sql.text);
         col(&sql.query().fetch_one(&self.pool).await?, "n")
     }
 
     /// A page of the filtered lead list, newest first.
     pub async fn lead_list(&self, f: &LeadFilter, offset: i64, limit: i64) -> Result<Vec<ListLead>> {
-        let mut sql = list_where(f);
+        let mut sql = list_where(f, false);
         let (lim, off) = (sql.arg(Arg::I(limit)), sql.arg(Arg::I(offset)));
-        sql.text = format!("SELECT {LIST_COLS}{} ORDER BY l.id DESC LIMIT {lim} OFFSET {off}", sql.text);
+        let order = if f.oldest_in_stage { "l.stage_since ASC NULLS FIRST, l.id" } else { "l.id DESC" };
+        sql.text = format!("SELECT {LIST_COLS}{} ORDER BY {order} LIMIT {lim} OFFSET {off}", sql.text);
         let rows = sql.query().fetch_all(&self.pool).await?;
         rows.iter().map(list_lead).collect()
     }
@@ -625,7 +655,7 @@ impl Store {
     /// error, when the receiver is gone.
     pub async fn lead_list_into(&self, f: &LeadFilter, tx: tokio::sync::mpsc::Sender<ListLead>) -> Result<()> {
         use futures_util::TryStreamExt;
-        let mut sql = list_where(f);
+        let mut sql = list_where(f, false);
         sql.text = format!("SELECT {LIST_COLS}{} ORDER BY l.id DESC", sql.text);
         let mut rows = sql.query().fetch(&self.pool);
         while let Some(r) = rows.try_next().await? {

@@ -177,8 +177,14 @@ pub async fn build(app: &App, kind: Kind, due: i64) -> anyhow::Result<Built> {
             stuck.push(json!({ "stage": app.templates.label("stage", stage.as_str(), stage.label()), "count": n }));
         }
     }
-    let oldest =
-        app.store.lead_list(&LeadFilter { stuck: Some(all_stuck), ..LeadFilter::default() }, 0, NAMED as i64).await?;
+    let oldest = app
+        .store
+        .lead_list(
+            &LeadFilter { stuck: Some(all_stuck), oldest_in_stage: true, ..LeadFilter::default() },
+            0,
+            NAMED as i64,
+        )
+        .await?;
     let oldest_ids: Vec<LeadId> = oldest.iter().map(|l| LeadId(l.id)).collect();
     let stuck_named = named(app, oldest_ids).await?;
     let sold = app.store.report_sold(from, to, None).await?;

@@ -47,11 +47,12 @@ struct Period {
 }
 
 async fn period(app: &App, from: i64, to: i64, only: Option<UserId>) -> Result<Period, StoreError> {
-    Ok(Period {
-        leads: app.store.report_leads(from, to, only).await?,
-        sold: app.store.report_sold(from, to, only).await?,
-        missed: app.store.report_missed_open(from, to, only).await?.len(),
-    })
+    let (leads, sold, missed) = tokio::try_join!(
+        app.store.report_leads(from, to, only),
+        app.store.report_sold(from, to, only),
+        app.store.report_missed_open(from, to, only),
+    )?;
+    Ok(Period { leads, sold, missed: missed.len() })
 }
 
 fn responses(leads: &[PeriodLead]) -> Vec<i64> {
@@ -90,8 +91,17 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
     let days = span.days(today(app));
     let (from, to) = range(app, days);
     let (pfrom, pto) = range(app, days.previous());
-    let cur = period(app, from, to, only).await?;
-    let prev = period(app, pfrom, pto, only).await?;
+    // The reads do not depend on each other: they run at once (PostgreSQL serves them in
+    // parallel; SQLite in WAL mode reads on several connections).
+    let (cur, prev, moves, people, sources, stock, users) = tokio::try_join!(
+        period(app, from, to, only),
+        period(app, pfrom, pto, only),
+        app.store.report_stage_moves(from, to, only),
+        app.store.report_people(from, to, now),
+        app.store.report_call_sources(from, to, only),
+        app.store.report_stock(),
+        app.store.list_users(),
+    )?;
     let q = Query {
         period: Some(span.key().to_string()),
         from: matches!(span, Span::Custom(..)).then(|| days.first.to_string()),
@@ -193,7 +203,6 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
     let per_day_svg = svg::stacked_days(&bars, "New leads per day, by channel");
 
     // The cumulative funnel.
-    let moves = app.store.report_stage_moves(from, to, only).await?;
     let mut reached: HashMap<LeadId, Vec<Stage>> = HashMap::new();
     for m in moves {
         reached.entry(m.lead).or_default().push(m.stage);
@@ -237,8 +246,6 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
     .collect();
 
     // People.
-    let people = app.store.report_people(from, to, now).await?;
-    let users = app.store.list_users().await?;
     let mut rows = Vec::new();
     for u in users.iter().filter(|u| u.active && (v.sees_all() || u.id == v.user.id)) {
         let mine: Vec<&PeriodLead> = cur.leads.iter().filter(|l| l.owner == Some(u.id)).collect();
@@ -285,7 +292,6 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         })
         .filter(|c| c["leads"].as_u64().unwrap_or(0) > 0)
         .collect();
-    let sources = app.store.report_call_sources(from, to, only).await?;
     let mut pools: BTreeMap<String, i64> = BTreeMap::new();
     let mut utms: BTreeMap<String, i64> = BTreeMap::new();
     for s in &sources {
@@ -307,23 +313,38 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
 
     // Stuck leads (now, whatever the period).
     let cfg = &app.config;
-    let mut stuck_rows = Vec::new();
     let mut all_stuck = Vec::new();
     for stage in PIPELINE.into_iter().filter(|s| s.is_open()) {
-        let Some(days) = figures::stuck_after_days(stage, &cfg.assignment.stale_days, cfg.reports.stuck_days) else {
-            continue;
-        };
-        let before = now - i64::from(days) * 86_400_000;
-        all_stuck.push((stage, before));
-        let f = LeadFilter { only, stuck: Some(vec![(stage, before)]), ..LeadFilter::default() };
-        let count = app.store.lead_count(&f).await?;
-        stuck_rows.push(json!({
-            "stage": label(stage), "days": days, "count": count,
-            "href": format!("/reports/leads?stuck=1&stage={}", stage.as_str()),
-        }));
+        if let Some(before) = figures::stuck_before(stage, now, &cfg.assignment.stale_days, cfg.reports.stuck_days) {
+            all_stuck.push((stage, before));
+        }
     }
-    let oldest =
-        app.store.lead_list(&LeadFilter { only, stuck: Some(all_stuck), ..LeadFilter::default() }, 0, 10).await?;
+    let counts = futures_util::future::try_join_all(all_stuck.iter().map(|(stage, before)| {
+        let f = LeadFilter { only, stuck: Some(vec![(*stage, *before)]), ..LeadFilter::default() };
+        async move { app.store.lead_count(&f).await }
+    }));
+    // The longest waiting: each stage's ten oldest by the (is_open, stage, stage_since)
+    // index, then the ten oldest of those.
+    let oldest = futures_util::future::try_join_all(all_stuck.iter().map(|(stage, before)| {
+        let f =
+            LeadFilter { only, stuck: Some(vec![(*stage, *before)]), oldest_in_stage: true, ..LeadFilter::default() };
+        async move { app.store.lead_list(&f, 0, 10).await }
+    }));
+    let (counts, oldest) = tokio::try_join!(counts, oldest)?;
+    let mut oldest: Vec<_> = oldest.into_iter().flatten().collect();
+    oldest.sort_by_key(|l| (l.stage_since, l.id));
+    oldest.truncate(10);
+    let stuck_rows: Vec<Value> = all_stuck
+        .iter()
+        .zip(counts)
+        .map(|((stage, _), count)| {
+            let days = figures::stuck_after_days(*stage, &cfg.assignment.stale_days, cfg.reports.stuck_days);
+            json!({
+                "stage": label(*stage), "days": days, "count": count,
+                "href": format!("/reports/leads?stuck=1&stage={}", stage.as_str()),
+            })
+        })
+        .collect();
     let stage_label = |s: &str| Stage::parse(s).map(label).unwrap_or_else(|| s.to_string());
     let oldest: Vec<Value> = oldest
         .iter()
@@ -336,7 +357,6 @@ pub async fn build(app: &App, v: &Viewer, span: Span) -> Result<minijinja::Value
         .collect();
 
     // The stock.
-    let stock = app.store.report_stock().await?;
     let stock_rows: Vec<Value> = ["available", "reserved", "sold", "archived"]
         .iter()
         .map(|status| {
