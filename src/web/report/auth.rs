@@ -7,11 +7,12 @@
 //! links by themselves, and would spend a one-time link before its owner does.
 
 use super::page::{self, Viewer};
+use super::token::looks_like_token;
+pub use super::token::{csrf_of, hash, new_token, session_token, COOKIE};
 use crate::context::App;
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -20,29 +21,9 @@ use tracing::{info, warn};
 pub const LINK_TTL_MS: i64 = 10 * 60 * 1000;
 /// How long a session lasts.
 pub const SESSION_TTL_MS: i64 = 12 * 60 * 60 * 1000;
-/// The session cookie's name.
-pub const COOKIE: &str = "forecourt_session";
 /// Tries at login links one address may make per window.
 const TRIES: u32 = 20;
 const TRY_WINDOW_MS: i64 = 10 * 60 * 1000;
-
-/// A fresh random token, as 64 hex characters.
-pub fn new_token() -> anyhow::Result<String> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-    Ok(hex::encode(b))
-}
-
-/// What is kept of a token.
-pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The CSRF token of a session: derived from the cookie, so it needs no storage, and a page
-/// on another site (which cannot read the cookie) cannot know it.
-pub fn csrf_of(session_token: &str) -> String {
-    hex::encode(Sha256::digest(format!("csrf:{session_token}").as_bytes()))
-}
 
 /// Mint a login link for a user: the hash is kept, the link returned to be sent.
 pub async fn mint_link(app: &App, user: crate::domain::UserId) -> anyhow::Result<String> {
@@ -65,10 +46,6 @@ fn may_try(app: &App, ip: std::net::IpAddr, now: i64) -> bool {
 
 fn refused_link(app: &App) -> Response {
     page::plain(app, StatusCode::FORBIDDEN, "link_refused")
-}
-
-fn looks_like_token(t: &str) -> bool {
-    t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `GET /login/<token>`: a valid link shows its sign-in button; any other gets 403.
@@ -144,19 +121,6 @@ pub async fn login(
     r
 }
 
-/// The session token in the request's cookie.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| looks_like_token(v))
-}
-
 /// `GET /logout`: a page with the sign-out button (a POST with its CSRF token).
 pub async fn logout_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     match page::viewer(&app, &headers).await {
@@ -189,31 +153,4 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form):
         HeaderValue::from_static("forecourt_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
     );
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_random_hex_and_kept_hashed() {
-        let (a, b) = (new_token().unwrap(), new_token().unwrap());
-        assert_ne!(a, b);
-        assert!(looks_like_token(&a));
-        assert_eq!(hash(&a).len(), 64);
-        assert_ne!(hash(&a), a);
-        assert_ne!(csrf_of(&a), hash(&a));
-        assert!(!looks_like_token("../../etc"));
-    }
-
-    #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let t = "a".repeat(64);
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_str(&format!("x=1; {COOKIE}={t}; y=2")).unwrap());
-        assert_eq!(session_token(&h), Some(t));
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("forecourt_session=short"));
-        assert_eq!(session_token(&h), None);
-    }
 }

@@ -44,14 +44,21 @@ fn row_ctx(app: &App, l: &ListLead) -> Value {
     })
 }
 
+/// The signed-in viewer and the list's filter, narrowed to what they may see.
+async fn viewer_and_filter(
+    app: &App,
+    headers: &HeaderMap,
+    q: &Query,
+) -> Result<(Viewer, crate::store::LeadFilter), Response> {
+    let v = page::viewer(app, headers).await?;
+    let f = q.filter(app, v.only()).map_err(|why| bad_query(app, why))?;
+    Ok((v, f))
+}
+
 pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, Q(q): Q<Query>) -> Response {
-    let v = match page::viewer(&app, &headers).await {
-        Ok(v) => v,
+    let (v, f) = match viewer_and_filter(&app, &headers, &q).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let f = match q.filter(&app, v.only()) {
-        Ok(f) => f,
-        Err(why) => return bad_query(&app, why),
     };
     let page_no: i64 = q.page.as_deref().and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
     let total = match app.store.lead_count(&f).await {
@@ -159,13 +166,9 @@ const LIST_HEADER: [&str; 10] = [
 ];
 
 pub async fn list_csv(State(app): State<Arc<App>>, headers: HeaderMap, Q(q): Q<Query>) -> Response {
-    let v = match page::viewer(&app, &headers).await {
-        Ok(v) => v,
+    let (_, f) = match viewer_and_filter(&app, &headers, &q).await {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let f = match q.filter(&app, v.only()) {
-        Ok(f) => f,
-        Err(why) => return bad_query(&app, why),
     };
     // The database read runs beside the response and hands rows over a bounded channel, so
     // a slow download slows the read instead of filling memory; a client that goes away
@@ -401,12 +404,18 @@ async fn head_and_items(app: &App, v: &Viewer, id: i64) -> Result<(LeadHead, Vec
     Ok((head, timeline_items(app, rows, &people)))
 }
 
+async fn viewer_and_items(
+    app: &App,
+    headers: &HeaderMap,
+    id: i64,
+) -> Result<(Viewer, (LeadHead, Vec<Item>)), Response> {
+    let v = page::viewer(app, headers).await?;
+    let x = head_and_items(app, &v, id).await?;
+    Ok((v, x))
+}
+
 pub async fn lead(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let v = match page::viewer(&app, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (head, items) = match head_and_items(&app, &v, id).await {
+    let (v, (head, items)) = match viewer_and_items(&app, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -445,11 +454,7 @@ pub async fn lead(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Pat
 }
 
 pub async fn timeline_csv(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let v = match page::viewer(&app, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let (_, items) = match head_and_items(&app, &v, id).await {
+    let (_, (_, items)) = match viewer_and_items(&app, &headers, id).await {
         Ok(x) => x,
         Err(r) => return r,
     };

@@ -9,6 +9,7 @@ mod dashboard;
 mod leads;
 mod page;
 mod svg;
+mod token;
 
 use crate::context::App;
 use crate::domain::report::{Days, Span};

@@ -1,7 +1,7 @@
 //! What every report page shares: who is looking (the session's user and what they may
 //! see), rendering a template into a response, and the plain pages for refusals.
 
-use super::auth;
+use super::token as auth;
 use crate::context::App;
 use crate::domain::{LeadId, Role, UserId};
 use crate::store::UserRow;
