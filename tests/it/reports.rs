@@ -228,6 +228,24 @@ async fn a_supervisor_signs_in_by_a_one_time_link_and_a_manager_sees_only_their_
     let late = link_for(&t, &sofia, before).await;
     t.clock.advance(Duration::from_secs(11 * 60));
     assert_eq!(client().get(&late).send().await.unwrap().status(), 403);
+
+    // Tries at links are limited per address: after 20 in ten minutes, 429 — even for a
+    // good link — until the window passes.
+    let before = t.fake.bot_messages_to(sofia.id).len();
+    t.fake.customer_writes(&sofia, "/report");
+    let good = link_for(&t, &sofia, before).await;
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let bogus = format!("{}/login/{}", t.http(), format!("{i:02}").repeat(32));
+        statuses.push(client().get(&bogus).send().await.unwrap().status().as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s == 403 || *s == 429), "{statuses:?}");
+    assert_eq!(client().get(&good).send().await.unwrap().status(), 429, "the address used its tries");
+    t.clock.advance(Duration::from_secs(11 * 60));
+    let before = t.fake.bot_messages_to(sofia.id).len();
+    t.fake.customer_writes(&sofia, "/report");
+    let fresh = link_for(&t, &sofia, before).await;
+    assert_eq!(client().get(&fresh).send().await.unwrap().status(), 200, "a new window");
 }
 
 /// Insert a hand-made week: five new leads (one the week before), their stage history, a
