@@ -486,7 +486,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Digest { command: DigestCommand::Send { daily, weekly: _, to } } => {
             let kind = if daily { crate::domain::digest::Kind::Daily } else { crate::domain::digest::Kind::Weekly };
             let app = crate::app::build(config, Clock::real()).await?;
-            let sent = crate::staff::digest::send_now(&app, kind, to).await?;
+            let sent = crate::staff::digest::send_now(&app, kind, to).await;
+            // Stopping, not dying: the writer tasks the app started end quietly.
+            app.supervisor.stopping();
+            let sent = sent?;
             if sent.is_empty() {
                 eprintln!("error: nobody to send it to: no active supervisor (forecourt users add … --role supervisor), no FORECOURT_DIGEST_CHAT_ID, no --to");
                 return Ok(ExitCode::from(2));
@@ -507,7 +510,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--hours: must be between 1 and 744 (31 days)");
             }
             let app = crate::app::build(config, Clock::real()).await?;
-            let p = crate::calls::reconcile::pass(&app, now - i64::from(hours) * 3_600_000, now).await?;
+            let p = crate::calls::reconcile::pass(&app, now - i64::from(hours) * 3_600_000, now).await;
+            app.supervisor.stopping();
+            let p = p?;
             println!("calls in Ringostat's log: {}; stored now: {}; unreadable: {}", p.seen, p.added, p.unreadable);
             if let Some(why) = p.failed {
                 eprintln!("error: stopped at a window Ringostat did not answer: {why}");

@@ -62,7 +62,7 @@ pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
         if !store::claim_digest(&mut tx, &digest::key(kind, due), kind.as_str(), due_ms, who.len() as i64, now).await? {
             continue;
         }
-        enqueue(app, &mut tx, kind, due_ms, &who, now).await?;
+        enqueue(&mut tx, kind, due_ms, &who, now).await?;
         tx.commit().await?;
         info!(kind = kind.as_str(), due = %due, recipients = who.len(), "digest due: sending");
         app.wake.notify_one();
@@ -72,14 +72,12 @@ pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
 
 /// One chart job and one text job per recipient, in the recipient's queue (the chart first).
 pub async fn enqueue(
-    app: &App,
     tx: &mut store::Conn,
     kind: Kind,
     due: i64,
     who: &[(i64, Option<i32>)],
     now: i64,
 ) -> Result<(), StoreError> {
-    let _ = app;
     for (chat, thread) in who {
         for chart in [true, false] {
             let job = Job::DigestSend { digest: kind, due, chat: *chat, thread: *thread, chart };
