@@ -49,6 +49,23 @@ impl Role {
         !matches!(self, Role::Analyst)
     }
 
+    /// The reporting page: supervisors, admins and analysts see every lead and figure; a
+    /// manager only their own.
+    pub fn sees_all_leads(self) -> bool {
+        !matches!(self, Role::Manager)
+    }
+
+    /// Whether `me`, of this role, may open a lead owned by `owner` on the reporting page
+    /// (an unassigned lead is not a manager's).
+    pub fn may_see_lead(self, me: super::UserId, owner: Option<super::UserId>) -> bool {
+        self.sees_all_leads() || owner == Some(me)
+    }
+
+    /// Digests in chat go to supervisors (not admins or analysts, not managers).
+    pub fn gets_digests(self) -> bool {
+        matches!(self, Role::Supervisor)
+    }
+
     /// Only admins change what the bot says to customers (flow uploads and rollbacks).
     pub fn may_edit_flows(self) -> bool {
         matches!(self, Role::Admin)
@@ -64,6 +81,20 @@ impl std::fmt::Display for Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manager_sees_only_their_own_leads_in_the_reports_and_supervisors_get_digests() {
+        use crate::domain::UserId;
+        let (me, other) = (UserId(1), UserId(2));
+        assert!(Role::Manager.may_see_lead(me, Some(me)));
+        assert!(!Role::Manager.may_see_lead(me, Some(other)));
+        assert!(!Role::Manager.may_see_lead(me, None), "an unassigned lead is not theirs");
+        for r in [Role::Supervisor, Role::Admin, Role::Analyst] {
+            assert!(r.may_see_lead(me, Some(other)) && r.may_see_lead(me, None), "{r}");
+        }
+        let digests: Vec<Role> = Role::ALL.into_iter().filter(|r| r.gets_digests()).collect();
+        assert_eq!(digests, vec![Role::Supervisor]);
+    }
 
     #[test]
     fn every_role_round_trips_through_its_name() {

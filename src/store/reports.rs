@@ -72,6 +72,8 @@ pub struct ListLead {
     pub channel: String,
     pub stage: String,
     pub owner: Option<String>,
+    #[serde(skip)]
+    pub owner_id: Option<UserId>,
     pub created_at: i64,
     pub stage_since: i64,
     pub last_message_at: Option<i64>,
@@ -195,7 +197,8 @@ fn name_spellings(q: &str) -> Vec<String> {
     v
 }
 
-const LIST_COLS: &str = "l.id, c.name AS customer, l.source_channel, l.stage, u.name AS owner_name, l.created_at,
+const LIST_COLS: &str =
+    "l.id, c.name AS customer, l.source_channel, l.stage, u.name AS owner_name, l.owner_id, l.created_at,
     COALESCE(l.stage_since, l.created_at) AS stage_since, l.last_message_at, l.first_response_secs, l.lost_reason";
 
 fn list_lead(row: &AnyRow) -> Result<ListLead> {
@@ -205,6 +208,7 @@ fn list_lead(row: &AnyRow) -> Result<ListLead> {
         channel: col(row, "source_channel")?,
         stage: col(row, "stage")?,
         owner: col(row, "owner_name")?,
+        owner_id: user_of(row, "owner_id")?,
         created_at: col(row, "created_at")?,
         stage_since: col(row, "stage_since")?,
         last_message_at: col(row, "last_message_at")?,
@@ -669,7 +673,7 @@ impl Store {
     /// A lead's head for its page.
     pub async fn lead_head(&self, lead: LeadId) -> Result<Option<LeadHead>> {
         let row = sqlx::query(&format!(
-            "SELECT {LIST_COLS}, l.customer_id, l.owner_id, l.intent, l.staff_chat_id, l.topic_thread_id
+            "SELECT {LIST_COLS}, l.customer_id, l.intent, l.staff_chat_id, l.topic_thread_id
              FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN users u ON u.id = l.owner_id
              WHERE l.id = $1"
         ))

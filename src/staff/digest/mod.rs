@@ -40,7 +40,7 @@ pub async fn recipients(app: &App) -> Result<Vec<(i64, Option<i32>)>, StoreError
         .list_users()
         .await?
         .into_iter()
-        .filter(|u| u.active && u.role == Role::Supervisor)
+        .filter(|u| u.active && u.role.gets_digests())
         .map(|u| (u.telegram_id.0, None))
         .collect())
 }

@@ -434,7 +434,7 @@ pub async fn lead(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Pat
                 .iter()
                 .map(|l| {
                     let mut r = row_ctx(&app, l);
-                    r["visible"] = json!(v.sees_all() || l.owner.as_deref() == Some(v.user.name.as_str()));
+                    r["visible"] = json!(v.may_see(l.owner_id));
                     r
                 })
                 .collect()

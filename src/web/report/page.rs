@@ -3,7 +3,7 @@
 
 use super::token as auth;
 use crate::context::App;
-use crate::domain::{LeadId, Role, UserId};
+use crate::domain::{LeadId, UserId};
 use crate::store::UserRow;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,7 +19,7 @@ pub struct Viewer {
 impl Viewer {
     /// Supervisors, admins and analysts see everything; a manager their own leads.
     pub fn sees_all(&self) -> bool {
-        !matches!(self.user.role, Role::Manager)
+        self.user.role.sees_all_leads()
     }
 
     /// The owner every read is narrowed to, for a manager.
@@ -29,7 +29,7 @@ impl Viewer {
 
     /// Whether they may open a lead with this owner.
     pub fn may_see(&self, owner: Option<UserId>) -> bool {
-        self.sees_all() || owner == Some(self.user.id)
+        self.user.role.may_see_lead(self.user.id, owner)
     }
 
     /// The template's `me`.
