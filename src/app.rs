@@ -78,10 +78,17 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     }
     let topic_holds = crate::ingest::TopicHolds::default();
     let supervisor = crate::supervise::Supervisor::default();
+    let ai = match &config.ai {
+        Some(c) => Some(Arc::new(crate::ai::Ai::new(c, config.timezone, &config.flows.templates_dir)?)),
+        None => None,
+    };
+    if let Some(a) = &ai {
+        info!(base = %a.config().base_url, model = %a.config().chat_model, features = ?a.features().names(), "AI advises");
+    }
     let inbox = crate::ingest::Inbox::start(
         store.clone(),
         topic_holds.clone(),
-        flows.enabled(),
+        crate::ingest::Follow { flows: flows.enabled(), ai: ai.clone() },
         crate::ingest::WhatsappPhones::new(phones.clone()),
         &supervisor,
     );
@@ -123,6 +130,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
         script,
         login_attempts: dashmap::DashMap::new(),
         call_writer,
+        ai,
     });
     // The call writers hold the state weakly: they end when it is dropped.
     let weak = Arc::downgrade(&app);
@@ -207,6 +215,15 @@ pub async fn start(app: Arc<App>, listener: TcpListener) -> anyhow::Result<Runni
     }
     if app.flows.enabled() {
         tasks.push(s.spawn("flow files", crate::flows::watch::watch(app.clone(), rx.clone())));
+    }
+    if let Some(ai) = &app.ai {
+        let lane = crate::worker::ai_runner(&app, ai.config().concurrency);
+        tasks.push(s.spawn("AI jobs", Arc::new(lane).run(rx.clone())));
+        if !ai.config().features_from_env {
+            if let Some(path) = app.config.source.clone() {
+                tasks.push(s.spawn("AI features", crate::ai::watch::watch(ai.clone(), path, rx.clone())));
+            }
+        }
     }
     tasks.push(s.spawn("job workers", Arc::new(crate::worker::runner(&app)).run(rx)));
     info!(%http_addr, engine = ?app.store.engine(), groups = ?app.config.telegram.staff_chat_ids, "Forecourt is running");

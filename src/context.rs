@@ -71,6 +71,8 @@ pub struct App {
     pub script: crate::flows::script::Scripts,
     /// Tries at the reporting page's login links, by address: (window start, count).
     pub login_attempts: dashmap::DashMap<std::net::IpAddr, (i64, u32)>,
+    /// AI that advises, when `FORECOURT_AI_BASE_URL` is set.
+    pub ai: Option<Arc<crate::ai::Ai>>,
 }
 
 impl App {

@@ -51,15 +51,29 @@ pub fn prepare(m: &mut Inbound, now: i64) {
 /// refused again. Per process; an instance that does not know a hold only wakes a sync early.
 pub type TopicHolds = Arc<DashMap<i64, i64>>;
 
+/// What follows a stored batch besides its topic syncs: the flows (one flow job per lead)
+/// and AI's hot score (one debounced score job per lead).
+#[derive(Clone, Default)]
+pub struct Follow {
+    pub flows: bool,
+    pub ai: Option<Arc<crate::ai::Ai>>,
+}
+
+impl Follow {
+    pub fn of(app: &crate::context::App) -> Follow {
+        Follow { flows: app.flows.enabled(), ai: app.ai.clone() }
+    }
+}
+
 /// Store a batch inside the caller's transaction: the messages, their topic syncs, a
-/// media fetch for each file, and (with `flows`) one flow job per lead.
+/// media fetch for each file, and what `follow` asks for.
 pub async fn store_batch(
     conn: &mut store::Conn,
     source: &str,
     items: &[store::BatchItem<'_>],
     now: i64,
     holds: &TopicHolds,
-    flows: bool,
+    follow: &Follow,
 ) -> Result<store::Stored, StoreError> {
     let stored = store::store_inbound_batch(conn, source, items, now, ALBUM_GRACE_MS, Some(holds)).await?;
     for s in &stored {
@@ -74,11 +88,16 @@ pub async fn store_batch(
     for lead in new_leads {
         store::jobs_enqueue(conn, &assign_job(lead, now), now).await?;
     }
-    if flows {
-        let mut leads: Vec<LeadId> = stored.iter().map(|s| s.lead).collect();
-        leads.sort_unstable_by_key(|l| l.0);
-        leads.dedup();
+    let mut leads: Vec<LeadId> = stored.iter().map(|s| s.lead).collect();
+    leads.sort_unstable_by_key(|l| l.0);
+    leads.dedup();
+    if follow.flows {
         store::enqueue_flow_jobs(conn, &leads, now).await?;
+    }
+    if let Some(ai) = follow.ai.as_ref().filter(|a| a.on(crate::domain::ai::Feature::HotScores)) {
+        let at = ai.score_at(now);
+        let jobs: Vec<store::NewJob> = leads.iter().map(|l| crate::ai::score_job(*l, at)).collect();
+        store::jobs_enqueue_many(conn, &jobs, now).await?;
     }
     Ok(stored)
 }
@@ -105,7 +124,7 @@ pub struct Inbox {
 struct Writer {
     store: Store,
     holds: TopicHolds,
-    flows: bool,
+    follow: Follow,
     phones: WhatsappPhones,
 }
 
@@ -159,7 +178,7 @@ impl Inbox {
     pub fn start(
         store: Store,
         holds: TopicHolds,
-        flows: bool,
+        follow: Follow,
         phones: WhatsappPhones,
         supervisor: &crate::supervise::Supervisor,
     ) -> Inbox {
@@ -172,7 +191,15 @@ impl Inbox {
                 let (tx, rx) = mpsc::channel(4 * INBOX_BATCH);
                 supervisor.spawn(
                     "ingest writer",
-                    writer(Writer { store: store.clone(), holds: holds.clone(), flows, phones: phones.clone() }, rx),
+                    writer(
+                        Writer {
+                            store: store.clone(),
+                            holds: holds.clone(),
+                            follow: follow.clone(),
+                            phones: phones.clone(),
+                        },
+                        rx,
+                    ),
                 );
                 tx
             })
@@ -223,7 +250,7 @@ async fn store_requests(w: &Writer, reqs: &[Request], now: i64) -> Result<(), St
         reqs.iter().flat_map(|r| r.items.iter()).map(|m| store::BatchItem { update_id: None, inbound: m }).collect();
     let started = std::time::Instant::now();
     let mut tx = w.store.begin_inbound().await?;
-    store_batch(&mut tx, "", &items, now, &w.holds, w.flows).await?;
+    store_batch(&mut tx, "", &items, now, &w.holds, &w.follow).await?;
     let phones = w.phones.add(&mut tx, &items, now).await?;
     tx.commit().await?;
     w.phones.mark(phones);

@@ -13,6 +13,8 @@
 //! - [`changes`] carries out a lead's changes (history, each stage's effects, the card).
 //! - [`calls`] stores telephony events: the call matched to a customer by a keyed hash of
 //!   the number, a lead opened when needed, callback tasks, the jobs that show it.
+//! - [`ai`] is the one door to an OpenAI-compatible server (masking, cache, budget, limits,
+//!   answers checked); AI only advises, in jobs of its own lane.
 //! - [`jobs`] is the durable outbox: the typed [`jobs::Job`], the runner, the rate limits.
 //! - [`context`] is the shared state every handler receives.
 //! - The handlers: [`staff`] (topics, cards, commands, buttons), [`flows`] (the bot's
@@ -22,6 +24,7 @@
 //!   are the entry points; [`sandbox`] holds the fake Telegram, Viber and WhatsApp servers
 //!   the tests and the demo run against.
 
+pub mod ai;
 pub mod app;
 pub mod bench;
 pub mod calls;

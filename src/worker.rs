@@ -4,7 +4,7 @@
 
 use crate::context::App;
 use crate::jobs::{Batching, Dispatch, Job, Outcome, Runner, Settings};
-use crate::store::{JobKind, JobRow};
+use crate::store::{JobKind, JobRow, Lane};
 use std::sync::Arc;
 
 /// The handlers behind every job kind.
@@ -18,10 +18,21 @@ impl Handlers {
     }
 }
 
-/// The program's runner over its handlers.
+/// The program's runner over its handlers: every job but AI's.
 pub fn runner(app: &Arc<App>) -> Runner<Handlers> {
-    let settings = Settings { workers: app.config.jobs.workers, max_attempts: app.config.jobs.max_attempts };
+    let settings = Settings {
+        workers: app.config.jobs.workers,
+        max_attempts: app.config.jobs.max_attempts,
+        lane: Some(Lane::Main),
+    };
     Runner::new(app.store.clone(), app.clock.clone(), settings, Arc::new(Handlers::new(app.clone())), app.wake.clone())
+}
+
+/// The AI lane's runner (when AI is configured): as many workers as requests may run at
+/// once, its own wake-up, so a slow model never holds other work back.
+pub fn ai_runner(app: &Arc<App>, concurrency: usize) -> Runner<Handlers> {
+    let settings = Settings { workers: concurrency, max_attempts: app.config.jobs.max_attempts, lane: Some(Lane::Ai) };
+    Runner::new(app.store.clone(), app.clock.clone(), settings, Arc::new(Handlers::new(app.clone())), Arc::default())
 }
 
 async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
@@ -66,6 +77,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::CallReconcile => crate::calls::reconcile::run(app).await,
         Job::TaskTimers => crate::staff::tasks::timers(app).await,
         Job::ReviewPrompt { review } => crate::staff::reviews::prompt(app, review).await,
+        Job::AiScore { lead } => crate::staff::ai::score(app, lead).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

@@ -78,7 +78,8 @@ async fn one(engine: &str, a: &Args, mode: Mode) -> anyhow::Result<()> {
     for chunk in all.chunks(500) {
         let items: Vec<BatchItem> = chunk.iter().map(|m| BatchItem { update_id: None, inbound: m }).collect();
         let mut tx = app.store.begin().await?;
-        crate::ingest::store_batch(&mut tx, "", &items, now, &app.topic_holds, false).await?;
+        crate::ingest::store_batch(&mut tx, "", &items, now, &app.topic_holds, &crate::ingest::Follow::default())
+            .await?;
         tx.commit().await?;
     }
     if app.store.engine() == crate::store::Engine::Postgres {

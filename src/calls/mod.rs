@@ -180,6 +180,12 @@ async fn record_in(
         store::bump_preview(tx, lead, waits.then(|| row.started_at.min(now))).await?;
         jobs.push(crate::ingest::topic_sync_job(lead, now));
         jobs.push(post_job(id, now));
+        // A finished call says much about how hot a lead is: score it again.
+        if let Some(ai) = app.ai.as_ref().filter(|a| a.on(crate::domain::ai::Feature::HotScores)) {
+            if !row.disposition.is_live() {
+                jobs.push(crate::ai::score_job(lead, ai.score_at(now)));
+            }
+        }
     }
     Ok(Recorded { call: id, lead: link.lead, changed: true, callback })
 }

@@ -2,10 +2,12 @@
 //! Every problem names the setting (as its environment variable) in one line. Secrets
 //! never print: they are wrapped in [`Secret`].
 
+pub mod ai;
 mod assignment;
 mod calls;
 mod reports;
 
+pub use ai::AiConfig;
 pub use assignment::AssignmentConfig;
 pub use calls::CallsConfig;
 pub use reports::ReportsConfig;
@@ -59,6 +61,10 @@ pub struct Config {
     pub assignment: AssignmentConfig,
     /// The reporting page and the digests.
     pub reports: ReportsConfig,
+    /// AI that advises (issue 15); `None`: off, and nothing mentions it.
+    pub ai: Option<AiConfig>,
+    /// The configuration file read, if any (the AI features are read from it again).
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +170,8 @@ impl Default for Config {
             calls: CallsConfig::default(),
             assignment: AssignmentConfig::default(),
             reports: ReportsConfig::default(),
+            ai: None,
+            source: None,
         }
     }
 }
@@ -213,6 +221,8 @@ struct FileConfig {
     pipeline: assignment::FilePipeline,
     #[serde(default)]
     reports: reports::FileReports,
+    #[serde(default)]
+    ai: ai::FileAi,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -279,13 +289,13 @@ impl Config {
 
     /// Load with an explicit environment (tests).
     pub fn load_with(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let file = match path {
-            Some(p) => Some(read_file(p)?),
-            None if Path::new("forecourt.toml").exists() => Some(read_file(Path::new("forecourt.toml"))?),
+        let source = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if Path::new("forecourt.toml").exists() => Some(PathBuf::from("forecourt.toml")),
             None => None,
-        }
-        .unwrap_or_default();
-        let mut c = Config::default();
+        };
+        let file = source.as_deref().map(read_file).transpose()?.unwrap_or_default();
+        let mut c = Config { source, ..Config::default() };
         let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
 
         if let Some(v) = file.database_url {
@@ -432,6 +442,7 @@ impl Config {
         c.calls = calls::load(&env, file.calls, file.reviews)?;
         c.assignment = assignment::load(&env, file.assignment, file.tasks, file.pipeline)?;
         c.reports = reports::load(&env, file.reports)?;
+        c.ai = ai::load(&env, file.ai)?;
         if !(c.database_url.starts_with("sqlite:")
             || c.database_url.starts_with("postgres://")
             || c.database_url.starts_with("postgresql://"))

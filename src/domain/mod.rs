@@ -4,6 +4,7 @@
 //! `lead::staff_replied`) and translate the returned [`lead::Change`]s into storage writes
 //! and jobs. Everything in this module is pure and tested beside the code.
 
+pub mod ai;
 pub mod assign;
 pub mod call;
 pub mod callback;

@@ -137,6 +137,8 @@ pub enum Job {
         thread: Option<i32>,
         chart: bool,
     },
+    /// Ask the model for a lead's hot score (the AI lane).
+    AiScore { lead: LeadId },
 }
 
 impl Job {
@@ -167,6 +169,7 @@ impl Job {
             Job::DigestSend { .. } => JobKind::DigestSend,
             Job::Assign { .. } => JobKind::Assign,
             Job::AssignTimers => JobKind::AssignTimers,
+            Job::AiScore { .. } => JobKind::AiScore,
         }
     }
 
@@ -340,6 +343,7 @@ mod tests {
         all.push(Job::ReviewPrompt { review: ReviewId(2) });
         all.push(Job::TaskPost { task: crate::domain::TaskId(5) });
         all.push(Job::Assign { lead: LeadId(6) });
+        all.push(Job::AiScore { lead: LeadId(6) });
         all.push(Job::AssignTimers);
         all.push(Job::LoginLink { user: crate::domain::UserId(3), telegram_id: 77 });
         all.push(Job::DigestTimers);

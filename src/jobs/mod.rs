@@ -73,6 +73,8 @@ pub struct Settings {
     pub workers: usize,
     /// Failed attempts before a job is parked.
     pub max_attempts: i64,
+    /// The jobs this runner claims (`None`: every job).
+    pub lane: Option<crate::store::Lane>,
 }
 
 /// The runner: a store to claim from, a clock, a dispatcher.
@@ -205,7 +207,7 @@ impl<D: Dispatch> Runner<D> {
         loop {
             let now = self.clock.now_ms();
             self.release_expired(now).await;
-            let jobs = self.store.claim_due_jobs(now, self.lease_ms(), CLAIM_PER_WORKER).await?;
+            let jobs = self.store.claim_lane(now, self.lease_ms(), CLAIM_PER_WORKER, self.settings.lane).await?;
             if jobs.is_empty() {
                 return Ok(ran);
             }
@@ -234,7 +236,7 @@ impl<D: Dispatch> Runner<D> {
             }
             let free = permits.available_permits() as i64;
             let claimed = if free > 0 {
-                match self.store.claim_due_jobs(now, self.lease_ms(), free * CLAIM_PER_WORKER).await {
+                match self.store.claim_lane(now, self.lease_ms(), free * CLAIM_PER_WORKER, self.settings.lane).await {
                     Ok(j) => j,
                     Err(e) => {
                         error!(error = %e, "could not claim jobs");
@@ -264,7 +266,7 @@ impl<D: Dispatch> Runner<D> {
                 }
                 continue;
             }
-            let idle = match self.store.next_job_due().await {
+            let idle = match self.store.next_due_in(self.settings.lane).await {
                 Ok(Some(due)) => self.clock.real_until(due).min(Duration::from_millis(500)),
                 _ => Duration::from_millis(500),
             };

@@ -62,6 +62,8 @@ struct CardView<'a> {
     last_call: Option<CallView>,
     next_task: Option<TaskView>,
     menu_hint: Option<String>,
+    /// `🔥 82 · reason; reason; reason` while AI scores leads.
+    hot: Option<String>,
 }
 
 /// The card's "next task" line.
@@ -82,6 +84,8 @@ pub struct Extras {
     pub managers: Vec<(UserId, String, u32)>,
     /// Why the owner has it, when the silence timer gave it to them.
     pub owner_note: Option<String>,
+    /// The AI's hot score, while the feature is on.
+    pub hot: Option<crate::domain::ai::HotScore>,
 }
 
 /// What the card of `lead` shows beside its row (the managers only with the owner menu open).
@@ -100,6 +104,10 @@ pub async fn extras(app: &App, lead: crate::domain::LeadId) -> Result<Extras, cr
         next_task: app.store.next_task(lead).await?,
         managers: Vec::new(),
         owner_note: app.store.owner_note(lead).await?,
+        hot: match &app.ai {
+            Some(ai) if ai.on(crate::domain::ai::Feature::HotScores) => app.store.hot_score(lead).await?,
+            _ => None,
+        },
     })
 }
 
@@ -180,6 +188,7 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>, ex
             overdue: t.due_at.is_some_and(|d| d < now),
         }),
         menu_hint,
+        hot: extras.hot.as_ref().map(crate::domain::ai::hot_line),
     };
     let text =
         app.templates.render("staff/card.txt", minijinja::context! { lead => minijinja::value::Serde(&view) })?;

@@ -4,6 +4,7 @@
 //! [`process_update`] (from long polling or the webhook); everything sent goes out as jobs.
 
 pub mod actions;
+pub mod ai;
 pub mod aside;
 pub mod assign;
 pub mod attach;
@@ -57,8 +58,15 @@ pub async fn process_update(
             crate::ingest::prepare(&mut inbound, now);
             let mut tx = app.store.begin_inbound().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
-            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
-                .await?;
+            let out = crate::ingest::store_batch(
+                &mut tx,
+                &source,
+                &[item],
+                now,
+                &app.topic_holds,
+                &crate::ingest::Follow::of(app),
+            )
+            .await?;
             // A shared contact gives the customer a phone identity (its hash; the number
             // itself goes no further), so their calls find their lead.
             if let Some(caller) = crate::channels::telegram::shared_phone(update).and_then(|p| app.phones.caller(p)) {
@@ -85,8 +93,15 @@ pub async fn process_update(
             // Stored like a typed answer; the press is answered by the customer's bot.
             let mut tx = app.store.begin_inbound().await?;
             let item = store::BatchItem { update_id: Some(update_id), inbound: &inbound };
-            let out = crate::ingest::store_batch(&mut tx, &source, &[item], now, &app.topic_holds, app.flows.enabled())
-                .await?;
+            let out = crate::ingest::store_batch(
+                &mut tx,
+                &source,
+                &[item],
+                now,
+                &app.topic_holds,
+                &crate::ingest::Follow::of(app),
+            )
+            .await?;
             let answer =
                 replies::answer_callback_job_by(&callback, "", false, Some(crate::jobs::job::BotSide::Customer), now);
             store::jobs_enqueue(&mut tx, &answer, now).await?;
@@ -228,7 +243,8 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
         run.iter().map(|(update_id, m)| store::BatchItem { update_id: Some(*update_id), inbound: m }).collect();
     let mut tx = app.store.begin_inbound().await?;
     let stored =
-        crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds, app.flows.enabled()).await?;
+        crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds, &crate::ingest::Follow::of(app))
+            .await?;
     tx.commit().await?;
     Ok(stored.len())
 }

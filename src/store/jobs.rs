@@ -60,10 +60,22 @@ pub enum JobKind {
     DigestTimers,
     /// Send a digest's chart or text to one chat.
     DigestSend,
+    /// Ask the model for a lead's hot score (runs in the AI lane).
+    AiScore,
+}
+
+/// Which jobs a runner claims: AI's requests wait on a slow outside server, so they run in
+/// a lane of their own and never hold a topic, a reply or any other job back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Everything but AI.
+    Main,
+    /// Only AI's jobs.
+    Ai,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 25] = [
+    pub const ALL: [JobKind; 26] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -89,6 +101,7 @@ impl JobKind {
         JobKind::LoginLink,
         JobKind::DigestTimers,
         JobKind::DigestSend,
+        JobKind::AiScore,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,11 +131,17 @@ impl JobKind {
             JobKind::LoginLink => "login_link",
             JobKind::DigestTimers => "digest_timers",
             JobKind::DigestSend => "digest_send",
+            JobKind::AiScore => "ai_score",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
         JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// An AI job (the AI lane's).
+    pub fn is_ai(self) -> bool {
+        matches!(self, JobKind::AiScore)
     }
 
     /// A job that re-schedules itself for ever (a timer), never "work in flight".
@@ -174,6 +193,16 @@ fn job_from(row: &AnyRow) -> Result<JobRow> {
 }
 
 const JOB_COLS: &str = "id, kind, payload, queue_key, status, attempts, run_at, last_error";
+
+/// `AND <column> [NOT] IN (the AI kinds)` for a lane; nothing for `None`.
+fn lane_filter(lane: Option<Lane>, column: &str) -> String {
+    let ai: Vec<String> = JobKind::ALL.into_iter().filter(|k| k.is_ai()).map(|k| format!("'{}'", k.as_str())).collect();
+    match lane {
+        None => String::new(),
+        Some(Lane::Ai) => format!("AND {column} IN ({})", ai.join(", ")),
+        Some(Lane::Main) => format!("AND {column} NOT IN ({})", ai.join(", ")),
+    }
+}
 
 /// One topic sync per lead (deduplicated; a pending one is brought forward if needed).
 pub async fn enqueue_topic_syncs(conn: &mut Conn, leads: &[(crate::domain::LeadId, i64)], now: i64) -> Result<()> {
@@ -359,6 +388,12 @@ impl Store {
     /// Claim without releasing expired leases first (the worker loop releases them on its
     /// own schedule, not on every claim).
     pub async fn claim_due_jobs(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<JobRow>> {
+        self.claim_lane(now, lease_ms, limit, None).await
+    }
+
+    /// Claim due jobs of one lane only (`None`: any job).
+    pub async fn claim_lane(&self, now: i64, lease_ms: i64, limit: i64, lane: Option<Lane>) -> Result<Vec<JobRow>> {
+        let only = lane_filter(lane, "j.kind");
         let mut tx = self.begin().await?;
         let lock = match self.engine {
             Engine::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -368,7 +403,7 @@ impl Store {
             "UPDATE jobs SET status = 'running', locked_until = $2, attempts = attempts + 1, updated_at = $1
              WHERE id IN (
                 SELECT j.id FROM jobs j
-                WHERE j.status = 'pending' AND j.run_at <= $1
+                WHERE j.status = 'pending' AND j.run_at <= $1 {only}
                   AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.queue_key = j.queue_key AND e.id < j.id
                                   AND e.status IN ('pending', 'running'))
                 ORDER BY j.run_at, j.id LIMIT $3 {lock})
@@ -383,8 +418,13 @@ impl Store {
 
     /// The earliest time a pending job is due, if any.
     pub async fn next_job_due(&self) -> Result<Option<i64>> {
-        let row =
-            sqlx::query("SELECT MIN(run_at) AS due FROM jobs WHERE status = 'pending'").fetch_one(&self.pool).await?;
+        self.next_due_in(None).await
+    }
+
+    /// The earliest time a pending job of this lane is due (`None`: any lane).
+    pub async fn next_due_in(&self, lane: Option<Lane>) -> Result<Option<i64>> {
+        let sql = format!("SELECT MIN(run_at) AS due FROM jobs WHERE status = 'pending' {}", lane_filter(lane, "kind"));
+        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
         col(&row, "due")
     }
 

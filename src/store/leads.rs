@@ -79,6 +79,8 @@ pub struct LeadSummary {
     pub last_channel: Option<Channel>,
     pub last_message_at: Option<i64>,
     pub last_message_preview: Option<String>,
+    /// The AI's hot score, when it has one (issue 15).
+    pub hot: Option<i64>,
 }
 
 fn parse_stage(s: &str) -> Result<Stage> {
@@ -438,11 +440,18 @@ impl Store {
 
     /// Open leads owned by a user, or unclaimed (`None`), newest activity first.
     pub async fn open_leads(&self, owner: Option<UserId>, limit: i64) -> Result<Vec<LeadSummary>> {
+        self.open_leads_by(owner, limit, false).await
+    }
+
+    /// Open leads of `owner` (`None`: unclaimed), newest first, or with `hot_first` the
+    /// AI's hottest first (unscored after, newest first).
+    pub async fn open_leads_by(&self, owner: Option<UserId>, limit: i64, hot_first: bool) -> Result<Vec<LeadSummary>> {
         let cond = if owner.is_some() { "l.owner_id = $1" } else { "l.owner_id IS NULL AND $1 = 0" };
+        let hot = if hot_first { "COALESCE(s.score, -1) DESC, " } else { "" };
         let sql = format!(
-            "SELECT l.id, c.name, l.stage, l.last_channel, l.last_message_at, l.last_message_preview
-             FROM leads l JOIN customers c ON c.id = l.customer_id
-             WHERE l.is_open = 1 AND {cond} ORDER BY COALESCE(l.last_message_at, l.created_at) DESC LIMIT $2"
+            "SELECT l.id, c.name, l.stage, l.last_channel, l.last_message_at, l.last_message_preview, s.score
+             FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN lead_scores s ON s.lead_id = l.id
+             WHERE l.is_open = 1 AND {cond} ORDER BY {hot}COALESCE(l.last_message_at, l.created_at) DESC LIMIT $2"
         );
         let rows = sqlx::query(&sql).bind(owner.map(|u| u.0).unwrap_or(0)).bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
@@ -454,6 +463,7 @@ impl Store {
                     last_channel: lead_channel(&col::<String>(r, "last_channel")?)?,
                     last_message_at: col(r, "last_message_at")?,
                     last_message_preview: col(r, "last_message_preview")?,
+                    hot: col(r, "score")?,
                 })
             })
             .collect()

@@ -5,6 +5,7 @@
 //! Functions are shaped by what callers need. Those that must share a transaction take a
 //! `&mut AnyConnection` (from [`Store::begin`]); the rest use the pool.
 
+mod ai;
 mod assign;
 mod batch;
 mod calls;
@@ -24,13 +25,14 @@ mod users;
 mod vehicles;
 mod web_auth;
 
+pub use ai::*;
 pub use assign::*;
 pub use batch::{store_inbound_batch, BatchItem, Stored, StoredMessage};
 pub use calls::*;
 pub use flows::*;
 pub use jobs::{
     enqueue as jobs_enqueue, enqueue_many as jobs_enqueue_many, enqueue_topic_syncs, JobKind, JobRow, JobStatusCount,
-    NewJob, Released,
+    Lane, NewJob, Released,
 };
 pub use kv::*;
 pub use leads::*;

@@ -41,6 +41,7 @@ pub const ERP_SECRET: &str = "erp-test-secret-0123456789";
 pub const RINGOSTAT_TOKEN: &str = "rs-test-token-0123456789";
 pub const RINGOSTAT_KEY: &str = "rs-api-key";
 pub const BINOTEL_TOKEN: &str = "bt-test-token-0123456789";
+pub const AI_KEY: &str = "sk-test-forecourt";
 
 /// Which database a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -115,6 +116,8 @@ pub struct Opts {
     pub business_hours: Option<&'static str>,
     /// Start the fake Ringostat (call log, recordings) and turn both telephony webhooks on.
     pub telephony: bool,
+    /// Start the fake OpenAI-compatible server and turn AI on (scores at once, no quiet).
+    pub ai: bool,
 }
 
 impl Default for Opts {
@@ -134,6 +137,7 @@ impl Default for Opts {
             flows: None,
             business_hours: None,
             telephony: false,
+            ai: false,
         }
     }
 }
@@ -143,6 +147,7 @@ pub struct TestApp {
     pub viber: Option<FakeViber>,
     pub wa: Option<FakeWhatsapp>,
     pub tel: Option<forecourt::sandbox::telephony::FakeTelephony>,
+    pub ai: Option<forecourt::sandbox::openai::FakeOpenAi>,
     pub running: Option<Running>,
     pub config: Config,
     pub clock: Clock,
@@ -231,9 +236,18 @@ impl TestApp {
             config.calls.binotel_token = Some(Secret::new(BINOTEL_TOKEN));
             tel = Some(f);
         }
+        let mut ai = None;
+        if opts.ai {
+            let f = forecourt::sandbox::openai::FakeOpenAi::start(Some(AI_KEY)).await.expect("fake AI server starts");
+            let mut c = forecourt::config::AiConfig::new(f.url());
+            c.api_key = Some(Secret::new(AI_KEY));
+            c.score_after_s = 0;
+            config.ai = Some(c);
+            ai = Some(f);
+        }
         let store = Store::connect(&config.database_url).await.expect("database");
         store.migrate().await.expect("migrations");
-        let mut t = TestApp { fake, viber, wa, tel, running: None, config, clock, store, _dir: dir };
+        let mut t = TestApp { fake, viber, wa, tel, ai, running: None, config, clock, store, _dir: dir };
         t.boot().await;
         t
     }
@@ -347,6 +361,9 @@ impl TestApp {
         }
         if let Some(t) = &self.tel {
             t.stop();
+        }
+        if let Some(a) = &self.ai {
+            a.stop();
         }
     }
 

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8, &str)] = &[
     ("flows::watch", 3, "handler"),
     ("media::fetch", 3, "handler"),
     ("context", 2, "shared state"),
+    ("ai", 2, "the AI client"),
     ("supervise", 2, "shared state"),
     ("channels", 2, "clients"),
     ("media", 2, "media store"),

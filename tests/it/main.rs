@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod harness;
+mod ai;
 mod assign;
 mod bridge;
 mod browser;

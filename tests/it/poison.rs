@@ -78,7 +78,7 @@ async fn panicking(db: Db) {
     let runner = Arc::new(Runner::new(
         s.clone(),
         clock.clone(),
-        Settings { workers: 2, max_attempts: 3 },
+        Settings { workers: 2, max_attempts: 3, lane: None },
         dispatch.clone(),
         Default::default(),
     ));
@@ -127,7 +127,7 @@ async fn dying(db: Db) {
     let runner = Runner::new(
         s.clone(),
         Clock::starting_at(at, 1.0),
-        Settings { workers: 1, max_attempts: 3 },
+        Settings { workers: 1, max_attempts: 3, lane: None },
         Arc::new(Misbehaving::default()),
         Default::default(),
     );

@@ -1,4 +1,4 @@
-//! `/my` and `/queue`: open leads, newest first (the queue with its unassigned callbacks);
+//! `/my` and `/queue`: open leads, newest first (hottest first while AI scores them) (the queue with its unassigned callbacks);
 //! `/tasks`: open tasks, soonest due first.
 
 use crate::context::App;
@@ -6,9 +6,11 @@ use crate::domain::UserId;
 use crate::store::{StoreError, TaskFilter, TaskRow, UserRow};
 use serde_json::json;
 
-/// The open leads of `owner` (`None`: the unclaimed ones), rendered with `template`.
+/// The open leads of `owner` (`None`: the unclaimed ones), rendered with `template`; the
+/// hottest first while AI scores leads.
 pub async fn open_leads(app: &App, owner: Option<UserId>, template: &str) -> Result<String, StoreError> {
-    let leads = app.store.open_leads(owner, 30).await?;
+    let hot = app.ai.as_ref().is_some_and(|a| a.on(crate::domain::ai::Feature::HotScores));
+    let leads = app.store.open_leads_by(owner, 30, hot).await?;
     let view: Vec<_> = leads
         .iter()
         .map(|l| {
@@ -19,6 +21,7 @@ pub async fn open_leads(app: &App, owner: Option<UserId>, template: &str) -> Res
                 "channel": crate::domain::Channel::label_of(l.last_channel),
                 "last_message": l.last_message_preview,
                 "last_message_at": l.last_message_at.map(|t| app.local_time(t, true)),
+                "hot": if hot { l.hot } else { None },
             })
         })
         .collect();

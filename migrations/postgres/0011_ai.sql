@@ -1,0 +1,44 @@
+-- AI that advises (issue 15). Every answer is kept by its input's fingerprint (the cache:
+-- the same input is never sent twice), every attempt is logged without its text, the
+-- requests of each local day are counted (the budget), and what AI advises is kept apart
+-- from the lead it advises on: nothing here is a lead's state. Kept in step with the
+-- other engine's migration.
+
+-- A kept answer, already checked: the same fingerprint is answered from here.
+CREATE TABLE ai_results (
+    fingerprint TEXT PRIMARY KEY,
+    feature     TEXT NOT NULL,
+    answer      TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+
+-- Every try, good or bad (a refused or malformed answer is a failed attempt, never shown).
+CREATE TABLE ai_attempts (
+    id          BIGSERIAL PRIMARY KEY,
+    feature     TEXT NOT NULL,
+    lead_id     BIGINT,
+    call_id     BIGINT,
+    fingerprint TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('ok', 'cached', 'refused', 'malformed', 'failed', 'budget', 'too_large')),
+    error       TEXT,
+    ms          BIGINT NOT NULL,
+    at          BIGINT NOT NULL
+);
+CREATE INDEX ai_attempts_at ON ai_attempts (at);
+CREATE INDEX ai_attempts_lead ON ai_attempts (lead_id, at);
+
+-- Requests sent per local day (`YYYY-MM-DD`), against FORECOURT_AI_DAILY_REQUESTS.
+CREATE TABLE ai_usage (
+    day      TEXT PRIMARY KEY,
+    requests BIGINT NOT NULL
+);
+
+-- A lead's hot score and its three reasons (JSON), from the answer with this fingerprint.
+CREATE TABLE lead_scores (
+    lead_id     BIGINT PRIMARY KEY REFERENCES leads (id),
+    score       INTEGER NOT NULL CHECK (score BETWEEN 0 AND 100),
+    reasons     TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    scored_at   BIGINT NOT NULL
+);
+CREATE INDEX lead_scores_score ON lead_scores (score);

@@ -1,0 +1,138 @@
+//! AI's jobs on the staff side (issue 15). They run in the AI lane, read what the store
+//! holds, ask through `crate::ai`, and keep only advice: a hot score and its reasons on the
+//! card. None of them changes a lead's stage, owner or anything else a person decides.
+//!
+//! Outcomes: an answer (or a kept one) is done; a refused or malformed answer is done too
+//! (logged as a failed attempt; the next message scores again); a spent budget waits for
+//! midnight; a server that is down is asked again later, never holding any other job.
+
+use crate::ai::{Ask, Failure};
+use crate::context::App;
+use crate::domain::ai::{hot_score_schema, read_hot_score, Feature};
+use crate::domain::{Channel, LeadId};
+use crate::jobs::Outcome;
+use crate::store;
+use serde::Serialize;
+use std::sync::Arc;
+use tracing::debug;
+
+/// Messages of the conversation the model reads (the newest).
+const CONVERSATION: i64 = 40;
+
+/// A message's text as the model reads it, at most this many characters.
+const MESSAGE_CHARS: usize = 600;
+
+/// When a server that is down is asked again (clock time).
+pub const RETRY_DOWN_MS: i64 = 10 * 60_000;
+
+#[derive(Serialize)]
+struct LeadView {
+    id: i64,
+    channel: &'static str,
+    stage: &'static str,
+    created: String,
+    intent: Option<String>,
+    vehicle_interest: Option<String>,
+    budget: Option<String>,
+    notes: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Said {
+    who: &'static str,
+    at: String,
+    text: String,
+}
+
+/// What the hot score's prompt reads: the lead, the conversation so far (the bot's answers
+/// too), the attached cars as the store has them, and how fast we answered.
+async fn score_input(app: &App, lead: &store::LeadRow) -> anyhow::Result<String> {
+    let messages = app.store.conversation(lead.id, CONVERSATION).await?;
+    let vehicles = app.store.lead_vehicles(lead.id).await?;
+    let replies = app.store.reply_secs(lead.id).await?;
+    let view = LeadView {
+        id: lead.id.0,
+        channel: Channel::label_of(lead.last_channel),
+        stage: lead.stage.label(),
+        created: app.local_time(lead.created_at, true),
+        intent: lead.intent.clone(),
+        vehicle_interest: lead.vehicle_interest.clone(),
+        budget: lead.budget.clone(),
+        notes: lead.notes.clone(),
+    };
+    let said: Vec<Said> = messages
+        .iter()
+        .map(|m| Said {
+            who: m.who,
+            at: app.local_time(m.at, true),
+            text: match m.text.as_deref().filter(|t| !t.trim().is_empty()) {
+                Some(t) => crate::domain::text::cap_chars(t, MESSAGE_CHARS),
+                None => format!("[{}]", m.kind),
+            },
+        })
+        .collect();
+    let cars: Vec<String> = vehicles
+        .iter()
+        .map(|a| {
+            let v = &a.vehicle;
+            let mut parts = vec![format!("{} {}", v.make, v.model)];
+            parts.extend(v.year.map(|y| y.to_string()));
+            parts.extend(v.mileage_km.map(|k| format!("{k} km")));
+            parts.extend(v.price_minor.map(|p| crate::domain::vehicle::format_price(p, v.currency.as_deref())));
+            parts.push(v.status.as_str().to_string());
+            parts.join(" · ")
+        })
+        .collect();
+    let first = replies.first().map(|s| crate::domain::text::duration_short(*s));
+    let ai = app.ai.as_ref().expect("only AI jobs read this");
+    Ok(ai.prompts.render(
+        "hot_score_input.txt",
+        &serde_json::json!({ "lead": view, "messages": said, "vehicles": cars, "replies": first }),
+    ))
+}
+
+/// `Job::AiScore`: rate the lead 0–100 with three reasons and show it on the card.
+pub async fn score(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
+    let Some(ai) = app.ai.as_ref().filter(|a| a.on(Feature::HotScores)) else { return Ok(Outcome::Done) };
+    let Some(row) = app.store.lead(lead).await? else { return Ok(Outcome::Done) };
+    if !row.stage.is_open() {
+        return Ok(Outcome::Done);
+    }
+    let now = app.clock.now_ms();
+    let ask = Ask {
+        feature: Feature::HotScores,
+        lead: Some(lead),
+        call: None,
+        system: ai
+            .prompts
+            .render("hot_score_system.txt", &serde_json::json!({ "language": ai.config().staff_language })),
+        input: score_input(app, &row).await?,
+        schema_name: "hot_score",
+        schema: hot_score_schema(),
+    };
+    let answered = match ai.ask(&app.store, now, &ask, read_hot_score).await {
+        Ok(a) => a,
+        Err(f) => return Ok(after_failure(f, now)),
+    };
+    if app.store.hot_score(lead).await?.as_ref() == Some(&answered.value) {
+        debug!(lead = lead.0, "the hot score is unchanged");
+        return Ok(Outcome::Done);
+    }
+    let mut tx = app.store.begin().await?;
+    store::set_hot_score(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
+    // The card shows the new score when the topic next syncs (a card edit, nothing else).
+    store::bump_card(&mut tx, lead, None, now).await?;
+    store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
+    tx.commit().await?;
+    app.wake.notify_one();
+    Ok(Outcome::Done)
+}
+
+/// What a job does when no answer came.
+fn after_failure(f: Failure, now: i64) -> Outcome {
+    match f {
+        Failure::Off | Failure::Rejected(_) | Failure::TooLarge(_) => Outcome::Done,
+        Failure::Budget { until } => Outcome::WaitUntil(until),
+        Failure::Unavailable(_) => Outcome::WaitUntil(now + RETRY_DOWN_MS),
+    }
+}

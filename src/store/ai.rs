@@ -1,0 +1,269 @@
+//! What AI keeps (issue 15): answers by fingerprint (the cache), attempts without text,
+//! the day's request count (the budget, taken atomically), and the hot scores. The leads
+//! themselves are never written here.
+
+use super::{col, Result, Store};
+use crate::domain::ai::{Feature, HotScore};
+use crate::domain::{CallId, LeadId};
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Ok,
+    /// Answered from the kept answers; nothing was sent.
+    Cached,
+    Refused,
+    Malformed,
+    /// The server failed, timed out, or could not be reached.
+    Failed,
+    /// Not sent: today's budget is spent.
+    Budget,
+    /// Not sent: the input is over what the API takes.
+    TooLarge,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Ok => "ok",
+            AttemptOutcome::Cached => "cached",
+            AttemptOutcome::Refused => "refused",
+            AttemptOutcome::Malformed => "malformed",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Budget => "budget",
+            AttemptOutcome::TooLarge => "too_large",
+        }
+    }
+}
+
+/// One attempt, as logged: never the text sent or received.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub feature: Feature,
+    pub lead: Option<LeadId>,
+    pub call: Option<CallId>,
+    pub fingerprint: &'a str,
+    pub outcome: AttemptOutcome,
+    pub error: Option<&'a str>,
+    pub ms: i64,
+    pub at: i64,
+}
+
+/// Counts of attempts by outcome (for `/ai` and the tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    pub by_outcome: Vec<(String, i64)>,
+}
+
+impl AttemptCounts {
+    pub fn get(&self, outcome: AttemptOutcome) -> i64 {
+        self.by_outcome.iter().find(|(o, _)| o == outcome.as_str()).map_or(0, |(_, n)| *n)
+    }
+}
+
+impl Store {
+    /// The kept answer for this fingerprint, if any.
+    pub async fn ai_answer(&self, fingerprint: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT answer FROM ai_results WHERE fingerprint = $1")
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| col(&r, "answer")).transpose()
+    }
+
+    /// Keep a checked answer (a second copy of the same fingerprint is ignored).
+    pub async fn keep_ai_answer(&self, fingerprint: &str, feature: Feature, answer: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ai_results (fingerprint, feature, answer, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (fingerprint) DO NOTHING",
+        )
+        .bind(fingerprint)
+        .bind(feature.as_str())
+        .bind(answer)
+        .bind(now)
+        .execute(&mut *self.write().await?)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn log_ai_attempt(&self, a: &Attempt<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ai_attempts (feature, lead_id, call_id, fingerprint, outcome, error, ms, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(a.feature.as_str())
+        .bind(a.lead.map(|l| l.0))
+        .bind(a.call.map(|c| c.0))
+        .bind(a.fingerprint)
+        .bind(a.outcome.as_str())
+        .bind(a.error)
+        .bind(a.ms)
+        .bind(a.at)
+        .execute(&mut *self.write().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// Take one request from `day`'s budget of `limit` (0: no budget, always granted).
+    /// Atomic across instances: false once the day's count has reached the limit.
+    pub async fn take_ai_request(&self, day: &str, limit: u32) -> Result<bool> {
+        let row = sqlx::query(
+            "INSERT INTO ai_usage (day, requests) VALUES ($1, 1)
+             ON CONFLICT (day) DO UPDATE SET requests = ai_usage.requests + 1
+             WHERE $2 = 0 OR ai_usage.requests < $2
+             RETURNING requests",
+        )
+        .bind(day)
+        .bind(i64::from(limit))
+        .fetch_optional(&mut *self.write().await?)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Give back a request that cost nothing (the server failed or could not be reached).
+    pub async fn give_back_ai_request(&self, day: &str) -> Result<()> {
+        sqlx::query("UPDATE ai_usage SET requests = requests - 1 WHERE day = $1 AND requests > 0")
+            .bind(day)
+            .execute(&mut *self.write().await?)
+            .await?;
+        Ok(())
+    }
+
+    /// Requests sent on `day`.
+    pub async fn ai_requests_on(&self, day: &str) -> Result<i64> {
+        let r =
+            sqlx::query("SELECT requests FROM ai_usage WHERE day = $1").bind(day).fetch_optional(&self.pool).await?;
+        Ok(r.map(|r| col::<i64>(&r, "requests")).transpose()?.unwrap_or(0))
+    }
+
+    /// Attempts of a feature since `since`, by outcome.
+    pub async fn ai_attempt_counts(&self, feature: Feature, since: i64) -> Result<AttemptCounts> {
+        let rows = sqlx::query(
+            "SELECT outcome, COUNT(*) AS n FROM ai_attempts WHERE feature = $1 AND at >= $2 GROUP BY outcome ORDER BY outcome",
+        )
+        .bind(feature.as_str())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let by_outcome = rows.iter().map(|r| Ok((col(r, "outcome")?, col(r, "n")?))).collect::<Result<_>>()?;
+        Ok(AttemptCounts { by_outcome })
+    }
+
+    /// A lead's hot score, if it has one.
+    pub async fn hot_score(&self, lead: LeadId) -> Result<Option<HotScore>> {
+        Ok(self.hot_scores(&[lead]).await?.into_iter().next().map(|(_, s)| s))
+    }
+
+    /// The hot scores of these leads (those that have one).
+    pub async fn hot_scores(&self, leads: &[LeadId]) -> Result<Vec<(LeadId, HotScore)>> {
+        let mut out = Vec::new();
+        for chunk in leads.chunks(500) {
+            let sql = format!(
+                "SELECT lead_id, score, reasons FROM lead_scores WHERE lead_id IN ({})",
+                super::params(0, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for l in chunk {
+                q = q.bind(l.0);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let reasons: String = col(&r, "reasons")?;
+                let score: i64 = col(&r, "score")?;
+                out.push((
+                    LeadId(col(&r, "lead_id")?),
+                    HotScore {
+                        score: score.clamp(0, 100) as u8,
+                        reasons: serde_json::from_str(&reasons).unwrap_or_default(),
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The open leads with the highest scores, highest first (the digest's top five).
+    pub async fn top_hot_leads(&self, limit: i64) -> Result<Vec<(LeadId, HotScore)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT s.lead_id FROM lead_scores s JOIN leads l ON l.id = s.lead_id
+             WHERE l.is_open = 1 ORDER BY s.score DESC, s.lead_id LIMIT {limit}"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<LeadId> = rows.iter().map(|r| col(r, "lead_id").map(LeadId)).collect::<Result<_>>()?;
+        let mut scores = self.hot_scores(&ids).await?;
+        scores.sort_by_key(|(l, s)| (std::cmp::Reverse(s.score), l.0));
+        Ok(scores)
+    }
+}
+
+/// Keep a lead's hot score (replacing the one before), inside the caller's transaction.
+pub async fn set_hot_score(
+    conn: &mut super::Conn,
+    lead: LeadId,
+    s: &HotScore,
+    fingerprint: &str,
+    now: i64,
+) -> Result<()> {
+    let reasons = serde_json::to_string(&s.reasons).expect("a list of texts serialises");
+    sqlx::query(
+        "INSERT INTO lead_scores (lead_id, score, reasons, fingerprint, scored_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (lead_id) DO UPDATE SET score = excluded.score, reasons = excluded.reasons,
+             fingerprint = excluded.fingerprint, scored_at = excluded.scored_at",
+    )
+    .bind(lead.0)
+    .bind(i64::from(s.score))
+    .bind(reasons)
+    .bind(fingerprint)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A message of a lead's conversation, as AI reads it.
+#[derive(Debug, Clone)]
+pub struct SaidLine {
+    /// `customer`, `manager`, `bot` or `note`.
+    pub who: &'static str,
+    pub kind: String,
+    pub text: Option<String>,
+    pub at: i64,
+}
+
+impl Store {
+    /// The newest `limit` messages of a lead's conversation, oldest first.
+    pub async fn conversation(&self, lead: LeadId, limit: i64) -> Result<Vec<SaidLine>> {
+        let rows = sqlx::query(&format!(
+            "SELECT direction, kind, body, user_id, sent_at FROM messages
+             WHERE lead_id = $1 AND direction IN ('incoming', 'outgoing')
+             ORDER BY id DESC LIMIT {limit}"
+        ))
+        .bind(lead.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                let direction: String = col(r, "direction")?;
+                let user: Option<i64> = col(r, "user_id")?;
+                let who = match (direction.as_str(), user) {
+                    ("incoming", _) => "customer",
+                    (_, Some(_)) => "manager",
+                    _ => "bot",
+                };
+                Ok(SaidLine { who, kind: col(r, "kind")?, text: col(r, "body")?, at: col(r, "sent_at")? })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// A lead's first-response times (business seconds), oldest first.
+    pub async fn reply_secs(&self, lead: LeadId) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT business_secs FROM reply_times WHERE lead_id = $1 ORDER BY replied_at")
+            .bind(lead.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| col(r, "business_secs")).collect()
+    }
+}

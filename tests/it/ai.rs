@@ -1,0 +1,286 @@
+//! AI that advises (issue 15), through the real program and the fake OpenAI-compatible
+//! server: hot scores on cards and in `/queue`, masking, the cache, the budget, features
+//! switched off while running, the model's faults survived, a lead's state untouched, and
+//! transcriptions read without `usage`.
+
+use crate::harness::*;
+use forecourt::ai::{Ai, Failure};
+use forecourt::domain::ai::Feature;
+use forecourt::domain::{LeadId, Role};
+use forecourt::sandbox::openai::{FakeOpenAi, Fault};
+use forecourt::store::AttemptOutcome;
+use std::time::Duration;
+
+fn ai_opts(db: Db) -> Opts {
+    Opts { db, ai: true, ..Opts::default() }
+}
+
+fn fake_ai(t: &TestApp) -> &FakeOpenAi {
+    t.ai.as_ref().expect("started with AI")
+}
+
+/// Wait until the lead has a hot score.
+async fn scored(t: &TestApp, lead: LeadId) -> forecourt::domain::ai::HotScore {
+    let store = t.store.clone();
+    eventually("the lead is scored", || {
+        let store = store.clone();
+        async move { store.hot_score(lead).await.ok()? }
+    })
+    .await
+}
+
+/// Wait until `n` attempts of the hot score ended with `outcome`.
+async fn attempts(t: &TestApp, outcome: AttemptOutcome, n: i64) {
+    let store = t.store.clone();
+    eventually(&format!("{n} {} attempts", outcome.as_str()), || {
+        let store = store.clone();
+        async move { (store.ai_attempt_counts(Feature::HotScores, 0).await.ok()?.get(outcome) >= n).then_some(()) }
+    })
+    .await
+}
+
+async fn hot_scores_show_on_cards_and_sort_the_queue(db: Db) {
+    let t = TestApp::start_with(ai_opts(db)).await;
+    let max = t.staff(900, "Max Petrenko", Role::Manager).await;
+    let hot = t.customer(7001, "Ірина", None);
+    let cold = t.customer(7002, "Богдан", None);
+    t.fake.customer_writes(
+        &hot,
+        "Добрий день! Хочу тест-драйв Kia Sportage завтра, бюджет $15000. Мій номер +380 67 123 45 67",
+    );
+    let (chat, _, hot_card) = t.topic_of(&hot).await;
+    let hot_lead = t.lead_of(&hot).await.id;
+    let shown = t.card_shows(chat, hot_card, "🔥 85").await;
+    let text = shown.content.text_or_caption().unwrap().to_string();
+    assert!(text.contains("🔥 85 · wants a test drive; talks about money; wants to act soon"), "{text}");
+    // The cold customer writes later: without the score the queue would show them first.
+    t.fake.customer_writes(&cold, "Привіт");
+    let cold_lead = t.lead_of(&cold).await.id;
+    assert_eq!(scored(&t, cold_lead).await.score, 25);
+    assert_eq!(scored(&t, hot_lead).await.score, 85);
+    // Nothing that identifies the customer left: the number was masked.
+    let seen = fake_ai(&t).seen();
+    assert!(seen.iter().all(|s| !s.text.contains("123 45 67")), "a phone number left the building");
+    assert!(seen.iter().any(|s| s.text.contains("[phone]")));
+    assert!(seen.iter().all(|s| s.name == "hot_score" && s.model == "gpt-4o-mini"));
+    t.fake.staff_writes(STAFF, None, &max, "/queue");
+    let fake = t.fake.clone();
+    let queue = eventually("the queue's answer", || {
+        let fake = fake.clone();
+        async move {
+            fake.general_messages(STAFF)
+                .into_iter()
+                .filter(|m| m.from_bot)
+                .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+                .find(|t| t.starts_with("Unclaimed leads"))
+        }
+    })
+    .await;
+    let (h, c) = (queue.find(&format!("#{hot_lead}")).unwrap(), queue.find(&format!("#{cold_lead}")).unwrap());
+    assert!(h < c, "the hottest lead comes first: {queue}");
+    assert!(queue.contains(&format!("🔥 85 · #{hot_lead}")), "{queue}");
+    t.settled().await;
+    assert!(t.store.parked_jobs().await.unwrap().is_empty());
+    t.stop().await;
+}
+
+on_both_engines!(
+    hot_scores_show_on_cards_and_sort_the_queue_on_sqlite,
+    hot_scores_show_on_cards_and_sort_the_queue_on_postgres,
+    hot_scores_show_on_cards_and_sort_the_queue
+);
+
+/// What a person decides about a lead, and what happened to it: AI must change none of it.
+async fn state_after_a_conversation(ai: bool) -> Vec<String> {
+    let t = TestApp::start_with(Opts { ai, ..Opts::default() }).await;
+    let max = t.staff(900, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(7003, "Олег", None);
+    t.fake.customer_writes(&c, "Хочу тест-драйв завтра, бюджет 20000$");
+    let (chat, thread, _) = t.topic_of(&c).await;
+    t.fake.staff_writes(chat, Some(thread), &max, "Добрий день! Завтра о 10:00?");
+    let fake = t.fake.clone();
+    t.until_ok("the customer has the reply", || {
+        fake.bot_messages_to(c.id).iter().any(|m| m.content.text_or_caption().is_some_and(|s| s.contains("10:00")))
+    })
+    .await;
+    t.fake.customer_writes(&c, "Так, підходить");
+    let lead = t.lead_of(&c).await.id;
+    if ai {
+        scored(&t, lead).await;
+    }
+    t.settled().await;
+    let l = t.lead(lead).await;
+    let mut out = vec![format!(
+        "stage={} owner={:?} lost={:?} intent={:?} car={:?} budget={:?} notes={:?} automation={} dnc={} vehicles={} first_response={}",
+        l.stage.as_str(),
+        l.owner_name,
+        l.lost_reason.map(|r| r.as_str()),
+        l.intent,
+        l.vehicle_interest,
+        l.budget,
+        l.notes,
+        l.automation,
+        l.do_not_contact,
+        l.vehicles,
+        l.first_response_at.is_some(),
+    )];
+    for h in t.store.lead_history(lead).await.unwrap() {
+        out.push(format!("history {} {:?} → {:?}", h.field, h.from_value, h.to_value));
+    }
+    let tasks = t.store.open_tasks(forecourt::store::TaskFilter::All, 50).await.unwrap();
+    out.push(format!("tasks {}", tasks.len()));
+    out.push(format!("customer got {}", t.fake.bot_messages_to(c.id).len()));
+    assert!(t.store.parked_jobs().await.unwrap().is_empty());
+    t.stop().await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leads_state_is_the_same_with_ai_on_and_off() {
+    let off = state_after_a_conversation(false).await;
+    let on = state_after_a_conversation(true).await;
+    assert_eq!(off, on);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_models_faults_are_survived_and_bad_answers_never_shown() {
+    let t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    let ai = fake_ai(&t).clone();
+    let mut n = 0;
+    let mut next = |fault: Option<Fault>| {
+        n += 1;
+        if let Some(f) = fault {
+            ai.fault(f);
+        }
+        t.customer(7100 + n, "Клієнт", None)
+    };
+    // A 429 with Retry-After, then a 500: retried inside the request, then answered.
+    let a = next(Some(Fault::RateLimited { retry_after_s: 1 }));
+    t.fake.customer_writes(&a, "тест-драйв завтра?");
+    assert_eq!(scored(&t, t.lead_of(&a).await.id).await.score, 65);
+    let b = next(Some(Fault::ServerError));
+    t.fake.customer_writes(&b, "Скільки коштує?");
+    assert_eq!(scored(&t, t.lead_of(&b).await.id).await.score, 45);
+    // An answer without `usage`, as self-hosted servers send it: read all the same.
+    let c = next(Some(Fault::NoUsage));
+    t.fake.customer_writes(&c, "Привіт");
+    assert_eq!(scored(&t, t.lead_of(&c).await.id).await.score, 25);
+    attempts(&t, AttemptOutcome::Ok, 3).await;
+    // A body that is not JSON, a refusal, and an answer outside the schema: failed
+    // attempts, nothing shown, nothing waiting.
+    let d = next(Some(Fault::MalformedBody));
+    t.fake.customer_writes(&d, "Добрий день");
+    attempts(&t, AttemptOutcome::Malformed, 1).await;
+    let e = next(Some(Fault::Refusal));
+    t.fake.customer_writes(&e, "Добрий вечір");
+    attempts(&t, AttemptOutcome::Refused, 1).await;
+    let f = next(None);
+    ai.answer("hot_score", r#"{"score": 150, "reasons": ["a", "b", "c"], "stage": "sold"}"#);
+    t.fake.customer_writes(&f, "Вітаю");
+    attempts(&t, AttemptOutcome::Malformed, 2).await;
+    t.settled().await;
+    for who in [&d, &e, &f] {
+        let lead = t.lead_of(who).await;
+        assert!(t.store.hot_score(lead.id).await.unwrap().is_none(), "a bad answer is never kept");
+        let (chat, _, card) = t.topic_of(who).await;
+        assert!(!t.card(chat, card).content.text_or_caption().unwrap().contains('🔥'));
+    }
+    assert!(t.store.parked_jobs().await.unwrap().is_empty());
+    let counts = t.store.job_counts().await.unwrap();
+    assert!(counts.iter().all(|c| c.status != "running"), "{counts:?}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_input_is_never_sent_twice_and_the_budget_pauses_until_midnight() {
+    let mut t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    t.config.ai.as_mut().unwrap().daily_requests = 1;
+    t.restart().await;
+    let a = t.customer(7201, "Ганна", None);
+    t.fake.customer_writes(&a, "Хочу тест-драйв");
+    let lead_a = t.lead_of(&a).await.id;
+    scored(&t, lead_a).await;
+    assert_eq!(fake_ai(&t).requests(), 1);
+    // Asked again with the same conversation: answered from the kept answer.
+    let now = t.clock.now_ms();
+    t.store.enqueue(&forecourt::ai::score_job(lead_a, now), now).await.unwrap();
+    attempts(&t, AttemptOutcome::Cached, 1).await;
+    assert_eq!(fake_ai(&t).requests(), 1, "the same input is never sent twice");
+    // The day's one request is spent: the next lead waits for midnight.
+    let b = t.customer(7202, "Денис", None);
+    t.fake.customer_writes(&b, "Скільки коштує Camry?");
+    let lead_b = t.lead_of(&b).await.id;
+    attempts(&t, AttemptOutcome::Budget, 1).await;
+    assert_eq!(fake_ai(&t).requests(), 1);
+    assert!(t.store.hot_score(lead_b).await.unwrap().is_none());
+    t.settled().await;
+    assert!(t.store.parked_jobs().await.unwrap().is_empty(), "waiting for the budget is not failing");
+    t.clock.advance(Duration::from_secs(86_400));
+    assert_eq!(scored(&t, lead_b).await.score, 45);
+    assert_eq!(fake_ai(&t).requests(), 2);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_turns_a_feature_off_in_the_file_without_a_restart() {
+    let mut t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    let file = t.config.data_dir.with_file_name("forecourt.toml");
+    std::fs::write(&file, "[ai]\nfeatures = [\"hot_scores\", \"drafts\"]\n").unwrap();
+    t.config.source = Some(file.clone());
+    t.restart().await;
+    let a = t.customer(7301, "Ліна", None);
+    t.fake.customer_writes(&a, "Привіт");
+    scored(&t, t.lead_of(&a).await.id).await;
+    std::fs::write(&file, "[ai]\nfeatures = [\"drafts\"]\n").unwrap();
+    let app = t.app().clone();
+    eventually("the running program reads the features again", || {
+        let on = app.ai.as_ref().unwrap().on(Feature::HotScores);
+        async move { (!on).then_some(()) }
+    })
+    .await;
+    let b = t.customer(7302, "Марко", None);
+    t.fake.customer_writes(&b, "Привіт, тест-драйв?");
+    let (chat, _, card) = t.topic_of(&b).await;
+    t.settled().await;
+    assert_eq!(fake_ai(&t).requests(), 1, "a feature that is off sends nothing");
+    assert!(!t.card(chat, card).content.text_or_caption().unwrap().contains('🔥'));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcriptions_are_read_without_usage_and_too_large_files_refused() {
+    init();
+    let server = FakeOpenAi::start(Some(AI_KEY)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = forecourt::store::Store::connect(&format!("sqlite://{}/t.db", dir.path().display())).await.unwrap();
+    store.migrate().await.unwrap();
+    let mut config = forecourt::config::AiConfig::new(server.url());
+    config.api_key = Some(forecourt::config::Secret::new(AI_KEY));
+    let ai = Ai::new(&config, chrono_tz::Europe::Kyiv, dir.path()).unwrap();
+    server.transcript("Добрий день, це Макс з автосалону.");
+    server.fault(Fault::NoUsage);
+    let audio = vec![7u8; 48_000];
+    let (text, cached) =
+        ai.transcribe(&store, 1_000, (None, None), audio.clone(), "call.mp3", Some("uk")).await.unwrap();
+    assert_eq!((text.as_str(), cached), ("Добрий день, це Макс з автосалону.", false));
+    let seen = server.seen();
+    assert_eq!((seen[0].endpoint, seen[0].language.as_deref(), seen[0].bytes), ("transcription", Some("uk"), 48_000));
+    let (again, cached) = ai.transcribe(&store, 2_000, (None, None), audio, "call.mp3", Some("uk")).await.unwrap();
+    assert!(cached && again == text);
+    assert_eq!(server.requests(), 1);
+    let big = vec![0u8; forecourt::domain::ai::MAX_AUDIO_BYTES + 1];
+    assert!(matches!(
+        ai.transcribe(&store, 3_000, (None, None), big, "long.mp3", None).await,
+        Err(Failure::TooLarge(_))
+    ));
+    assert_eq!(server.requests(), 1, "a file over the limit is not sent");
+    // A wrong key: the server's answer is the reason, and nothing is kept.
+    let mut wrong = config.clone();
+    wrong.api_key = Some(forecourt::config::Secret::new("sk-wrong"));
+    let ai = Ai::new(&wrong, chrono_tz::Europe::Kyiv, dir.path()).unwrap();
+    match ai.transcribe(&store, 4_000, (None, None), vec![1u8; 10], "x.mp3", None).await {
+        Err(Failure::Unavailable(why)) => assert!(why.contains("401"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    server.stop();
+}
