@@ -54,6 +54,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/flows.txt", include_str!("../templates/staff/flows.txt")),
     ("staff/task_reminder.txt", include_str!("../templates/staff/task_reminder.txt")),
     ("staff/task.txt", include_str!("../templates/staff/task.txt")),
+    ("staff/ai.txt", include_str!("../templates/staff/ai.txt")),
     ("staff/assign.txt", include_str!("../templates/staff/assign.txt")),
     ("staff/shift.txt", include_str!("../templates/staff/shift.txt")),
     ("staff/owner.txt", include_str!("../templates/staff/owner.txt")),

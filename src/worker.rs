@@ -78,6 +78,9 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::TaskTimers => crate::staff::tasks::timers(app).await,
         Job::ReviewPrompt { review } => crate::staff::reviews::prompt(app, review).await,
         Job::AiScore { lead } => crate::staff::ai::score(app, lead).await,
+        Job::AiTranscribe { call } => crate::staff::ai_calls::transcribe(app, call).await,
+        Job::AiCheck { call } => crate::staff::ai_calls::check(app, call).await,
+        Job::TranscriptPost { call } => crate::staff::ai_calls::post_transcript(app, call).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

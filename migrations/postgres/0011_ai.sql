@@ -42,3 +42,27 @@ CREATE TABLE lead_scores (
     scored_at   BIGINT NOT NULL
 );
 CREATE INDEX lead_scores_score ON lead_scores (score);
+
+-- An answered call's transcript, from the recording with this fingerprint; the message
+-- that shows it under the call, once posted.
+CREATE TABLE call_transcripts (
+    call_id         BIGINT PRIMARY KEY REFERENCES calls (id),
+    text            TEXT NOT NULL,
+    language        TEXT,
+    fingerprint     TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    posted_message  BIGINT
+);
+
+-- The AI's evaluation of a call against the script: advice, kept apart from human reviews
+-- (only a human review is a call's score). `needs_person`: unsure verdicts, a low score or a
+-- critical miss, which put the call first in /reviews.
+CREATE TABLE ai_evaluations (
+    call_id        BIGINT PRIMARY KEY REFERENCES calls (id),
+    script_version BIGINT NOT NULL,
+    score          INTEGER NOT NULL CHECK (score BETWEEN 0 AND 100),
+    needs_person   INTEGER NOT NULL CHECK (needs_person IN (0, 1)),
+    body           TEXT NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    created_at     BIGINT NOT NULL
+);

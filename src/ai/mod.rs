@@ -267,8 +267,8 @@ impl Ai {
         }
     }
 
-    /// Transcribe one audio file (at most 25 MiB: callers split longer ones) in `language`
-    /// when known. Returns the text and whether it came from the kept answers.
+    /// Transcribe one audio file (at most 25 MiB; a longer one is refused with the reason) in
+    /// `language` when known.
     #[allow(clippy::too_many_arguments)]
     pub async fn transcribe(
         &self,
@@ -278,7 +278,7 @@ impl Ai {
         audio: Vec<u8>,
         file_name: &str,
         language: Option<&str>,
-    ) -> Result<(String, bool), Failure> {
+    ) -> Result<Answered<String>, Failure> {
         if !self.on(Feature::Transcripts) {
             return Err(Failure::Off);
         }
@@ -288,7 +288,7 @@ impl Ai {
         let attempt = Attempted { store, feature: Feature::Transcripts, lead, call, fp: &fp, now };
         if let Some(kept) = self.kept(store, &fp).await {
             attempt.log(AttemptOutcome::Cached, None, 0).await;
-            return Ok((kept, true));
+            return Ok(Answered { value: kept, cached: true, fingerprint: fp.clone() });
         }
         if audio.len() > crate::domain::ai::MAX_AUDIO_BYTES {
             let why = format!("the recording is {} MB, over the API's 25 MB", audio.len() / 1_000_000);
@@ -311,7 +311,7 @@ impl Ai {
                 let text = t.text.trim().to_string();
                 self.keep(store, &fp, Feature::Transcripts, &text, now).await;
                 attempt.log(AttemptOutcome::Ok, None, ms).await;
-                Ok((text, false))
+                Ok(Answered { value: text, cached: false, fingerprint: fp.clone() })
             }
             Err(e) => Err(attempt.reject(Rejected::Malformed(format!("not a transcription ({e})")), ms).await),
         }

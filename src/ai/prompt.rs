@@ -11,6 +11,8 @@ use tracing::warn;
 const BUILTIN: &[(&str, &str)] = &[
     ("hot_score_system.txt", include_str!("../../templates/ai/hot_score_system.txt")),
     ("hot_score_input.txt", include_str!("../../templates/ai/hot_score_input.txt")),
+    ("script_check_system.txt", include_str!("../../templates/ai/script_check_system.txt")),
+    ("script_check_input.txt", include_str!("../../templates/ai/script_check_input.txt")),
 ];
 
 /// Where the dealership's prompts are.

@@ -240,6 +240,35 @@ impl TelegramApi {
         Ok(req.await.map_err(classify)?.id.0)
     }
 
+    /// Send a text whose part from UTF-16 offset `quote_at` to the end is a block quote, as
+    /// a reply to message `reply_to` (a transcript under its call).
+    pub async fn send_quote_reply(
+        &self,
+        chat: i64,
+        thread_id: Option<i32>,
+        text: &str,
+        quote_at: usize,
+        reply_to: Option<i32>,
+    ) -> Result<i32, TgError> {
+        let len = crate::domain::text::utf16_len(text).saturating_sub(quote_at);
+        let mut req = self.bot.send_message(ChatId(chat), text);
+        if len > 0 {
+            req = req.entities(vec![teloxide::types::MessageEntity::new(
+                teloxide::types::MessageEntityKind::Blockquote,
+                quote_at,
+                len,
+            )]);
+        }
+        if let Some(t) = thread(thread_id) {
+            req = req.message_thread_id(t);
+        }
+        if let Some(m) = reply_to {
+            req =
+                req.reply_parameters(teloxide::types::ReplyParameters::new(MessageId(m)).allow_sending_without_reply());
+        }
+        Ok(req.await.map_err(classify)?.id.0)
+    }
+
     pub async fn edit_text(&self, chat: i64, message: i32, text: &str, kb: Option<&Keyboard>) -> Result<(), TgError> {
         let mut req = self.bot.edit_message_text(ChatId(chat), MessageId(message), text);
         if let Some(k) = kb {

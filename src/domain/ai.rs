@@ -273,6 +273,201 @@ pub fn hot_line(s: &HotScore) -> String {
     format!("🔥 {} · {}", s.score, s.reasons.join("; "))
 }
 
+/// The AI's word on one criterion: a reviewer's three, and `unsure` (sent to a person).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AiVerdict {
+    Met,
+    Missed,
+    NotApplicable,
+    Unsure,
+}
+
+impl AiVerdict {
+    pub const ALL: [AiVerdict; 4] = [AiVerdict::Met, AiVerdict::Missed, AiVerdict::NotApplicable, AiVerdict::Unsure];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AiVerdict::Met => "met",
+            AiVerdict::Missed => "missed",
+            AiVerdict::NotApplicable => "not_applicable",
+            AiVerdict::Unsure => "unsure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AiVerdict> {
+        AiVerdict::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The reviewer's verdict it suggests (`unsure` suggests none).
+    pub fn suggests(self) -> Option<super::script::Verdict> {
+        match self {
+            AiVerdict::Met => Some(super::script::Verdict::Met),
+            AiVerdict::Missed => Some(super::script::Verdict::Missed),
+            AiVerdict::NotApplicable => Some(super::script::Verdict::NotApplicable),
+            AiVerdict::Unsure => None,
+        }
+    }
+}
+
+/// One criterion checked, with the words from the call that show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CriterionCheck {
+    pub criterion: String,
+    pub verdict: AiVerdict,
+    pub quote: String,
+}
+
+/// The AI's evaluation of a call against the script: advice for the reviewer, kept apart
+/// from human reviews; only a human review is the call's score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScriptCheck {
+    /// In script order, one per criterion.
+    pub criteria: Vec<CriterionCheck>,
+    pub score: u8,
+    /// The critical criteria the verdicts miss (worked out here, not taken on the model's word).
+    pub critical_misses: Vec<String>,
+    /// `positive`, `neutral` or `negative`.
+    pub sentiment: String,
+    /// `buy`, `sell`, `service` or `other`.
+    pub intent: String,
+    pub next_step: bool,
+    /// At most two lines.
+    pub summary: String,
+}
+
+/// Below this the evaluation asks for a person's eyes first.
+pub const LOW_SCORE: u8 = 60;
+
+/// Longest evidence quote kept (characters).
+pub const QUOTE_CHARS: usize = 300;
+
+pub const SENTIMENTS: [&str; 3] = ["positive", "neutral", "negative"];
+pub const INTENTS: [&str; 4] = ["buy", "sell", "service", "other"];
+
+impl ScriptCheck {
+    /// Unsure verdicts, a low score or a critical miss: the call goes to the top of `/reviews`.
+    pub fn needs_a_person(&self) -> bool {
+        self.score < LOW_SCORE
+            || !self.critical_misses.is_empty()
+            || self.criteria.iter().any(|c| c.verdict == AiVerdict::Unsure)
+    }
+
+    pub fn verdict_of(&self, criterion: &str) -> Option<&CriterionCheck> {
+        self.criteria.iter().find(|c| c.criterion == criterion)
+    }
+}
+
+/// The JSON schema a script check is asked for in: one entry per criterion id.
+pub fn script_check_schema(ids: &[&str]) -> serde_json::Value {
+    let verdicts: Vec<&str> = AiVerdict::ALL.iter().map(|v| v.as_str()).collect();
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "criteria": {"type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "criterion": {"type": "string", "enum": ids},
+                    "verdict": {"type": "string", "enum": verdicts},
+                    "quote": {"type": "string"}
+                },
+                "required": ["criterion", "verdict", "quote"],
+                "additionalProperties": false
+            }},
+            "score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "critical_misses": {"type": "array", "items": {"type": "string", "enum": ids}},
+            "sentiment": {"type": "string", "enum": SENTIMENTS},
+            "intent": {"type": "string", "enum": INTENTS},
+            "next_step_agreed": {"type": "boolean"},
+            "summary": {"type": "string"}
+        },
+        "required": ["criteria", "score", "critical_misses", "sentiment", "intent", "next_step_agreed", "summary"],
+        "additionalProperties": false
+    })
+}
+
+/// Check a script-check answer on our side: every criterion of `ids` exactly once with a
+/// known verdict (met only with a quote: a missed criterion has nothing to quote), the score 0–100, the enums known. The
+/// critical misses are the critical criteria (`critical`) whose verdict is `missed`.
+pub fn read_script_check(content: &str, ids: &[&str], critical: &[&str]) -> Result<ScriptCheck, Rejected> {
+    let v = json_object(content)?;
+    only_keys(&v, &["criteria", "score", "critical_misses", "sentiment", "intent", "next_step_agreed", "summary"])?;
+    let bad = |m: String| Rejected::Malformed(m);
+    let list = v
+        .get("criteria")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| bad("`criteria` is not a list".into()))?;
+    let mut found: Vec<CriterionCheck> = Vec::with_capacity(list.len());
+    for item in list {
+        let o = item.as_object().ok_or_else(|| bad("a criterion is not an object".into()))?;
+        only_keys(o, &["criterion", "verdict", "quote"])?;
+        let id = o.get("criterion").and_then(serde_json::Value::as_str).unwrap_or_default();
+        if !ids.contains(&id) {
+            return Err(bad(format!("`{id}` is not a criterion of the script")));
+        }
+        if found.iter().any(|c| c.criterion == id) {
+            return Err(bad(format!("`{id}` is judged twice")));
+        }
+        let verdict = o
+            .get("verdict")
+            .and_then(serde_json::Value::as_str)
+            .and_then(AiVerdict::parse)
+            .ok_or_else(|| bad(format!("`{id}` has no known verdict")))?;
+        let quote =
+            o.get("quote").and_then(serde_json::Value::as_str).map(|q| one_line(q, QUOTE_CHARS)).unwrap_or_default();
+        if verdict == AiVerdict::Met && quote.is_empty() {
+            return Err(bad(format!("`{id}` is met without a quote from the call")));
+        }
+        found.push(CriterionCheck { criterion: id.to_string(), verdict, quote });
+    }
+    if found.len() != ids.len() {
+        let missing: Vec<&&str> = ids.iter().filter(|i| !found.iter().any(|c| c.criterion == **i)).collect();
+        return Err(bad(format!("criteria not judged: {missing:?}")));
+    }
+    found.sort_by_key(|c| ids.iter().position(|i| *i == c.criterion));
+    let score = v
+        .get("score")
+        .and_then(serde_json::Value::as_i64)
+        .filter(|s| (0..=100).contains(s))
+        .ok_or_else(|| bad("`score` is not an integer from 0 to 100".into()))?;
+    let word = |key: &str, allowed: &[&str]| -> Result<String, Rejected> {
+        v.get(key)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| allowed.contains(s))
+            .map(str::to_string)
+            .ok_or_else(|| bad(format!("`{key}` is not one of {allowed:?}")))
+    };
+    let sentiment = word("sentiment", &SENTIMENTS)?;
+    let intent = word("intent", &INTENTS)?;
+    let next_step = v
+        .get("next_step_agreed")
+        .and_then(serde_json::Value::as_bool)
+        .ok_or_else(|| bad("`next_step_agreed` is not true or false".into()))?;
+    let summary =
+        v.get("summary").and_then(serde_json::Value::as_str).ok_or_else(|| bad("`summary` is not a text".into()))?;
+    let summary: Vec<String> = summary.lines().map(|l| one_line(l, 200)).filter(|l| !l.is_empty()).take(2).collect();
+    if summary.is_empty() {
+        return Err(bad("the summary is empty".into()));
+    }
+    v.get("critical_misses")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| bad("`critical_misses` is not a list".into()))?;
+    let critical_misses = found
+        .iter()
+        .filter(|c| c.verdict == AiVerdict::Missed && critical.contains(&c.criterion.as_str()))
+        .map(|c| c.criterion.clone())
+        .collect();
+    Ok(ScriptCheck {
+        criteria: found,
+        score: score as u8,
+        critical_misses,
+        sentiment,
+        intent,
+        next_step,
+        summary: summary.join("\n"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +550,75 @@ mod tests {
         let cut = read_hot_score(&long).unwrap();
         assert_eq!(cut.reasons[0].chars().count(), REASON_CHARS);
         assert_eq!(cut.reasons[1], "b c");
+    }
+
+    fn check_json(verdicts: &[(&str, &str, &str)], score: i64) -> String {
+        let criteria: Vec<serde_json::Value> =
+            verdicts.iter().map(|(c, v, q)| serde_json::json!({"criterion": c, "verdict": v, "quote": q})).collect();
+        serde_json::json!({"criteria": criteria, "score": score, "critical_misses": [], "sentiment": "positive",
+            "intent": "buy", "next_step_agreed": true, "summary": "Greeted, asked the budget.\nAgreed a test drive."})
+        .to_string()
+    }
+
+    #[test]
+    fn a_script_check_is_kept_only_when_every_criterion_is_judged_once() {
+        let ids = ["greet", "budget", "close"];
+        let ok = read_script_check(
+            &check_json(
+                &[("close", "missed", ""), ("greet", "met", "Добрий день, Forecourt"), ("budget", "unsure", "")],
+                70,
+            ),
+            &ids,
+            &["close"],
+        )
+        .unwrap();
+        assert_eq!(ok.criteria.iter().map(|c| c.criterion.as_str()).collect::<Vec<_>>(), ids, "in script order");
+        assert_eq!(ok.critical_misses, vec!["close"], "worked out from the verdicts");
+        assert!(ok.needs_a_person());
+        assert_eq!(ok.verdict_of("budget").unwrap().verdict.suggests(), None, "unsure suggests nothing");
+        assert_eq!(ok.summary.lines().count(), 2);
+        let calm = read_script_check(
+            &check_json(&[("greet", "met", "hi"), ("budget", "met", "b"), ("close", "not_applicable", "")], 90),
+            &ids,
+            &["close"],
+        )
+        .unwrap();
+        assert!(!calm.needs_a_person());
+        let low = read_script_check(
+            &check_json(&[("greet", "met", "hi"), ("budget", "met", "b"), ("close", "met", "c")], 40),
+            &ids,
+            &[],
+        )
+        .unwrap();
+        assert!(low.needs_a_person(), "a low score");
+        for (bad, why) in [
+            (check_json(&[("greet", "met", "hi"), ("budget", "met", "b")], 90), "a criterion left out"),
+            (check_json(&[("greet", "met", "hi"), ("greet", "met", "b"), ("close", "met", "c")], 90), "twice"),
+            (check_json(&[("greet", "met", "hi"), ("budget", "met", "b"), ("smile", "met", "c")], 90), "unknown"),
+            (check_json(&[("greet", "great", "hi"), ("budget", "met", "b"), ("close", "met", "c")], 90), "verdict"),
+            (
+                check_json(&[("greet", "met", ""), ("budget", "met", "b"), ("close", "met", "c")], 90),
+                "met without a quote",
+            ),
+            (check_json(&[("greet", "met", "a"), ("budget", "met", "b"), ("close", "met", "c")], 101), "score"),
+            (
+                check_json(&[("greet", "met", "a"), ("budget", "met", "b"), ("close", "met", "c")], 90)
+                    .replace("\"buy\"", "\"lease\""),
+                "intent",
+            ),
+            (
+                check_json(&[("greet", "met", "a"), ("budget", "met", "b"), ("close", "met", "c")], 90)
+                    .replace("Greeted, asked the budget.\\nAgreed a test drive.", " "),
+                "empty summary",
+            ),
+            ("{\"criteria\": []}".to_string(), "fields missing"),
+        ] {
+            assert!(matches!(read_script_check(&bad, &ids, &[]), Err(Rejected::Malformed(_))), "{why}: {bad}");
+        }
+        let schema = script_check_schema(&ids);
+        assert_eq!(
+            schema["properties"]["criteria"]["items"]["properties"]["criterion"]["enum"],
+            serde_json::json!(ids)
+        );
     }
 }

@@ -139,6 +139,12 @@ pub enum Job {
     },
     /// Ask the model for a lead's hot score (the AI lane).
     AiScore { lead: LeadId },
+    /// Transcribe an answered call's recording (the AI lane).
+    AiTranscribe { call: CallId },
+    /// Check a call's transcript against the script (the AI lane).
+    AiCheck { call: CallId },
+    /// Post a call's transcript under it in the topic.
+    TranscriptPost { call: CallId },
 }
 
 impl Job {
@@ -170,6 +176,9 @@ impl Job {
             Job::Assign { .. } => JobKind::Assign,
             Job::AssignTimers => JobKind::AssignTimers,
             Job::AiScore { .. } => JobKind::AiScore,
+            Job::AiTranscribe { .. } => JobKind::AiTranscribe,
+            Job::AiCheck { .. } => JobKind::AiCheck,
+            Job::TranscriptPost { .. } => JobKind::TranscriptPost,
         }
     }
 
@@ -344,6 +353,9 @@ mod tests {
         all.push(Job::TaskPost { task: crate::domain::TaskId(5) });
         all.push(Job::Assign { lead: LeadId(6) });
         all.push(Job::AiScore { lead: LeadId(6) });
+        all.push(Job::AiTranscribe { call: CallId(6) });
+        all.push(Job::AiCheck { call: CallId(6) });
+        all.push(Job::TranscriptPost { call: CallId(6) });
         all.push(Job::AssignTimers);
         all.push(Job::LoginLink { user: crate::domain::UserId(3), telegram_id: 77 });
         all.push(Job::DigestTimers);

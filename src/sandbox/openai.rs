@@ -300,6 +300,35 @@ fn default_answer(schema: &str, text: &str) -> String {
             let score = (25 + 20 * found.len()).min(95);
             json!({"score": score, "reasons": reasons}).to_string()
         }
+        "script_check" => {
+            // The criteria are the input's `- id (` lines; the transcript follows them.
+            let ids: Vec<&str> =
+                text.lines().filter_map(|l| l.strip_prefix("- ")?.split_once(" (").map(|(id, _)| id)).collect();
+            let quote: String = text
+                .split("transcript:")
+                .nth(1)
+                .unwrap_or_default()
+                .split_whitespace()
+                .take(8)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let criteria: Vec<Value> = ids
+                .iter()
+                .map(|id| {
+                    let (verdict, q) = if id.contains("next_step") {
+                        ("missed", "")
+                    } else if id.contains("tradein") {
+                        ("unsure", "")
+                    } else {
+                        ("met", quote.as_str())
+                    };
+                    json!({"criterion": id, "verdict": verdict, "quote": q})
+                })
+                .collect();
+            json!({"criteria": criteria, "score": 80, "critical_misses": [], "sentiment": "positive", "intent": "buy",
+                "next_step_agreed": false, "summary": "The customer asked about the car and its price.\nNo visit was agreed."})
+            .to_string()
+        }
         _ => json!({"text": "ok"}).to_string(),
     }
 }

@@ -129,7 +129,7 @@ pub async fn score(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
 }
 
 /// What a job does when no answer came.
-fn after_failure(f: Failure, now: i64) -> Outcome {
+pub(crate) fn after_failure(f: Failure, now: i64) -> Outcome {
     match f {
         Failure::Off | Failure::Rejected(_) | Failure::TooLarge(_) => Outcome::Done,
         Failure::Budget { until } => Outcome::WaitUntil(until),

@@ -212,6 +212,10 @@ pub async fn recording(app: &Arc<App>, id: CallId) -> anyhow::Result<Outcome> {
             if call.lead.is_some() {
                 store::jobs_enqueue(&mut tx, &crate::calls::post_job(call.id, now), now).await?;
             }
+            // An answered call's recording is transcribed when AI is on (its own lane).
+            if call.answered() && app.ai.as_ref().is_some_and(|a| a.on(crate::domain::ai::Feature::Transcripts)) {
+                store::jobs_enqueue(&mut tx, &super::ai_calls::transcribe_job(call.id, now), now).await?;
+            }
             tx.commit().await?;
             app.wake.notify_one();
             Ok(Outcome::Done)

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod ai;
+pub mod ai_calls;
 pub mod aside;
 pub mod assign;
 pub mod attach;

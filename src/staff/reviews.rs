@@ -9,6 +9,7 @@
 use super::words::{render, Answer};
 use crate::channels::telegram::{FileRef, Keyboard, TgError};
 use crate::context::App;
+use crate::domain::ai::ScriptCheck;
 use crate::domain::callback::ReviewAction;
 use crate::domain::script::{Script, Verdict};
 use crate::domain::{MessageKind, ReviewId};
@@ -192,7 +193,13 @@ pub async fn prompt(app: &Arc<App>, id: ReviewId) -> anyhow::Result<Outcome> {
     if let Err(until) = app.limiter.acquire_n(bot.slot, chat, now, sends) {
         return Ok(Outcome::WaitUntil(until));
     }
-    let (text, keyboard) = step(app, &r, &call, &script);
+    let ai = match &app.ai {
+        Some(a) if a.on(crate::domain::ai::Feature::ScriptChecks) => {
+            app.store.evaluation(call.id).await?.filter(|(v, _)| *v == r.script_version).map(|(_, e)| e)
+        }
+        _ => None,
+    };
+    let (text, keyboard) = step(app, &r, &call, &script, ai.as_ref());
     let kb = (!keyboard.is_empty()).then_some(&keyboard);
     let result = match r.private_message {
         Some(m) => match bot.api.edit_text(chat, m, &text, kb).await {
@@ -246,8 +253,10 @@ async fn recording_path(app: &App, call: &CallRow) -> anyhow::Result<Option<std:
     Ok(app.store.media(m).await?.and_then(|m| m.file_path).map(|p| app.media.path(&p)))
 }
 
-/// The review's current step: its text and buttons.
-fn step(app: &App, r: &ReviewRow, call: &CallRow, script: &Script) -> (String, Keyboard) {
+/// The review's current step: its text and buttons. With the AI's evaluation, each criterion
+/// shows its verdict and quote as a suggestion (the suggested button marked 🤖); the
+/// reviewer's press is what counts, whether it confirms or overrides.
+fn step(app: &App, r: &ReviewRow, call: &CallRow, script: &Script, ai: Option<&ScriptCheck>) -> (String, Keyboard) {
     let lang = app.config.flows.default_language.as_str();
     let head = minijinja::context! {
         time => app.local_time(call.started_at, true),
@@ -262,6 +271,7 @@ fn step(app: &App, r: &ReviewRow, call: &CallRow, script: &Script) -> (String, K
             let Some((stage, c)) = script.criterion(index) else {
                 return (say(app, "criteria_done", head), Vec::new());
             };
+            let suggestion = ai.and_then(|e| e.verdict_of(&c.id));
             let text = say(
                 app,
                 "criterion",
@@ -270,10 +280,21 @@ fn step(app: &App, r: &ReviewRow, call: &CallRow, script: &Script) -> (String, K
                     stage => script.text(&stage.title, lang),
                     criterion => script.text(&c.text, lang),
                     critical => c.critical,
+                    ai => suggestion.map(|s| minijinja::context! { verdict => s.verdict.as_str(), quote => &s.quote }),
+                    ai_check => (index == 0).then(|| ai.map(|e| minijinja::context! {
+                        score => e.score, sentiment => &e.sentiment, next_step => e.next_step, summary => &e.summary,
+                    })).flatten(),
                     ..head
                 },
             );
-            let b = |v: Verdict, name: &str| (label(name), ReviewAction::Verdict(r.id, index as u16, v).encode());
+            let suggested = suggestion.and_then(|s| s.verdict.suggests());
+            let b = |v: Verdict, name: &str| {
+                let mut l = label(name);
+                if suggested == Some(v) {
+                    l.push_str(" 🤖");
+                }
+                (l, ReviewAction::Verdict(r.id, index as u16, v).encode())
+            };
             (text, vec![vec![b(Verdict::Met, "met"), b(Verdict::Missed, "missed"), b(Verdict::NotApplicable, "n_a")]])
         }
         ReviewState::AwaitingComment => (
@@ -288,10 +309,24 @@ fn step(app: &App, r: &ReviewRow, call: &CallRow, script: &Script) -> (String, K
                     .map(|(_, c)| script.text(&c.text, lang).to_string())
                     .collect()
             };
+            // How often the reviewer agreed with the AI's suggestions (its unsure ones aside).
+            let agreed = ai.map(|e| {
+                let pairs: Vec<(Option<Verdict>, Verdict)> = script
+                    .criteria()
+                    .zip(&r.verdicts)
+                    .filter_map(|((_, c), v)| e.verdict_of(&c.id).map(|s| (s.verdict.suggests(), *v)))
+                    .filter(|(s, _)| s.is_some())
+                    .collect();
+                minijinja::context! {
+                    agreed => pairs.iter().filter(|(s, v)| *s == Some(*v)).count(),
+                    of => pairs.len(),
+                }
+            });
             let text = say(
                 app,
                 "done",
                 minijinja::context! {
+                    ai => agreed,
                     score => scored.score,
                     critical => texts(&scored.critical_missed),
                     missed => texts(&scored.missed),

@@ -267,3 +267,112 @@ impl Store {
         rows.iter().map(|r| col(r, "business_secs")).collect()
     }
 }
+
+/// A call's transcript.
+#[derive(Debug, Clone)]
+pub struct TranscriptRow {
+    pub text: String,
+    pub language: Option<String>,
+    pub posted_message: Option<i64>,
+}
+
+/// Keep a call's transcript (the first one stays).
+pub async fn insert_transcript(
+    conn: &mut super::Conn,
+    call: CallId,
+    text: &str,
+    language: Option<&str>,
+    fingerprint: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO call_transcripts (call_id, text, language, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (call_id) DO NOTHING",
+    )
+    .bind(call.0)
+    .bind(text)
+    .bind(language)
+    .bind(fingerprint)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Keep the AI's evaluation of a call (replacing an earlier one, e.g. against an older script).
+pub async fn set_evaluation(
+    conn: &mut super::Conn,
+    call: CallId,
+    script_version: i64,
+    check: &crate::domain::ai::ScriptCheck,
+    fingerprint: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ai_evaluations (call_id, script_version, score, needs_person, body, fingerprint, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (call_id) DO UPDATE SET script_version = excluded.script_version, score = excluded.score,
+             needs_person = excluded.needs_person, body = excluded.body, fingerprint = excluded.fingerprint,
+             created_at = excluded.created_at",
+    )
+    .bind(call.0)
+    .bind(script_version)
+    .bind(i64::from(check.score))
+    .bind(i64::from(check.needs_a_person()))
+    .bind(serde_json::to_string(check).expect("an evaluation serialises"))
+    .bind(fingerprint)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn transcript(&self, call: CallId) -> Result<Option<TranscriptRow>> {
+        let r = sqlx::query("SELECT text, language, posted_message FROM call_transcripts WHERE call_id = $1")
+            .bind(call.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| {
+            Ok(TranscriptRow {
+                text: col(&r, "text")?,
+                language: col(&r, "language")?,
+                posted_message: col(&r, "posted_message")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn set_transcript_posted(&self, call: CallId, message: i32) -> Result<()> {
+        sqlx::query("UPDATE call_transcripts SET posted_message = $2 WHERE call_id = $1")
+            .bind(call.0)
+            .bind(i64::from(message))
+            .execute(&mut *self.write().await?)
+            .await?;
+        Ok(())
+    }
+
+    /// The AI's evaluation of a call: the script version it was made against, and it.
+    pub async fn evaluation(&self, call: CallId) -> Result<Option<(i64, crate::domain::ai::ScriptCheck)>> {
+        let r = sqlx::query("SELECT script_version, body FROM ai_evaluations WHERE call_id = $1")
+            .bind(call.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = r else { return Ok(None) };
+        let body: String = col(&r, "body")?;
+        // Written by an older release in another shape: as if there were none.
+        Ok(serde_json::from_str(&body).ok().map(|c| (col::<i64>(&r, "script_version").unwrap_or(0), c)))
+    }
+
+    /// The transcripts of a lead's calls, oldest first: (call, started at, text).
+    pub async fn lead_transcripts(&self, lead: LeadId) -> Result<Vec<(CallId, i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT t.call_id, k.started_at, t.text FROM call_transcripts t JOIN calls k ON k.id = t.call_id
+             WHERE k.lead_id = $1 ORDER BY k.started_at",
+        )
+        .bind(lead.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((CallId(col(r, "call_id")?), col(r, "started_at")?, col(r, "text")?))).collect()
+    }
+}

@@ -62,6 +62,12 @@ pub enum JobKind {
     DigestSend,
     /// Ask the model for a lead's hot score (runs in the AI lane).
     AiScore,
+    /// Transcribe an answered call's recording (the AI lane).
+    AiTranscribe,
+    /// Check a transcript against the call script (the AI lane).
+    AiCheck,
+    /// Post a call's transcript under it in the topic.
+    TranscriptPost,
 }
 
 /// Which jobs a runner claims: AI's requests wait on a slow outside server, so they run in
@@ -75,7 +81,7 @@ pub enum Lane {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 26] = [
+    pub const ALL: [JobKind; 29] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -102,6 +108,9 @@ impl JobKind {
         JobKind::DigestTimers,
         JobKind::DigestSend,
         JobKind::AiScore,
+        JobKind::AiTranscribe,
+        JobKind::AiCheck,
+        JobKind::TranscriptPost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +141,9 @@ impl JobKind {
             JobKind::DigestTimers => "digest_timers",
             JobKind::DigestSend => "digest_send",
             JobKind::AiScore => "ai_score",
+            JobKind::AiTranscribe => "ai_transcribe",
+            JobKind::AiCheck => "ai_check",
+            JobKind::TranscriptPost => "transcript_post",
         }
     }
 
@@ -141,7 +153,7 @@ impl JobKind {
 
     /// An AI job (the AI lane's).
     pub fn is_ai(self) -> bool {
-        matches!(self, JobKind::AiScore)
+        matches!(self, JobKind::AiScore | JobKind::AiTranscribe | JobKind::AiCheck)
     }
 
     /// A job that re-schedules itself for ever (a timer), never "work in flight".

@@ -208,6 +208,10 @@ pub struct ReviewCandidate {
     pub user_name: Option<String>,
     pub started_at: i64,
     pub billsec: i64,
+    /// The AI's evaluation, when there is one: its score, and whether it asks for a person
+    /// first (unsure verdicts, a low score, a critical miss).
+    pub ai_score: Option<i64>,
+    pub needs_person: bool,
 }
 
 impl Store {
@@ -270,12 +274,13 @@ impl Store {
     /// first; started after `since`.
     pub async fn calls_to_review(&self, since: i64, min_talk_s: i64, limit: i64) -> Result<Vec<ReviewCandidate>> {
         let rows = sqlx::query(
-            "SELECT c.id, c.lead_id, cu.name AS customer, c.user_id, u.name AS user_name, c.started_at, c.billsec
+            "SELECT c.id, c.lead_id, cu.name AS customer, c.user_id, u.name AS user_name, c.started_at, c.billsec,
+                    e.score AS ai_score, e.needs_person
              FROM calls c JOIN leads l ON l.id = c.lead_id JOIN customers cu ON cu.id = l.customer_id
-             LEFT JOIN users u ON u.id = c.user_id
+             LEFT JOIN users u ON u.id = c.user_id LEFT JOIN ai_evaluations e ON e.call_id = c.id
              WHERE c.missed = 0 AND c.recording_state = 'posted' AND c.billsec > $1 AND c.started_at >= $2
                AND NOT EXISTS (SELECT 1 FROM call_reviews r WHERE r.call_id = c.id AND r.state = 'done')
-             ORDER BY c.started_at, c.id LIMIT $3",
+             ORDER BY COALESCE(e.needs_person, 0) DESC, c.started_at, c.id LIMIT $3",
         )
         .bind(min_talk_s)
         .bind(since)
@@ -292,6 +297,8 @@ impl Store {
                     user_name: col(r, "user_name")?,
                     started_at: col(r, "started_at")?,
                     billsec: col::<Option<i64>>(r, "billsec")?.unwrap_or(0),
+                    ai_score: col(r, "ai_score")?,
+                    needs_person: col::<Option<i64>>(r, "needs_person")? == Some(1),
                 })
             })
             .collect()

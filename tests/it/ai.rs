@@ -260,13 +260,12 @@ async fn transcriptions_are_read_without_usage_and_too_large_files_refused() {
     server.transcript("Добрий день, це Макс з автосалону.");
     server.fault(Fault::NoUsage);
     let audio = vec![7u8; 48_000];
-    let (text, cached) =
-        ai.transcribe(&store, 1_000, (None, None), audio.clone(), "call.mp3", Some("uk")).await.unwrap();
-    assert_eq!((text.as_str(), cached), ("Добрий день, це Макс з автосалону.", false));
+    let first = ai.transcribe(&store, 1_000, (None, None), audio.clone(), "call.mp3", Some("uk")).await.unwrap();
+    assert_eq!((first.value.as_str(), first.cached), ("Добрий день, це Макс з автосалону.", false));
     let seen = server.seen();
     assert_eq!((seen[0].endpoint, seen[0].language.as_deref(), seen[0].bytes), ("transcription", Some("uk"), 48_000));
-    let (again, cached) = ai.transcribe(&store, 2_000, (None, None), audio, "call.mp3", Some("uk")).await.unwrap();
-    assert!(cached && again == text);
+    let again = ai.transcribe(&store, 2_000, (None, None), audio, "call.mp3", Some("uk")).await.unwrap();
+    assert!(again.cached && again.value == first.value);
     assert_eq!(server.requests(), 1);
     let big = vec![0u8; forecourt::domain::ai::MAX_AUDIO_BYTES + 1];
     assert!(matches!(
@@ -284,3 +283,133 @@ async fn transcriptions_are_read_without_usage_and_too_large_files_refused() {
     }
     server.stop();
 }
+
+const OLHA_WA: &str = "380971112233";
+const OLHA_DIALS: &str = "+380 97 111 22 33";
+
+/// The newest private message of the bot to `chat` that has buttons.
+fn prompt_in(t: &TestApp, chat: i64) -> Option<forecourt::sandbox::telegram::ChatMessage> {
+    t.fake.bot_messages_to(chat).into_iter().rev().find(|m| m.reply_markup.is_some())
+}
+
+async fn a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word(db: Db) {
+    use forecourt::sandbox::telephony::{post_ringostat, Encoding, FakeCall, Recording};
+    let t = TestApp::start_with(Opts { db, ai: true, channels: true, telephony: true, ..Opts::default() }).await;
+    let oksana = t.staff(9201, "Oksana Melnyk", Role::Manager).await;
+    let u = t.store.user_by_telegram(forecourt::domain::TelegramUserId(9201)).await.unwrap().unwrap();
+    t.store.set_user_extension(u.id, Some("101"), t.clock.now_ms()).await.unwrap();
+    let sofia = t.staff(9202, "Sofia Lysenko", Role::Supervisor).await;
+    for who in [&oksana, &sofia] {
+        t.fake.customer_writes(who, "/myscore");
+    }
+    t.until("both private chats", |f| !f.bot_messages_to(9201).is_empty() && !f.bot_messages_to(9202).is_empty()).await;
+    assert_eq!(t.wa().customer_writes(OLHA_WA, "Olha", "Добрий день").await, 200);
+    let lead = t.lead_by_identity("whatsapp", OLHA_WA).await;
+    let (chat, thread, _) = t.topic_of_lead(lead.id).await;
+    let said = "Добрий день, автосалон Forecourt, Оксана. Так, Toyota RAV4 2019 ще доступна, ціна 24 500 доларів. \
+                Мій номер 067 555 12 34, телефонуйте.";
+    fake_ai(&t).transcript(said);
+    let rec = t.tel.as_ref().unwrap().host(Recording::Bytes(b"mp3-call".repeat(400)), None);
+    let call = FakeCall::inbound("ai-1", OLHA_DIALS, t.clock.now_ms())
+        .answered("101", "Oksana Melnyk", 95, 4)
+        .with_recording(&rec);
+    let url = format!("{}/webhooks/ringostat?token={RINGOSTAT_TOKEN}", t.http());
+    let (status, _) =
+        post_ringostat(&reqwest::Client::new(), &url, &call, t.config.timezone, true, Encoding::Json).await;
+    assert_eq!(status, 200);
+    // The transcript, quoted under the call.
+    let m = t.topic_message(chat, thread, "📝 Transcript · call").await;
+    assert!(m.content.text_or_caption().unwrap().contains("Toyota RAV4 2019"));
+    let call_msg = t.topic_message(chat, thread, "Recording: below").await;
+    assert_eq!(m.reply_to, Some(call_msg.message_id), "under the call");
+    let seen = fake_ai(&t).seen();
+    let tr = seen.iter().find(|s| s.endpoint == "transcription").expect("a transcription request");
+    assert_eq!(tr.model, "whisper-1");
+    // The check, kept as an AI evaluation: the phone number in the transcript never left.
+    let store = t.store.clone();
+    let call_id = eventually("the AI evaluation", || {
+        let store = store.clone();
+        async move {
+            let id: i64 =
+                sqlx::query_scalar("SELECT call_id FROM ai_evaluations").fetch_optional(store.pool()).await.ok()??;
+            Some(forecourt::domain::CallId(id))
+        }
+    })
+    .await;
+    let check = fake_ai(&t).seen().into_iter().find(|s| s.name == "script_check").expect("a script check request");
+    assert!(!check.text.contains("555 12 34") && check.text.contains("[phone]"), "masked");
+    let (_, evaluation) = t.store.evaluation(call_id).await.unwrap().unwrap();
+    assert_eq!(evaluation.score, 80);
+    assert!(evaluation.needs_a_person(), "an unsure verdict and a critical miss");
+    // Sofia reviews: each criterion shows the AI's suggestion; she confirms most and
+    // overrides the one it says was missed.
+    let review = forecourt::domain::callback::ReviewAction::Start(call_id).encode();
+    t.fake.staff_presses(chat, call_msg.message_id, &sofia, &review);
+    let script = t.app().script.current();
+    let total = script.len();
+    for i in 1..=total {
+        let (_, c) = script.criterion(i - 1).unwrap();
+        let m = eventually(&format!("criterion {i}"), || async {
+            prompt_in(&t, 9202)
+                .filter(|m| m.content.text_or_caption().is_some_and(|x| x.contains(&format!("{i}/{total}"))))
+        })
+        .await;
+        let text = m.content.text_or_caption().unwrap().to_string();
+        if i == 1 {
+            assert!(text.contains("🤖 AI check (advice; your review is the score): 80/100"), "{text}");
+        }
+        let label = match c.id.as_str() {
+            "asked_tradein" => {
+                assert!(text.contains("🤖 AI is unsure"), "{text}");
+                "N/A"
+            }
+            "next_step" => {
+                assert!(text.contains("🤖 AI suggests: missed"), "{text}");
+                assert!(
+                    buttons(&m).iter().any(|(l, _)| l.contains("Missed") && l.contains('🤖')),
+                    "the suggestion is marked"
+                );
+                "Met" // she heard the visit agreed: her word counts
+            }
+            _ => {
+                assert!(text.contains("🤖 AI suggests: met — “Добрий день, автосалон Forecourt"), "{text}");
+                "Met"
+            }
+        };
+        t.fake.staff_presses(9202, m.message_id, &sofia, &button_data(&m, label).unwrap());
+    }
+    let m = eventually("the comment step", || async {
+        prompt_in(&t, 9202).filter(|m| m.content.text_or_caption().is_some_and(|x| x.contains("Write a comment")))
+    })
+    .await;
+    t.fake.staff_presses(9202, m.message_id, &sofia, &button_data(&m, "Skip").unwrap());
+    let score: i64 = eventually("the human review is saved", || async {
+        sqlx::query_scalar("SELECT score FROM call_reviews WHERE state = 'done'")
+            .fetch_optional(t.store.pool())
+            .await
+            .ok()?
+    })
+    .await;
+    assert_eq!(score, 100, "the human review is the call's score, not the AI's 80");
+    let done = eventually("the review's result", || async {
+        t.fake
+            .bot_messages_to(9202)
+            .into_iter()
+            .rev()
+            .filter_map(|m| m.content.text_or_caption().map(str::to_string))
+            .find(|x| x.starts_with("📝 Review saved"))
+    })
+    .await;
+    assert!(done.contains(&format!("🤖 You agreed with the AI on {} of {} criteria.", total - 2, total - 1)), "{done}");
+    t.topic_message(chat, thread, "📝 100/100").await;
+    t.settled().await;
+    let parked = t.store.parked_jobs().await.unwrap();
+    assert!(parked.is_empty(), "{parked:?}");
+    t.stop().await;
+}
+
+on_both_engines!(
+    a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word_on_sqlite,
+    a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word_on_postgres,
+    a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word
+);

@@ -153,10 +153,34 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
         "sendmessage" => {
             let chat = p.require_i64("chat_id")?;
             let text = text_param(p, "text", TEXT_LIMIT)?;
+            // Entities must lie inside the text, counted in UTF-16 units, as Telegram counts.
+            let units = text.encode_utf16().count() as i64;
+            for e in p.json("entities").and_then(|e| e.as_array().cloned()).unwrap_or_default() {
+                let (o, l) = (e["offset"].as_i64().unwrap_or(-1), e["length"].as_i64().unwrap_or(-1));
+                if o < 0 || l <= 0 || o + l > units {
+                    return Err(ApiError::bad_request("can't parse entities: entity beyond the end of the text"));
+                }
+            }
             st.check_target(chat, thread(p))?;
             let markup = inline_markup(p)?;
             let bot = acting;
-            st.post(chat, thread(p), bot, true, Content::Text(text), markup, None, now)
+            let reply = p.json("reply_parameters");
+            let reply_to = reply.as_ref().and_then(|r| r["message_id"].as_i64()).map(|m| m as i32);
+            let target_exists = reply_to.is_some_and(|m| st.find(chat, m).is_some());
+            if reply_to.is_some()
+                && !target_exists
+                && reply.as_ref().is_none_or(|r| r["allow_sending_without_reply"].as_bool() != Some(true))
+            {
+                return Err(ApiError::bad_request("message to be replied not found"));
+            }
+            let sent = st.post(chat, thread(p), bot, true, Content::Text(text), markup, None, now)?;
+            if target_exists {
+                let id = sent["message_id"].as_i64().unwrap_or(0) as i32;
+                if let Some(m) = st.chat_mut(chat)?.messages.iter_mut().find(|m| m.message_id == id) {
+                    m.reply_to = reply_to;
+                }
+            }
+            Ok(sent)
         }
         "sendphoto" | "senddocument" | "sendvideo" | "sendvoice" | "sendaudio" => {
             let chat = p.require_i64("chat_id")?;

@@ -52,6 +52,7 @@ pub async fn waiting(c: &mut Ctx<'_>) -> Result<Option<String>, StoreError> {
                     "lead": x.lead.0, "customer": x.customer, "who": x.user_name,
                     "time": app.local_time(x.started_at, true),
                     "talk": format!("{}:{:02}", x.billsec / 60, x.billsec % 60),
+                    "ai_score": x.ai_score, "needs_person": x.needs_person,
                 })
             })
             .collect()
@@ -117,6 +118,8 @@ mod tests {
             user_name: None,
             started_at: 0,
             billsec: 60,
+            ai_score: None,
+            needs_person: false,
         }
     }
 
