@@ -94,9 +94,17 @@ pub async fn store_batch(
     if follow.flows {
         store::enqueue_flow_jobs(conn, &leads, now).await?;
     }
-    if let Some(ai) = follow.ai.as_ref().filter(|a| a.on(crate::domain::ai::Feature::HotScores)) {
+    if let Some(ai) = &follow.ai {
+        use crate::domain::ai::Feature;
         let at = ai.score_at(now);
-        let jobs: Vec<store::NewJob> = leads.iter().map(|l| crate::ai::score_job(*l, at)).collect();
+        let mut jobs: Vec<store::NewJob> = Vec::new();
+        if ai.on(Feature::HotScores) {
+            jobs.extend(leads.iter().map(|l| crate::ai::score_job(*l, at)));
+        }
+        if ai.on(Feature::Intent) {
+            // The job looks whether the lead still lacks an intent when it runs.
+            jobs.extend(leads.iter().map(|l| crate::ai::intent_job(*l, at)));
+        }
         store::jobs_enqueue_many(conn, &jobs, now).await?;
     }
     Ok(stored)

@@ -70,6 +70,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/call_move.txt", include_str!("../templates/staff/call_move.txt")),
     ("staff/call.txt", include_str!("../templates/staff/call.txt")),
     ("staff/call_recording.txt", include_str!("../templates/staff/call_recording.txt")),
+    ("staff/draft.txt", include_str!("../templates/staff/draft.txt")),
     ("staff/digest.txt", include_str!("../templates/staff/digest.txt")),
     ("staff/digest_chart.txt", include_str!("../templates/staff/digest_chart.txt")),
     ("staff/report.txt", include_str!("../templates/staff/report.txt")),

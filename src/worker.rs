@@ -81,6 +81,9 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::AiTranscribe { call } => crate::staff::ai_calls::transcribe(app, call).await,
         Job::AiCheck { call } => crate::staff::ai_calls::check(app, call).await,
         Job::TranscriptPost { call } => crate::staff::ai_calls::post_transcript(app, call).await,
+        Job::AiDraft { draft } => crate::staff::drafts::draft(app, draft).await,
+        Job::DraftPost { draft } => crate::staff::drafts::post(app, draft).await,
+        Job::AiIntent { lead } => crate::staff::ai::intent(app, lead).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

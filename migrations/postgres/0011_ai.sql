@@ -66,3 +66,29 @@ CREATE TABLE ai_evaluations (
     fingerprint    TEXT NOT NULL,
     created_at     BIGINT NOT NULL
 );
+
+-- A reply draft a manager asked for (✍️ Draft): shown in the topic only to staff, sent to
+-- the customer only when a person presses 📤 Send, or discarded.
+CREATE TABLE ai_drafts (
+    id           BIGSERIAL PRIMARY KEY,
+    lead_id      BIGINT NOT NULL REFERENCES leads (id),
+    asked_by     BIGINT NOT NULL REFERENCES users (id),
+    state        TEXT NOT NULL CHECK (state IN ('asked', 'ready', 'sent', 'discarded', 'failed')),
+    text         TEXT,
+    error        TEXT,
+    chat_id      BIGINT,
+    message_id   BIGINT,
+    decided_by   BIGINT REFERENCES users (id),
+    created_at   BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL
+);
+CREATE INDEX ai_drafts_lead ON ai_drafts (lead_id, id);
+
+-- What AI suggests a lead's intent and language are, for a person to apply (✅ Set intent).
+CREATE TABLE lead_suggestions (
+    lead_id     BIGINT PRIMARY KEY REFERENCES leads (id),
+    intent      TEXT NOT NULL,
+    language    TEXT,
+    fingerprint TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);

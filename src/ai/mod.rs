@@ -46,6 +46,11 @@ pub fn score_job(lead: LeadId, at: i64) -> crate::store::NewJob {
     crate::jobs::Job::AiScore { lead }.into_new(format!("ai:{}", lead.0), Some(format!("ai_score:{}", lead.0)), at)
 }
 
+/// The job that guesses an unqualified lead's intent, once per lead while one is pending.
+pub fn intent_job(lead: LeadId, at: i64) -> crate::store::NewJob {
+    crate::jobs::Job::AiIntent { lead }.into_new(format!("ai:{}", lead.0), Some(format!("ai_intent:{}", lead.0)), at)
+}
+
 /// Why nothing came back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {

@@ -10,7 +10,9 @@ use tracing::warn;
 
 const BUILTIN: &[(&str, &str)] = &[
     ("hot_score_system.txt", include_str!("../../templates/ai/hot_score_system.txt")),
-    ("hot_score_input.txt", include_str!("../../templates/ai/hot_score_input.txt")),
+    ("lead_input.txt", include_str!("../../templates/ai/lead_input.txt")),
+    ("intent_system.txt", include_str!("../../templates/ai/intent_system.txt")),
+    ("draft_system.txt", include_str!("../../templates/ai/draft_system.txt")),
     ("script_check_system.txt", include_str!("../../templates/ai/script_check_system.txt")),
     ("script_check_input.txt", include_str!("../../templates/ai/script_check_input.txt")),
 ];

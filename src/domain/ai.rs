@@ -468,6 +468,133 @@ pub fn read_script_check(content: &str, ids: &[&str], critical: &[&str]) -> Resu
     })
 }
 
+/// The longest reply draft kept (characters): a chat message, not a letter.
+pub const DRAFT_CHARS: usize = 1_500;
+
+/// The JSON schema of a reply draft.
+pub fn draft_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {"reply": {"type": "string"}},
+        "required": ["reply"],
+        "additionalProperties": false
+    })
+}
+
+/// The figures (three digits or more, spaces and separators inside a number ignored) of a
+/// text, as digit strings.
+fn figures(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_ascii_digit() {
+            cur.push(*c);
+            continue;
+        }
+        // `24 500`, `24,500`, `24.500`: one number.
+        let joins = matches!(c, ' ' | ',' | '.' | '\u{a0}' | '\u{202f}')
+            && !cur.is_empty()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit());
+        if !joins {
+            if cur.len() >= 3 {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.clear();
+        }
+    }
+    if cur.len() >= 3 {
+        out.push(cur);
+    }
+    out
+}
+
+/// Check a reply draft: a non-empty text within [`DRAFT_CHARS`], every figure in it (a
+/// price, a year, a mileage) found in what the model was given: a draft never invents one.
+pub fn read_draft(content: &str, given: &str) -> Result<String, Rejected> {
+    let v = json_object(content)?;
+    only_keys(&v, &["reply"])?;
+    let reply = v
+        .get("reply")
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| Rejected::Malformed("`reply` is not a non-empty text".into()))?;
+    if reply.chars().count() > DRAFT_CHARS {
+        return Err(Rejected::Malformed(format!("the draft is over {DRAFT_CHARS} characters")));
+    }
+    let known: Vec<String> = figures(given);
+    let given_digits: String = given.chars().filter(char::is_ascii_digit).collect();
+    if let Some(f) = figures(reply).into_iter().find(|f| !known.contains(f) && !given_digits.contains(f.as_str())) {
+        return Err(Rejected::Malformed(format!("the draft names a figure ({f}) that is not in the lead's data")));
+    }
+    Ok(reply.to_string())
+}
+
+/// What AI suggests a lead wants, and the language the customer writes in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentGuess {
+    /// One of the flows' intents: `buy`, `sell`, `service_inquiry`, `other`.
+    pub intent: String,
+    /// `uk`, `ru`, `en`, or none when another.
+    pub language: Option<String>,
+}
+
+pub const GUESSED_INTENTS: [&str; 4] = ["buy", "sell", "service", "other"];
+pub const LANGUAGES: [&str; 4] = ["uk", "ru", "en", "other"];
+
+pub fn intent_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "intent": {"type": "string", "enum": GUESSED_INTENTS},
+            "language": {"type": "string", "enum": LANGUAGES}
+        },
+        "required": ["intent", "language"],
+        "additionalProperties": false
+    })
+}
+
+pub fn read_intent(content: &str) -> Result<IntentGuess, Rejected> {
+    let v = json_object(content)?;
+    only_keys(&v, &["intent", "language"])?;
+    let intent = v
+        .get("intent")
+        .and_then(serde_json::Value::as_str)
+        .filter(|i| GUESSED_INTENTS.contains(i))
+        .ok_or_else(|| Rejected::Malformed(format!("`intent` is not one of {GUESSED_INTENTS:?}")))?;
+    let language = v
+        .get("language")
+        .and_then(serde_json::Value::as_str)
+        .filter(|l| LANGUAGES.contains(l))
+        .ok_or_else(|| Rejected::Malformed(format!("`language` is not one of {LANGUAGES:?}")))?;
+    Ok(IntentGuess {
+        intent: if intent == "service" { "service_inquiry".into() } else { intent.into() },
+        language: (language != "other").then(|| language.to_string()),
+    })
+}
+
+/// The one-letter code of an intent in a button's data.
+pub fn intent_code(intent: &str) -> Option<char> {
+    match intent {
+        "buy" => Some('b'),
+        "sell" => Some('s'),
+        "service_inquiry" => Some('v'),
+        "other" => Some('o'),
+        _ => None,
+    }
+}
+
+pub fn intent_of_code(c: char) -> Option<&'static str> {
+    match c {
+        'b' => Some("buy"),
+        's' => Some("sell"),
+        'v' => Some("service_inquiry"),
+        'o' => Some("other"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,5 +747,43 @@ mod tests {
             schema["properties"]["criteria"]["items"]["properties"]["criterion"]["enum"],
             serde_json::json!(ids)
         );
+    }
+
+    #[test]
+    fn a_draft_never_names_a_figure_it_was_not_given() {
+        let given = "Toyota RAV4 · 2019 · 85 000 km · $24,500 · available\ncustomer: Скільки коштує?";
+        let ok = read_draft(
+            r#"{"reply": "Добрий день! RAV4 2019 року, пробіг 85 000 км, ціна $24 500. Коли вам зручно подивитись?"}"#,
+            given,
+        )
+        .unwrap();
+        assert!(ok.starts_with("Добрий день!"));
+        assert!(read_draft(r#"{"reply": "Ціна 10:00 завтра — ок"}"#, given).is_ok(), "times are not figures");
+        for bad in [
+            r#"{"reply": "Ціна $23 900, знижка!"}"#,
+            r#"{"reply": "RAV4 2020 року"}"#,
+            r#"{"reply": "Телефонуйте 0671234567"}"#,
+            r#"{"reply": "   "}"#,
+            r#"{"reply": "ok", "send": true}"#,
+            "not json",
+        ] {
+            assert!(matches!(read_draft(bad, given), Err(Rejected::Malformed(_))), "{bad}");
+        }
+        let long = format!(r#"{{"reply": "{}"}}"#, "а".repeat(DRAFT_CHARS + 1));
+        assert!(read_draft(&long, given).is_err());
+    }
+
+    #[test]
+    fn an_intent_guess_is_one_of_the_flows_intents() {
+        assert_eq!(
+            read_intent(r#"{"intent": "service", "language": "uk"}"#).unwrap(),
+            IntentGuess { intent: "service_inquiry".into(), language: Some("uk".into()) }
+        );
+        assert_eq!(read_intent(r#"{"intent": "buy", "language": "other"}"#).unwrap().language, None);
+        assert!(read_intent(r#"{"intent": "lease", "language": "uk"}"#).is_err());
+        assert!(read_intent(r#"{"intent": "buy", "language": "de"}"#).is_err());
+        for i in ["buy", "sell", "service_inquiry", "other"] {
+            assert_eq!(intent_of_code(intent_code(i).unwrap()), Some(i));
+        }
     }
 }

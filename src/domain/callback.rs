@@ -40,6 +40,14 @@ pub enum CardAction {
     OwnerMenu(LeadId),
     /// Give the lead to this user.
     SetOwner(LeadId, UserId),
+    /// ✍️ Draft: ask AI for a reply draft.
+    Draft(LeadId),
+    /// 📤 Send a draft (by id) to the customer.
+    SendDraft(LeadId, i64),
+    /// ✖ Discard a draft.
+    DiscardDraft(LeadId, i64),
+    /// ✅ Set intent: apply the AI's suggestion (the intent's one-letter code).
+    SetIntent(LeadId, char),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,7 +211,11 @@ impl CardAction {
             | CardAction::TaskDone(l, _)
             | CardAction::TaskLater(l, _)
             | CardAction::OwnerMenu(l)
-            | CardAction::SetOwner(l, _) => l,
+            | CardAction::SetOwner(l, _)
+            | CardAction::Draft(l)
+            | CardAction::SendDraft(l, _)
+            | CardAction::DiscardDraft(l, _)
+            | CardAction::SetIntent(l, _) => l,
         }
     }
 
@@ -226,6 +238,10 @@ impl CardAction {
             CardAction::TaskLater(l, t) => format!("{VERSION}:tl:{l}:{t}"),
             CardAction::OwnerMenu(l) => format!("{VERSION}:om:{l}"),
             CardAction::SetOwner(l, u) => format!("{VERSION}:so:{l}:{}", u.0),
+            CardAction::Draft(l) => format!("{VERSION}:dr:{l}"),
+            CardAction::SendDraft(l, d) => format!("{VERSION}:ds:{l}:{d}"),
+            CardAction::DiscardDraft(l, d) => format!("{VERSION}:dx:{l}:{d}"),
+            CardAction::SetIntent(l, c) => format!("{VERSION}:si:{l}:{c}"),
         }
     }
 
@@ -252,6 +268,23 @@ impl CardAction {
             ("t", None) => CardAction::SendTemplate(lead),
             ("vh", None) => CardAction::VehicleHint(lead),
             ("om", None) => CardAction::OwnerMenu(lead),
+            ("dr", None) => CardAction::Draft(lead),
+            ("ds" | "dx", Some(d)) => {
+                let d = d.parse::<i64>().ok().filter(|d| *d > 0).ok_or(Stale)?;
+                if verb == "ds" {
+                    CardAction::SendDraft(lead, d)
+                } else {
+                    CardAction::DiscardDraft(lead, d)
+                }
+            }
+            ("si", Some(code)) => {
+                let mut chars = code.chars();
+                let c = chars.next().filter(|c| crate::domain::ai::intent_of_code(*c).is_some()).ok_or(Stale)?;
+                if chars.next().is_some() {
+                    return Err(Stale);
+                }
+                CardAction::SetIntent(lead, c)
+            }
             ("so", Some(u)) => {
                 CardAction::SetOwner(lead, UserId(u.parse::<i64>().ok().filter(|u| *u > 0).ok_or(Stale)?))
             }
@@ -317,7 +350,11 @@ mod tests {
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::TaskDone(l, TaskId(t))),
             (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, t)| CardAction::TaskLater(l, TaskId(t))),
             lead.clone().prop_map(CardAction::OwnerMenu),
-            (lead, 1i64..=i64::MAX).prop_map(|(l, u)| CardAction::SetOwner(l, UserId(u))),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, u)| CardAction::SetOwner(l, UserId(u))),
+            lead.clone().prop_map(CardAction::Draft),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, d)| CardAction::SendDraft(l, d)),
+            (lead.clone(), 1i64..=i64::MAX).prop_map(|(l, d)| CardAction::DiscardDraft(l, d)),
+            (lead, proptest::sample::select(vec!['b', 's', 'v', 'o'])).prop_map(|(l, c)| CardAction::SetIntent(l, c)),
         ]
     }
 

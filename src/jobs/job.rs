@@ -145,6 +145,12 @@ pub enum Job {
     AiCheck { call: CallId },
     /// Post a call's transcript under it in the topic.
     TranscriptPost { call: CallId },
+    /// Ask the model for a reply draft (the AI lane).
+    AiDraft { draft: i64 },
+    /// Post a draft in its topic, or show what became of it.
+    DraftPost { draft: i64 },
+    /// Ask the model what an unqualified lead wants (the AI lane).
+    AiIntent { lead: LeadId },
 }
 
 impl Job {
@@ -179,6 +185,9 @@ impl Job {
             Job::AiTranscribe { .. } => JobKind::AiTranscribe,
             Job::AiCheck { .. } => JobKind::AiCheck,
             Job::TranscriptPost { .. } => JobKind::TranscriptPost,
+            Job::AiDraft { .. } => JobKind::AiDraft,
+            Job::DraftPost { .. } => JobKind::DraftPost,
+            Job::AiIntent { .. } => JobKind::AiIntent,
         }
     }
 
@@ -356,6 +365,9 @@ mod tests {
         all.push(Job::AiTranscribe { call: CallId(6) });
         all.push(Job::AiCheck { call: CallId(6) });
         all.push(Job::TranscriptPost { call: CallId(6) });
+        all.push(Job::AiDraft { draft: 6 });
+        all.push(Job::DraftPost { draft: 6 });
+        all.push(Job::AiIntent { lead: LeadId(6) });
         all.push(Job::AssignTimers);
         all.push(Job::LoginLink { user: crate::domain::UserId(3), telegram_id: 77 });
         all.push(Job::DigestTimers);

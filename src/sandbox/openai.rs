@@ -329,6 +329,39 @@ fn default_answer(schema: &str, text: &str) -> String {
                 "next_step_agreed": false, "summary": "The customer asked about the car and its price.\nNo visit was agreed."})
             .to_string()
         }
+        "lead_intent" => {
+            let said = text.split("Conversation (oldest first):").nth(1).unwrap_or(text).to_lowercase();
+            let intent = if ["продат", "sell", "викуп"].iter().any(|w| said.contains(w)) {
+                "sell"
+            } else if ["сервіс", "ремонт", "service", "то "].iter().any(|w| said.contains(w)) {
+                "service"
+            } else if ["купи", "buy", "тест", "ціна", "скільки"].iter().any(|w| said.contains(w)) {
+                "buy"
+            } else {
+                "other"
+            };
+            let language = if said.chars().any(|c| "іїєґ".contains(c)) {
+                "uk"
+            } else if said.chars().any(|c| ('а'..='я').contains(&c)) {
+                "ru"
+            } else {
+                "en"
+            };
+            json!({"intent": intent, "language": language}).to_string()
+        }
+        "reply_draft" => {
+            // Only what the input lists: the first attached car's line, as given.
+            let car = text
+                .split("Cars attached to the lead:")
+                .nth(1)
+                .and_then(|rest| rest.lines().find_map(|l| l.strip_prefix("- ")))
+                .map(str::to_string);
+            let reply = match car {
+                Some(c) => format!("Добрий день! {c}. Коли вам зручно приїхати на огляд чи тест-драйв?"),
+                None => "Добрий день! Дякуємо за звернення. Менеджер уточнить деталі й напише вам.".to_string(),
+            };
+            json!({"reply": reply}).to_string()
+        }
         _ => json!({"text": "ok"}).to_string(),
     }
 }

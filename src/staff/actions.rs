@@ -141,7 +141,6 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         app.wake.notify_one();
         return Ok(());
     };
-    let actor = Actor { id: user.id, role: user.role };
     // A lead number in reply to a call's message moves the call there (🔗 Other lead).
     if let (Some(to), Some(target)) = (m.reply_to, m.content.text.as_deref().and_then(crate::domain::call::lead_number))
     {
@@ -155,37 +154,76 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
             return Ok(());
         }
     }
-    let Some(channel) = lead.last_channel else {
-        // The customer has only called: there is no chat to write to.
-        let t = render(app, "staff/no_chat.txt", minijinja::context! {});
-        store::insert_message(&mut tx, &system_message(lead.id, lead.customer_id, &refuse(t), now), now).await?;
-        store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
-        tx.commit().await?;
-        app.wake.notify_one();
-        return Ok(());
+    let out = Outgoing {
+        kind: m.content.kind,
+        text: m.content.text.clone(),
+        file_id: m.content.file_id.clone(),
+        extra: m.content.extra.clone(),
+        sent_at: m.sent_at,
     };
-    let changes = match lead::staff_replied(actor, &lead.facts()) {
-        Ok(c) => c,
-        Err(rule) => {
-            store::insert_message(
-                &mut tx,
-                &system_message(lead.id, lead.customer_id, &refuse(rule.to_string()), now),
-                now,
-            )
-            .await?;
+    match relay(app, &mut tx, &user, &lead, out, now).await? {
+        Relayed::Queued(message) => {
+            tx.commit().await?;
+            info!(lead = lead.id.0, message = message.0, "staff reply queued for the customer");
+        }
+        Relayed::Duplicate => tx.commit().await?,
+        Relayed::Refused(reason) => {
+            let t = refuse(reason);
+            store::insert_message(&mut tx, &system_message(lead.id, lead.customer_id, &t, now), now).await?;
             store::jobs_enqueue(&mut tx, &topic_sync_job(lead.id, now), now).await?;
             tx.commit().await?;
-            app.wake.notify_one();
-            return Ok(());
         }
+    }
+    app.wake.notify_one();
+    Ok(())
+}
+
+/// What a person sends a customer: a text, or a file by its Telegram id.
+pub(super) struct Outgoing {
+    pub kind: MessageKind,
+    pub text: Option<String>,
+    pub file_id: Option<String>,
+    pub extra: Option<serde_json::Value>,
+    pub sent_at: i64,
+}
+
+/// What came of relaying.
+pub(super) enum Relayed {
+    Queued(crate::domain::MessageRowId),
+    /// Already stored (the same update again).
+    Duplicate,
+    /// Not sent, with the reason for the person.
+    Refused(String),
+}
+
+/// A person's message to the lead's customer, inside their transaction: checked by
+/// `domain::lead::staff_replied` (it may claim the lead and move a new one on), the first
+/// response recorded, signed when replies are, queued for delivery on the customer's last
+/// channel. A staff reply in the topic and a sent AI draft both go this way.
+pub(super) async fn relay(
+    app: &App,
+    tx: &mut store::Conn,
+    user: &UserRow,
+    lead: &store::LeadRow,
+    out: Outgoing,
+    now: i64,
+) -> Result<Relayed, StoreError> {
+    let Some(channel) = lead.last_channel else {
+        // The customer has only called: there is no chat to write to.
+        return Ok(Relayed::Refused(render(app, "staff/no_chat.txt", minijinja::context! {})));
     };
-    crate::changes::apply(app, &mut tx, lead.id, user.id, &changes, None, now).await?;
+    let actor = Actor { id: user.id, role: user.role };
+    let changes = match lead::staff_replied(actor, &lead.facts()) {
+        Ok(c) => c,
+        Err(rule) => return Ok(Relayed::Refused(rule.to_string())),
+    };
+    crate::changes::apply(app, tx, lead.id, user.id, &changes, None, now).await?;
     if let Some(secs) =
-        store::record_response(&mut tx, lead.id, user.id, "reply", now, |a, b| app.business_secs(a, b)).await?
+        store::record_response(tx, lead.id, user.id, "reply", now, |a, b| app.business_secs(a, b)).await?
     {
         info!(lead = lead.id.0, user = user.id.0, business_secs = secs, "first response");
     }
-    let body = match (&m.content.text, m.content.kind) {
+    let body = match (&out.text, out.kind) {
         (Some(t), MessageKind::Text) if app.config.telegram.sign_replies => Some(render(
             app,
             "staff/staff_reply_signed.txt",
@@ -193,30 +231,26 @@ pub async fn on_staff_message(app: &Arc<App>, source: &str, update_id: i64, m: S
         )),
         (t, _) => t.clone(),
     };
-    let out = NewMessage {
+    let row = NewMessage {
         lead: lead.id,
         customer: lead.customer_id,
         user: Some(user.id),
         channel: channel.into(),
         direction: Direction::Outgoing,
-        kind: m.content.kind,
+        kind: out.kind,
         body,
-        telegram_file_id: m.content.file_id.clone(),
+        telegram_file_id: out.file_id,
         media_group_id: None,
-        extra: m.content.extra.clone(),
+        extra: out.extra,
         external_id: None,
-        sent_at: m.sent_at,
+        sent_at: out.sent_at,
         delivery: Some(crate::domain::message::DeliveryState::Pending),
         staff_state: crate::domain::message::StaffState::NotShown,
     };
-    let Some(message) = queue_outgoing(&mut tx, &out, now).await? else {
-        tx.commit().await?;
-        return Ok(());
-    };
-    tx.commit().await?;
-    info!(lead = lead.id.0, message = message.0, "staff reply queued for the customer");
-    app.wake.notify_one();
-    Ok(())
+    Ok(match queue_outgoing(tx, &row, now).await? {
+        Some(m) => Relayed::Queued(m),
+        None => Relayed::Duplicate,
+    })
 }
 
 /// Store an outgoing message with its delivery job (and, for a file, its media fetch).

@@ -8,7 +8,7 @@
 
 use crate::ai::{Ask, Failure};
 use crate::context::App;
-use crate::domain::ai::{hot_score_schema, read_hot_score, Feature};
+use crate::domain::ai::{hot_score_schema, intent_schema, read_hot_score, read_intent, Feature};
 use crate::domain::{Channel, LeadId};
 use crate::jobs::Outcome;
 use crate::store;
@@ -44,9 +44,11 @@ struct Said {
     text: String,
 }
 
-/// What the hot score's prompt reads: the lead, the conversation so far (the bot's answers
-/// too), the attached cars as the store has them, and how fast we answered.
-async fn score_input(app: &App, lead: &store::LeadRow) -> anyhow::Result<String> {
+/// What the model reads about a lead (`templates/ai/lead_input.txt`): the lead, the
+/// conversation so far (the bot's answers too), the attached cars as the store has them
+/// (price, year, mileage, status: never invented), call transcripts, and how fast we
+/// answered. Masked when it is sent.
+pub(crate) async fn conversation_input(app: &App, lead: &store::LeadRow) -> anyhow::Result<String> {
     let messages = app.store.conversation(lead.id, CONVERSATION).await?;
     let vehicles = app.store.lead_vehicles(lead.id).await?;
     let replies = app.store.reply_secs(lead.id).await?;
@@ -84,10 +86,21 @@ async fn score_input(app: &App, lead: &store::LeadRow) -> anyhow::Result<String>
         })
         .collect();
     let first = replies.first().map(|s| crate::domain::text::duration_short(*s));
+    let calls: Vec<Said> = app
+        .store
+        .lead_transcripts(lead.id)
+        .await?
+        .into_iter()
+        .map(|(_, at, text)| Said {
+            who: "call",
+            at: app.local_time(at, true),
+            text: crate::domain::text::cap_chars(&text, 4 * MESSAGE_CHARS),
+        })
+        .collect();
     let ai = app.ai.as_ref().expect("only AI jobs read this");
     Ok(ai.prompts.render(
-        "hot_score_input.txt",
-        &serde_json::json!({ "lead": view, "messages": said, "vehicles": cars, "replies": first }),
+        "lead_input.txt",
+        &serde_json::json!({ "lead": view, "messages": said, "vehicles": cars, "replies": first, "calls": calls }),
     ))
 }
 
@@ -106,7 +119,7 @@ pub async fn score(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
         system: ai
             .prompts
             .render("hot_score_system.txt", &serde_json::json!({ "language": ai.config().staff_language })),
-        input: score_input(app, &row).await?,
+        input: conversation_input(app, &row).await?,
         schema_name: "hot_score",
         schema: hot_score_schema(),
     };
@@ -121,6 +134,40 @@ pub async fn score(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
     let mut tx = app.store.begin().await?;
     store::set_hot_score(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
     // The card shows the new score when the topic next syncs (a card edit, nothing else).
+    store::bump_card(&mut tx, lead, None, now).await?;
+    store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
+    tx.commit().await?;
+    app.wake.notify_one();
+    Ok(Outcome::Done)
+}
+
+/// `Job::AiIntent`: for a lead without an intent (the customer ignored the bot's buttons),
+/// the model's guess from their free text, shown on the card with ✅ Set intent.
+pub async fn intent(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
+    let Some(ai) = app.ai.as_ref().filter(|a| a.on(Feature::Intent)) else { return Ok(Outcome::Done) };
+    let Some(row) = app.store.lead(lead).await?.filter(|l| l.intent.is_none() && l.stage.is_open()) else {
+        return Ok(Outcome::Done);
+    };
+    let said = app.store.conversation(lead, CONVERSATION).await?;
+    if !said.iter().any(|m| m.who == "customer" && m.text.as_deref().is_some_and(|t| !t.trim().is_empty())) {
+        return Ok(Outcome::Done);
+    }
+    let now = app.clock.now_ms();
+    let ask = Ask {
+        feature: Feature::Intent,
+        lead: Some(lead),
+        call: None,
+        system: ai.prompts.render("intent_system.txt", &serde_json::json!({})),
+        input: conversation_input(app, &row).await?,
+        schema_name: "lead_intent",
+        schema: intent_schema(),
+    };
+    let answered = match ai.ask(&app.store, now, &ask, read_intent).await {
+        Ok(a) => a,
+        Err(f) => return Ok(after_failure(f, now)),
+    };
+    let mut tx = app.store.begin().await?;
+    store::set_suggestion(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
     store::bump_card(&mut tx, lead, None, now).await?;
     store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
     tx.commit().await?;

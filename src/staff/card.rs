@@ -64,6 +64,9 @@ struct CardView<'a> {
     menu_hint: Option<String>,
     /// `🔥 82 · reason; reason; reason` while AI scores leads.
     hot: Option<String>,
+    /// The AI's guess of the intent (a label) and language, for a person to apply.
+    suggested_intent: Option<String>,
+    suggested_language: Option<String>,
 }
 
 /// The card's "next task" line.
@@ -86,6 +89,8 @@ pub struct Extras {
     pub owner_note: Option<String>,
     /// The AI's hot score, while the feature is on.
     pub hot: Option<crate::domain::ai::HotScore>,
+    /// The AI's guess of what a lead without an intent wants, while the feature is on.
+    pub suggestion: Option<crate::domain::ai::IntentGuess>,
 }
 
 /// What the card of `lead` shows beside its row (the managers only with the owner menu open).
@@ -106,6 +111,10 @@ pub async fn extras(app: &App, lead: crate::domain::LeadId) -> Result<Extras, cr
         owner_note: app.store.owner_note(lead).await?,
         hot: match &app.ai {
             Some(ai) if ai.on(crate::domain::ai::Feature::HotScores) => app.store.hot_score(lead).await?,
+            _ => None,
+        },
+        suggestion: match &app.ai {
+            Some(ai) if ai.on(crate::domain::ai::Feature::Intent) => app.store.suggestion(lead).await?,
             _ => None,
         },
     })
@@ -189,6 +198,12 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>, ex
         }),
         menu_hint,
         hot: extras.hot.as_ref().map(crate::domain::ai::hot_line),
+        suggested_intent: extras
+            .suggestion
+            .as_ref()
+            .filter(|_| lead.intent.is_none())
+            .map(|g| app.templates.label("intent", &g.intent, &g.intent)),
+        suggested_language: extras.suggestion.as_ref().and_then(|g| g.language.clone()),
     };
     let text =
         app.templates.render("staff/card.txt", minijinja::context! { lead => minijinja::value::Serde(&view) })?;
@@ -258,6 +273,26 @@ pub fn render(app: &App, lead: &LeadRow, menu_actor: Option<(Actor, String)>, ex
                     app.templates.label("button", "owner_menu", "👤 Owner ▸"),
                     CardAction::OwnerMenu(id),
                 )]);
+            }
+            // AI's buttons: a person applies a suggested intent, or asks for a reply draft.
+            let mut ai_row = Vec::new();
+            if let Some(code) = extras
+                .suggestion
+                .as_ref()
+                .filter(|_| lead.intent.is_none())
+                .and_then(|g| crate::domain::ai::intent_code(&g.intent))
+            {
+                ai_row.push(button(
+                    app.templates.label("button", "set_intent", "✅ Set intent"),
+                    CardAction::SetIntent(id, code),
+                ));
+            }
+            let drafts = app.ai.as_ref().is_some_and(|a| a.on(crate::domain::ai::Feature::Drafts));
+            if drafts && lead.stage.is_open() && !lead.do_not_contact && lead.last_channel.is_some() {
+                ai_row.push(button(app.templates.label("button", "draft", "✍️ Draft"), CardAction::Draft(id)));
+            }
+            if !ai_row.is_empty() {
+                rows.push(ai_row);
             }
             if lead.stage.is_open() && !lead.do_not_contact && app.flows.enabled() {
                 let (label, on) = if lead.automation { ("bot_off", false) } else { ("bot_on", true) };

@@ -16,6 +16,7 @@ pub mod card;
 pub mod commands;
 pub mod deliver;
 pub mod digest;
+pub mod drafts;
 pub mod inline;
 pub mod inventory;
 pub mod orphans;

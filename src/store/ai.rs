@@ -376,3 +376,189 @@ impl Store {
         rows.iter().map(|r| Ok((CallId(col(r, "call_id")?), col(r, "started_at")?, col(r, "text")?))).collect()
     }
 }
+
+/// A reply draft's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftState {
+    /// Asked for; the model has not answered yet.
+    Asked,
+    /// In the topic with 📤 Send and ✖ Discard.
+    Ready,
+    Sent,
+    Discarded,
+    /// No draft came (the reason is kept).
+    Failed,
+}
+
+impl DraftState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftState::Asked => "asked",
+            DraftState::Ready => "ready",
+            DraftState::Sent => "sent",
+            DraftState::Discarded => "discarded",
+            DraftState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<DraftState> {
+        [DraftState::Asked, DraftState::Ready, DraftState::Sent, DraftState::Discarded, DraftState::Failed]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| super::StoreError::Corrupt(format!("unknown draft state {s}")))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DraftRow {
+    pub id: i64,
+    pub lead: LeadId,
+    pub asked_by: crate::domain::UserId,
+    pub state: DraftState,
+    pub text: Option<String>,
+    pub error: Option<String>,
+    pub chat: Option<i64>,
+    pub message: Option<i32>,
+    pub decided_by: Option<crate::domain::UserId>,
+}
+
+pub async fn insert_draft(conn: &mut super::Conn, lead: LeadId, user: crate::domain::UserId, now: i64) -> Result<i64> {
+    let r = sqlx::query(
+        "INSERT INTO ai_drafts (lead_id, asked_by, state, created_at, updated_at) VALUES ($1, $2, 'asked', $3, $3) RETURNING id",
+    )
+    .bind(lead.0)
+    .bind(user.0)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    col(&r, "id")
+}
+
+/// Move a draft from `from` to `to` (with the deciding person); false if it was not in `from`
+/// (a second press, or a press on a draft already decided).
+pub async fn move_draft(
+    conn: &mut super::Conn,
+    id: i64,
+    from: DraftState,
+    to: DraftState,
+    by: Option<crate::domain::UserId>,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE ai_drafts SET state = $3, decided_by = COALESCE($4, decided_by), updated_at = $5 WHERE id = $1 AND state = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(by.map(|u| u.0))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn draft_in_tx(conn: &mut super::Conn, id: i64) -> Result<Option<DraftRow>> {
+    let r = sqlx::query(DRAFT_SELECT).bind(id).fetch_optional(&mut *conn).await?;
+    r.as_ref().map(draft_from).transpose()
+}
+
+const DRAFT_SELECT: &str =
+    "SELECT id, lead_id, asked_by, state, text, error, chat_id, message_id, decided_by FROM ai_drafts WHERE id = $1";
+
+fn draft_from(r: &sqlx::any::AnyRow) -> Result<DraftRow> {
+    Ok(DraftRow {
+        id: col(r, "id")?,
+        lead: LeadId(col(r, "lead_id")?),
+        asked_by: crate::domain::UserId(col(r, "asked_by")?),
+        state: DraftState::parse(&col::<String>(r, "state")?)?,
+        text: col(r, "text")?,
+        error: col(r, "error")?,
+        chat: col(r, "chat_id")?,
+        message: col::<Option<i64>>(r, "message_id")?.map(|m| m as i32),
+        decided_by: col::<Option<i64>>(r, "decided_by")?.map(crate::domain::UserId),
+    })
+}
+
+/// Keep a lead's intent and language suggestion (replacing the one before).
+pub async fn set_suggestion(
+    conn: &mut super::Conn,
+    lead: LeadId,
+    g: &crate::domain::ai::IntentGuess,
+    fingerprint: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO lead_suggestions (lead_id, intent, language, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (lead_id) DO UPDATE SET intent = excluded.intent, language = excluded.language,
+             fingerprint = excluded.fingerprint, created_at = excluded.created_at",
+    )
+    .bind(lead.0)
+    .bind(&g.intent)
+    .bind(g.language.as_deref())
+    .bind(fingerprint)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A person set the lead's intent from the suggestion: inside their transaction, the lead's
+/// intent (only while it has none) and the suggestion gone. The topic says who (a notice).
+pub async fn apply_intent(conn: &mut super::Conn, lead: LeadId, intent: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE leads SET intent = $2, updated_at = $3 WHERE id = $1 AND intent IS NULL")
+        .bind(lead.0)
+        .bind(intent)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM lead_suggestions WHERE lead_id = $1").bind(lead.0).execute(&mut *conn).await?;
+    Ok(true)
+}
+
+impl Store {
+    pub async fn draft(&self, id: i64) -> Result<Option<DraftRow>> {
+        let r = sqlx::query(DRAFT_SELECT).bind(id).fetch_optional(&self.pool).await?;
+        r.as_ref().map(draft_from).transpose()
+    }
+
+    /// The model's draft (or why none came): `asked` → `ready` or `failed`.
+    pub async fn set_draft_text(&self, id: i64, text: std::result::Result<&str, &str>, now: i64) -> Result<()> {
+        let (state, text, error) = match text {
+            Ok(t) => ("ready", Some(t), None),
+            Err(e) => ("failed", None, Some(e)),
+        };
+        sqlx::query(
+            "UPDATE ai_drafts SET state = $2, text = $3, error = $4, updated_at = $5 WHERE id = $1 AND state = 'asked'",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(text)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *self.write().await?)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_draft_message(&self, id: i64, chat: i64, message: i32) -> Result<()> {
+        sqlx::query("UPDATE ai_drafts SET chat_id = $2, message_id = $3 WHERE id = $1")
+            .bind(id)
+            .bind(chat)
+            .bind(i64::from(message))
+            .execute(&mut *self.write().await?)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn suggestion(&self, lead: LeadId) -> Result<Option<crate::domain::ai::IntentGuess>> {
+        let r = sqlx::query("SELECT intent, language FROM lead_suggestions WHERE lead_id = $1")
+            .bind(lead.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| Ok(crate::domain::ai::IntentGuess { intent: col(&r, "intent")?, language: col(&r, "language")? }))
+            .transpose()
+    }
+}

@@ -68,6 +68,12 @@ pub enum JobKind {
     AiCheck,
     /// Post a call's transcript under it in the topic.
     TranscriptPost,
+    /// Ask the model for a reply draft (the AI lane).
+    AiDraft,
+    /// Post a draft in its topic, or show what became of it.
+    DraftPost,
+    /// Ask the model what an unqualified lead wants (the AI lane).
+    AiIntent,
 }
 
 /// Which jobs a runner claims: AI's requests wait on a slow outside server, so they run in
@@ -81,7 +87,7 @@ pub enum Lane {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 29] = [
+    pub const ALL: [JobKind; 32] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -111,6 +117,9 @@ impl JobKind {
         JobKind::AiTranscribe,
         JobKind::AiCheck,
         JobKind::TranscriptPost,
+        JobKind::AiDraft,
+        JobKind::DraftPost,
+        JobKind::AiIntent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +153,9 @@ impl JobKind {
             JobKind::AiTranscribe => "ai_transcribe",
             JobKind::AiCheck => "ai_check",
             JobKind::TranscriptPost => "transcript_post",
+            JobKind::AiDraft => "ai_draft",
+            JobKind::DraftPost => "draft_post",
+            JobKind::AiIntent => "ai_intent",
         }
     }
 
@@ -153,7 +165,10 @@ impl JobKind {
 
     /// An AI job (the AI lane's).
     pub fn is_ai(self) -> bool {
-        matches!(self, JobKind::AiScore | JobKind::AiTranscribe | JobKind::AiCheck)
+        matches!(
+            self,
+            JobKind::AiScore | JobKind::AiTranscribe | JobKind::AiCheck | JobKind::AiDraft | JobKind::AiIntent
+        )
     }
 
     /// A job that re-schedules itself for ever (a timer), never "work in flight".

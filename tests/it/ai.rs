@@ -5,7 +5,7 @@
 
 use crate::harness::*;
 use forecourt::ai::{Ai, Failure};
-use forecourt::domain::ai::Feature;
+use forecourt::domain::ai::{Feature, Features};
 use forecourt::domain::{LeadId, Role};
 use forecourt::sandbox::openai::{FakeOpenAi, Fault};
 use forecourt::store::AttemptOutcome;
@@ -62,7 +62,8 @@ async fn hot_scores_show_on_cards_and_sort_the_queue(db: Db) {
     let seen = fake_ai(&t).seen();
     assert!(seen.iter().all(|s| !s.text.contains("123 45 67")), "a phone number left the building");
     assert!(seen.iter().any(|s| s.text.contains("[phone]")));
-    assert!(seen.iter().all(|s| s.name == "hot_score" && s.model == "gpt-4o-mini"));
+    assert!(seen.iter().all(|s| s.model == "gpt-4o-mini"));
+    assert!(seen.iter().any(|s| s.name == "hot_score") && seen.iter().any(|s| s.name == "lead_intent"));
     t.fake.staff_writes(STAFF, None, &max, "/queue");
     let fake = t.fake.clone();
     let queue = eventually("the queue's answer", || {
@@ -144,7 +145,10 @@ async fn a_leads_state_is_the_same_with_ai_on_and_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_models_faults_are_survived_and_bad_answers_never_shown() {
-    let t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    let mut t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    // Only the scores: each fault meets the request it is meant for.
+    t.config.ai.as_mut().unwrap().features = Features::parse("hot_scores").unwrap();
+    t.restart().await;
     let ai = fake_ai(&t).clone();
     let mut n = 0;
     let mut next = |fault: Option<Fault>| {
@@ -195,6 +199,7 @@ async fn the_models_faults_are_survived_and_bad_answers_never_shown() {
 async fn the_same_input_is_never_sent_twice_and_the_budget_pauses_until_midnight() {
     let mut t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
     t.config.ai.as_mut().unwrap().daily_requests = 1;
+    t.config.ai.as_mut().unwrap().features = Features::parse("hot_scores").unwrap();
     t.restart().await;
     let a = t.customer(7201, "Ганна", None);
     t.fake.customer_writes(&a, "Хочу тест-драйв");
@@ -227,6 +232,7 @@ async fn an_admin_turns_a_feature_off_in_the_file_without_a_restart() {
     let file = t.config.data_dir.with_file_name("forecourt.toml");
     std::fs::write(&file, "[ai]\nfeatures = [\"hot_scores\", \"drafts\"]\n").unwrap();
     t.config.source = Some(file.clone());
+    t.config.ai.as_mut().unwrap().features = Features::parse("hot_scores,drafts").unwrap();
     t.restart().await;
     let a = t.customer(7301, "Ліна", None);
     t.fake.customer_writes(&a, "Привіт");
@@ -413,3 +419,104 @@ on_both_engines!(
     a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word_on_postgres,
     a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word
 );
+
+/// The newest draft message in the topic.
+fn draft_in(t: &TestApp, chat: i64, thread: i32) -> Option<forecourt::sandbox::telegram::ChatMessage> {
+    t.fake
+        .topic_messages(chat, thread)
+        .into_iter()
+        .rev()
+        .find(|m| m.from_bot && m.content.text_or_caption().is_some_and(|x| x.starts_with("✍️ Draft for")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_reaches_the_customer_only_after_send_and_a_suggested_intent_only_when_applied() {
+    let t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    let rav4 = forecourt::store::VehicleInput {
+        vin: Some("1M8GDM9AXKP042788".into()),
+        vin_check_ok: true,
+        make: "Toyota".into(),
+        model: "RAV4".into(),
+        year: Some(2019),
+        price_minor: Some(2_450_000),
+        currency: Some("USD".into()),
+        mileage_km: Some(85_000),
+        ..forecourt::store::VehicleInput::default()
+    };
+    t.store.insert_vehicles(&[rav4], 1).await.unwrap();
+    let car: i64 = sqlx::query_scalar("SELECT id FROM vehicles").fetch_one(t.store.pool()).await.unwrap();
+    let max = t.staff(9501, "Max Petrenko", Role::Manager).await;
+    let anna = t.staff(9502, "Anna Data", Role::Analyst).await;
+    let c = t.customer(7501, "Віра", None);
+    t.fake.customer_writes(&c, "Скільки коштує RAV4? Можна приїхати в суботу?");
+    let (chat, thread, card) = t.topic_of(&c).await;
+    let lead = t.lead_of(&c).await.id;
+    let attach = forecourt::domain::callback::CardAction::Attach(lead, forecourt::domain::VehicleId(car)).encode();
+    let cb = t.fake.staff_presses(chat, card, &max, &attach);
+    assert_eq!(t.callback_answer(&cb).await, "Attached.");
+    // The bot did not qualify her (flows are off here): AI guesses, a person applies it.
+    let shown = t.card_shows(chat, card, "🤖 Seems to want: Buy a car (writes in uk)").await;
+    let set = button_data(&shown, "Set intent").expect("✅ Set intent on the card");
+    assert_eq!(t.lead(lead).await.intent, None, "a suggestion changes nothing by itself");
+    let cb = t.fake.staff_presses(chat, card, &max, &set);
+    assert!(t.callback_answer(&cb).await.contains("Buy a car"));
+    t.card_shows(chat, card, "Wants: Buy a car").await;
+    assert_eq!(t.lead(lead).await.intent.as_deref(), Some("buy"));
+    t.topic_message(chat, thread, "✅ Intent set to Buy a car by Max Petrenko (suggested by AI)").await;
+
+    // ✍️ Draft: posted in the topic, never to the customer.
+    let shown = t.card_shows(chat, card, "Wants: Buy a car").await;
+    let ask = button_data(&shown, "Draft").expect("✍️ Draft on the card");
+    let cb = t.fake.staff_presses(chat, card, &max, &ask);
+    assert!(t.callback_answer(&cb).await.contains("Drafting"));
+    let fake = t.fake.clone();
+    t.until_ok("the draft in the topic", || draft_in(&t, chat, thread).is_some_and(|m| m.reply_markup.is_some())).await;
+    let d = draft_in(&t, chat, thread).unwrap();
+    let text = d.content.text_or_caption().unwrap().to_string();
+    assert!(text.contains("Toyota RAV4 · 2019 · 85000 km · $24,500") || text.contains("Toyota RAV4"), "{text}");
+    assert!(text.contains("nothing is sent until someone presses 📤 Send"), "{text}");
+    let draft_request = fake_ai(&t).seen().into_iter().find(|s| s.name == "reply_draft").expect("asked for a draft");
+    assert!(
+        draft_request.text.contains("2019") && draft_request.text.contains("85000"),
+        "the cars' data from the store"
+    );
+    t.settled().await;
+    assert!(fake.bot_messages_to(c.id).is_empty(), "nothing reached the customer");
+    // An analyst cannot send it.
+    let send = button_data(&d, "Send").unwrap();
+    let cb = t.fake.staff_presses(chat, d.message_id, &anna, &send);
+    assert!(t.callback_answer(&cb).await.contains("analysts"));
+    assert!(fake.bot_messages_to(c.id).is_empty());
+    // Max sends it: it reaches her as his reply, and the draft says so.
+    let cb = t.fake.staff_presses(chat, d.message_id, &max, &send);
+    assert!(t.callback_answer(&cb).await.contains("Sent"));
+    t.until_ok("the customer has the draft", || !fake.bot_messages_to(c.id).is_empty()).await;
+    let got = fake.bot_messages_to(c.id)[0].content.text_or_caption().unwrap().to_string();
+    assert!(got.starts_with("Добрий день!") && got.contains("RAV4"), "{got}");
+    t.until_ok("the draft says it was sent", || {
+        draft_in(&t, chat, thread).is_some_and(|m| {
+            m.message_id == d.message_id
+                && m.reply_markup.as_ref().is_none_or(|k| k["inline_keyboard"].as_array().is_none_or(|a| a.is_empty()))
+                && m.content.text_or_caption().is_some_and(|x| x.contains("📤 Sent by Max Petrenko"))
+        })
+    })
+    .await;
+    let cb = t.fake.staff_presses(chat, d.message_id, &max, &send);
+    assert!(t.callback_answer(&cb).await.contains("already"), "a second press sends nothing");
+    // A second draft, discarded: the customer gets nothing more.
+    let cb = t.fake.staff_presses(chat, card, &max, &ask);
+    t.callback_answer(&cb).await;
+    t.until_ok("a second draft", || draft_in(&t, chat, thread).is_some_and(|m| m.message_id != d.message_id)).await;
+    let d2 = draft_in(&t, chat, thread).unwrap();
+    let cb = t.fake.staff_presses(chat, d2.message_id, &max, &button_data(&d2, "Discard").unwrap());
+    assert!(t.callback_answer(&cb).await.contains("discarded"));
+    t.until_ok("the draft says it was discarded", || {
+        draft_in(&t, chat, thread)
+            .is_some_and(|m| m.content.text_or_caption().is_some_and(|x| x.contains("✖ Discarded by Max")))
+    })
+    .await;
+    t.settled().await;
+    assert_eq!(fake.bot_messages_to(c.id).len(), 1);
+    assert!(t.store.parked_jobs().await.unwrap().is_empty());
+    t.stop().await;
+}
