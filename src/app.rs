@@ -84,11 +84,12 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Arc<App>> {
     };
     if let Some(a) = &ai {
         info!(base = %a.config().base_url, model = %a.config().chat_model, features = ?a.features().names(), "AI advises");
+        store.enqueue(&crate::staff::ai::sweep_job(clock.now_ms()), clock.now_ms()).await?;
     }
     let inbox = crate::ingest::Inbox::start(
         store.clone(),
         topic_holds.clone(),
-        crate::ingest::Follow { flows: flows.enabled(), ai: ai.clone() },
+        crate::ingest::Follow { flows: flows.enabled() },
         crate::ingest::WhatsappPhones::new(phones.clone()),
         &supervisor,
     );

@@ -51,17 +51,17 @@ pub fn prepare(m: &mut Inbound, now: i64) {
 /// refused again. Per process; an instance that does not know a hold only wakes a sync early.
 pub type TopicHolds = Arc<DashMap<i64, i64>>;
 
-/// What follows a stored batch besides its topic syncs: the flows (one flow job per lead)
-/// and AI's hot score (one debounced score job per lead).
+/// What follows a stored batch besides its topic syncs: the flows (one flow job per lead).
+/// AI adds nothing here: its sweep finds the leads with new messages by itself, so the
+/// bridge's transactions do not grow with it.
 #[derive(Clone, Default)]
 pub struct Follow {
     pub flows: bool,
-    pub ai: Option<Arc<crate::ai::Ai>>,
 }
 
 impl Follow {
     pub fn of(app: &crate::context::App) -> Follow {
-        Follow { flows: app.flows.enabled(), ai: app.ai.clone() }
+        Follow { flows: app.flows.enabled() }
     }
 }
 
@@ -93,19 +93,6 @@ pub async fn store_batch(
     leads.dedup();
     if follow.flows {
         store::enqueue_flow_jobs(conn, &leads, now).await?;
-    }
-    if let Some(ai) = &follow.ai {
-        use crate::domain::ai::Feature;
-        let at = ai.score_at(now);
-        let mut jobs: Vec<store::NewJob> = Vec::new();
-        if ai.on(Feature::HotScores) {
-            jobs.extend(leads.iter().map(|l| crate::ai::score_job(*l, at)));
-        }
-        if ai.on(Feature::Intent) {
-            // The job looks whether the lead still lacks an intent when it runs.
-            jobs.extend(leads.iter().map(|l| crate::ai::intent_job(*l, at)));
-        }
-        store::jobs_enqueue_many(conn, &jobs, now).await?;
     }
     Ok(stored)
 }

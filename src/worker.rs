@@ -84,6 +84,7 @@ async fn one(app: &Arc<App>, job: &JobRow) -> Outcome {
         Job::AiDraft { draft } => crate::staff::drafts::draft(app, draft).await,
         Job::DraftPost { draft } => crate::staff::drafts::post(app, draft).await,
         Job::AiIntent { lead } => crate::staff::ai::intent(app, lead).await,
+        Job::AiSweep => crate::staff::ai::sweep(app).await,
     };
     result.unwrap_or_else(|e| Outcome::Retry(format!("{e:#}")))
 }

@@ -92,3 +92,11 @@ CREATE TABLE lead_suggestions (
     fingerprint TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );
+
+-- How far each lead's customer messages have been handed to AI (the sweep's mark): a lead
+-- whose newest customer message is later than its mark, and quiet long enough, is scored.
+CREATE TABLE ai_marks (
+    lead_id BIGINT PRIMARY KEY REFERENCES leads (id),
+    upto    BIGINT NOT NULL
+);
+CREATE INDEX leads_last_message_at ON leads (last_message_at);

@@ -59,15 +59,8 @@ async fn store_round(app: &crate::app::App, n: usize, round: usize, text: &str) 
     for chunk in all.chunks(500) {
         let items: Vec<BatchItem> = chunk.iter().map(|m| BatchItem { update_id: None, inbound: m }).collect();
         let mut tx = app.store.begin().await?;
-        crate::ingest::store_batch(
-            &mut tx,
-            "",
-            &items,
-            now,
-            &app.topic_holds,
-            &crate::ingest::Follow { flows: true, ai: None },
-        )
-        .await?;
+        crate::ingest::store_batch(&mut tx, "", &items, now, &app.topic_holds, &crate::ingest::Follow { flows: true })
+            .await?;
         tx.commit().await?;
     }
     Ok(())

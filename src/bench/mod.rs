@@ -21,6 +21,7 @@
 //! - `reports`: the 30-day dashboard, a lead page with 2,000 timeline items, a 10,000-row
 //!   CSV and the weekly digest with its chart over 300,000 leads and 1,000,000 messages.
 
+mod ai;
 mod assign;
 mod calls;
 mod flows;
@@ -74,6 +75,10 @@ enum BenchKind {
         /// The bot's flows: `on` as in production (the default), `off` to see what they cost.
         #[arg(long, default_value = "on")]
         bot: String,
+        /// AI against the fake OpenAI-compatible server (300 ms a request): `on` scores and
+        /// guesses every lead while the messages flow, `off` (the default) without AI.
+        #[arg(long, default_value = "off")]
+        ai: String,
     },
     /// Signed Viber and WhatsApp webhooks over HTTP: requests/s and latency to a committed 200.
     Webhooks(webhooks::Args),
@@ -89,6 +94,9 @@ enum BenchKind {
     Assignment(assign::Args),
     /// The reporting page and the digest over 300,000 leads and 1,000,000 messages.
     Reports(reports::Args),
+    /// AI: 1,000 hot scores against the fake model server (300 ms), then the same again
+    /// (all cached).
+    Ai(ai::Args),
     /// Telegram's limits on: 60 messages a minute from 30 leads over 3 staff groups.
     Limits {
         /// Virtual minutes of traffic.
@@ -106,14 +114,19 @@ enum BenchKind {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
-        BenchKind::Throughput { messages, customers, rate, seconds, engine, postgres_url, workers, bot } => {
+        BenchKind::Throughput { messages, customers, rate, seconds, engine, postgres_url, workers, bot, ai } => {
             let engines = engines(&engine)?;
             let bot = match bot.as_str() {
                 "on" => true,
                 "off" => false,
                 other => bail!("--bot: `{other}` is not on or off"),
             };
-            let shape = Shape { messages, customers: customers.max(1), rate: rate.max(1), seconds, bot };
+            let ai = match ai.as_str() {
+                "on" => true,
+                "off" => false,
+                other => bail!("--ai: `{other}` is not on or off"),
+            };
+            let shape = Shape { messages, customers: customers.max(1), rate: rate.max(1), seconds, bot, ai };
             for e in engines {
                 throughput(e, &shape, &postgres_url, workers.clamp(1, 256)).await?;
             }
@@ -124,6 +137,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchKind::Flows(a) => flows::run(a).await?,
         BenchKind::Assignment(a) => assign::run(a).await?,
         BenchKind::Reports(a) => reports::run(a).await?,
+        BenchKind::Ai(a) => ai::run(a).await?,
         BenchKind::Limits { minutes, speed, pattern } => {
             if pattern != "bursty" && pattern != "round-robin" {
                 bail!("--pattern: `{pattern}` is not bursty or round-robin");
@@ -226,16 +240,29 @@ struct Shape {
     rate: usize,
     seconds: u64,
     bot: bool,
+    ai: bool,
 }
 
 async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: usize) -> anyhow::Result<()> {
-    let &Shape { messages, customers, rate, seconds, bot } = shape;
+    let &Shape { messages, customers, rate, seconds, bot, ai } = shape;
     let Setup { clock, fake, staff, dir: _dir, mut config } = setup(engine, postgres_url).await?;
     config.telegram.rate_limits = false;
     config.jobs.workers = workers;
     if !bot {
         config.flows.dir = None;
     }
+    let model = if ai {
+        let f = crate::sandbox::openai::FakeOpenAi::start(None).await?;
+        f.set_latency(Duration::from_millis(300));
+        let mut c = crate::config::AiConfig::new(f.url());
+        c.score_after_s = 1;
+        c.requests_per_minute = 1_000_000;
+        c.daily_requests = 0;
+        config.ai = Some(c);
+        Some(f)
+    } else {
+        None
+    };
     let app = app::build(config, clock.clone()).await?;
     let running = app::start(app.clone(), tokio::net::TcpListener::bind("127.0.0.1:0").await?).await?;
     let people: Vec<FakeUser> =
@@ -317,11 +344,15 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     let (_, _, stored) = app.store.counts().await?;
     let sends = fake.calls_of("sendmessage").len();
     println!(
-        "throughput {engine} (bot {}): burst {messages} msgs from {customers} customers (injected in {} ms): stored {ingest_rate:.0} msgs/s, \
+        "throughput {engine} (bot {}, AI {}): burst {messages} msgs from {customers} customers (injected in {} ms): stored {ingest_rate:.0} msgs/s, \
          in the topics {burst_rate:.0} msgs/s ({sends} sends after merging); \
          the burst's work done {} ms after its last message showed; \
          paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms (by fifths: {} ms), max {} ms; stored {stored}; peak memory {:.0} MB",
         if bot { "on" } else { "off" },
+        match &model {
+            Some(m) => format!("on, {} requests", m.requests()),
+            None => "off".to_string(),
+        },
         injected - start,
         settled_at - last,
         percentile(&lat, 0.5),
@@ -332,6 +363,9 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     );
     running.stop().await;
     fake.stop();
+    if let Some(m) = model {
+        m.stop();
+    }
     Ok(())
 }
 

@@ -209,6 +209,10 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     config.calls.ringostat_token = Some(Secret::new(RINGOSTAT_TOKEN));
     config.calls.ringostat_api_key = Some(Secret::new(RINGOSTAT_KEY));
     config.calls.ringostat_api_url = ringostat.url();
+    // AI that advises, against the fake OpenAI-compatible server: transcripts, script
+    // checks, hot scores, intents and drafts.
+    let model = crate::sandbox::openai::FakeOpenAi::start(None).await?;
+    config.ai = Some(crate::config::AiConfig::new(model.url()));
     // The bot's flows: the repository's flows/ (or the built-in copy), open 08:00-20:00.
     config.flows.business_hours_text = "Mon-Sun 08:00-20:00".into();
     config.flows.business_hours =
@@ -381,6 +385,11 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     let http = reqwest::Client::new();
     use crate::sandbox::telephony::{post_ringostat, Encoding, FakeCall, Recording};
     let rec = ringostat.host(Recording::Bytes(b"ID3\x03demo-recording".repeat(400)), None);
+    model.transcript(
+        "Good morning, Forecourt Motors, this is Max. — Hi, I wrote about the BMW X3: is it still there? \
+         — It is, and the interior is as in the photos. What budget do you have in mind? — Around 30 thousand. \
+         — That works. Would you like to see it on Saturday? — Let me check and write to you.",
+    );
     let yuliia_call = FakeCall::inbound("1733216400.101", "+380501112233", clock.now_ms())
         .answered("101", "Max Petrenko", 154, 6)
         .with_recording(&rec)
@@ -428,6 +437,9 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     }
     fake.customer_writes(&sofia, "Good call. Next time answer the customs question straight away.");
     d.settle().await?;
+    // Max asks AI for a reply to Yuliia, reads it in her topic (only staff see it) and sends it.
+    d.press(lead_y, &max, "Draft").await?;
+    d.press_in_topic(lead_y, &max, "📤 Send").await?;
 
     let lead_m = d.lead_on("whatsapp", "380672223344").await?;
     d.press(lead_m, &sofia, "Claim").await?;
@@ -573,6 +585,47 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         feedback.as_deref().and_then(|t| t.lines().next()).unwrap_or("nothing")
     );
     ok &= review.is_some() && feedback.is_some();
+    // What AI advised: the call's transcript and script check, the scores, the draft sent.
+    let transcript: Option<String> = sqlx::query_scalar("SELECT text FROM call_transcripts ORDER BY call_id LIMIT 1")
+        .fetch_optional(store.pool())
+        .await?;
+    let checked: Option<i64> = sqlx::query_scalar("SELECT score FROM ai_evaluations ORDER BY call_id LIMIT 1")
+        .fetch_optional(store.pool())
+        .await?;
+    let suggested = fake
+        .bot_messages_to(9002)
+        .iter()
+        .filter_map(|m| m.content.text_or_caption())
+        .filter(|t| t.contains("🤖 AI suggests") || t.contains("🤖 AI is unsure"))
+        .count();
+    let mut hot = Vec::new();
+    for id in store.lead_ids().await? {
+        if let (Some(s), Some(l)) = (store.hot_score(id).await?, store.lead(id).await?) {
+            if let (Some(chat), Some(card)) = (l.staff_chat_id, l.card_message_id) {
+                let shows = fake
+                    .messages(chat)
+                    .iter()
+                    .any(|m| m.message_id == card && m.content.text_or_caption().is_some_and(|t| t.contains("🔥")));
+                if shows {
+                    hot.push(format!("#{} {} 🔥 {}", id.0, l.customer_name, s.score));
+                }
+            }
+        }
+    }
+    let drafts_sent: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM ai_drafts WHERE state = 'sent'").fetch_one(store.pool()).await?;
+    println!("\n━━ What AI advised (against the fake model server; {} requests) ━━", model.requests());
+    println!(
+        "Yuliia's call, transcribed under it in her topic: “{}…”",
+        transcript.as_deref().unwrap_or("none").chars().take(60).collect::<String>()
+    );
+    println!(
+        "Its script check (advice, apart from Sofia's review): {}; Sofia saw {suggested} suggestions and decided each herself",
+        checked.map(|s| format!("{s}/100")).unwrap_or_else(|| "none".into())
+    );
+    println!("Cards with a hot score: {}", hot.join(", "));
+    println!("Reply drafts Max sent after reading them: {drafts_sent}");
+    ok &= transcript.is_some() && checked.is_some() && suggested > 0 && hot.len() >= 2 && drafts_sent == 1;
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",
@@ -587,6 +640,7 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     viber.stop();
     wa.stop();
     ringostat.stop();
+    model.stop();
     // The next morning, 09:00: the team on round robin.
     let next = tz
         .from_local_datetime(&(today + chrono::Duration::days(1)).and_hms_opt(9, 0, 0).expect("09:00 exists"))

@@ -151,6 +151,8 @@ pub enum Job {
     DraftPost { draft: i64 },
     /// Ask the model what an unqualified lead wants (the AI lane).
     AiIntent { lead: LeadId },
+    /// Hand leads with new customer messages to AI (recurring, the AI lane).
+    AiSweep,
 }
 
 impl Job {
@@ -188,6 +190,7 @@ impl Job {
             Job::AiDraft { .. } => JobKind::AiDraft,
             Job::DraftPost { .. } => JobKind::DraftPost,
             Job::AiIntent { .. } => JobKind::AiIntent,
+            Job::AiSweep => JobKind::AiSweep,
         }
     }
 
@@ -368,6 +371,7 @@ mod tests {
         all.push(Job::AiDraft { draft: 6 });
         all.push(Job::DraftPost { draft: 6 });
         all.push(Job::AiIntent { lead: LeadId(6) });
+        all.push(Job::AiSweep);
         all.push(Job::AssignTimers);
         all.push(Job::LoginLink { user: crate::domain::UserId(3), telegram_id: 77 });
         all.push(Job::DigestTimers);

@@ -175,6 +175,52 @@ pub async fn intent(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
+/// How far back the sweep looks for customer messages not yet handed to AI.
+const SWEEP_LOOKBACK_MS: i64 = 86_400_000;
+
+/// Leads handed to AI per transaction by the sweep.
+const SWEEP_PAGE: usize = 200;
+
+/// The sweep's job, enqueued at start while AI is configured (one pending at a time).
+pub fn sweep_job(now: i64) -> store::NewJob {
+    crate::jobs::Job::AiSweep.into_new("ai_sweep".into(), Some("ai_sweep".into()), now)
+}
+
+/// `Job::AiSweep` (recurring, the AI lane): every lead whose newest customer message is
+/// later than its mark and has been quiet for `FORECOURT_AI_SCORE_AFTER_S` gets a score job
+/// (and, without an intent, an intent job), and its mark moves up. A burst of messages is
+/// scored once, after it; nothing of this runs in the bridge's transactions.
+pub async fn sweep(app: &Arc<App>) -> anyhow::Result<Outcome> {
+    let Some(ai) = app.ai.as_ref() else { return Ok(Outcome::Done) };
+    let now = app.clock.now_ms();
+    let quiet = ai.config().score_after_s as i64 * 1_000;
+    let next = Outcome::WaitUntil(now + (quiet / 2).clamp(2_000, 30_000));
+    let (score, intent) = (ai.on(Feature::HotScores), ai.on(Feature::Intent));
+    if !score && !intent {
+        return Ok(next);
+    }
+    loop {
+        let mut tx = app.store.begin().await?;
+        let due = store::ai_due_leads(&mut tx, now - SWEEP_LOOKBACK_MS, now - quiet, SWEEP_PAGE as i64).await?;
+        let mut jobs = Vec::with_capacity(due.len() * 2);
+        for (lead, at, no_intent) in &due {
+            store::mark_ai(&mut tx, *lead, *at).await?;
+            if score {
+                jobs.push(crate::ai::score_job(*lead, now));
+            }
+            if intent && *no_intent {
+                jobs.push(crate::ai::intent_job(*lead, now));
+            }
+        }
+        store::jobs_enqueue_many(&mut tx, &jobs, now).await?;
+        tx.commit().await?;
+        if due.len() < SWEEP_PAGE {
+            break;
+        }
+    }
+    Ok(next)
+}
+
 /// What a job does when no answer came.
 pub(crate) fn after_failure(f: Failure, now: i64) -> Outcome {
     match f {

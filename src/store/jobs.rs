@@ -74,6 +74,8 @@ pub enum JobKind {
     DraftPost,
     /// Ask the model what an unqualified lead wants (the AI lane).
     AiIntent,
+    /// Hand leads with new customer messages, quiet long enough, to AI (recurring, AI lane).
+    AiSweep,
 }
 
 /// Which jobs a runner claims: AI's requests wait on a slow outside server, so they run in
@@ -87,7 +89,7 @@ pub enum Lane {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 32] = [
+    pub const ALL: [JobKind; 33] = [
         JobKind::TopicSync,
         JobKind::Deliver,
         JobKind::StaffReply,
@@ -120,6 +122,7 @@ impl JobKind {
         JobKind::AiDraft,
         JobKind::DraftPost,
         JobKind::AiIntent,
+        JobKind::AiSweep,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +159,7 @@ impl JobKind {
             JobKind::AiDraft => "ai_draft",
             JobKind::DraftPost => "draft_post",
             JobKind::AiIntent => "ai_intent",
+            JobKind::AiSweep => "ai_sweep",
         }
     }
 
@@ -173,7 +177,15 @@ impl JobKind {
 
     /// A job that re-schedules itself for ever (a timer), never "work in flight".
     pub fn is_recurring(self) -> bool {
-        matches!(self, JobKind::FlowTimers | JobKind::CallReconcile | JobKind::TaskTimers | JobKind::AssignTimers)
+        matches!(
+            self,
+            JobKind::FlowTimers
+                | JobKind::CallReconcile
+                | JobKind::TaskTimers
+                | JobKind::AssignTimers
+                | JobKind::DigestTimers
+                | JobKind::AiSweep
+        )
     }
 }
 

@@ -353,6 +353,9 @@ pub struct TimelineCall {
     pub recording_state: String,
     pub pool: Option<String>,
     pub scores: Vec<i64>,
+    /// The AI's transcript and its script check's score (advice), when there are.
+    pub transcript: Option<String>,
+    pub ai_score: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -728,8 +731,11 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT k.id, k.started_at, k.direction, k.disposition, k.missed, k.billsec, k.wait_s,
-                    COALESCE(u.name, k.employee_name) AS who, k.recording_media_id, k.recording_state, k.pool_name
-             FROM calls k LEFT JOIN users u ON u.id = k.user_id WHERE k.lead_id = $1 ORDER BY k.started_at, k.id",
+                    COALESCE(u.name, k.employee_name) AS who, k.recording_media_id, k.recording_state, k.pool_name,
+                    t.text AS transcript, e.score AS ai_score
+             FROM calls k LEFT JOIN users u ON u.id = k.user_id
+                  LEFT JOIN call_transcripts t ON t.call_id = k.id LEFT JOIN ai_evaluations e ON e.call_id = k.id
+             WHERE k.lead_id = $1 ORDER BY k.started_at, k.id",
         )
         .bind(lead.0)
         .fetch_all(&self.pool)
@@ -748,6 +754,8 @@ impl Store {
                 recording_state: col(r, "recording_state")?,
                 pool: col(r, "pool_name")?,
                 scores: Vec::new(),
+                transcript: col(r, "transcript")?,
+                ai_score: col(r, "ai_score")?,
             });
         }
         let rows = sqlx::query(

@@ -198,6 +198,17 @@ pub async fn build(app: &App, kind: Kind, due: i64) -> anyhow::Result<Built> {
         .collect();
     let to_review =
         app.store.calls_to_review(now - 7 * 86_400_000, crate::staff::commands::MIN_REVIEW_TALK_S, 500).await?.len();
+    // With AI scoring leads: the five hottest open leads, each with its reasons.
+    let mut hot = Vec::new();
+    if app.ai.as_ref().is_some_and(|ai| ai.on(crate::domain::ai::Feature::HotScores)) {
+        let top = app.store.top_hot_leads(NAMED as i64).await?;
+        let named_top = named(app, top.iter().map(|(l, _)| *l).collect()).await?;
+        for (mut v, (_, s)) in named_top.into_iter().zip(top) {
+            v["score"] = json!(s.score);
+            v["reasons"] = json!(s.reasons.join("; "));
+            hot.push(v);
+        }
+    }
     let link = app.config.public_url.as_deref().map(|u| {
         let (d1, d2) = (a.date(), (b - chrono::Duration::seconds(1)).date());
         format!("{u}/reports?period=custom&from={d1}&to={d2}")
@@ -224,6 +235,7 @@ pub async fn build(app: &App, kind: Kind, due: i64) -> anyhow::Result<Built> {
         lost => lost.len(),
         lost_reasons => minijinja::value::Serde(&lost_reasons),
         to_review => to_review,
+        hot => minijinja::value::Serde(&hot),
         link => link.clone(),
     };
     let text = app.templates.render("staff/digest.txt", ctx)?;

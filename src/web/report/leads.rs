@@ -246,6 +246,8 @@ struct Item {
     /// `photo`, `audio`, `file` and its signed link.
     media: Option<Value>,
     details: Vec<String>,
+    /// A call's transcript (AI), shown folded.
+    transcript: Option<String>,
 }
 
 fn timeline_items(app: &App, rows: TimelineRows, people: &std::collections::HashMap<i64, String>) -> Vec<Item> {
@@ -290,6 +292,7 @@ fn timeline_items(app: &App, rows: TimelineRows, people: &std::collections::Hash
             text: m.body.unwrap_or_else(|| if media.is_some() { String::new() } else { format!("[{}]", m.kind) }),
             media,
             details,
+            transcript: None,
         });
     }
     for c in rows.calls {
@@ -305,6 +308,9 @@ fn timeline_items(app: &App, rows: TimelineRows, people: &std::collections::Hash
         }
         for s in &c.scores {
             details.push(format!("review score {s}/100"));
+        }
+        if let Some(s) = c.ai_score {
+            details.push(format!("AI script check {s}/100 (advice)"));
         }
         let media = c
             .recording
@@ -326,6 +332,7 @@ fn timeline_items(app: &App, rows: TimelineRows, people: &std::collections::Hash
             ),
             media,
             details,
+            transcript: c.transcript,
         });
     }
     for t in rows.tasks {
@@ -352,6 +359,7 @@ fn timeline_items(app: &App, rows: TimelineRows, people: &std::collections::Hash
             text: format!("Task: {}", t.title),
             media: None,
             details,
+            transcript: None,
         });
     }
     let person = |v: &Option<String>| -> String {
@@ -389,6 +397,7 @@ fn timeline_items(app: &App, rows: TimelineRows, people: &std::collections::Hash
             text,
             media: None,
             details: h.reason.into_iter().collect(),
+            transcript: None,
         });
     }
     // One list in time order; at the same instant, the order they were read in.
@@ -467,7 +476,10 @@ pub async fn timeline_csv(State(app): State<Arc<App>>, headers: HeaderMap, Path(
             i.channel.unwrap_or_default(),
             i.direction.unwrap_or_default(),
             i.who.unwrap_or_default(),
-            i.text,
+            match &i.transcript {
+                Some(t) => format!("{}\nTranscript: {t}", i.text),
+                None => i.text,
+            },
             i.media.and_then(|m| m["name"].as_str().map(String::from)).unwrap_or_default(),
             i.details.join("; "),
         ]));
