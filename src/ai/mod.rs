@@ -264,8 +264,7 @@ impl Ai {
         let content = message.content.unwrap_or_default();
         match check(&content) {
             Ok(v) => {
-                self.keep(store, &fp, ask.feature, &content, now).await;
-                attempt.log(AttemptOutcome::Ok, None, ms).await;
+                attempt.keep_and_log(&content, ms).await;
                 Ok(Answered { value: v, cached: false, fingerprint: fp.clone() })
             }
             Err(r) => Err(attempt.reject(r, ms).await),
@@ -314,8 +313,7 @@ impl Ai {
         match serde_json::from_slice::<TranscriptAnswer>(&bytes) {
             Ok(t) => {
                 let text = t.text.trim().to_string();
-                self.keep(store, &fp, Feature::Transcripts, &text, now).await;
-                attempt.log(AttemptOutcome::Ok, None, ms).await;
+                attempt.keep_and_log(&text, ms).await;
                 Ok(Answered { value: text, cached: false, fingerprint: fp.clone() })
             }
             Err(e) => Err(attempt.reject(Rejected::Malformed(format!("not a transcription ({e})")), ms).await),
@@ -332,12 +330,6 @@ impl Ai {
         }
     }
 
-    async fn keep(&self, store: &Store, fp: &str, feature: Feature, answer: &str, now: i64) {
-        if let Err(e) = store.keep_ai_answer(fp, feature, answer, now).await {
-            warn!(error = %e, feature = feature.as_str(), "could not keep an AI answer (the next ask sends it again)");
-        }
-    }
-
     /// Budget, limits, time limit, then the request; the server's failures are logged and
     /// returned, with the budget's request given back (it cost nothing).
     async fn send<R, F, Fut>(&self, attempt: &Attempted<'_>, call: F) -> Result<(R, i64), Failure>
@@ -348,7 +340,8 @@ impl Ai {
         let (store, now) = (attempt.store, attempt.now);
         let day = self.day(now);
         let limit = self.config.daily_requests;
-        match store.take_ai_request(&day, limit).await {
+        // Without a budget nothing needs counting: no write per request.
+        match if limit == 0 { Ok(true) } else { store.take_ai_request(&day, limit).await } {
             Ok(true) => {}
             Ok(false) => {
                 self.say_budget_spent(&day);
@@ -387,7 +380,8 @@ impl Ai {
             Ok(Err(e)) => format!("{e}"),
             Err(_) => format!("no answer within {} s, retries included", ASK_LIMIT.as_secs()),
         };
-        if let Err(e) = store.give_back_ai_request(&day).await {
+        if limit == 0 {
+        } else if let Err(e) = store.give_back_ai_request(&day).await {
             debug!(error = %e, "could not give back a failed request's budget");
         }
         self.say_down(&failure);
@@ -455,6 +449,23 @@ struct Attempted<'a> {
 }
 
 impl Attempted<'_> {
+    /// A good answer: kept by its fingerprint and logged, in one write.
+    async fn keep_and_log(&self, answer: &str, ms: i64) {
+        let a = Attempt {
+            feature: self.feature,
+            lead: self.lead,
+            call: self.call,
+            fingerprint: self.fp,
+            outcome: AttemptOutcome::Ok,
+            error: None,
+            ms,
+            at: self.now,
+        };
+        if let Err(e) = self.store.keep_ai_answer(self.fp, self.feature, answer, &a).await {
+            warn!(error = %e, feature = self.feature.as_str(), "could not keep an AI answer (the next ask sends it again)");
+        }
+    }
+
     async fn log(&self, outcome: AttemptOutcome, error: Option<&str>, ms: i64) {
         let a = Attempt {
             feature: self.feature,

@@ -22,6 +22,9 @@ const CONVERSATION: i64 = 40;
 /// A message's text as the model reads it, at most this many characters.
 const MESSAGE_CHARS: usize = 600;
 
+/// A card shows AI's advice at most this long after it came (clock time).
+pub const CARD_AFTER_MS: i64 = 30_000;
+
 /// When a server that is down is asked again (clock time).
 pub const RETRY_DOWN_MS: i64 = 10 * 60_000;
 
@@ -133,9 +136,10 @@ pub async fn score(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
     }
     let mut tx = app.store.begin().await?;
     store::set_hot_score(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
-    // The card shows the new score when the topic next syncs (a card edit, nothing else).
+    // The card shows the new score at the topic's next sync: at the latest in half a minute,
+    // sooner if the conversation syncs it anyway, so scores never crowd the bridge's sends.
     store::bump_card(&mut tx, lead, None, now).await?;
-    store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
+    store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now + CARD_AFTER_MS), now).await?;
     tx.commit().await?;
     app.wake.notify_one();
     Ok(Outcome::Done)
@@ -169,7 +173,7 @@ pub async fn intent(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
     let mut tx = app.store.begin().await?;
     store::set_suggestion(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
     store::bump_card(&mut tx, lead, None, now).await?;
-    store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now), now).await?;
+    store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now + CARD_AFTER_MS), now).await?;
     tx.commit().await?;
     app.wake.notify_one();
     Ok(Outcome::Done)

@@ -71,8 +71,16 @@ impl Store {
         r.map(|r| col(&r, "answer")).transpose()
     }
 
-    /// Keep a checked answer (a second copy of the same fingerprint is ignored).
-    pub async fn keep_ai_answer(&self, fingerprint: &str, feature: Feature, answer: &str, now: i64) -> Result<()> {
+    /// Keep a checked answer (a second copy of the same fingerprint is ignored) and log its
+    /// attempt, in one transaction.
+    pub async fn keep_ai_answer(
+        &self,
+        fingerprint: &str,
+        feature: Feature,
+        answer: &str,
+        a: &Attempt<'_>,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO ai_results (fingerprint, feature, answer, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (fingerprint) DO NOTHING",
@@ -80,28 +88,16 @@ impl Store {
         .bind(fingerprint)
         .bind(feature.as_str())
         .bind(answer)
-        .bind(now)
-        .execute(&mut *self.write().await?)
+        .bind(a.at)
+        .execute(&mut *tx)
         .await?;
+        insert_attempt(&mut tx, a).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     pub async fn log_ai_attempt(&self, a: &Attempt<'_>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ai_attempts (feature, lead_id, call_id, fingerprint, outcome, error, ms, at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(a.feature.as_str())
-        .bind(a.lead.map(|l| l.0))
-        .bind(a.call.map(|c| c.0))
-        .bind(a.fingerprint)
-        .bind(a.outcome.as_str())
-        .bind(a.error)
-        .bind(a.ms)
-        .bind(a.at)
-        .execute(&mut *self.write().await?)
-        .await?;
-        Ok(())
+        insert_attempt(&mut *self.write().await?, a).await
     }
 
     /// Take one request from `day`'s budget of `limit` (0: no budget, always granted).
@@ -194,6 +190,24 @@ impl Store {
         scores.sort_by_key(|(l, s)| (std::cmp::Reverse(s.score), l.0));
         Ok(scores)
     }
+}
+
+async fn insert_attempt(conn: &mut super::Conn, a: &Attempt<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ai_attempts (feature, lead_id, call_id, fingerprint, outcome, error, ms, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(a.feature.as_str())
+    .bind(a.lead.map(|l| l.0))
+    .bind(a.call.map(|c| c.0))
+    .bind(a.fingerprint)
+    .bind(a.outcome.as_str())
+    .bind(a.error)
+    .bind(a.ms)
+    .bind(a.at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Keep a lead's hot score (replacing the one before), inside the caller's transaction.
