@@ -592,12 +592,13 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
     let checked: Option<i64> = sqlx::query_scalar("SELECT score FROM ai_evaluations ORDER BY call_id LIMIT 1")
         .fetch_optional(store.pool())
         .await?;
-    let suggested = fake
+    // The review's prompt is one message edited step by step; its last text says how often
+    // Sofia agreed with the AI's suggestions.
+    let agreed = fake
         .bot_messages_to(9002)
         .iter()
         .filter_map(|m| m.content.text_or_caption())
-        .filter(|t| t.contains("🤖 AI suggests") || t.contains("🤖 AI is unsure"))
-        .count();
+        .find_map(|t| t.lines().find(|l| l.contains("You agreed with the AI")).map(str::to_string));
     let mut hot = Vec::new();
     for id in store.lead_ids().await? {
         if let (Some(s), Some(l)) = (store.hot_score(id).await?, store.lead(id).await?) {
@@ -620,12 +621,13 @@ pub async fn run(speed: f64) -> anyhow::Result<ExitCode> {
         transcript.as_deref().unwrap_or("none").chars().take(60).collect::<String>()
     );
     println!(
-        "Its script check (advice, apart from Sofia's review): {}; Sofia saw {suggested} suggestions and decided each herself",
-        checked.map(|s| format!("{s}/100")).unwrap_or_else(|| "none".into())
+        "Its script check (advice, apart from Sofia's review): {}; in her review each criterion showed the AI's verdict: “{}”",
+        checked.map(|s| format!("{s}/100")).unwrap_or_else(|| "none".into()),
+        agreed.as_deref().unwrap_or("no suggestions shown")
     );
     println!("Cards with a hot score: {}", hot.join(", "));
     println!("Reply drafts Max sent after reading them: {drafts_sent}");
-    ok &= transcript.is_some() && checked.is_some() && suggested > 0 && hot.len() >= 2 && drafts_sent == 1;
+    ok &= transcript.is_some() && checked.is_some() && agreed.is_some() && hot.len() >= 2 && drafts_sent == 1;
     let parked = store.parked_jobs().await?.len();
     println!(
         "\nTelegram calls: {}; answered 429: {}; parked jobs: {parked}",

@@ -80,6 +80,13 @@ async fn hot_scores_show_on_cards_and_sort_the_queue(db: Db) {
     let (h, c) = (queue.find(&format!("#{hot_lead}")).unwrap(), queue.find(&format!("#{cold_lead}")).unwrap());
     assert!(h < c, "the hottest lead comes first: {queue}");
     assert!(queue.contains(&format!("🔥 85 · #{hot_lead}")), "{queue}");
+    // The digest names the hottest open leads, hottest first.
+    let now = t.clock.now_ms();
+    let digest = forecourt::staff::digest::build(t.app(), forecourt::domain::digest::Kind::Daily, now).await.unwrap();
+    let hot_part = digest.text.split("🔥 Hottest open leads").nth(1).unwrap_or_else(|| panic!("{}", digest.text));
+    let (h, c) =
+        (hot_part.find(&format!("85 #{hot_lead}")).unwrap(), hot_part.find(&format!("25 #{cold_lead}")).unwrap());
+    assert!(h < c, "{}", digest.text);
     t.settled().await;
     assert!(t.store.parked_jobs().await.unwrap().is_empty());
     t.stop().await;
@@ -408,6 +415,21 @@ async fn a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word(db: 
     .await;
     assert!(done.contains(&format!("🤖 You agreed with the AI on {} of {} criteria.", total - 2, total - 1)), "{done}");
     t.topic_message(chat, thread, "📝 100/100").await;
+    // A long call's transcript comes as a file under its call, not as a wall of text.
+    let long = "Так, звісно. ".repeat(200);
+    fake_ai(&t).transcript(long.clone());
+    let rec = t.tel.as_ref().unwrap().host(Recording::Bytes(b"mp3-long-call".repeat(500)), None);
+    let call = FakeCall::inbound("ai-2", OLHA_DIALS, t.clock.now_ms())
+        .answered("101", "Oksana Melnyk", 600, 3)
+        .with_recording(&rec);
+    let (status, _) =
+        post_ringostat(&reqwest::Client::new(), &url, &call, t.config.timezone, true, Encoding::Json).await;
+    assert_eq!(status, 200);
+    t.topic_has(chat, thread, "the long transcript as a file", |m| {
+        m.content.text_or_caption().is_some_and(|x| x.contains("(the whole text is in the file)"))
+            && m.content.describe().contains("document")
+    })
+    .await;
     t.settled().await;
     let parked = t.store.parked_jobs().await.unwrap();
     assert!(parked.is_empty(), "{parked:?}");
