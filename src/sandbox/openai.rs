@@ -145,6 +145,18 @@ fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> R
     (status, Json(json!({"error": {"message": message, "type": kind, "param": null, "code": code}}))).into_response()
 }
 
+/// 429 with OpenAI's body and `Retry-After`.
+fn rate_limited(retry_after_s: u32) -> Response {
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Rate limit reached for requests per min. Please try again in 1s.",
+        "requests",
+        Some("rate_limit_exceeded"),
+    );
+    r.headers_mut().insert("retry-after", retry_after_s.to_string().parse().expect("a number is a header"));
+    r
+}
+
 fn authorised(inner: &Inner, headers: &HeaderMap) -> bool {
     let Some(key) = &inner.api_key else { return true };
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {key}"))
@@ -235,16 +247,7 @@ async fn chat(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: String)
     let n = inner.next_id.fetch_add(1, Ordering::SeqCst);
     let mut message = json!({"role": "assistant", "content": null, "refusal": null});
     match fault {
-        Some(Fault::RateLimited { retry_after_s }) => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Rate limit reached for requests per min. Please try again in 1s.",
-                "requests",
-                Some("rate_limit_exceeded"),
-            );
-            r.headers_mut().insert("retry-after", retry_after_s.to_string().parse().expect("a number is a header"));
-            return r;
-        }
+        Some(Fault::RateLimited { retry_after_s }) => return rate_limited(retry_after_s),
         Some(Fault::ServerError) => {
             return error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -425,12 +428,7 @@ async fn transcribe(State(inner): State<Arc<Inner>>, headers: HeaderMap, mut for
     });
     let fault = next_fault(&inner).await;
     match fault {
-        Some(Fault::RateLimited { retry_after_s }) => {
-            let mut r =
-                error(StatusCode::TOO_MANY_REQUESTS, "Rate limit reached.", "requests", Some("rate_limit_exceeded"));
-            r.headers_mut().insert("retry-after", retry_after_s.to_string().parse().expect("a number is a header"));
-            return r;
-        }
+        Some(Fault::RateLimited { retry_after_s }) => return rate_limited(retry_after_s),
         Some(Fault::ServerError) => {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "The server had an error.", "server_error", None)
         }

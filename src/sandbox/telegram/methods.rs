@@ -61,6 +61,32 @@ fn caption(p: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// A reply's target (`reply_parameters`): a message of that chat, or refused unless the
+/// sender allowed sending without it. `Some` only when the target exists.
+fn reply_target(st: &super::state::State, p: &Params, chat: i64) -> Result<Option<i32>, ApiError> {
+    let reply = p.json("reply_parameters");
+    let reply_to = reply.as_ref().and_then(|r| r["message_id"].as_i64()).map(|m| m as i32);
+    let exists = reply_to.is_some_and(|m| st.find(chat, m).is_some());
+    if reply_to.is_some()
+        && !exists
+        && reply.as_ref().is_none_or(|r| r["allow_sending_without_reply"].as_bool() != Some(true))
+    {
+        return Err(ApiError::bad_request("message to be replied not found"));
+    }
+    Ok(reply_to.filter(|_| exists))
+}
+
+/// Mark the message just sent as a reply to `reply_to`.
+fn mark_reply(st: &mut super::state::State, chat: i64, sent: &Value, reply_to: Option<i32>) -> Result<(), ApiError> {
+    if reply_to.is_some() {
+        let id = sent["message_id"].as_i64().unwrap_or(0) as i32;
+        if let Some(m) = st.chat_mut(chat)?.messages.iter_mut().find(|m| m.message_id == id) {
+            m.reply_to = reply_to;
+        }
+    }
+    Ok(())
+}
+
 fn thread(p: &Params) -> Option<i32> {
     p.i64("message_thread_id").map(|t| t as i32)
 }
@@ -164,22 +190,9 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
             st.check_target(chat, thread(p))?;
             let markup = inline_markup(p)?;
             let bot = acting;
-            let reply = p.json("reply_parameters");
-            let reply_to = reply.as_ref().and_then(|r| r["message_id"].as_i64()).map(|m| m as i32);
-            let target_exists = reply_to.is_some_and(|m| st.find(chat, m).is_some());
-            if reply_to.is_some()
-                && !target_exists
-                && reply.as_ref().is_none_or(|r| r["allow_sending_without_reply"].as_bool() != Some(true))
-            {
-                return Err(ApiError::bad_request("message to be replied not found"));
-            }
+            let reply_to = reply_target(&st, p, chat)?;
             let sent = st.post(chat, thread(p), bot, true, Content::Text(text), markup, None, now)?;
-            if target_exists {
-                let id = sent["message_id"].as_i64().unwrap_or(0) as i32;
-                if let Some(m) = st.chat_mut(chat)?.messages.iter_mut().find(|m| m.message_id == id) {
-                    m.reply_to = reply_to;
-                }
-            }
+            mark_reply(&mut st, chat, &sent, reply_to)?;
             Ok(sent)
         }
         "sendphoto" | "senddocument" | "sendvideo" | "sendvoice" | "sendaudio" => {
@@ -196,24 +209,9 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
             st.check_target(chat, thread(p))?;
             let markup = inline_markup(p)?;
             let bot = acting;
-            // A reply (`reply_parameters`): to a message of that chat, or refused unless
-            // the sender allowed sending without it.
-            let reply = p.json("reply_parameters");
-            let reply_to = reply.as_ref().and_then(|r| r["message_id"].as_i64()).map(|m| m as i32);
-            let target_exists = reply_to.is_some_and(|m| st.find(chat, m).is_some());
-            if reply_to.is_some()
-                && !target_exists
-                && reply.as_ref().is_none_or(|r| r["allow_sending_without_reply"].as_bool() != Some(true))
-            {
-                return Err(ApiError::bad_request("message to be replied not found"));
-            }
+            let reply_to = reply_target(&st, p, chat)?;
             let sent = st.post(chat, thread(p), bot, true, content, markup, None, now)?;
-            if target_exists {
-                let id = sent["message_id"].as_i64().unwrap_or(0) as i32;
-                if let Some(m) = st.chat_mut(chat)?.messages.iter_mut().find(|m| m.message_id == id) {
-                    m.reply_to = reply_to;
-                }
-            }
+            mark_reply(&mut st, chat, &sent, reply_to)?;
             Ok(sent)
         }
         "sendlocation" => {
