@@ -59,12 +59,6 @@ pub struct Follow {
     pub flows: bool,
 }
 
-impl Follow {
-    pub fn of(app: &crate::context::App) -> Follow {
-        Follow { flows: app.flows.enabled() }
-    }
-}
-
 /// Store a batch inside the caller's transaction: the messages, their topic syncs, a
 /// media fetch for each file, and what `follow` asks for.
 pub async fn store_batch(

@@ -8,50 +8,29 @@
 //! person's reply (`actions::relay`). An edited draft is just the manager typing it.
 //!
 //! **✅ Set intent** applies the AI's guess of what an unqualified lead wants; the topic
-//! says who set it.
+//! says who set it. The buttons' handlers are `staff::buttons::draft`; the jobs are here.
 
-use super::actions::{relay, render, Outgoing, Relayed};
-use super::buttons::{Answer, Press};
+use super::actions::render;
 use crate::ai::{Ask, Failure};
 use crate::channels::telegram::{Keyboard, TgError};
 use crate::context::App;
-use crate::domain::ai::{draft_schema, intent_of_code, mask, read_draft, Feature};
+use crate::domain::ai::{draft_schema, mask, read_draft, Feature};
 use crate::domain::callback::CardAction;
-use crate::domain::{MessageKind, Role};
 use crate::jobs::{Job, Outcome};
-use crate::store::{self, DraftState, NewJob, StoreError};
+use crate::store::{DraftState, NewJob};
 use std::sync::Arc;
-use tracing::info;
 
-fn draft_job(draft: i64, now: i64) -> NewJob {
+pub(super) fn draft_job(draft: i64, now: i64) -> NewJob {
     Job::AiDraft { draft }.into_new(format!("ai:draft:{draft}"), Some(format!("ai_draft:{draft}")), now)
 }
 
-fn post_job(draft: i64, lead: crate::domain::LeadId, now: i64) -> NewJob {
+pub(super) fn post_job(draft: i64, lead: crate::domain::LeadId, now: i64) -> NewJob {
     // In the lead's topic queue's neighbour: one draft's posts and edits in order.
     Job::DraftPost { draft }.into_new(format!("draft:{}", lead.0), None, now)
 }
 
-fn say(app: &App, what: &str, ctx: minijinja::Value) -> String {
+pub(super) fn say(app: &App, what: &str, ctx: minijinja::Value) -> String {
     render(app, "staff/draft.txt", minijinja::context! { what, ..ctx })
-}
-
-/// ✍️ Draft pressed: a draft row and its job.
-pub async fn ask(p: &mut Press<'_>) -> Result<Answer, StoreError> {
-    let app = p.app;
-    if !app.ai.as_ref().is_some_and(|a| a.on(Feature::Drafts)) {
-        return Ok((render(app, "staff/stale_button.txt", minijinja::context! {}), true));
-    }
-    if p.user.role == Role::Analyst {
-        return Ok((say(app, "read_only", minijinja::context! {}), true));
-    }
-    if p.lead.last_channel.is_none() {
-        return Ok((render(app, "staff/no_chat.txt", minijinja::context! {}), true));
-    }
-    let id = store::insert_draft(p.tx, p.lead.id, p.user.id, p.now).await?;
-    store::jobs_enqueue(p.tx, &draft_job(id, p.now), p.now).await?;
-    info!(lead = p.lead.id.0, user = p.user.id.0, draft = id, "reply draft asked for");
-    Ok((say(app, "drafting", minijinja::context! {}), false))
 }
 
 /// `Job::AiDraft`: ask the model; keep the draft, or why none came, and show it.
@@ -150,63 +129,4 @@ pub async fn post(app: &Arc<App>, id: i64) -> anyhow::Result<Outcome> {
         Err(TgError::BadRequest(e)) => Ok(Outcome::Park(format!("Telegram refused the draft: {e}"))),
         Err(e) => Ok(super::topic::failure(app, chat, e)),
     }
-}
-
-/// 📤 Send: the draft goes to the customer as the presser's reply.
-pub async fn send(p: &mut Press<'_>, id: i64) -> Result<Answer, StoreError> {
-    let app = p.app;
-    let Some(d) = store::draft_in_tx(p.tx, id).await?.filter(|d| d.lead == p.lead.id) else {
-        return Ok((render(app, "staff/stale_button.txt", minijinja::context! {}), true));
-    };
-    let (DraftState::Ready, Some(text)) = (d.state, d.text.clone()) else {
-        return Ok((say(app, "already", minijinja::context! {}), true));
-    };
-    let out = Outgoing { kind: MessageKind::Text, text: Some(text), file_id: None, extra: None, sent_at: p.now };
-    match relay(app, p.tx, p.user, p.lead, out, p.now).await? {
-        Relayed::Refused(reason) => {
-            return Ok((render(app, "staff/reply_refused.txt", minijinja::context! { reason }), true));
-        }
-        Relayed::Queued(_) | Relayed::Duplicate => {}
-    }
-    if !store::move_draft(p.tx, id, DraftState::Ready, DraftState::Sent, Some(p.user.id), p.now).await? {
-        return Ok((say(app, "already", minijinja::context! {}), true));
-    }
-    store::jobs_enqueue(p.tx, &post_job(id, p.lead.id, p.now), p.now).await?;
-    info!(lead = p.lead.id.0, user = p.user.id.0, draft = id, "reply draft sent by a person");
-    Ok((say(app, "sent", minijinja::context! {}), false))
-}
-
-/// ✖ Discard.
-pub async fn discard(p: &mut Press<'_>, id: i64) -> Result<Answer, StoreError> {
-    let app = p.app;
-    if p.user.role == Role::Analyst {
-        return Ok((say(app, "read_only", minijinja::context! {}), true));
-    }
-    let ok = store::draft_in_tx(p.tx, id).await?.is_some_and(|d| d.lead == p.lead.id)
-        && store::move_draft(p.tx, id, DraftState::Ready, DraftState::Discarded, Some(p.user.id), p.now).await?;
-    if !ok {
-        return Ok((say(app, "already", minijinja::context! {}), true));
-    }
-    store::jobs_enqueue(p.tx, &post_job(id, p.lead.id, p.now), p.now).await?;
-    Ok((say(app, "discarded", minijinja::context! {}), false))
-}
-
-/// ✅ Set intent: a person applies the AI's guess.
-pub async fn set_intent(p: &mut Press<'_>, code: char) -> Result<Answer, StoreError> {
-    let app = p.app;
-    if p.user.role == Role::Analyst {
-        return Ok((say(app, "read_only", minijinja::context! {}), true));
-    }
-    let Some(intent) = intent_of_code(code) else {
-        return Ok((render(app, "staff/stale_button.txt", minijinja::context! {}), true));
-    };
-    if !store::apply_intent(p.tx, p.lead.id, intent, p.now).await? {
-        return Ok((say(app, "already", minijinja::context! {}), true));
-    }
-    let label = app.templates.label("intent", intent, intent);
-    let note = say(app, "intent_set", minijinja::context! { intent => &label, who => &p.user.name });
-    crate::notices::notice_in_tx(p.tx, p.lead.id, p.lead.customer_id, &note, None, p.now).await?;
-    store::bump_card(p.tx, p.lead.id, None, p.now).await?;
-    info!(lead = p.lead.id.0, user = p.user.id.0, intent, "intent set from the AI's suggestion");
-    Ok((say(app, "intent_done", minijinja::context! { intent => &label }), false))
 }

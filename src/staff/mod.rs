@@ -66,7 +66,7 @@ pub async fn process_update(
                 &[item],
                 now,
                 &app.topic_holds,
-                &crate::ingest::Follow::of(app),
+                &crate::ingest::Follow { flows: app.flows.enabled() },
             )
             .await?;
             // A shared contact gives the customer a phone identity (its hash; the number
@@ -101,7 +101,7 @@ pub async fn process_update(
                 &[item],
                 now,
                 &app.topic_holds,
-                &crate::ingest::Follow::of(app),
+                &crate::ingest::Follow { flows: app.flows.enabled() },
             )
             .await?;
             let answer =
@@ -244,9 +244,15 @@ async fn ingest_run(app: &App, source: &str, run: &[(i64, Box<crate::ingest::Inb
     let items: Vec<store::BatchItem> =
         run.iter().map(|(update_id, m)| store::BatchItem { update_id: Some(*update_id), inbound: m }).collect();
     let mut tx = app.store.begin_inbound().await?;
-    let stored =
-        crate::ingest::store_batch(&mut tx, source, &items, now, &app.topic_holds, &crate::ingest::Follow::of(app))
-            .await?;
+    let stored = crate::ingest::store_batch(
+        &mut tx,
+        source,
+        &items,
+        now,
+        &app.topic_holds,
+        &crate::ingest::Follow { flows: app.flows.enabled() },
+    )
+    .await?;
     tx.commit().await?;
     Ok(stored.len())
 }

@@ -6,6 +6,7 @@
 
 mod automation;
 mod called_back;
+mod draft;
 mod owner;
 mod stage;
 mod task;
@@ -105,10 +106,10 @@ async fn card_button(p: &mut Press<'_>, action: CardAction) -> Result<Answer, St
         CardAction::OwnerMenu(_) => owner::menu(p).await,
         CardAction::SetOwner(_, u) => owner::give(p, u).await,
         CardAction::TaskLater(_, t) => task::press(p, t, false).await,
-        CardAction::Draft(_) => super::drafts::ask(p).await,
-        CardAction::SendDraft(_, d) => super::drafts::send(p, d).await,
-        CardAction::DiscardDraft(_, d) => super::drafts::discard(p, d).await,
-        CardAction::SetIntent(_, c) => super::drafts::set_intent(p, c).await,
+        CardAction::Draft(_) => draft::ask(p).await,
+        CardAction::SendDraft(_, d) => draft::send(p, d).await,
+        CardAction::DiscardDraft(_, d) => draft::discard(p, d).await,
+        CardAction::SetIntent(_, c) => draft::set_intent(p, c).await,
         CardAction::Claim(_)
         | CardAction::SetStage(..)
         | CardAction::Lost(..)
