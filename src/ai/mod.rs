@@ -380,9 +380,10 @@ impl Ai {
             Ok(Err(e)) => format!("{e}"),
             Err(_) => format!("no answer within {} s, retries included", ASK_LIMIT.as_secs()),
         };
-        if limit == 0 {
-        } else if let Err(e) = store.give_back_ai_request(&day).await {
-            debug!(error = %e, "could not give back a failed request's budget");
+        if limit > 0 {
+            if let Err(e) = store.give_back_ai_request(&day).await {
+                debug!(error = %e, "could not give back a failed request's budget");
+            }
         }
         self.say_down(&failure);
         attempt.log(AttemptOutcome::Failed, Some(&failure), ms).await;

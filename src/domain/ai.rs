@@ -181,11 +181,6 @@ pub fn fingerprint(feature: Feature, model: &str, parts: &[&[u8]]) -> String {
 /// The transcription API's limit on one file (OpenAI's 25 MB).
 pub const MAX_AUDIO_BYTES: usize = 25 * 1024 * 1024;
 
-/// Whether one more request fits today's budget (`limit` 0: no budget).
-pub fn within_budget(used_today: i64, limit: u32) -> bool {
-    limit == 0 || used_today < i64::from(limit)
-}
-
 /// Why an answer is not kept: it is recorded as a failed attempt, never shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
@@ -639,13 +634,6 @@ mod tests {
         assert_ne!(a, fingerprint(Feature::Intent, "m", &[b"hello", b"world"]));
         assert_ne!(a, fingerprint(Feature::HotScores, "m2", &[b"hello", b"world"]));
         assert_eq!(a.len(), 64);
-    }
-
-    #[test]
-    fn the_budget_stops_at_its_limit_and_zero_means_none() {
-        assert!(within_budget(0, 1));
-        assert!(!within_budget(1, 1));
-        assert!(within_budget(1_000_000, 0));
     }
 
     #[test]

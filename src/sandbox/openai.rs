@@ -157,9 +157,18 @@ fn rate_limited(retry_after_s: u32) -> Response {
     r
 }
 
-fn authorised(inner: &Inner, headers: &HeaderMap) -> bool {
-    let Some(key) = &inner.api_key else { return true };
-    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {key}"))
+/// The bearer key, when one is set: a wrong or missing one gets OpenAI's 401 (returned).
+fn unauthorised(inner: &Inner, headers: &HeaderMap) -> Option<Response> {
+    let key = inner.api_key.as_ref()?;
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {key}")) {
+        return None;
+    }
+    Some(error(
+        StatusCode::UNAUTHORIZED,
+        "Incorrect API key provided.",
+        "invalid_request_error",
+        Some("invalid_api_key"),
+    ))
 }
 
 /// Counts a request in flight while it lives.
@@ -199,13 +208,8 @@ fn usage(prompt: usize, completion: usize) -> Value {
 
 async fn chat(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: String) -> Response {
     let _counted = InFlight::new(&inner);
-    if !authorised(&inner, &headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "Incorrect API key provided.",
-            "invalid_request_error",
-            Some("invalid_api_key"),
-        );
+    if let Some(refused) = unauthorised(&inner, &headers) {
+        return refused;
     }
     let Ok(req) = serde_json::from_str::<Value>(&body) else {
         return error(
@@ -371,13 +375,8 @@ fn default_answer(schema: &str, text: &str) -> String {
 
 async fn transcribe(State(inner): State<Arc<Inner>>, headers: HeaderMap, mut form: Multipart) -> Response {
     let _counted = InFlight::new(&inner);
-    if !authorised(&inner, &headers) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "Incorrect API key provided.",
-            "invalid_request_error",
-            Some("invalid_api_key"),
-        );
+    if let Some(refused) = unauthorised(&inner, &headers) {
+        return refused;
     }
     let (mut file, mut name, mut model, mut language, mut prompt) = (None, String::new(), String::new(), None, None);
     loop {

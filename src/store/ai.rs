@@ -125,13 +125,6 @@ impl Store {
         Ok(())
     }
 
-    /// Requests sent on `day`.
-    pub async fn ai_requests_on(&self, day: &str) -> Result<i64> {
-        let r =
-            sqlx::query("SELECT requests FROM ai_usage WHERE day = $1").bind(day).fetch_optional(&self.pool).await?;
-        Ok(r.map(|r| col::<i64>(&r, "requests")).transpose()?.unwrap_or(0))
-    }
-
     /// Attempts of a feature since `since`, by outcome.
     pub async fn ai_attempt_counts(&self, feature: Feature, since: i64) -> Result<AttemptCounts> {
         let rows = sqlx::query(
