@@ -55,6 +55,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("staff/task_reminder.txt", include_str!("../templates/staff/task_reminder.txt")),
     ("staff/task.txt", include_str!("../templates/staff/task.txt")),
     ("staff/ai.txt", include_str!("../templates/staff/ai.txt")),
+    ("staff/ai_status.txt", include_str!("../templates/staff/ai_status.txt")),
     ("staff/assign.txt", include_str!("../templates/staff/assign.txt")),
     ("staff/shift.txt", include_str!("../templates/staff/shift.txt")),
     ("staff/owner.txt", include_str!("../templates/staff/owner.txt")),

@@ -79,6 +79,10 @@ enum BenchKind {
         /// guesses every lead while the messages flow, `off` (the default) without AI.
         #[arg(long, default_value = "off")]
         ai: String,
+        /// Seconds of quiet between the burst's work and the paced run (to compare runs whose
+        /// bursts take different times to settle, as with AI on).
+        #[arg(long, default_value_t = 0)]
+        rest_s: u64,
     },
     /// Signed Viber and WhatsApp webhooks over HTTP: requests/s and latency to a committed 200.
     Webhooks(webhooks::Args),
@@ -114,7 +118,18 @@ enum BenchKind {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
-        BenchKind::Throughput { messages, customers, rate, seconds, engine, postgres_url, workers, bot, ai } => {
+        BenchKind::Throughput {
+            messages,
+            customers,
+            rate,
+            seconds,
+            engine,
+            postgres_url,
+            workers,
+            bot,
+            ai,
+            rest_s,
+        } => {
             let engines = engines(&engine)?;
             let bot = match bot.as_str() {
                 "on" => true,
@@ -126,7 +141,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "off" => false,
                 other => bail!("--ai: `{other}` is not on or off"),
             };
-            let shape = Shape { messages, customers: customers.max(1), rate: rate.max(1), seconds, bot, ai };
+            let shape = Shape { messages, customers: customers.max(1), rate: rate.max(1), seconds, bot, ai, rest_s };
             for e in engines {
                 throughput(e, &shape, &postgres_url, workers.clamp(1, 256)).await?;
             }
@@ -184,25 +199,36 @@ pub(crate) async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
-/// First time (ms) each `bench m<N>` marker was posted to a staff topic.
-fn first_seen(fake: &FakeTelegram, staff: &[i64]) -> HashMap<usize, i64> {
-    let mut seen = HashMap::new();
-    for c in fake.calls() {
-        if c.error.is_some() || !c.params["chat_id"].as_i64().is_some_and(|id| staff.contains(&id)) {
-            continue;
-        }
-        if !(c.method == "sendmessage" || c.method == "sendphoto") {
-            continue;
-        }
-        let text = c.params["text"].as_str().or(c.params["caption"].as_str()).unwrap_or("");
-        for part in text.split("bench m").skip(1) {
-            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
-            if let Ok(n) = digits.parse::<usize>() {
-                seen.entry(n).or_insert(c.at_ms);
+/// First time (ms) each `bench m<N>` marker was posted to a staff topic, read as the calls
+/// come: each look copies only the calls after the last one, so that watching does not hold
+/// the fake's lock (and so the bridge's sends) for longer as the run goes on.
+#[derive(Default)]
+pub(crate) struct Seen {
+    read: usize,
+    pub at: HashMap<usize, i64>,
+}
+
+impl Seen {
+    pub fn update(&mut self, fake: &FakeTelegram, staff: &[i64]) -> &HashMap<usize, i64> {
+        let calls = fake.calls_since(self.read);
+        self.read += calls.len();
+        for c in calls {
+            if c.error.is_some() || !c.params["chat_id"].as_i64().is_some_and(|id| staff.contains(&id)) {
+                continue;
+            }
+            if !(c.method == "sendmessage" || c.method == "sendphoto") {
+                continue;
+            }
+            let text = c.params["text"].as_str().or(c.params["caption"].as_str()).unwrap_or("");
+            for part in text.split("bench m").skip(1) {
+                let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(n) = digits.parse::<usize>() {
+                    self.at.entry(n).or_insert(c.at_ms);
+                }
             }
         }
+        &self.at
     }
-    seen
 }
 
 /// What every engine run starts from: a real clock, the fake Bot API with one staff group,
@@ -241,10 +267,11 @@ struct Shape {
     seconds: u64,
     bot: bool,
     ai: bool,
+    rest_s: u64,
 }
 
 async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: usize) -> anyhow::Result<()> {
-    let &Shape { messages, customers, rate, seconds, bot, ai } = shape;
+    let &Shape { messages, customers, rate, seconds, bot, ai, rest_s } = shape;
     let Setup { clock, fake, staff, dir: _dir, mut config } = setup(engine, postgres_url).await?;
     config.telegram.rate_limits = false;
     config.jobs.workers = workers;
@@ -268,17 +295,19 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     let people: Vec<FakeUser> =
         (0..customers).map(|i| FakeUser::new(100_000 + i as i64, &format!("C{i}"), None)).collect();
 
+    let seen = std::sync::Arc::new(tokio::sync::Mutex::new(Seen::default()));
     let wait_all = |upto: usize, limit: Duration| {
-        let fake = fake.clone();
+        let (fake, seen) = (fake.clone(), seen.clone());
         async move {
             let deadline = Instant::now() + limit;
+            let mut seen = seen.lock().await;
             loop {
-                let seen = first_seen(&fake, &[staff]);
-                if (0..upto).all(|i| seen.contains_key(&i)) {
-                    return Ok::<_, anyhow::Error>(seen);
+                let at = seen.update(&fake, &[staff]);
+                if (0..upto).all(|i| at.contains_key(&i)) {
+                    return Ok::<_, anyhow::Error>(at.clone());
                 }
                 if Instant::now() > deadline {
-                    bail!("only {} of {upto} messages reached the topics in time", seen.len());
+                    bail!("only {} of {upto} messages reached the topics in time", at.len());
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -304,11 +333,16 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     let ingest_rate = messages as f64 / ((stored_at - start).max(1) as f64 / 1000.0);
     let burst_rate = messages as f64 / ((last - start).max(1) as f64 / 1000.0);
 
-    // Everything the burst started (the bot's answers and their lines in the topics, the
-    // cards' preview lines) finishes before the paced run, so that the paced run measures
-    // the steady state and not the burst's tail.
+    // Everything the burst started in the bridge (the bot's answers and their lines in the
+    // topics, the cards' preview lines) finishes before the paced run, so that the paced run
+    // measures the steady state and not the burst's tail. The AI lane's work is not waited
+    // for: with AI on, the paced run goes while AI scores the burst's leads (and those the
+    // paced messages touch), at its full concurrency — the worst case for the bridge.
+    // (Nor are the card edits that AI's scores ask for in 30 s: they come during the run.)
+    let bridge = if ai { Some(crate::store::Lane::Main) } else { None };
     let settled_at = loop {
-        if fake.pending_updates() == 0 && app.store.jobs_in_flight(i64::MAX).await? == 0 {
+        let until = if ai { clock.now_ms() + 10_000 } else { i64::MAX };
+        if fake.pending_updates() == 0 && app.store.jobs_in_flight_in(until, bridge).await? == 0 {
             break clock.now_ms();
         }
         if clock.now_ms() - last > 600_000 {
@@ -317,7 +351,22 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
 
+    // With AI on, the paced run starts once AI has the burst's leads to score (the sweep
+    // hands them over a second after they went quiet), so AI works at its full concurrency
+    // all through the run.
+    if ai {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while app.store.jobs_in_flight_in(i64::MAX, Some(crate::store::Lane::Ai)).await? < customers as i64 {
+            if Instant::now() > deadline {
+                bail!("AI was not handed the burst's leads in a minute");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(rest_s)).await;
+
     // Paced: `rate` a second for `seconds`, for latency.
+    let ai_before = model.as_ref().map_or(0, |m| m.requests());
     let paced = rate * seconds as usize;
     let t0 = Instant::now();
     for k in 0..paced {
@@ -350,7 +399,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
          paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms (by fifths: {} ms), max {} ms; stored {stored}; peak memory {:.0} MB",
         if bot { "on" } else { "off" },
         match &model {
-            Some(m) => format!("on, {} requests", m.requests()),
+            Some(m) => format!("on, {} requests, {} of them in the paced run", m.requests(), m.requests() - ai_before),
             None => "off".to_string(),
         },
         injected - start,
@@ -477,10 +526,11 @@ async fn limits(minutes: i64, speed: f64, bursty: bool) -> anyhow::Result<()> {
     }
     // Give the tail up to five virtual minutes to drain.
     let drain_until = clock.now_ms() + 300_000;
+    let mut watch = Seen::default();
     let seen = loop {
-        let seen = first_seen(&fake, &groups);
+        let seen = watch.update(&fake, &groups);
         if (0..total).all(|i| seen.contains_key(&i)) || clock.now_ms() > drain_until {
-            break seen;
+            break seen.clone();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

@@ -16,7 +16,7 @@ pub use job::Job;
 
 use crate::clock::Clock;
 use crate::domain::JobId;
-use crate::store::{JobKind, JobRow, Store};
+use crate::store::{JobKind, JobRow, Lane, Store};
 use futures_util::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -219,8 +219,15 @@ impl<D: Dispatch> Runner<D> {
         }
     }
 
-    /// The worker loop: up to `workers` jobs (or batches) at once, until shutdown.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    /// The worker loop: up to `workers` jobs (or batches) at once, until shutdown. The AI
+    /// lane's loop and jobs run as background work (`store::background`): their database
+    /// writes wait for every other writer.
+    pub async fn run(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        let background = self.settings.lane == Some(Lane::Ai);
+        crate::store::background(background, self.run_loop(shutdown, background)).await
+    }
+
+    async fn run_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>, background: bool) {
         let workers = self.settings.workers.max(1);
         let permits = Arc::new(Semaphore::new(workers));
         let mut next_release = 0;
@@ -250,12 +257,12 @@ impl<D: Dispatch> Runner<D> {
             for work in batches(self.dispatch.as_ref(), claimed, free as usize) {
                 let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
                 let me = self.clone();
-                tokio::spawn(async move {
+                tokio::spawn(crate::store::background(background, async move {
                     let outcomes = me.run_guarded(work).await;
                     me.record(outcomes).await;
                     drop(permit);
                     me.wake.notify_one();
-                });
+                }));
             }
             if got > 0 && permits.available_permits() == 0 {
                 // Busy: wait for a worker to come free.

@@ -182,8 +182,9 @@ pub async fn intent(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
 /// How far back the sweep looks for customer messages not yet handed to AI.
 const SWEEP_LOOKBACK_MS: i64 = 86_400_000;
 
-/// Leads handed to AI per transaction by the sweep.
-const SWEEP_PAGE: usize = 200;
+/// Leads handed to AI per transaction by the sweep (small: each transaction holds the
+/// SQLite write gate while it writes, and the bridge waits behind it).
+const SWEEP_PAGE: usize = 50;
 
 /// The sweep's job, enqueued at start while AI is configured (one pending at a time).
 pub fn sweep_job(now: i64) -> store::NewJob {

@@ -61,6 +61,16 @@ impl AttemptCounts {
     }
 }
 
+/// An attempt that gave no answer, as `/ai` shows the latest.
+#[derive(Debug, Clone)]
+pub struct FailedAttempt {
+    pub feature: String,
+    pub lead: Option<LeadId>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub at: i64,
+}
+
 impl Store {
     /// The kept answer for this fingerprint, if any.
     pub async fn ai_answer(&self, fingerprint: &str) -> Result<Option<String>> {
@@ -136,6 +146,46 @@ impl Store {
         .await?;
         let by_outcome = rows.iter().map(|r| Ok((col(r, "outcome")?, col(r, "n")?))).collect::<Result<_>>()?;
         Ok(AttemptCounts { by_outcome })
+    }
+
+    /// Requests taken from `day`'s budget so far.
+    pub async fn ai_requests_on(&self, day: &str) -> Result<i64> {
+        let r =
+            sqlx::query("SELECT requests FROM ai_usage WHERE day = $1").bind(day).fetch_optional(&self.pool).await?;
+        r.map(|r| col(&r, "requests")).transpose().map(Option::unwrap_or_default)
+    }
+
+    /// Attempts since `since`, by feature and outcome (`/ai`).
+    pub async fn ai_attempts_since(&self, since: i64) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT feature, outcome, COUNT(*) AS n FROM ai_attempts WHERE at >= $1
+             GROUP BY feature, outcome ORDER BY feature, outcome",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((col(r, "feature")?, col(r, "outcome")?, col(r, "n")?))).collect()
+    }
+
+    /// The latest attempt since `since` that gave no answer, if any (`/ai`).
+    pub async fn ai_last_failure(&self, since: i64) -> Result<Option<FailedAttempt>> {
+        let r = sqlx::query(
+            "SELECT feature, lead_id, outcome, error, at FROM ai_attempts
+             WHERE at >= $1 AND outcome NOT IN ('ok', 'cached') ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            Ok(FailedAttempt {
+                feature: col(&r, "feature")?,
+                lead: col::<Option<i64>>(&r, "lead_id")?.map(LeadId),
+                outcome: col(&r, "outcome")?,
+                error: col(&r, "error")?,
+                at: col(&r, "at")?,
+            })
+        })
+        .transpose()
     }
 
     /// A lead's hot score, if it has one.

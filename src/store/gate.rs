@@ -3,13 +3,15 @@
 //! sleeping in SQLite's busy handler. Inbound messages go first: a writer that stores what a
 //! customer just sent (a webhook, a poll batch) is let in before every job worker already
 //! waiting, because the messenger waits for its answer. Among writers of one kind, first come,
-//! first served. Knows nothing of SQL.
+//! first served. Background writers (the AI lane's) go last: only when nobody else waits, so
+//! advice never holds up the bridge. Knows nothing of SQL.
 
 use std::collections::VecDeque;
 use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 /// Who may go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub enum Turn {
     Inbound,
     /// Everything else, in order.
     Other,
+    /// Work nobody waits for (AI advice): only when no other writer is waiting.
+    Background,
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +31,7 @@ struct State {
     holder: Option<&'static Location<'static>>,
     inbound: VecDeque<oneshot::Sender<Held>>,
     other: VecDeque<oneshot::Sender<Held>>,
+    background: VecDeque<oneshot::Sender<Held>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -62,6 +67,7 @@ impl Gate {
             match turn {
                 Turn::Inbound => s.inbound.push_back(tx),
                 Turn::Other => s.other.push_back(tx),
+                Turn::Background => s.background.push_back(tx),
             }
             rx
         };
@@ -88,9 +94,10 @@ impl Drop for Held {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        // Hand the gate straight to the next writer still waiting, inbound first.
+        // Hand the gate straight to the next writer still waiting, inbound first, background last.
         loop {
-            let Some(next) = s.inbound.pop_front().or_else(|| s.other.pop_front()) else {
+            let Some(next) = s.inbound.pop_front().or_else(|| s.other.pop_front()).or_else(|| s.background.pop_front())
+            else {
                 s.held = false;
                 s.holder = None;
                 return;
@@ -102,6 +109,57 @@ impl Drop for Held {
                 // armed one would take this lock again), and the next one is tried.
                 Err(mut back) => back.armed = false,
             }
+        }
+    }
+}
+
+/// What a writer holds while it writes: SQLite's gate, or on PostgreSQL its place among the
+/// writers at work (a background writer there holds nothing).
+#[derive(Debug)]
+pub enum Pass {
+    Gate(#[allow(dead_code, reason = "held for its drop")] Held),
+    AtWork(#[allow(dead_code, reason = "held for its drop")] AtWork),
+    Background,
+}
+
+/// PostgreSQL's counterpart of the gate: writers run side by side there, so none waits for
+/// another, but a background writer first waits for a lull — a moment when no other writer
+/// is at work — or at most `limit`, then goes anyway.
+#[derive(Debug, Clone, Default)]
+pub struct Lull {
+    at_work: Arc<AtomicUsize>,
+    idle: Arc<Notify>,
+}
+
+/// A writer at work; dropping it may start a lull.
+#[derive(Debug)]
+pub struct AtWork(Lull);
+
+impl Lull {
+    pub fn enter(&self) -> AtWork {
+        self.at_work.fetch_add(1, Ordering::SeqCst);
+        AtWork(self.clone())
+    }
+
+    pub async fn wait(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the count is read, so a lull that starts in between wakes it.
+            let idle = self.idle.notified();
+            if self.at_work.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for AtWork {
+    fn drop(&mut self) {
+        if self.0.at_work.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
         }
     }
 }
@@ -128,14 +186,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn inbound_goes_before_other_writers_already_waiting_and_each_kind_keeps_its_order() {
+    async fn inbound_goes_first_background_last_and_each_kind_keeps_its_order() {
         let gate = Gate::default();
         let holder = gate.take(Turn::Other, Location::caller(), LONG).await.unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for (name, turn) in
-            [("job 1", Turn::Other), ("job 2", Turn::Other), ("inbound 1", Turn::Inbound), ("inbound 2", Turn::Inbound)]
-        {
+        for (name, turn) in [
+            ("ai 1", Turn::Background),
+            ("job 1", Turn::Other),
+            ("ai 2", Turn::Background),
+            ("job 2", Turn::Other),
+            ("inbound 1", Turn::Inbound),
+            ("inbound 2", Turn::Inbound),
+        ] {
             let (g, o) = (gate.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
                 let held = g.take(turn, Location::caller(), LONG).await.unwrap();
@@ -150,7 +213,28 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(*order.lock().unwrap(), vec!["inbound 1", "inbound 2", "job 1", "job 2"]);
+        assert_eq!(*order.lock().unwrap(), vec!["inbound 1", "inbound 2", "job 1", "job 2", "ai 1", "ai 2"]);
+    }
+
+    #[tokio::test]
+    async fn a_background_writer_waits_for_a_lull_or_its_limit() {
+        let lull = Lull::default();
+        // Nobody at work: at once.
+        tokio::time::timeout(Duration::from_millis(100), lull.wait(LONG)).await.unwrap();
+        let (a, b) = (lull.enter(), lull.enter());
+        let l = lull.clone();
+        let waiting = tokio::spawn(async move { l.wait(LONG).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "one writer is still at work");
+        drop(b);
+        tokio::time::timeout(Duration::from_millis(500), waiting).await.unwrap().unwrap();
+        // Never a lull: it goes after its limit.
+        let _busy = lull.enter();
+        let started = std::time::Instant::now();
+        lull.wait(Duration::from_millis(50)).await;
+        assert!(started.elapsed() >= Duration::from_millis(50));
     }
 
     #[tokio::test]

@@ -171,7 +171,12 @@ impl JobKind {
     pub fn is_ai(self) -> bool {
         matches!(
             self,
-            JobKind::AiScore | JobKind::AiTranscribe | JobKind::AiCheck | JobKind::AiDraft | JobKind::AiIntent
+            JobKind::AiScore
+                | JobKind::AiTranscribe
+                | JobKind::AiCheck
+                | JobKind::AiDraft
+                | JobKind::AiIntent
+                | JobKind::AiSweep
         )
     }
 
@@ -633,12 +638,18 @@ impl Store {
     /// Jobs running, or pending and due before `until`: the work still in flight. Recurring
     /// timers are not counted (one is always pending).
     pub async fn jobs_in_flight(&self, until: i64) -> Result<i64> {
+        self.jobs_in_flight_in(until, None).await
+    }
+
+    /// The same, for one lane's jobs (`None`: every lane).
+    pub async fn jobs_in_flight_in(&self, until: i64, lane: Option<Lane>) -> Result<i64> {
         let recurring: Vec<String> =
             JobKind::ALL.into_iter().filter(|k| k.is_recurring()).map(|k| format!("'{}'", k.as_str())).collect();
         let row = sqlx::query(&format!(
             "SELECT COUNT(*) AS n FROM jobs WHERE (status = 'running' OR (status = 'pending' AND run_at <= $1))
-               AND kind NOT IN ({})",
-            recurring.join(", ")
+               AND kind NOT IN ({}) {}",
+            recurring.join(", "),
+            lane_filter(lane, "kind")
         ))
         .bind(until)
         .fetch_one(&self.pool)

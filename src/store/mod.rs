@@ -61,7 +61,7 @@ pub use sqlx::AnyConnection as Conn;
 /// released when it is committed, rolled back or dropped.
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
-    _gate: Option<gate::Held>,
+    _gate: gate::Pass,
 }
 
 impl Tx {
@@ -93,7 +93,7 @@ impl std::ops::DerefMut for Tx {
 /// holds the write gate while it lives.
 pub(crate) struct WriteConn {
     conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    _gate: Option<gate::Held>,
+    _gate: gate::Pass,
 }
 
 impl std::ops::Deref for WriteConn {
@@ -112,6 +112,24 @@ impl std::ops::DerefMut for WriteConn {
 /// How long a writer waits for SQLite's write gate before it gives up (as long as the
 /// busy timeout it stands in front of).
 const GATE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long background work waits its turn (the bridge may keep the database busy for a
+/// while; advice can wait).
+const BACKGROUND_WAIT: Duration = Duration::from_secs(60);
+
+tokio::task_local! {
+    /// Set for work nobody waits for (the AI lane): its writes wait until no other writer does.
+    static BACKGROUND: bool;
+}
+
+/// Run `work` as background work when `background` (its SQLite writes go after every other
+/// writer waiting at the gate), as itself otherwise.
+pub async fn background<F: std::future::Future>(background: bool, work: F) -> F::Output {
+    BACKGROUND.scope(background, work).await
+}
+
+fn in_background() -> bool {
+    BACKGROUND.try_with(|b| *b).unwrap_or(false)
+}
 
 /// Which database engine the URL chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +180,7 @@ pub struct Store {
     pool: AnyPool,
     engine: Engine,
     gate: Option<gate::Gate>,
+    lull: gate::Lull,
 }
 
 impl Store {
@@ -200,6 +219,9 @@ impl Store {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
+                        if let Ok(kb) = std::env::var("XP_CACHE_KB") {
+                            conn.execute(format!("PRAGMA cache_size = -{kb}").as_str()).await?;
+                        }
                     }
                     Ok(())
                 })
@@ -207,14 +229,23 @@ impl Store {
             .connect_with(options)
             .await?;
         let gate = (engine == Engine::Sqlite).then(gate::Gate::default);
-        Ok(Store { pool, engine, gate })
+        Ok(Store { pool, engine, gate, lull: gate::Lull::default() })
     }
 
-    /// Take the write gate (SQLite only), for the writer at `at`.
-    async fn gate(&self, turn: gate::Turn, at: &'static std::panic::Location<'static>) -> Result<Option<gate::Held>> {
-        let Some(gate) = &self.gate else { return Ok(None) };
-        match gate.take(turn, at, GATE_TIMEOUT).await {
-            Ok(held) => Ok(Some(held)),
+    /// Take the write gate for the writer at `at` (SQLite); on PostgreSQL, where writers run
+    /// side by side, count it among the writers at work, or (background work) wait for a lull.
+    async fn gate(&self, turn: gate::Turn, at: &'static std::panic::Location<'static>) -> Result<gate::Pass> {
+        let turn = if turn == gate::Turn::Other && in_background() { gate::Turn::Background } else { turn };
+        let Some(gate) = &self.gate else {
+            if turn == gate::Turn::Background {
+                self.lull.wait(BACKGROUND_WAIT).await;
+                return Ok(gate::Pass::Background);
+            }
+            return Ok(gate::Pass::AtWork(self.lull.enter()));
+        };
+        let limit = if turn == gate::Turn::Background { BACKGROUND_WAIT } else { GATE_TIMEOUT };
+        match gate.take(turn, at, limit).await {
+            Ok(held) => Ok(gate::Pass::Gate(held)),
             Err(waited) => {
                 let holder = waited.holder.map(|h| h.to_string()).unwrap_or_default();
                 tracing::error!(writer = %at, holder = %holder, "waited too long for the database's write gate");

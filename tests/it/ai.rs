@@ -227,6 +227,25 @@ async fn the_same_input_is_never_sent_twice_and_the_budget_pauses_until_midnight
     assert!(t.store.hot_score(lead_b).await.unwrap().is_none());
     t.settled().await;
     assert!(t.store.parked_jobs().await.unwrap().is_empty(), "waiting for the budget is not failing");
+    // `/ai` tells a supervisor what AI is doing; a manager is refused.
+    let boss = t.staff(9290, "Olha Boss", Role::Supervisor).await;
+    t.fake.customer_writes(&boss, "/ai");
+    let said = |f: &forecourt::sandbox::telegram::FakeTelegram, who: i64, needle: &str| {
+        f.bot_messages_to(who).iter().any(|m| m.content.text_or_caption().is_some_and(|x| x.contains(needle)))
+    };
+    t.until("the AI status", |f: &forecourt::sandbox::telegram::FakeTelegram| {
+        said(f, boss.id, "Requests today: 1 of 1 (100%) — the budget is spent: AI waits until midnight")
+            && said(f, boss.id, "• hot_scores: 1 over the budget, 1 from the cache, 1 answered")
+            && said(f, boss.id, &format!("hot_scores · lead {} · budget", lead_b.0))
+            && said(f, boss.id, "Features on: hot_scores · off: transcripts")
+    })
+    .await;
+    let max = t.staff(9291, "Max Petrenko", Role::Manager).await;
+    t.fake.customer_writes(&max, "/ai");
+    t.until("refused", |f: &forecourt::sandbox::telegram::FakeTelegram| {
+        said(f, max.id, "/ai is for supervisors and admins.")
+    })
+    .await;
     t.clock.advance(Duration::from_secs(86_400));
     assert_eq!(scored(&t, lead_b).await.score, 45);
     assert_eq!(fake_ai(&t).requests(), 2);

@@ -155,8 +155,10 @@ async fn commands_list_leads_repost_cards_and_keep_notes() {
     t.fake.staff_writes(chat, None, &max, "/help");
     t.fake.staff_writes(chat, None, &max, "/lead abc");
     t.fake.staff_writes(chat, None, &max, "/frobnicate");
+    // Without AI settings nothing mentions AI: `/ai` is unknown, and /help has no line for it.
+    t.fake.staff_writes(chat, None, &max, "/ai");
     let fake = t.fake.clone();
-    let replies = eventually("five answers in General", || {
+    let replies = eventually("six answers in General", || {
         let fake = fake.clone();
         async move {
             let r: Vec<String> = fake
@@ -165,7 +167,7 @@ async fn commands_list_leads_repost_cards_and_keep_notes() {
                 .filter(|m| m.from_bot)
                 .filter_map(|m| m.content.text_or_caption().map(str::to_string))
                 .collect();
-            (r.len() == 5).then_some(r)
+            (r.len() == 6).then_some(r)
         }
     })
     .await;
@@ -174,6 +176,8 @@ async fn commands_list_leads_repost_cards_and_keep_notes() {
     assert!(replies[2].contains("/queue"), "{}", replies[2]);
     assert!(replies[3].starts_with("Usage: /lead N"), "{}", replies[3]);
     assert!(replies[4].contains("Unknown command /frobnicate"), "{}", replies[4]);
+    assert!(replies[5].contains("Unknown command /ai"), "{}", replies[5]);
+    assert!(!replies[2].contains("/ai") && !replies[2].contains("AI"), "{}", replies[2]);
 
     // /lead N posts a fresh card at the bottom of the topic.
     let lead_a = t.lead_of(&a).await.id;

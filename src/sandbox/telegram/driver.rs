@@ -278,6 +278,11 @@ impl FakeTelegram {
         self.lock().calls.clone()
     }
 
+    /// The calls after the first `from` (a poller's cursor: only what is new is copied).
+    pub fn calls_since(&self, from: usize) -> Vec<Call> {
+        self.lock().calls.get(from..).map(<[Call]>::to_vec).unwrap_or_default()
+    }
+
     /// Successful calls of one method (lower case).
     pub fn calls_of(&self, method: &str) -> Vec<Call> {
         self.lock().calls.iter().filter(|c| c.method == method && c.error.is_none()).cloned().collect()

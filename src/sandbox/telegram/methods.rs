@@ -80,7 +80,7 @@ fn reply_target(st: &super::state::State, p: &Params, chat: i64) -> Result<Optio
 fn mark_reply(st: &mut super::state::State, chat: i64, sent: &Value, reply_to: Option<i32>) -> Result<(), ApiError> {
     if reply_to.is_some() {
         let id = sent["message_id"].as_i64().unwrap_or(0) as i32;
-        if let Some(m) = st.chat_mut(chat)?.messages.iter_mut().find(|m| m.message_id == id) {
+        if let Some(m) = st.chat_mut(chat)?.message_mut(id) {
             m.reply_to = reply_to;
         }
     }
@@ -312,9 +312,8 @@ pub fn call(fake: &FakeTelegram, method: &str, p: &Params, acting: i64) -> Resul
             let new_text = if method == "editmessagetext" { Some(text_param(p, "text", TEXT_LIMIT)?) } else { None };
             let c = st.chat_mut(chat)?;
             let m = c
-                .messages
-                .iter_mut()
-                .find(|m| m.message_id == id && m.from_bot)
+                .message_mut(id)
+                .filter(|m| m.from_bot)
                 .ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
             let same_text = new_text.as_ref().is_none_or(|t| matches!(&m.content, Content::Text(old) if old == t));
             if same_text && m.reply_markup == markup {

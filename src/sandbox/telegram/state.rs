@@ -62,6 +62,18 @@ impl Chat {
         self.next_message_id += 1;
         self.next_message_id
     }
+
+    /// A message by id. Ids only grow and messages are only appended, so the list is
+    /// sorted by id: a binary search, not a scan of a busy group's whole history.
+    pub fn message(&self, message_id: i32) -> Option<&ChatMessage> {
+        let i = self.messages.binary_search_by_key(&message_id, |m| m.message_id).ok()?;
+        self.messages.get(i)
+    }
+
+    pub fn message_mut(&mut self, message_id: i32) -> Option<&mut ChatMessage> {
+        let i = self.messages.binary_search_by_key(&message_id, |m| m.message_id).ok()?;
+        self.messages.get_mut(i)
+    }
 }
 
 /// One Bot API call, as recorded for tests.
@@ -317,7 +329,7 @@ impl State {
     }
 
     pub fn find(&self, chat_id: i64, message_id: i32) -> Option<&ChatMessage> {
-        self.chats.get(&chat_id)?.messages.iter().find(|m| m.message_id == message_id)
+        self.chats.get(&chat_id)?.message(message_id)
     }
 
     /// A message as the Bot API shows it. Like Telegram, a message in a forum topic that is

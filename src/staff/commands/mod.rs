@@ -3,6 +3,7 @@
 //! update's transaction and returns the answer to post, if any; the caller posts it and
 //! commits. `/photo` (a caption) and flow files are read by their own rooms.
 
+mod ai;
 mod cars;
 mod lead;
 mod lists;
@@ -51,6 +52,8 @@ pub enum Command {
     MyScore,
     /// `/report`: a sign-in link to the reporting page, sent privately
     Report,
+    /// `/ai`: what AI is doing (supervisors, admins; only with AI configured)
+    Ai,
     /// Anything else starting with `/`.
     Unknown(String),
 }
@@ -78,6 +81,7 @@ impl Command {
             "reviews" => Command::Reviews,
             "myscore" => Command::MyScore,
             "report" | "reports" => Command::Report,
+            "ai" => Command::Ai,
             _ => Command::Unknown(name),
         })
     }
@@ -107,7 +111,7 @@ impl Ctx<'_> {
 /// before the transaction (it may activate a version): `flows` is that answer.
 pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Result<Option<String>, StoreError> {
     match command {
-        Command::Help => Ok(Some(c.render("staff/help.txt", minijinja::context! {}))),
+        Command::Help => Ok(Some(c.render("staff/help.txt", minijinja::context! { ai => c.app.ai.is_some() }))),
         Command::Flows(_) => Ok(flows),
         Command::My => lists::open_leads(c.app, Some(c.user.id), "staff/my.txt").await.map(Some),
         Command::Queue => lists::queue(c.app).await.map(Some),
@@ -117,6 +121,7 @@ pub async fn run(c: &mut Ctx<'_>, command: Command, flows: Option<String>) -> Re
         Command::Team => team::team(c).await,
         Command::Reviews => reviews::waiting(c).await,
         Command::MyScore => reviews::my_score(c).await,
+        Command::Ai => ai::status(c).await,
         Command::Report => crate::staff::report::asked(c.app, c.tx, c.user, c.m.chat, c.now).await,
         Command::Lead(args) => lead::repost_card(c, &args).await,
         Command::Note(text) => lead::note(c, &text).await,
