@@ -57,8 +57,9 @@ use std::time::Duration;
 
 pub use sqlx::AnyConnection as Conn;
 
-/// A write transaction. On SQLite it also holds the store's write gate (see [`Store`]),
-/// released when it is committed, rolled back or dropped.
+/// A write transaction. It holds its pass (see [`gate::Pass`]: on SQLite the write gate, on
+/// PostgreSQL its place among the writers at work), released when it is committed, rolled
+/// back or dropped.
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     _gate: gate::Pass,
@@ -89,8 +90,8 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
-/// A pooled connection for one writing statement outside a transaction; on SQLite it
-/// holds the write gate while it lives.
+/// A pooled connection for one writing statement outside a transaction; it holds its pass
+/// (on SQLite the write gate) while it lives.
 pub(crate) struct WriteConn {
     conn: sqlx::pool::PoolConnection<sqlx::Any>,
     _gate: gate::Pass,
@@ -219,9 +220,6 @@ impl Store {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
-                        if let Ok(kb) = std::env::var("XP_CACHE_KB") {
-                            conn.execute(format!("PRAGMA cache_size = -{kb}").as_str()).await?;
-                        }
                     }
                     Ok(())
                 })
