@@ -129,6 +129,9 @@ pub struct Ai {
     tz: chrono_tz::Tz,
     chat: Client<OpenAIConfig>,
     audio: Client<OpenAIConfig>,
+    /// The chat and audio servers as the log names them (host and port).
+    chat_server: String,
+    audio_server: String,
     features: RwLock<Features>,
     permits: Semaphore,
     /// When the requests of the last minute started.
@@ -148,7 +151,38 @@ fn client(base: &str, key: Option<&str>, http: reqwest::Client) -> Client<OpenAI
         .with_api_key(key.unwrap_or_default())
         .with_org_id("")
         .with_project_id("");
-    Client::with_config(config).with_http_client(http)
+    // async-openai's own stack (its retry layer over our reqwest client), with one step
+    // between them: every try the server answers with 429 or 5xx is logged, so a request
+    // that was retried and then answered still leaves its trace.
+    let service = tower::ServiceBuilder::new()
+        .layer(async_openai::middleware::retry::OpenAIRetryLayer::default())
+        .map_response(said_no)
+        .service(async_openai::middleware::ReqwestService::new(http));
+    Client::with_config(config).with_http_service(service)
+}
+
+/// A server as the log names it: host and port, never a user or password in the URL.
+fn server_of(url: &reqwest::Url) -> String {
+    format!("{}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0))
+}
+
+/// Log a try the server turned down for now (429, 5xx): the retry layer above tries again
+/// with backoff, honouring `Retry-After`. The server is named by host and port only.
+fn said_no(response: reqwest::Response) -> reqwest::Response {
+    let status = response.status();
+    if status.as_u16() == 429 || status.is_server_error() {
+        let url = response.url();
+        let server = server_of(url);
+        let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
+        warn!(
+            %server,
+            path = url.path(),
+            status = status.as_u16(),
+            retry_after,
+            "the AI server turned a request down for now; it is tried again with backoff (at most 3 times)"
+        );
+    }
+    response
 }
 
 impl Ai {
@@ -162,6 +196,8 @@ impl Ai {
         Ok(Ai {
             chat: client(&config.base_url, key, http.clone()),
             audio: client(&config.audio_base_url, key, http),
+            chat_server: reqwest::Url::parse(&config.base_url).map(|u| server_of(&u)).unwrap_or_default(),
+            audio_server: reqwest::Url::parse(&config.audio_base_url).map(|u| server_of(&u)).unwrap_or_default(),
             features: RwLock::new(config.features),
             permits: Semaphore::new(config.concurrency),
             window: Mutex::default(),
@@ -224,7 +260,15 @@ impl Ai {
         let schema = ask.schema.to_string();
         let model = &self.config.chat_model;
         let fp = fingerprint(ask.feature, model, &[ask.system.as_bytes(), input.as_bytes(), schema.as_bytes()]);
-        let attempt = Attempted { store, feature: ask.feature, lead: ask.lead, call: ask.call, fp: &fp, now };
+        let attempt = Attempted {
+            store,
+            server: &self.chat_server,
+            feature: ask.feature,
+            lead: ask.lead,
+            call: ask.call,
+            fp: &fp,
+            now,
+        };
         if let Some(kept) = self.kept(store, &fp).await {
             if let Ok(v) = check(&kept) {
                 attempt.log(AttemptOutcome::Cached, None, 0).await;
@@ -289,13 +333,14 @@ impl Ai {
         let model = &self.config.transcribe_model;
         let lang = language.unwrap_or_default();
         let fp = fingerprint(Feature::Transcripts, model, &[&audio, lang.as_bytes()]);
-        let attempt = Attempted { store, feature: Feature::Transcripts, lead, call, fp: &fp, now };
+        let attempt =
+            Attempted { store, server: &self.audio_server, feature: Feature::Transcripts, lead, call, fp: &fp, now };
         if let Some(kept) = self.kept(store, &fp).await {
             attempt.log(AttemptOutcome::Cached, None, 0).await;
             return Ok(Answered { value: kept, cached: true, fingerprint: fp.clone() });
         }
         if audio.len() > crate::domain::ai::MAX_AUDIO_BYTES {
-            let why = format!("the recording is {} MB, over the API's 25 MB", audio.len() / 1_000_000);
+            let why = format!("the recording is {} MB, over the API's 25 MB", audio.len().div_ceil(1024 * 1024));
             attempt.log(AttemptOutcome::TooLarge, Some(&why), 0).await;
             return Err(Failure::TooLarge(why));
         }
@@ -354,6 +399,7 @@ impl Ai {
         self.wait_for_the_minute().await;
         let started = Instant::now();
         info!(
+            server = attempt.server,
             feature = attempt.feature.as_str(),
             lead = attempt.lead.map(|l| l.0),
             call = attempt.call.map(|c| c.0),
@@ -364,7 +410,13 @@ impl Ai {
         let failure = match result {
             Ok(Ok(r)) => {
                 self.say_back();
-                info!(feature = attempt.feature.as_str(), lead = attempt.lead.map(|l| l.0), ms, "AI answer received");
+                info!(
+                    server = attempt.server,
+                    feature = attempt.feature.as_str(),
+                    lead = attempt.lead.map(|l| l.0),
+                    ms,
+                    "AI answer received"
+                );
                 return Ok((r, ms));
             }
             Ok(Err(OpenAIError::JSONDeserialize(e, _))) => {
@@ -442,6 +494,8 @@ impl Ai {
 /// One attempt's bookkeeping.
 struct Attempted<'a> {
     store: &'a Store,
+    /// The server asked, as the log names it.
+    server: &'a str,
     feature: Feature,
     lead: Option<LeadId>,
     call: Option<CallId>,
@@ -490,8 +544,8 @@ impl Attempted<'_> {
             Rejected::Malformed(_) => AttemptOutcome::Malformed,
         };
         let why = r.to_string();
-        warn!(feature = self.feature.as_str(), lead = self.lead.map(|l| l.0), call = self.call.map(|c| c.0),
-            outcome = outcome.as_str(), reason = %why, "an AI answer was not kept");
+        warn!(server = self.server, feature = self.feature.as_str(), lead = self.lead.map(|l| l.0),
+            call = self.call.map(|c| c.0), outcome = outcome.as_str(), reason = %why, "an AI answer was not kept");
         self.log(outcome, Some(&why), ms).await;
         Failure::Rejected(r)
     }

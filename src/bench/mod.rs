@@ -193,7 +193,21 @@ pub(crate) async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
     sqlx::any::install_default_drivers();
     let name = format!("forecourt_bench_{}", std::process::id());
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await.context("--postgres-url")?;
-    let _ = sqlx::Executor::execute(&mut conn, format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
+    // The databases of earlier runs whose process is gone go first, so benches never pile up
+    // databases (each run's own is left for a look after it ends, until the next run).
+    let earlier: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'forecourt\\_bench\\_%'")
+            .fetch_all(&mut conn)
+            .await?;
+    for old in earlier {
+        let gone = old
+            .strip_prefix("forecourt_bench_")
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if gone || old == name {
+            let _ = sqlx::Executor::execute(&mut conn, format!("DROP DATABASE IF EXISTS {old}").as_str()).await;
+        }
+    }
     sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await?;
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or_else(|| admin.to_string());
     Ok(format!("{base}/{name}"))

@@ -411,6 +411,15 @@ mod tests {
     }
 
     #[test]
+    fn the_lane_the_database_derives_from_a_kind_is_the_lane_the_runner_gives_it() {
+        // Migration 0012 files a job in the AI lane when its kind starts with `ai_`: the
+        // claims of each lane filter on that column, the runner on `is_ai`.
+        for kind in JobKind::ALL {
+            assert_eq!(kind.as_str().starts_with("ai_"), kind.is_ai(), "{}", kind.as_str());
+        }
+    }
+
+    #[test]
     fn a_payload_that_does_not_read_says_why() {
         let e = Job::read(&row(JobKind::TopicSync, json!({"lead": "x"}))).unwrap_err();
         assert!(e.contains("topic_sync"), "{e}");

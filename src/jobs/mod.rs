@@ -242,17 +242,26 @@ impl<D: Dispatch> Runner<D> {
                 next_release = now + (5_000.0 * self.clock.speed()) as i64;
             }
             let free = permits.available_permits() as i64;
-            let claimed = if free > 0 {
+            if free == 0 {
+                // Every worker is busy: nothing can be claimed until one comes free, and it
+                // says so on `wake`. (Asking the database when the next job is due meanwhile
+                // polled it every 2 ms whenever due work waited: the AI lane's workers, all
+                // waiting to write behind a busy bridge, did so for as long as it was busy.)
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let claimed =
                 match self.store.claim_lane(now, self.lease_ms(), free * CLAIM_PER_WORKER, self.settings.lane).await {
                     Ok(j) => j,
                     Err(e) => {
                         error!(error = %e, "could not claim jobs");
                         Vec::new()
                     }
-                }
-            } else {
-                Vec::new()
-            };
+                };
             let got = claimed.len();
             for work in batches(self.dispatch.as_ref(), claimed, free as usize) {
                 let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");
@@ -265,13 +274,7 @@ impl<D: Dispatch> Runner<D> {
                 }));
             }
             if got > 0 && permits.available_permits() == 0 {
-                // Busy: wait for a worker to come free.
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                    _ = shutdown.changed() => {}
-                }
-                continue;
+                continue; // busy: the loop's top waits for a worker to come free
             }
             let idle = match self.store.next_due_in(self.settings.lane).await {
                 Ok(Some(due)) => self.clock.real_until(due).min(Duration::from_millis(500)),
@@ -281,6 +284,10 @@ impl<D: Dispatch> Runner<D> {
                 tokio::task::yield_now().await;
                 continue;
             }
+            // Nothing claimed though a job is due: it waits behind a running job of its queue,
+            // which pokes `wake` when it is done (or another instance took it). Claiming again
+            // every 2 ms meanwhile took the write gate 500 times a second for nothing.
+            let idle = if got == 0 && idle.is_zero() { Duration::from_millis(50) } else { idle };
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(idle.max(Duration::from_millis(2))) => {}

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
 
 /// Who may go first.
@@ -45,7 +45,15 @@ pub struct Held {
     state: Arc<Mutex<State>>,
     /// False for one handed to a writer that had given up: dropping it does nothing.
     armed: bool,
+    /// Who took it and when: a writer that holds it long is named in the log.
+    at: Option<&'static Location<'static>>,
+    since: Instant,
 }
+
+/// A writer that holds the gate this long is logged at debug level (every other writer waits
+/// meanwhile), and at warn level from `SLOW_HOLD_WARN`.
+const SLOW_HOLD: Duration = Duration::from_millis(50);
+const SLOW_HOLD_WARN: Duration = Duration::from_secs(1);
 
 /// A writer waited longer than it may: where the holder took the gate, if known.
 #[derive(Debug)]
@@ -61,7 +69,7 @@ impl Gate {
             if !s.held {
                 s.held = true;
                 s.holder = Some(at);
-                return Ok(Held { state: self.state.clone(), armed: true });
+                return Ok(Held { state: self.state.clone(), armed: true, at: Some(at), since: Instant::now() });
             }
             let (tx, rx) = oneshot::channel();
             match turn {
@@ -72,10 +80,11 @@ impl Gate {
             rx
         };
         match tokio::time::timeout(limit, rx).await {
-            Ok(Ok(held)) => {
+            Ok(Ok(mut held)) => {
                 if let Ok(mut s) = self.state.lock() {
                     s.holder = Some(at);
                 }
+                (held.at, held.since) = (Some(at), Instant::now());
                 Ok(held)
             }
             // Timed out (the queued sender stays behind: a release skips it, as its
@@ -90,6 +99,15 @@ impl Drop for Held {
         if !self.armed {
             return;
         }
+        let held = self.since.elapsed();
+        if held >= SLOW_HOLD {
+            let (writer, ms) = (self.at.map(|a| a.to_string()).unwrap_or_default(), held.as_millis() as u64);
+            if held >= SLOW_HOLD_WARN {
+                tracing::warn!(%writer, ms, "a writer held the database's write gate for long: every other writer waited");
+            } else {
+                tracing::debug!(%writer, ms, "a writer held the database's write gate");
+            }
+        }
         let mut s = match self.state.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
@@ -102,7 +120,7 @@ impl Drop for Held {
                 s.holder = None;
                 return;
             };
-            let handed = Held { state: self.state.clone(), armed: true };
+            let handed = Held { state: self.state.clone(), armed: true, at: None, since: Instant::now() };
             match next.send(handed) {
                 Ok(()) => return,
                 // That writer gave up waiting: its `Held` comes back, disarmed (dropping an

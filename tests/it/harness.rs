@@ -156,11 +156,46 @@ pub struct TestApp {
 }
 
 pub fn init() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG").unwrap_or_else(|_| "warn".into()))
+    let shown = tracing_subscriber::fmt::layer()
         .with_test_writer()
-        .try_init();
+        .with_filter(tracing_subscriber::EnvFilter::try_from_env("FORECOURT_LOG").unwrap_or_else(|_| "warn".into()));
+    let kept = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(|| Kept)
+        .with_filter(tracing_subscriber::filter::Targets::new().with_target("forecourt::ai", tracing::Level::INFO));
+    let _ = tracing_subscriber::registry().with(shown).with(kept).try_init();
+}
+
+/// The AI client's log lines (info and above) of every test in this binary, kept so that a
+/// test can check what the log says; tell a test's own lines by something only it has (its
+/// fake server's port).
+static KEPT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Kept;
+
+impl std::io::Write for Kept {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        KEPT.lock().unwrap_or_else(|p| p.into_inner()).push(String::from_utf8_lossy(buf).into_owned());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The kept log lines that contain every one of `parts`.
+pub fn logged(parts: &[&str]) -> Vec<String> {
+    KEPT.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .cloned()
+        .collect()
 }
 
 impl TestApp {
