@@ -179,7 +179,7 @@ fn said_no(response: reqwest::Response) -> reqwest::Response {
             path = url.path(),
             status = status.as_u16(),
             retry_after,
-            "the AI server turned a request down for now; it is tried again with backoff (at most 3 times)"
+            "the AI server turned a try down; async-openai retries a request up to 3 times with backoff, then gives up"
         );
     }
     response

@@ -202,7 +202,7 @@ async fn the_models_faults_are_survived_and_bad_answers_never_shown() {
     // The log says what happened, each line naming this test's fake server.
     let url = reqwest::Url::parse(&ai.url()).unwrap();
     let server = format!("127.0.0.1:{}", url.port().unwrap());
-    let turned_down = "the AI server turned a request down for now";
+    let turned_down = "the AI server turned a try down";
     let rate_limited = logged(&[&server, turned_down, "status=429"]);
     assert_eq!(rate_limited.len(), 1, "{rate_limited:?}");
     assert!(rate_limited[0].contains("retry_after=\"1\""), "{}", rate_limited[0]);
