@@ -462,8 +462,8 @@ async fn a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word(db: 
             && m.content.describe().contains("document")
     })
     .await;
-    // A call whose recording is over the API's 25 MB: kept and posted like any other, but
-    // not sent for transcription; the topic says why, once.
+    // A call whose recording is over the API's 25 MB is not sent for transcription; the
+    // topic says why, once.
     let transcriptions = |f: &FakeOpenAi| f.seen().iter().filter(|s| s.endpoint == "transcription").count();
     t.settled().await;
     let before = transcriptions(fake_ai(&t));
@@ -479,6 +479,13 @@ async fn a_call_is_transcribed_checked_and_the_supervisor_has_the_last_word(db: 
     assert!(said.contains("25 MB"), "the reason is given: {said}");
     t.settled().await;
     assert_eq!(transcriptions(fake_ai(&t)), before, "a file over the limit is never sent");
+    let said_why = t
+        .fake
+        .topic_messages(chat, thread)
+        .iter()
+        .filter(|m| m.content.text_or_caption().is_some_and(|x| x.contains("is not transcribed")))
+        .count();
+    assert_eq!(said_why, 1, "said once");
     let parked = t.store.parked_jobs().await.unwrap();
     assert!(parked.is_empty(), "{parked:?}");
     t.stop().await;
