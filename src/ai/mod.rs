@@ -71,13 +71,16 @@ pub enum Failure {
     Unavailable(String),
 }
 
-/// A checked answer: the value, whether it came from the kept answers, and the input's
-/// fingerprint.
+/// A checked answer: the value, whether it came from the kept answers, the input's
+/// fingerprint, and what is left to write: the answer to keep and its attempt's log line,
+/// which the caller writes with what it does with the answer (`store::keep_ai`, in its
+/// transaction; `Store::keep_ai_answer` when it has none).
 #[derive(Debug, Clone)]
 pub struct Answered<T> {
     pub value: T,
     pub cached: bool,
     pub fingerprint: String,
+    pub keep: crate::store::AiKeep,
 }
 
 /// A question for the chat model with a strict JSON-schema answer.
@@ -271,8 +274,7 @@ impl Ai {
         };
         if let Some(kept) = self.kept(store, &fp).await {
             if let Ok(v) = check(&kept) {
-                attempt.log(AttemptOutcome::Cached, None, 0).await;
-                return Ok(Answered { value: v, cached: true, fingerprint: fp.clone() });
+                return Ok(attempt.answered(v, None, 0));
             }
         }
         let request = CreateChatCompletionRequestArgs::default()
@@ -307,10 +309,7 @@ impl Ai {
         }
         let content = message.content.unwrap_or_default();
         match check(&content) {
-            Ok(v) => {
-                attempt.keep_and_log(&content, ms).await;
-                Ok(Answered { value: v, cached: false, fingerprint: fp.clone() })
-            }
+            Ok(v) => Ok(attempt.answered(v, Some(content), ms)),
             Err(r) => Err(attempt.reject(r, ms).await),
         }
     }
@@ -336,8 +335,7 @@ impl Ai {
         let attempt =
             Attempted { store, server: &self.audio_server, feature: Feature::Transcripts, lead, call, fp: &fp, now };
         if let Some(kept) = self.kept(store, &fp).await {
-            attempt.log(AttemptOutcome::Cached, None, 0).await;
-            return Ok(Answered { value: kept, cached: true, fingerprint: fp.clone() });
+            return Ok(attempt.answered(kept, None, 0));
         }
         if audio.len() > crate::domain::ai::MAX_AUDIO_BYTES {
             let why = format!("the recording is {} MB, over the API's 25 MB", audio.len().div_ceil(1024 * 1024));
@@ -358,8 +356,7 @@ impl Ai {
         match serde_json::from_slice::<TranscriptAnswer>(&bytes) {
             Ok(t) => {
                 let text = t.text.trim().to_string();
-                attempt.keep_and_log(&text, ms).await;
-                Ok(Answered { value: text, cached: false, fingerprint: fp.clone() })
+                Ok(attempt.answered(text.clone(), Some(text), ms))
             }
             Err(e) => Err(attempt.reject(Rejected::Malformed(format!("not a transcription ({e})")), ms).await),
         }
@@ -504,20 +501,22 @@ struct Attempted<'a> {
 }
 
 impl Attempted<'_> {
-    /// A good answer: kept by its fingerprint and logged, in one write.
-    async fn keep_and_log(&self, answer: &str, ms: i64) {
-        let a = Attempt {
-            feature: self.feature,
-            lead: self.lead,
-            call: self.call,
-            fingerprint: self.fp,
-            outcome: AttemptOutcome::Ok,
-            error: None,
-            ms,
-            at: self.now,
-        };
-        if let Err(e) = self.store.keep_ai_answer(self.fp, self.feature, answer, &a).await {
-            warn!(error = %e, feature = self.feature.as_str(), "could not keep an AI answer (the next ask sends it again)");
+    /// A checked answer (`answer`: the text received now; `None` for a kept one), with
+    /// what its caller keeps and logs.
+    fn answered<T>(&self, value: T, answer: Option<String>, ms: i64) -> Answered<T> {
+        Answered {
+            value,
+            cached: answer.is_none(),
+            fingerprint: self.fp.to_string(),
+            keep: crate::store::AiKeep {
+                feature: self.feature,
+                lead: self.lead,
+                call: self.call,
+                fingerprint: self.fp.to_string(),
+                answer,
+                ms,
+                at: self.now,
+            },
         }
     }
 

@@ -71,7 +71,9 @@ async fn score_all(ai: &Arc<Ai>, store: &Store, leads: usize) -> anyhow::Result<
                 schema_name: "hot_score",
                 schema: hot_score_schema(),
             };
-            ai.ask(&store, 0, &ask, read_hot_score).await.map(|_| ()).map_err(|e| anyhow::anyhow!("lead {i}: {e}"))
+            let a = ai.ask(&store, 0, &ask, read_hot_score).await.map_err(|e| anyhow::anyhow!("lead {i}: {e}"))?;
+            store.keep_ai_answer(&a.keep).await?;
+            anyhow::Ok(())
         });
     }
     while let Some(r) = tasks.join_next().await {

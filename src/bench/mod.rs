@@ -213,7 +213,7 @@ pub(crate) async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
-/// First time (ms) each `bench m<N>` marker was posted to a staff topic, read as the calls
+/// First time (unix µs) each `bench m<N>` marker was posted to a staff topic, read as the calls
 /// come: each look copies only the calls after the last one, so that watching does not hold
 /// the fake's lock (and so the bridge's sends) for longer as the run goes on.
 #[derive(Default)]
@@ -237,7 +237,7 @@ impl Seen {
             for part in text.split("bench m").skip(1) {
                 let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
                 if let Ok(n) = digits.parse::<usize>() {
-                    self.at.entry(n).or_insert(c.at_ms);
+                    self.at.entry(n).or_insert(c.at_us);
                 }
             }
         }
@@ -332,7 +332,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     let mut sent_at = Vec::with_capacity(messages);
     let start = clock.now_ms();
     for i in 0..messages {
-        sent_at.push(clock.now_ms());
+        sent_at.push(clock.now_us());
         fake.customer_writes(&people[i % customers], &format!("bench m{i} is the car still there?"));
     }
     let injected = clock.now_ms();
@@ -343,7 +343,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let seen = wait_all(messages, Duration::from_secs(600)).await?;
-    let last = seen.values().copied().max().unwrap_or(start);
+    let last = seen.values().copied().max().map_or(start, |us| us / 1_000);
     let ingest_rate = messages as f64 / ((stored_at - start).max(1) as f64 / 1000.0);
     let burst_rate = messages as f64 / ((last - start).max(1) as f64 / 1000.0);
 
@@ -387,7 +387,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         let i = messages + k;
         let due = t0 + Duration::from_secs_f64(k as f64 / rate as f64);
         tokio::time::sleep_until(due.into()).await;
-        sent_at.push(clock.now_ms());
+        sent_at.push(clock.now_us());
         fake.customer_writes(&people[i % customers], &format!("bench m{i} and the price?"));
     }
     let seen = wait_all(messages + paced, Duration::from_secs(600)).await?;
@@ -399,7 +399,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         .map(|c| {
             let mut c = c.to_vec();
             c.sort_unstable();
-            percentile(&c, 0.99).to_string()
+            ms(percentile(&c, 0.99))
         })
         .collect();
     let mut lat = lat_in_order;
@@ -418,10 +418,10 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         },
         injected - start,
         settled_at - last,
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99),
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
         fifths.join(" / "),
-        lat.last().copied().unwrap_or(0),
+        ms(lat.last().copied().unwrap_or(0)),
         peak_memory_mb().unwrap_or(0.0)
     );
     running.stop().await;
@@ -430,6 +430,12 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         m.stop();
     }
     Ok(())
+}
+
+/// Microseconds as milliseconds with one decimal (a p99 of a few milliseconds moves by
+/// less than one between runs).
+fn ms(us: i64) -> String {
+    format!("{:.1}", us as f64 / 1_000.0)
 }
 
 /// Which lead writes the i-th message: strict turns, or bursts of 1-3 from a random lead
@@ -535,7 +541,7 @@ async fn limits(minutes: i64, speed: f64, bursty: bool) -> anyhow::Result<()> {
     for i in 0..total {
         let due = start + i as i64 * 1_000;
         clock.sleep_ms(due - clock.now_ms()).await;
-        sent_at.push(clock.now_ms());
+        sent_at.push(clock.now_us());
         fake.customer_writes(&people[who[i]], &format!("bench m{i} when can I come?"));
     }
     // Give the tail up to five virtual minutes to drain.
@@ -556,10 +562,10 @@ async fn limits(minutes: i64, speed: f64, bursty: bool) -> anyhow::Result<()> {
         "limits ({}): {total} messages, 30 leads, 3 groups: visible in topic p50 {:.1} s, p95 {:.1} s, p99 {:.1} s, max {:.1} s; \
          429s met: {}; lost: {lost}; Bot API calls: {sends}",
         if bursty { "bursty" } else { "round-robin" },
-        percentile(&lat, 0.5) as f64 / 1000.0,
-        percentile(&lat, 0.95) as f64 / 1000.0,
-        percentile(&lat, 0.99) as f64 / 1000.0,
-        lat.last().copied().unwrap_or(0) as f64 / 1000.0,
+        percentile(&lat, 0.5) as f64 / 1e6,
+        percentile(&lat, 0.95) as f64 / 1e6,
+        percentile(&lat, 0.99) as f64 / 1e6,
+        lat.last().copied().unwrap_or(0) as f64 / 1e6,
         fake.rate_limited_count() - base_429
     );
     running.stop().await;

@@ -130,11 +130,14 @@ pub async fn score(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
         Ok(a) => a,
         Err(f) => return Ok(after_failure(f, now)),
     };
-    if app.store.hot_score(lead).await?.as_ref() == Some(&answered.value) {
+    let unchanged = app.store.hot_score(lead).await?.as_ref() == Some(&answered.value);
+    let mut tx = app.store.begin().await?;
+    store::keep_ai(&mut tx, &answered.keep).await?;
+    if unchanged {
+        tx.commit().await?;
         debug!(lead = lead.0, "the hot score is unchanged");
         return Ok(Outcome::Done);
     }
-    let mut tx = app.store.begin().await?;
     store::set_hot_score(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
     // The card shows the new score at the topic's next sync: at the latest in half a minute,
     // sooner if the conversation syncs it anyway, so scores never crowd the bridge's sends.
@@ -171,6 +174,7 @@ pub async fn intent(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
         Err(f) => return Ok(after_failure(f, now)),
     };
     let mut tx = app.store.begin().await?;
+    store::keep_ai(&mut tx, &answered.keep).await?;
     store::set_suggestion(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
     store::bump_card(&mut tx, lead, None, now).await?;
     store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now + CARD_AFTER_MS), now).await?;

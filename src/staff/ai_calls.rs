@@ -74,8 +74,8 @@ pub async fn transcribe(app: &Arc<App>, id: CallId) -> anyhow::Result<Outcome> {
     let lang = language(lead.as_ref().and_then(|l| l.language.as_deref()));
     let now = app.clock.now_ms();
     let name = format!("call-{}.mp3", id.0);
-    let (text, fp) = match ai.transcribe(&app.store, now, (call.lead, Some(id)), audio, &name, lang).await {
-        Ok(a) => (a.value, a.fingerprint),
+    let (text, fp, keep) = match ai.transcribe(&app.store, now, (call.lead, Some(id)), audio, &name, lang).await {
+        Ok(a) => (a.value, a.fingerprint, a.keep),
         Err(Failure::TooLarge(why)) => {
             // Said once in the topic: the call stays as it is, without a transcript.
             if let Some(job) = notice(app, &call, lead.as_ref(), "too_large", &why, now) {
@@ -87,6 +87,7 @@ pub async fn transcribe(app: &Arc<App>, id: CallId) -> anyhow::Result<Outcome> {
         Err(f) => return Ok(super::ai::after_failure(f, now)),
     };
     let mut tx = app.store.begin().await?;
+    store::keep_ai(&mut tx, &keep).await?;
     store::insert_transcript(&mut tx, id, &text, lang, &fp, now).await?;
     store::jobs_enqueue(&mut tx, &post_job(id, now), now).await?;
     if ai.on(Feature::ScriptChecks) {
@@ -182,6 +183,7 @@ pub async fn check(app: &Arc<App>, id: CallId) -> anyhow::Result<Outcome> {
         Err(f) => return Ok(super::ai::after_failure(f, now)),
     };
     let mut tx = app.store.begin().await?;
+    store::keep_ai(&mut tx, &answered.keep).await?;
     store::set_evaluation(&mut tx, id, script.version, &answered.value, &answered.fingerprint, now).await?;
     tx.commit().await?;
     info!(

@@ -60,7 +60,12 @@ pub async fn draft(app: &Arc<App>, id: i64) -> anyhow::Result<Outcome> {
             };
             let given = mask(&input);
             match ai.ask(&app.store, now, &ask, |c| read_draft(c, &given)).await {
-                Ok(a) => Ok(a.value),
+                Ok(a) => {
+                    if let Err(e) = app.store.keep_ai_answer(&a.keep).await {
+                        tracing::warn!(error = %e, lead = d.lead.0, "could not keep a draft's AI answer (asking again sends it again)");
+                    }
+                    Ok(a.value)
+                }
                 Err(Failure::Rejected(r)) => Err(say(app, "rejected", minijinja::context! { reason => r.to_string() })),
                 Err(Failure::Budget { .. }) => Err(say(app, "budget", minijinja::context! {})),
                 Err(Failure::Off) => Err(say(app, "off", minijinja::context! {})),

@@ -81,27 +81,11 @@ impl Store {
         r.map(|r| col(&r, "answer")).transpose()
     }
 
-    /// Keep a checked answer (a second copy of the same fingerprint is ignored) and log its
-    /// attempt, in one transaction.
-    pub async fn keep_ai_answer(
-        &self,
-        fingerprint: &str,
-        feature: Feature,
-        answer: &str,
-        a: &Attempt<'_>,
-    ) -> Result<()> {
+    /// Keep an answer and log its attempt ([`keep_ai`]) in a transaction of its own, for a
+    /// caller with nothing else to write.
+    pub async fn keep_ai_answer(&self, keep: &AiKeep) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO ai_results (fingerprint, feature, answer, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (fingerprint) DO NOTHING",
-        )
-        .bind(fingerprint)
-        .bind(feature.as_str())
-        .bind(answer)
-        .bind(a.at)
-        .execute(&mut *tx)
-        .await?;
-        insert_attempt(&mut tx, a).await?;
+        keep_ai(&mut tx, keep).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -233,6 +217,51 @@ impl Store {
         scores.sort_by_key(|(l, s)| (std::cmp::Reverse(s.score), l.0));
         Ok(scores)
     }
+}
+
+/// A checked answer not yet written: the answer to keep by its fingerprint (none when it
+/// came from the kept answers) and its attempt's log line. The job that asked writes it with
+/// what it does with the answer, in one transaction ([`keep_ai`]): the answer is kept
+/// exactly when it was used, and AI takes SQLite's write gate once a job instead of twice.
+#[derive(Debug, Clone)]
+#[must_use = "an answer not kept is asked for again (and its attempt is not logged)"]
+pub struct AiKeep {
+    pub feature: Feature,
+    pub lead: Option<LeadId>,
+    pub call: Option<CallId>,
+    pub fingerprint: String,
+    /// The answer's text, when it was received now (`None`: it was a kept one).
+    pub answer: Option<String>,
+    pub ms: i64,
+    pub at: i64,
+}
+
+/// Keep an answer (a second copy of the same fingerprint is ignored) and log its attempt
+/// (`ok`, or `cached` for a kept one), inside the caller's transaction.
+pub async fn keep_ai(conn: &mut super::Conn, k: &AiKeep) -> Result<()> {
+    if let Some(answer) = &k.answer {
+        sqlx::query(
+            "INSERT INTO ai_results (fingerprint, feature, answer, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (fingerprint) DO NOTHING",
+        )
+        .bind(&k.fingerprint)
+        .bind(k.feature.as_str())
+        .bind(answer)
+        .bind(k.at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let a = Attempt {
+        feature: k.feature,
+        lead: k.lead,
+        call: k.call,
+        fingerprint: &k.fingerprint,
+        outcome: if k.answer.is_some() { AttemptOutcome::Ok } else { AttemptOutcome::Cached },
+        error: None,
+        ms: k.ms,
+        at: k.at,
+    };
+    insert_attempt(conn, &a).await
 }
 
 async fn insert_attempt(conn: &mut super::Conn, a: &Attempt<'_>) -> Result<()> {

@@ -307,6 +307,7 @@ async fn transcriptions_are_read_without_usage_and_too_large_files_refused() {
     let audio = vec![7u8; 48_000];
     let first = ai.transcribe(&store, 1_000, (None, None), audio.clone(), "call.mp3", Some("uk")).await.unwrap();
     assert_eq!((first.value.as_str(), first.cached), ("Добрий день, це Макс з автосалону.", false));
+    store.keep_ai_answer(&first.keep).await.unwrap();
     let seen = server.seen();
     assert_eq!((seen[0].endpoint, seen[0].language.as_deref(), seen[0].bytes), ("transcription", Some("uk"), 48_000));
     let again = ai.transcribe(&store, 2_000, (None, None), audio, "call.mp3", Some("uk")).await.unwrap();

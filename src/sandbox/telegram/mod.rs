@@ -214,7 +214,8 @@ async fn handle_method(
     } else {
         methods::call(&fake, &method, &params, bot)
     };
-    let now = fake.clock().now_ms();
+    let now_us = fake.clock().now_us();
+    let now = now_us.div_euclid(1_000);
     {
         let mut st = fake.lock();
         if method != "getupdates" {
@@ -222,6 +223,7 @@ async fn handle_method(
                 method: method.clone(),
                 params: serde_json::Value::Object(params.0.clone()),
                 at_ms: now,
+                at_us: now_us,
                 error: result.as_ref().err().cloned(),
             });
         }

@@ -82,6 +82,8 @@ pub struct Call {
     pub method: String,
     pub params: Value,
     pub at_ms: i64,
+    /// The same instant in microseconds (the benches' latencies).
+    pub at_us: i64,
     pub error: Option<ApiError>,
 }
 
