@@ -76,7 +76,7 @@ impl Store {
     pub async fn ai_answer(&self, fingerprint: &str) -> Result<Option<String>> {
         let r = sqlx::query("SELECT answer FROM ai_results WHERE fingerprint = $1")
             .bind(fingerprint)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         r.map(|r| col(&r, "answer")).transpose()
     }
@@ -126,7 +126,7 @@ impl Store {
         )
         .bind(feature.as_str())
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let by_outcome = rows.iter().map(|r| Ok((col(r, "outcome")?, col(r, "n")?))).collect::<Result<_>>()?;
         Ok(AttemptCounts { by_outcome })
@@ -135,7 +135,7 @@ impl Store {
     /// Requests taken from `day`'s budget so far.
     pub async fn ai_requests_on(&self, day: &str) -> Result<i64> {
         let r =
-            sqlx::query("SELECT requests FROM ai_usage WHERE day = $1").bind(day).fetch_optional(&self.pool).await?;
+            sqlx::query("SELECT requests FROM ai_usage WHERE day = $1").bind(day).fetch_optional(self.reader()).await?;
         r.map(|r| col(&r, "requests")).transpose().map(Option::unwrap_or_default)
     }
 
@@ -146,7 +146,7 @@ impl Store {
              GROUP BY feature, outcome ORDER BY feature, outcome",
         )
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(|r| Ok((col(r, "feature")?, col(r, "outcome")?, col(r, "n")?))).collect()
     }
@@ -158,7 +158,7 @@ impl Store {
              WHERE at >= $1 AND outcome NOT IN ('ok', 'cached') ORDER BY at DESC, id DESC LIMIT 1",
         )
         .bind(since)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         r.map(|r| {
             Ok(FailedAttempt {
@@ -189,7 +189,7 @@ impl Store {
             for l in chunk {
                 q = q.bind(l.0);
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q.fetch_all(self.reader()).await? {
                 let reasons: String = col(&r, "reasons")?;
                 let score: i64 = col(&r, "score")?;
                 out.push((
@@ -210,7 +210,7 @@ impl Store {
             "SELECT s.lead_id FROM lead_scores s JOIN leads l ON l.id = s.lead_id
              WHERE l.is_open = 1 ORDER BY s.score DESC, s.lead_id LIMIT {limit}"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let ids: Vec<LeadId> = rows.iter().map(|r| col(r, "lead_id").map(LeadId)).collect::<Result<_>>()?;
         let mut scores = self.hot_scores(&ids).await?;
@@ -325,7 +325,7 @@ impl Store {
              ORDER BY id DESC LIMIT {limit}"
         ))
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let mut out = rows
             .iter()
@@ -348,7 +348,7 @@ impl Store {
     pub async fn reply_secs(&self, lead: LeadId) -> Result<Vec<i64>> {
         let rows = sqlx::query("SELECT business_secs FROM reply_times WHERE lead_id = $1 ORDER BY replied_at")
             .bind(lead.0)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(|r| col(r, "business_secs")).collect()
     }
@@ -417,7 +417,7 @@ impl Store {
     pub async fn transcript(&self, call: CallId) -> Result<Option<TranscriptRow>> {
         let r = sqlx::query("SELECT text, language, posted_message FROM call_transcripts WHERE call_id = $1")
             .bind(call.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         r.map(|r| {
             Ok(TranscriptRow {
@@ -442,7 +442,7 @@ impl Store {
     pub async fn evaluation(&self, call: CallId) -> Result<Option<(i64, crate::domain::ai::ScriptCheck)>> {
         let r = sqlx::query("SELECT script_version, body FROM ai_evaluations WHERE call_id = $1")
             .bind(call.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         let Some(r) = r else { return Ok(None) };
         let body: String = col(&r, "body")?;
@@ -457,7 +457,7 @@ impl Store {
              WHERE k.lead_id = $1 ORDER BY k.started_at",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(|r| Ok((CallId(col(r, "call_id")?), col(r, "started_at")?, col(r, "text")?))).collect()
     }
@@ -606,7 +606,7 @@ pub async fn apply_intent(conn: &mut super::Conn, lead: LeadId, intent: &str, no
 
 impl Store {
     pub async fn draft(&self, id: i64) -> Result<Option<DraftRow>> {
-        let r = sqlx::query(DRAFT_SELECT).bind(id).fetch_optional(&self.pool).await?;
+        let r = sqlx::query(DRAFT_SELECT).bind(id).fetch_optional(self.reader()).await?;
         r.as_ref().map(draft_from).transpose()
     }
 
@@ -642,7 +642,7 @@ impl Store {
     pub async fn suggestion(&self, lead: LeadId) -> Result<Option<crate::domain::ai::IntentGuess>> {
         let r = sqlx::query("SELECT intent, language FROM lead_suggestions WHERE lead_id = $1")
             .bind(lead.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         r.map(|r| Ok(crate::domain::ai::IntentGuess { intent: col(&r, "intent")?, language: col(&r, "language")? }))
             .transpose()

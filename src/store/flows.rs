@@ -406,18 +406,19 @@ impl Store {
     pub async fn flow_state(&self, lead: LeadId) -> Result<Option<(Option<String>, Option<String>, i64)>> {
         let r = sqlx::query("SELECT flow, step, last_message_id FROM lead_flows WHERE lead_id = $1")
             .bind(lead.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         r.map(|r| Ok((col(&r, "flow")?, col(&r, "step")?, col(&r, "last_message_id")?))).transpose()
     }
 
     pub async fn latest_flow_version(&self) -> Result<Option<FlowVersion>> {
-        let r = sqlx::query("SELECT * FROM flow_versions ORDER BY id DESC LIMIT 1").fetch_optional(&self.pool).await?;
+        let r =
+            sqlx::query("SELECT * FROM flow_versions ORDER BY id DESC LIMIT 1").fetch_optional(self.reader()).await?;
         r.as_ref().map(version_from).transpose()
     }
 
     pub async fn flow_version(&self, id: i64) -> Result<Option<FlowVersion>> {
-        let r = sqlx::query("SELECT * FROM flow_versions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let r = sqlx::query("SELECT * FROM flow_versions WHERE id = $1").bind(id).fetch_optional(self.reader()).await?;
         r.as_ref().map(version_from).transpose()
     }
 
@@ -426,7 +427,7 @@ impl Store {
         let rows =
             sqlx::query("SELECT id, source, author, created_at, hash FROM flow_versions ORDER BY id DESC LIMIT $1")
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?;
         rows.iter()
             .map(|r| Ok((col(r, "id")?, col(r, "source")?, col(r, "author")?, col(r, "created_at")?, col(r, "hash")?)))
@@ -449,7 +450,7 @@ impl Store {
         .bind(author)
         .bind(serde_json::to_string(files).expect("a map of strings serialises"))
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         col(&r, "id")
     }

@@ -469,7 +469,7 @@ impl Store {
     /// The earliest time a pending job of this lane is due (`None`: any lane).
     pub async fn next_due_in(&self, lane: Option<Lane>) -> Result<Option<i64>> {
         let sql = format!("SELECT MIN(run_at) AS due FROM jobs WHERE status = 'pending' {}", lane_filter(lane, ""));
-        let row = sqlx::query(&sql).fetch_one(&self.pool).await?;
+        let row = sqlx::query(&sql).fetch_one(self.reader()).await?;
         col(&row, "due")
     }
 
@@ -599,7 +599,7 @@ impl Store {
 
     pub async fn parked_jobs(&self) -> Result<Vec<JobRow>> {
         let rows = sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE status = 'parked' ORDER BY id"))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(job_from).collect()
     }
@@ -607,7 +607,7 @@ impl Store {
     pub async fn job(&self, id: JobId) -> Result<Option<JobRow>> {
         let row = sqlx::query(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(job_from).transpose()
     }
@@ -653,14 +653,14 @@ impl Store {
             lane_filter(lane, "")
         ))
         .bind(until)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         col(&row, "n")
     }
 
     pub async fn job_counts(&self) -> Result<Vec<JobStatusCount>> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(|r| Ok(JobStatusCount { status: col(r, "status")?, count: col(r, "n")? })).collect()
     }

@@ -17,7 +17,7 @@ pub async fn mark_update_seen(conn: &mut Conn, source: &str, update_id: i64, now
 impl Store {
     /// A key-value setting (e.g. the Telegram update offset).
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT value FROM kv WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT value FROM kv WHERE key = $1").bind(key).fetch_optional(self.reader()).await?;
         row.map(|r| col(&r, "value")).transpose()
     }
 

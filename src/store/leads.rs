@@ -351,7 +351,7 @@ pub async fn set_blocked(conn: &mut Conn, customer: CustomerId, channel: Channel
 impl Store {
     pub async fn lead(&self, lead: LeadId) -> Result<Option<LeadRow>> {
         let row =
-            sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1")).bind(lead.0).fetch_optional(&self.pool).await?;
+            sqlx::query(&format!("{LEAD_SELECT} WHERE l.id = $1")).bind(lead.0).fetch_optional(self.reader()).await?;
         row.as_ref().map(lead_from).transpose()
     }
 
@@ -361,7 +361,7 @@ impl Store {
         )
         .bind(chat)
         .bind(thread as i64)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         row.map(|r| col(&r, "id").map(LeadId)).transpose()
     }
@@ -435,7 +435,7 @@ impl Store {
         for id in ids {
             q = q.bind(id.0);
         }
-        q.fetch_all(&self.pool).await?.iter().map(lead_from).collect()
+        q.fetch_all(self.reader()).await?.iter().map(lead_from).collect()
     }
 
     /// Open leads owned by a user, or unclaimed (`None`), newest activity first.
@@ -453,7 +453,7 @@ impl Store {
              FROM leads l JOIN customers c ON c.id = l.customer_id LEFT JOIN lead_scores s ON s.lead_id = l.id
              WHERE l.is_open = 1 AND {cond} ORDER BY {hot}COALESCE(l.last_message_at, l.created_at) DESC LIMIT $2"
         );
-        let rows = sqlx::query(&sql).bind(owner.map(|u| u.0).unwrap_or(0)).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(owner.map(|u| u.0).unwrap_or(0)).bind(limit).fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 Ok(LeadSummary {
@@ -474,7 +474,7 @@ impl Store {
             "SELECT actor_id, field, from_value, to_value, reason, at FROM lead_history WHERE lead_id = $1 ORDER BY id",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -495,14 +495,14 @@ impl Store {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM customers) AS c, (SELECT COUNT(*) FROM leads) AS l, (SELECT COUNT(*) FROM messages) AS m",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         Ok((col(&row, "c")?, col(&row, "l")?, col(&row, "m")?))
     }
 
     /// All lead ids, oldest first (transcripts, bench).
     pub async fn lead_ids(&self) -> Result<Vec<LeadId>> {
-        let rows = sqlx::query("SELECT id FROM leads ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT id FROM leads ORDER BY id").fetch_all(self.reader()).await?;
         rows.iter().map(|r| col(r, "id").map(LeadId)).collect()
     }
 }

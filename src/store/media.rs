@@ -263,7 +263,7 @@ impl Store {
              FROM messages WHERE id = $1",
         )
         .bind(message.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(r) = row else { return Ok(None) };
         let d: String = col(&r, "direction")?;
@@ -282,14 +282,15 @@ impl Store {
     }
 
     pub async fn media(&self, id: MediaId) -> Result<Option<MediaRow>> {
-        let row = sqlx::query(&format!("{MEDIA_SELECT} WHERE id = $1")).bind(id.0).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query(&format!("{MEDIA_SELECT} WHERE id = $1")).bind(id.0).fetch_optional(self.reader()).await?;
         row.as_ref().map(media_from).transpose()
     }
 
     /// The content hashes some row still points to (for `media gc`).
     pub async fn referenced_media(&self) -> Result<HashSet<String>> {
         let rows =
-            sqlx::query("SELECT DISTINCT sha256 FROM media WHERE sha256 IS NOT NULL").fetch_all(&self.pool).await?;
+            sqlx::query("SELECT DISTINCT sha256 FROM media WHERE sha256 IS NOT NULL").fetch_all(self.reader()).await?;
         rows.iter().map(|r| col::<String>(r, "sha256")).collect()
     }
 }

@@ -186,7 +186,7 @@ impl Store {
         ))
         .bind(lead.0)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(pending_from).collect()
     }
@@ -204,7 +204,7 @@ impl Store {
         for id in ids {
             q = q.bind(id.0);
         }
-        q.fetch_all(&self.pool).await?.iter().map(|r| Ok((LeadId(col(r, "lead_id")?), pending_from(r)?))).collect()
+        q.fetch_all(self.reader()).await?.iter().map(|r| Ok((LeadId(col(r, "lead_id")?), pending_from(r)?))).collect()
     }
 
     /// These messages are now visible in the topic, each as its own Telegram message: one
@@ -262,7 +262,7 @@ impl Store {
              WHERE m.id = $1",
         )
         .bind(message.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(r) = row else { return Ok(None) };
         let k: String = col(&r, "kind")?;
@@ -290,7 +290,7 @@ impl Store {
             "SELECT id, direction, kind, body, delivery, delivery_error, staff_state, user_id FROM messages WHERE lead_id = $1 ORDER BY id",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -316,7 +316,7 @@ impl Store {
     /// Messages customers sent (the benches count what they sent, not the bot's answers).
     pub async fn incoming_messages(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE direction = 'incoming'")
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         col(&row, "n")
     }

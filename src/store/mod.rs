@@ -179,6 +179,8 @@ pub(crate) fn conflict(e: sqlx::Error) -> StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Background work's reads (`Store::reader`).
+    background: AnyPool,
     engine: Engine,
     gate: Option<gate::Gate>,
     lull: gate::Lull,
@@ -206,28 +208,31 @@ impl Store {
             }
         }
         let options = AnyConnectOptions::from_str(&url)?;
-        let max = match engine {
-            Engine::Sqlite => 4,
-            Engine::Postgres => 16,
+        let (max, background_max) = match engine {
+            Engine::Sqlite => (4, 2),
+            Engine::Postgres => (16, 4),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if engine == Engine::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        let pool = pool_options(engine, max).connect_with(options.clone()).await?;
+        // Background work reads through connections of its own, opened when first needed
+        // (an in-memory SQLite database is one connection's own: there it shares the pool).
+        let background = match engine {
+            Engine::Sqlite if sqlite_path(&url).is_none() => pool.clone(),
+            _ => pool_options(engine, background_max).connect_lazy_with(options),
+        };
         let gate = (engine == Engine::Sqlite).then(gate::Gate::default);
-        Ok(Store { pool, engine, gate, lull: gate::Lull::default() })
+        Ok(Store { pool, background, engine, gate, lull: gate::Lull::default() })
+    }
+
+    /// The pool a read goes to: background work (the AI lane) reads through its own few
+    /// connections, so that eight AI jobs reading a conversation each never leave a writer
+    /// of the bridge — holding SQLite's write gate — waiting for a connection of the main
+    /// pool (SQLite's has four). Writes always use the main pool, behind the gate.
+    fn reader(&self) -> &AnyPool {
+        if in_background() {
+            &self.background
+        } else {
+            &self.pool
+        }
     }
 
     /// Take the write gate for the writer at `at` (SQLite); on PostgreSQL, where writers run
@@ -310,7 +315,26 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.background.close().await;
     }
+}
+
+/// A pool's settings: its size, and on SQLite every connection in WAL mode with foreign keys
+/// and a busy timeout.
+fn pool_options(engine: Engine, max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(30)).after_connect(
+        move |conn, _meta| {
+            Box::pin(async move {
+                if engine == Engine::Sqlite {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        },
+    )
 }
 
 fn sqlite_path(url: &str) -> Option<String> {

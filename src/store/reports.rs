@@ -416,7 +416,7 @@ impl Store {
             "SELECT l.id, l.created_at, l.source_channel, l.owner_id, l.stage, l.lost_reason, l.first_response_secs
              FROM leads l WHERE l.created_at >= {a} AND l.created_at < {b}{o}"
         );
-        let rows = sql.query().fetch_all(&self.pool).await?;
+        let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 Ok(PeriodLead {
@@ -451,7 +451,7 @@ impl Store {
                 WHERE h.lead_id = l.id AND h.field = 'stage') AS furthest
              FROM leads l WHERE l.created_at >= {a} AND l.created_at < {b}{o}"
         );
-        let rows = sql.query().fetch_all(&self.pool).await?;
+        let rows = sql.query().fetch_all(self.reader()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let rank: Option<i64> = col(r, "furthest")?;
@@ -498,12 +498,12 @@ impl Store {
         for l in leads {
             q = q.bind(l.0);
         }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = q.fetch_all(self.reader()).await?;
         rows.iter().map(|r| Ok((LeadId(col(r, "id")?), col(r, "lost_reason")?))).collect()
     }
 
     async fn stage_moves(&self, sql: &Sql) -> Result<Vec<StageMove>> {
-        let rows = sql.query().fetch_all(&self.pool).await?;
+        let rows = sql.query().fetch_all(self.reader()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             // A stage no longer known (an old value) is skipped, not fatal.
@@ -524,7 +524,7 @@ impl Store {
              LEFT JOIN leads l ON l.id = k.lead_id
              WHERE k.missed = 1 AND k.started_at >= {a} AND k.started_at < {b}{o}"
         );
-        let rows = sql.query().fetch_all(&self.pool).await?;
+        let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 Ok(MissedCall { lead: col::<Option<i64>>(r, "lead_id")?.map(LeadId), owner: user_of(r, "owner_id")? })
@@ -542,7 +542,7 @@ impl Store {
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             by.entry(UserId(col(r, "user_id")?)).or_default().replies = col(r, "n")?;
@@ -555,7 +555,7 @@ impl Store {
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             let Some(who) = user_of(r, "who")? else { continue };
@@ -572,7 +572,7 @@ impl Store {
              WHERE t.state = 'open' AND t.due_at < $1 GROUP BY COALESCE(t.user_id, l.owner_id)",
         )
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             if let Some(who) = user_of(r, "who")? {
@@ -587,7 +587,7 @@ impl Store {
         )
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             if let Some(who) = user_of(r, "who")? {
@@ -609,7 +609,7 @@ impl Store {
              WHERE l.created_at >= {a} AND l.created_at < {b} AND l.source_channel = 'call'{o}
              ORDER BY k.lead_id, k.started_at, k.id"
         );
-        let rows = sql.query().fetch_all(&self.pool).await?;
+        let rows = sql.query().fetch_all(self.reader()).await?;
         let mut out: Vec<CallSource> = Vec::new();
         for r in &rows {
             let lead = LeadId(col(r, "lead_id")?);
@@ -628,7 +628,7 @@ impl Store {
 
     /// Every vehicle's status and stock dates.
     pub async fn report_stock(&self) -> Result<Vec<StockRow>> {
-        let rows = sqlx::query("SELECT status, created_at, updated_at FROM vehicles").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT status, created_at, updated_at FROM vehicles").fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 Ok(StockRow {
@@ -644,7 +644,7 @@ impl Store {
     pub async fn lead_count(&self, f: &LeadFilter) -> Result<i64> {
         let mut sql = list_where(f, true);
         sql.text = format!("SELECT COUNT(*) AS n{}", sql.text);
-        col(&sql.query().fetch_one(&self.pool).await?, "n")
+        col(&sql.query().fetch_one(self.reader()).await?, "n")
     }
 
     /// A page of the filtered lead list, newest first.
@@ -653,7 +653,7 @@ impl Store {
         let (lim, off) = (sql.arg(Arg::I(limit)), sql.arg(Arg::I(offset)));
         let order = if f.oldest_in_stage { "l.stage_since ASC NULLS FIRST, l.id" } else { "l.id DESC" };
         sql.text = format!("SELECT {LIST_COLS}{} ORDER BY {order} LIMIT {lim} OFFSET {off}", sql.text);
-        let rows = sql.query().fetch_all(&self.pool).await?;
+        let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter().map(list_lead).collect()
     }
 
@@ -664,7 +664,7 @@ impl Store {
         use futures_util::TryStreamExt;
         let mut sql = list_where(f, false);
         sql.text = format!("SELECT {LIST_COLS}{} ORDER BY l.id DESC", sql.text);
-        let mut rows = sql.query().fetch(&self.pool);
+        let mut rows = sql.query().fetch(self.reader());
         while let Some(r) = rows.try_next().await? {
             if tx.send(list_lead(&r)?).await.is_err() {
                 break;
@@ -681,7 +681,7 @@ impl Store {
              WHERE l.id = $1"
         ))
         .bind(lead.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(LeadHead {
@@ -704,7 +704,7 @@ impl Store {
              WHERE m.lead_id = $1 ORDER BY m.sent_at, m.id",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             let direction: String = col(r, "direction")?;
@@ -738,7 +738,7 @@ impl Store {
              WHERE k.lead_id = $1 ORDER BY k.started_at, k.id",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             t.calls.push(TimelineCall {
@@ -763,7 +763,7 @@ impl Store {
              WHERE k.lead_id = $1 AND v.state = 'done' AND v.score IS NOT NULL ORDER BY v.id",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             let call: i64 = col(r, "call_id")?;
@@ -777,7 +777,7 @@ impl Store {
              WHERE t.lead_id = $1 ORDER BY t.created_at, t.id",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             t.tasks.push(TimelineTask {
@@ -797,7 +797,7 @@ impl Store {
              FROM lead_history h LEFT JOIN users u ON u.id = h.actor_id WHERE h.lead_id = $1 ORDER BY h.at, h.id",
         )
         .bind(lead.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         for r in &rows {
             t.history.push(TimelineChange {
@@ -815,7 +815,7 @@ impl Store {
 
     /// Everyone's name by id (the timeline's owner changes keep ids).
     pub async fn people_names(&self) -> Result<HashMap<i64, String>> {
-        let rows = sqlx::query("SELECT id, name FROM users").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT id, name FROM users").fetch_all(self.reader()).await?;
         rows.iter().map(|r| Ok((col(r, "id")?, col(r, "name")?))).collect()
     }
 
@@ -824,7 +824,7 @@ impl Store {
     pub async fn customer_360(&self, customer: CustomerId) -> Result<Option<Customer360>> {
         let Some(c) = sqlx::query("SELECT id, name, language, do_not_contact FROM customers WHERE id = $1")
             .bind(customer.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?
         else {
             return Ok(None);
@@ -833,7 +833,7 @@ impl Store {
             "SELECT channel, display_name, last_inbound_at FROM customer_identities WHERE customer_id = $1 ORDER BY id",
         )
         .bind(customer.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let identities = rows
             .iter()
@@ -841,7 +841,7 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let rows = sqlx::query("SELECT tail FROM customer_phones WHERE customer_id = $1 ORDER BY tail")
             .bind(customer.0)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         let phone_tails = rows.iter().map(|r| col(r, "tail")).collect::<Result<Vec<String>>>()?;
         let rows = sqlx::query(&format!(
@@ -849,7 +849,7 @@ impl Store {
              WHERE l.customer_id = $1 ORDER BY l.id DESC"
         ))
         .bind(customer.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let leads = rows.iter().map(list_lead).collect::<Result<Vec<_>>>()?;
         Ok(Some(Customer360 {

@@ -58,7 +58,7 @@ impl Store {
         .bind(error)
         .bind(attempts)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await?;
         col(&row, "id")
     }
@@ -66,7 +66,7 @@ impl Store {
     /// The updates waiting for a replay, oldest first.
     pub async fn failed_updates(&self) -> Result<Vec<FailedUpdate>> {
         let rows = sqlx::query(&format!("SELECT {COLS} FROM failed_updates WHERE replayed_at IS NULL ORDER BY id"))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(from_row).collect()
     }
@@ -74,7 +74,7 @@ impl Store {
     pub async fn failed_update(&self, id: i64) -> Result<Option<FailedUpdate>> {
         let row = sqlx::query(&format!("SELECT {COLS} FROM failed_updates WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(from_row).transpose()
     }

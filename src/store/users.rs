@@ -79,7 +79,7 @@ impl Store {
     pub async fn user_by_telegram(&self, telegram_id: TelegramUserId) -> Result<Option<UserRow>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE telegram_id = $1"))
             .bind(telegram_id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(user_from).transpose()
     }
@@ -87,13 +87,13 @@ impl Store {
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(user_from).transpose()
     }
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY id")).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY id")).fetch_all(self.reader()).await?;
         rows.iter().map(user_from).collect()
     }
 
@@ -123,6 +123,6 @@ impl Store {
         for id in telegram_ids {
             q = q.bind(*id);
         }
-        q.fetch_all(&self.pool).await?.iter().map(|r| col(r, "telegram_id")).collect()
+        q.fetch_all(self.reader()).await?.iter().map(|r| col(r, "telegram_id")).collect()
     }
 }

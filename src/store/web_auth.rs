@@ -25,7 +25,7 @@ impl Store {
             sqlx::query("SELECT user_id FROM web_logins WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
                 .bind(token_hash)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?;
         let Some(row) = row else { return Ok(None) };
         let user = self.user_by_id(UserId(col(&row, "user_id")?)).await?;
@@ -72,7 +72,7 @@ impl Store {
         ))
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         row.as_ref().map(user_from).transpose()
     }
