@@ -99,12 +99,13 @@ fn line_text(app: &App, m: &StaffPending) -> anyhow::Result<String> {
 /// A caption within Telegram's 1,024 UTF-16 units. A longer one goes first as text (as
 /// many messages as it needs, finishing nothing: the file finishes the message), and the
 /// file is captioned with its stamp only.
-fn fit_caption(id: MessageRowId, caption: String, stamp: &str, out: &mut Vec<Segment>) -> String {
+/// `posted`: parts of it already in the topic (left out).
+fn fit_caption(id: MessageRowId, caption: String, stamp: &str, posted: usize, out: &mut Vec<Segment>) -> String {
     use crate::domain::text::{split_utf16, utf16_len, TELEGRAM_CAPTION, TELEGRAM_TEXT};
     if utf16_len(&caption) <= TELEGRAM_CAPTION {
         return caption;
     }
-    for piece in split_utf16(&caption, TELEGRAM_TEXT) {
+    for piece in split_utf16(&caption, TELEGRAM_TEXT).into_iter().skip(posted) {
         out.push(Segment::Text {
             ids: Vec::new(),
             touches: vec![id],
@@ -129,13 +130,14 @@ pub fn segments(
     now: i64,
 ) -> anyhow::Result<(Vec<Segment>, Option<i64>)> {
     let mut out = Vec::new();
-    // (message, stamp, line, whether the line only says its file is downloading)
-    let mut texts: Vec<(MessageRowId, String, String, bool)> = Vec::new();
-    let flush = |texts: &mut Vec<(MessageRowId, String, String, bool)>, out: &mut Vec<Segment>| {
+    // (message, stamp, line, whether the line only says its file is downloading, parts posted)
+    let mut texts: Vec<(MessageRowId, String, String, bool, usize)> = Vec::new();
+    let flush = |texts: &mut Vec<(MessageRowId, String, String, bool, usize)>, out: &mut Vec<Segment>| {
         if texts.is_empty() {
             return;
         }
-        let entries: Vec<Entry> = texts.iter().map(|(_, stamp, text, _)| Entry { stamp, text }).collect();
+        let entries: Vec<Entry> =
+            texts.iter().map(|(_, stamp, text, _, posted)| Entry { stamp, text, posted: *posted }).collect();
         for chunk in merge(&entries) {
             let (placeholders, ids) = chunk.completes.iter().map(|i| (texts[*i].0, texts[*i].3)).partition(|t| t.1);
             let only = |v: Vec<(MessageRowId, bool)>| v.into_iter().map(|t| t.0).collect::<Vec<_>>();
@@ -180,7 +182,7 @@ pub fn segments(
                             minijinja::context! { kind => m.kind.as_str(), caption => m.body.as_deref(),
                             name => m.extra.as_ref().and_then(|e| e["media"]["name"].as_str()) },
                         )?;
-                        texts.push((m.id, stamp, line, true));
+                        texts.push((m.id, stamp, line, true, m.parts));
                     }
                     i += 1;
                     continue;
@@ -199,7 +201,7 @@ pub fn segments(
                             Some(b) if !b.is_empty() => format!("{text} {b}"),
                             _ => text,
                         };
-                        texts.push((m.id, stamp, text, false));
+                        texts.push((m.id, stamp, text, false, m.parts));
                         i += 1;
                         continue;
                     }
@@ -217,7 +219,7 @@ pub fn segments(
                 Some(b) if !b.is_empty() => format!("[{stamp}] {b}"),
                 _ => format!("[{stamp}]"),
             };
-            let caption = fit_caption(m.id, caption, &stamp, &mut out);
+            let caption = fit_caption(m.id, caption, &stamp, m.parts, &mut out);
             if let Some(group) = m.media_group_id.as_ref().filter(|_| m.kind.albumable()) {
                 let mut j = i;
                 while j < pending.len()
@@ -240,7 +242,10 @@ pub fn segments(
                             let cap = if k == 0 {
                                 Some(caption.clone())
                             } else {
-                                p.body.clone().filter(|b| !b.is_empty()).map(|b| fit_caption(p.id, b, "", &mut out))
+                                p.body
+                                    .clone()
+                                    .filter(|b| !b.is_empty())
+                                    .map(|b| fit_caption(p.id, b, "", p.parts, &mut out))
                             };
                             (p.kind, SegFile::Telegram(p.telegram_file_id.clone().unwrap_or_default()), cap)
                         })
@@ -259,10 +264,10 @@ pub fn segments(
                 flush(&mut texts, &mut out);
                 out.push(Segment::Location { id: m.id, lat, lon });
             } else {
-                texts.push((m.id, stamp, line_text(app, m)?, false));
+                texts.push((m.id, stamp, line_text(app, m)?, false, m.parts));
             }
         } else {
-            texts.push((m.id, stamp, line_text(app, m)?, false));
+            texts.push((m.id, stamp, line_text(app, m)?, false, m.parts));
         }
         i += 1;
     }

@@ -182,10 +182,17 @@ async fn post_waiting(
         }
         let one = |r: Result<i32, TgError>| r.map(|m| vec![m]);
         let (ids, sent) = match &seg {
-            Segment::Text { ids, text, keyboard, placeholders, .. } => {
+            Segment::Text { ids, text, keyboard, placeholders, touches } => {
                 let sent = send_text_split(app, chat, thread, text, keyboard.as_ref()).await;
                 if let Ok(m) = &sent {
                     app.store.mark_placeholders(placeholders, *m).await?;
+                    // A part of a long message: counted, so that a pass that stops before its
+                    // last part (the group's budget) goes on after it next time.
+                    let parts: Vec<_> =
+                        touches.iter().filter(|t| !ids.contains(t) && !placeholders.contains(t)).copied().collect();
+                    if !parts.is_empty() {
+                        app.store.mark_parts_posted(&parts).await?;
+                    }
                 }
                 (ids.clone(), one(sent))
             }

@@ -50,6 +50,9 @@ pub struct StaffPending {
     /// follows when it is kept; until then the message stays pending without holding the
     /// messages after it).
     pub placeholder: Option<i32>,
+    /// Parts of it already in the topic: a message too long for one send is posted in
+    /// parts, and a sync that stopped between two goes on after them.
+    pub parts: usize,
 }
 
 /// A waiting message's kept file: its path when kept, else why not.
@@ -98,7 +101,7 @@ pub struct MessageRow {
 
 const PENDING_SELECT: &str = "SELECT m.id, m.lead_id, m.channel, m.direction, m.kind, m.body, m.telegram_file_id,
         m.media_group_id, m.extra, m.sent_at, m.created_at, m.media_id, md.status AS media_status, md.file_path,
-        md.original_name, md.error AS media_error, m.staff_placeholder
+        md.original_name, md.error AS media_error, m.staff_placeholder, m.staff_parts
     FROM messages m LEFT JOIN media md ON md.id = m.media_id";
 
 fn pending_from(r: &AnyRow) -> Result<StaffPending> {
@@ -125,6 +128,7 @@ fn pending_from(r: &AnyRow) -> Result<StaffPending> {
             }),
         },
         placeholder: col::<Option<i64>>(r, "staff_placeholder")?.and_then(|m| i32::try_from(m).ok()),
+        parts: usize::try_from(col::<i64>(r, "staff_parts")?).unwrap_or(0),
     })
 }
 
@@ -230,12 +234,28 @@ impl Store {
     /// These messages' files are still downloading, and the topic says so (in message
     /// `staff_message_id`); they stay pending until the file is kept.
     pub async fn mark_placeholders(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
-        self.set_staff_message(ids, "staff_placeholder = $1", staff_message_id).await
+        // The parts counted were the downloading line's: the file's caption starts afresh.
+        self.set_staff_message(ids, "staff_placeholder = $1, staff_parts = 0", staff_message_id).await
     }
 
     /// These messages are now visible in the topic.
     pub async fn mark_posted(&self, ids: &[MessageRowId], staff_message_id: i32) -> Result<()> {
         self.set_staff_message(ids, "staff_state = 'posted', staff_message_id = $1", staff_message_id).await
+    }
+
+    /// One more part of each of these messages is in the topic (they are not finished: their
+    /// last part is still to come).
+    pub async fn mark_parts_posted(&self, ids: &[MessageRowId]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let sql =
+                format!("UPDATE messages SET staff_parts = staff_parts + 1 WHERE id IN ({})", params(0, chunk.len()));
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            q.execute(&mut *self.write().await?).await?;
+        }
+        Ok(())
     }
 
     /// `set` (which binds `$1` to the topic message) on these messages, 500 at a time.

@@ -49,6 +49,24 @@ async fn emoji_from_a_telegram_customer_reach_the_topic_in_full_and_the_next_mes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_message_cut_short_by_a_429_goes_on_after_its_posted_part_and_is_never_posted_twice() {
+    let t = TestApp::start().await;
+    let ivan = t.customer(7102, "Ivan", None);
+    t.fake.customer_writes(&ivan, "hello");
+    let (chat, thread, _) = t.topic_of(&ivan).await;
+    t.settled().await;
+    // The long message takes two sends; Telegram takes the first and turns the second down.
+    t.fake.fail_after("sendMessage", Some(chat), 1, forecourt::sandbox::telegram::ApiError::too_many(1), 1);
+    t.fake.customer_writes(&ivan, &"😀".repeat(2045));
+    t.fake.customer_writes(&ivan, "and the next one");
+    // Exactly 2,045 emoji: the first part is not posted again after the 429.
+    whole_and_followed(&t, chat, thread, 2045, "and the next one").await;
+    let parts: Vec<String> = t.bot_texts(chat, thread).into_iter().filter(|m| m.contains('😀')).collect();
+    assert_eq!(parts.len(), 2, "one message in two parts: {:?}", parts.iter().map(|p| p.len()).collect::<Vec<_>>());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emoji_from_a_viber_customer_reach_the_topic_in_full_and_the_next_message_follows() {
     let t = TestApp::start_with(Opts { channels: true, ..Opts::default() }).await;
     let v = t.viber();

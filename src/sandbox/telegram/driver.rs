@@ -255,7 +255,12 @@ impl FakeTelegram {
 
     /// The next `times` calls of `method` (any case) to `chat` fail with `error`.
     pub fn fail_next(&self, method: &str, chat: Option<i64>, error: ApiError, times: u32) {
-        self.lock().faults.push(Fault { method: method.to_ascii_lowercase(), chat, error, times });
+        self.fail_after(method, chat, 0, error, times);
+    }
+
+    /// The same after `pass` matching calls went through.
+    pub fn fail_after(&self, method: &str, chat: Option<i64>, pass: u32, error: ApiError, times: u32) {
+        self.lock().faults.push(Fault { method: method.to_ascii_lowercase(), chat, error, times, pass });
     }
 
     /// Turn Telegram's rate limits on or off.
