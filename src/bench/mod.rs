@@ -406,9 +406,10 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     lat.sort_unstable();
     let (_, _, stored) = app.store.counts().await?;
     let sends = fake.calls_of("sendmessage").len();
+    let edits = fake.calls_of("editmessagetext").len();
     println!(
         "throughput {engine} (bot {}, AI {}): burst {messages} msgs from {customers} customers (injected in {} ms): stored {ingest_rate:.0} msgs/s, \
-         in the topics {burst_rate:.0} msgs/s ({sends} sends after merging); \
+         in the topics {burst_rate:.0} msgs/s ({sends} sends after merging, {edits} edits in all); \
          the burst's work done {} ms after its last message showed; \
          paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms (by fifths: {} ms), max {} ms; stored {stored}; peak memory {:.0} MB",
         if bot { "on" } else { "off" },

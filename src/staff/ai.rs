@@ -139,9 +139,11 @@ pub async fn score(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
     store::set_hot_score(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
-    // The card shows the new score at the topic's next sync: at the latest in half a minute,
-    // sooner if the conversation syncs it anyway, so scores never crowd the bridge's sends.
-    store::bump_card(&mut tx, lead, None, now).await?;
+    // The card shows the new score the way it shows the last message: at its next refresh,
+    // once the customer pauses and the group can spare a send (`domain::topic_plan`), and at
+    // the latest at the sync half a minute from now. A score changes with every message; a
+    // card edit for each would crowd the bridge's own sends.
+    store::bump_preview(&mut tx, lead, None).await?;
     store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now + CARD_AFTER_MS), now).await?;
     tx.commit().await?;
     app.wake.notify_one();
