@@ -100,6 +100,14 @@ pub fn key(kind: Kind, due: NaiveDateTime) -> String {
 /// yesterday's numbers the next afternoon help nobody.
 pub const LATE_LIMIT: Duration = Duration::hours(6);
 
+/// Whether the digest due at `due` goes out at `now`: late after an outage, up to
+/// [`LATE_LIMIT`], but never one due before `since`, the first time this installation looked
+/// for digests — a Forecourt first started at 19:43 does not send at once the 19:00 digest
+/// of a day it never saw.
+pub fn goes_out(due: NaiveDateTime, now: NaiveDateTime, since: NaiveDateTime) -> bool {
+    due <= now && now - due <= LATE_LIMIT && due >= since
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +145,19 @@ mod tests {
         assert_eq!(at.last_due(t("2026-11-30 09:00")), t("2026-11-30 09:00"));
         assert_eq!(at.last_due(t("2026-11-30 08:59")), t("2026-11-23 09:00"));
         assert_eq!(At::weekly("Thu 13:00").unwrap().last_due(t("2026-12-03 12:00")), t("2026-11-26 13:00"));
+    }
+
+    #[test]
+    fn a_digest_goes_out_late_within_six_hours_and_never_for_a_time_before_the_first_start() {
+        let due = t("2026-12-03 19:00");
+        let long_ago = t("2026-01-01 00:00");
+        assert!(goes_out(due, due, long_ago), "on time");
+        assert!(goes_out(due, t("2026-12-04 01:00"), long_ago), "six hours late, after an outage");
+        assert!(!goes_out(due, t("2026-12-04 01:01"), long_ago), "more than six hours late");
+        assert!(!goes_out(due, t("2026-12-03 18:59"), long_ago), "not before it is due");
+        assert!(!goes_out(due, t("2026-12-03 19:43"), t("2026-12-03 19:43")), "first started after it was due");
+        assert!(goes_out(due, t("2026-12-03 19:43"), t("2026-12-03 19:00")), "first started as it fell due");
+        assert!(goes_out(due, t("2026-12-03 19:43"), t("2026-12-03 18:00")), "first started before, down meanwhile");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub const CHART_DAYS: i64 = 14;
 /// Leads named (with their topic) in a list of the digest.
 const NAMED: usize = 5;
 
+/// `kv`: when this installation first looked for due digests (ms); none due before is sent.
+const DIGESTS_SINCE: &str = "digests_since";
+
 pub fn timers_job(now: i64) -> store::NewJob {
     Job::DigestTimers.into_new("digest_timers".into(), Some("digest_timers".into()), now)
 }
@@ -49,11 +52,19 @@ pub async fn recipients(app: &App) -> Result<Vec<(i64, Option<i32>)>, StoreError
 pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
     let now = app.clock.now_ms();
     let local = app.local(now);
+    let since = match app.store.kv_get(DIGESTS_SINCE).await?.and_then(|v| v.parse::<i64>().ok()) {
+        Some(since) => since,
+        None => {
+            app.store.kv_insert_if_absent(DIGESTS_SINCE, &now.to_string()).await?;
+            app.store.kv_get(DIGESTS_SINCE).await?.and_then(|v| v.parse().ok()).unwrap_or(now)
+        }
+    };
+    let since = app.local(since);
     let kinds = [(Kind::Daily, app.config.reports.daily_at), (Kind::Weekly, app.config.reports.weekly_at)];
     for (kind, at) in kinds {
         let Some(at) = at else { continue };
         let due = At::last_due(at, local);
-        if local - due > digest::LATE_LIMIT {
+        if !digest::goes_out(due, local, since) {
             continue;
         }
         let due_ms = app.instant(due);
