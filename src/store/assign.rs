@@ -391,7 +391,7 @@ impl Store {
             "SELECT reason FROM lead_history WHERE lead_id = $1 AND field = 'owner' ORDER BY id DESC LIMIT 1",
         )
         .bind(lead.0)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?;
         Ok(reason.flatten().and_then(|r| r.strip_prefix(SILENCE_REASON).map(str::to_string)))
     }
@@ -399,7 +399,7 @@ impl Store {
     /// Every user's assignment settings.
     pub async fn work_settings(&self) -> Result<Vec<WorkRow>> {
         let rows = sqlx::query("SELECT id, hours, max_open, skills, leave_until FROM users ORDER BY id")
-            .fetch_all(self.pool())
+            .fetch_all(self.reader())
             .await?;
         rows.iter()
             .map(|r| {
@@ -416,7 +416,7 @@ impl Store {
 
     /// Active managers with their open leads, for the owner menu and `/team`.
     pub async fn managers_open(&self) -> Result<Vec<(UserId, String, u32)>> {
-        let mut c = self.pool().acquire().await?;
+        let mut c = self.reader().acquire().await?;
         Ok(managers(&mut c).await?.into_iter().map(|m| (m.id, m.name, m.open)).collect())
     }
 
@@ -468,7 +468,7 @@ impl Store {
              ORDER BY id LIMIT 1",
         )
         .bind(lead.0)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reader())
         .await?
         .flatten())
     }
@@ -477,7 +477,7 @@ impl Store {
     pub async fn first_response_secs(&self, lead: LeadId) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar("SELECT first_response_secs FROM leads WHERE id = $1")
             .bind(lead.0)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?
             .flatten())
     }

@@ -734,7 +734,8 @@ pub async fn task_in_tx(conn: &mut Conn, id: TaskId) -> Result<Option<TaskRow>> 
 
 impl Store {
     pub async fn call(&self, id: CallId) -> Result<Option<CallRow>> {
-        let row = sqlx::query(&format!("{CALL_SELECT} WHERE c.id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query(&format!("{CALL_SELECT} WHERE c.id = $1")).bind(id.0).fetch_optional(self.reader()).await?;
         row.as_ref().map(call_from).transpose()
     }
 
@@ -743,7 +744,7 @@ impl Store {
         let row =
             sqlx::query(&format!("{CALL_SELECT} WHERE c.lead_id = $1 ORDER BY c.started_at DESC, c.id DESC LIMIT 1"))
                 .bind(lead.0)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reader())
                 .await?;
         row.as_ref().map(call_from).transpose()
     }
@@ -751,7 +752,7 @@ impl Store {
     pub async fn calls_of_lead(&self, lead: LeadId) -> Result<Vec<CallRow>> {
         let rows = sqlx::query(&format!("{CALL_SELECT} WHERE c.lead_id = $1 ORDER BY c.started_at, c.id"))
             .bind(lead.0)
-            .fetch_all(self.pool())
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(call_from).collect()
     }
@@ -783,7 +784,7 @@ impl Store {
             sqlx::query(&format!("{TASK_SELECT} WHERE t.state = 'open' AND {cond} ORDER BY t.due_at, t.id LIMIT $2"))
                 .bind(user)
                 .bind(limit)
-                .fetch_all(self.pool())
+                .fetch_all(self.reader())
                 .await?;
         rows.iter().map(task_from).collect()
     }
@@ -791,7 +792,7 @@ impl Store {
     pub async fn tasks_of_lead(&self, lead: LeadId) -> Result<Vec<TaskRow>> {
         let rows = sqlx::query(&format!("{TASK_SELECT} WHERE t.lead_id = $1 ORDER BY t.id"))
             .bind(lead.0)
-            .fetch_all(self.pool())
+            .fetch_all(self.reader())
             .await?;
         rows.iter().map(task_from).collect()
     }

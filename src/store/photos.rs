@@ -170,7 +170,7 @@ pub async fn set_message_media(conn: &mut Conn, message: MessageRowId, media: Me
 impl Store {
     /// A car's photos, outside a transaction.
     pub async fn vehicle_photos(&self, vehicle: VehicleId) -> Result<Vec<VehiclePhoto>> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.reader().acquire().await?;
         vehicle_photos_in_tx(&mut conn, vehicle).await
     }
 }

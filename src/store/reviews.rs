@@ -217,14 +217,14 @@ pub struct ReviewCandidate {
 impl Store {
     pub async fn review(&self, id: ReviewId) -> Result<Option<ReviewRow>> {
         let row =
-            sqlx::query(&format!("{REVIEW_SELECT} WHERE r.id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
+            sqlx::query(&format!("{REVIEW_SELECT} WHERE r.id = $1")).bind(id.0).fetch_optional(self.reader()).await?;
         row.as_ref().map(review_from).transpose()
     }
 
     /// The highest version kept, with its text.
     pub async fn latest_script(&self) -> Result<Option<(i64, String)>> {
         let row = sqlx::query("SELECT version, body FROM call_scripts ORDER BY version DESC LIMIT 1")
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?;
         row.map(|r| Ok((col(&r, "version")?, col(&r, "body")?))).transpose()
     }
@@ -232,7 +232,7 @@ impl Store {
     pub async fn script_body(&self, version: i64) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT body FROM call_scripts WHERE version = $1")
             .bind(version)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reader())
             .await?)
     }
 
@@ -241,7 +241,7 @@ impl Store {
         let rows =
             sqlx::query(&format!("{REVIEW_SELECT} WHERE r.call_id = $1 AND r.state = 'done' ORDER BY r.id DESC"))
                 .bind(call.0)
-                .fetch_all(self.pool())
+                .fetch_all(self.reader())
                 .await?;
         rows.iter().map(review_from).collect()
     }
@@ -255,7 +255,7 @@ impl Store {
         )
         .bind(user.0)
         .bind(since)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(|r| Ok((review_from(r)?, col::<i64>(r, "call_started")?))).collect()
     }
@@ -285,7 +285,7 @@ impl Store {
         .bind(min_talk_s)
         .bind(since)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| {

@@ -75,7 +75,8 @@ pub async fn next_task_of(conn: &mut Conn, lead: LeadId) -> Result<Option<TaskRo
 
 impl Store {
     pub async fn task(&self, id: TaskId) -> Result<Option<TaskRow>> {
-        let row = sqlx::query(&format!("{TASK_SELECT} WHERE t.id = $1")).bind(id.0).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query(&format!("{TASK_SELECT} WHERE t.id = $1")).bind(id.0).fetch_optional(self.reader()).await?;
         row.as_ref().map(task_from).transpose()
     }
 
@@ -91,6 +92,6 @@ impl Store {
     }
 
     pub async fn next_task(&self, lead: LeadId) -> Result<Option<TaskRow>> {
-        next_task_of(&mut *self.pool().acquire().await?, lead).await
+        next_task_of(&mut *self.reader().acquire().await?, lead).await
     }
 }

@@ -260,7 +260,7 @@ impl Store {
 
     /// Every (make, model) in stock, for resolving what a manager typed.
     pub async fn vehicle_names(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT DISTINCT make, model FROM vehicles").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT DISTINCT make, model FROM vehicles").fetch_all(self.reader()).await?;
         rows.iter().map(|r| Ok((col(r, "make")?, col(r, "model")?))).collect()
     }
 
@@ -316,7 +316,7 @@ impl Store {
         if let Some(y) = f.year {
             q = q.bind(y);
         }
-        let rows = q.fetch_all(self.pool()).await?;
+        let rows = q.fetch_all(self.reader()).await?;
         rows.iter().map(vehicle_from).collect()
     }
 
@@ -325,7 +325,7 @@ impl Store {
         let sql = "SELECT id, vin, vin_check_ok, stock_number, make, model, trim, year, price_minor, currency,
                 mileage_km, color, status, erp_id, updated_at FROM vehicles
              WHERE ($1 = '' OR status = $1) ORDER BY id";
-        let rows = sqlx::query(sql).bind(status.map(|s| s.as_str()).unwrap_or("")).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sql).bind(status.map(|s| s.as_str()).unwrap_or("")).fetch_all(self.reader()).await?;
         rows.iter().map(vehicle_from).collect()
     }
 }
@@ -438,8 +438,8 @@ impl Store {
             "{VEHICLE_SELECT} JOIN lead_vehicles lv ON lv.vehicle_id = vehicles.id WHERE lv.lead_id = $1
              ORDER BY lv.created_at, vehicles.id"
         );
-        let rows = sqlx::query(&sql).bind(lead.0).fetch_all(self.pool()).await?;
-        let mut conn = self.pool().acquire().await?;
+        let rows = sqlx::query(&sql).bind(lead.0).fetch_all(self.reader()).await?;
+        let mut conn = self.reader().acquire().await?;
         let mut out = Vec::new();
         for r in &rows {
             let vehicle = vehicle_from(r)?;
@@ -501,7 +501,7 @@ impl Store {
              JOIN customers c ON c.id = l.customer_id WHERE lv.vehicle_id = $1 ORDER BY l.id DESC",
         )
         .bind(vehicle.0)
-        .fetch_all(self.pool())
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|r| Ok(Holder { lead: col(r, "id")?, customer: col(r, "name")?, stage: col(r, "stage")? }))
