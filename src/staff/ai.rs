@@ -211,8 +211,11 @@ pub async fn sweep(app: &Arc<App>) -> anyhow::Result<Outcome> {
         return Ok(next);
     }
     loop {
+        let due = app.store.ai_due_leads(now - SWEEP_LOOKBACK_MS, now - quiet, SWEEP_PAGE as i64).await?;
+        if due.is_empty() {
+            break;
+        }
         let mut tx = app.store.begin().await?;
-        let due = store::ai_due_leads(&mut tx, now - SWEEP_LOOKBACK_MS, now - quiet, SWEEP_PAGE as i64).await?;
         let mut jobs = Vec::with_capacity(due.len() * 2);
         for (lead, at, no_intent) in &due {
             store::mark_ai(&mut tx, *lead, *at).await?;

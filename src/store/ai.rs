@@ -649,27 +649,29 @@ impl Store {
     }
 }
 
-/// Leads whose newest customer message (between `from` and `cutoff`) is later than their AI
-/// mark: the sweep's work, at most `limit`, with whether each still lacks an intent.
-pub async fn ai_due_leads(
-    conn: &mut super::Conn,
-    from: i64,
-    cutoff: i64,
-    limit: i64,
-) -> Result<Vec<(LeadId, i64, bool)>> {
-    let rows = sqlx::query(&format!(
-        "SELECT l.id, l.last_message_at, l.intent FROM leads l LEFT JOIN ai_marks m ON m.lead_id = l.id
-         WHERE l.last_message_at > $1 AND l.last_message_at <= $2 AND l.is_open = 1
-           AND (m.upto IS NULL OR m.upto < l.last_message_at)
-         ORDER BY l.last_message_at LIMIT {limit}"
-    ))
-    .bind(from)
-    .bind(cutoff)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((LeadId(col(r, "id")?), col(r, "last_message_at")?, col::<Option<String>>(r, "intent")?.is_none())))
-        .collect()
+impl Store {
+    /// Leads whose newest customer message (between `from` and `cutoff`) is later than their AI
+    /// mark: the sweep's work, at most `limit`, with whether each still lacks an intent. Read
+    /// outside the transaction that marks them, so that SQLite's write gate is not held while
+    /// the leads are searched (a second sweep that reads the same leads meanwhile finds their
+    /// score jobs pending: one per lead).
+    pub async fn ai_due_leads(&self, from: i64, cutoff: i64, limit: i64) -> Result<Vec<(LeadId, i64, bool)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT l.id, l.last_message_at, l.intent FROM leads l LEFT JOIN ai_marks m ON m.lead_id = l.id
+             WHERE l.last_message_at > $1 AND l.last_message_at <= $2 AND l.is_open = 1
+               AND (m.upto IS NULL OR m.upto < l.last_message_at)
+             ORDER BY l.last_message_at LIMIT {limit}"
+        ))
+        .bind(from)
+        .bind(cutoff)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((LeadId(col(r, "id")?), col(r, "last_message_at")?, col::<Option<String>>(r, "intent")?.is_none()))
+            })
+            .collect()
+    }
 }
 
 /// Mark a lead's messages up to `upto` as handed to AI.

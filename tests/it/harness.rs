@@ -479,9 +479,14 @@ impl TestApp {
 
     /// The bot's message in a topic whose text contains `needle`, once it does.
     pub async fn topic_message(&self, chat: i64, thread: i32, needle: &str) -> ChatMessage {
+        self.topic_message_within(chat, thread, needle, Duration::from_secs(30)).await
+    }
+
+    /// [`TestApp::topic_message`], waiting up to `limit` (a send held for the group's budget).
+    pub async fn topic_message_within(&self, chat: i64, thread: i32, needle: &str, limit: Duration) -> ChatMessage {
         let fake = self.fake.clone();
         let n = needle.to_string();
-        eventually(&format!("a topic message with {needle:?}"), || {
+        eventually_within(&format!("a topic message with {needle:?}"), limit, || {
             let fake = fake.clone();
             let n = n.clone();
             async move {

@@ -144,16 +144,7 @@ async fn every_time_form_is_read_and_bad_ones_are_refused() {
     // By now the group has had more than Telegram's 20 sends a minute (task messages, card
     // edits, refusals): the list waits for the group's window, up to a minute.
     t.fake.staff_writes(chat, Some(thread), &max, "/tasks");
-    let fake = t.fake.clone();
-    let list = eventually_within("the list of Max's tasks", std::time::Duration::from_secs(90), || {
-        let fake = fake.clone();
-        async move {
-            fake.topic_messages(chat, thread)
-                .into_iter()
-                .find(|m| m.from_bot && m.content.text_or_caption().is_some_and(|x| x.contains("Your open tasks (7)")))
-        }
-    })
-    .await;
+    let list = t.topic_message_within(chat, thread, "Your open tasks (7)", std::time::Duration::from_secs(90)).await;
     let body = text(&list);
     assert!(body.find("send the photos").unwrap() < body.find("call about the credit").unwrap(), "{body}");
     assert!(body.contains(&format!("/{thread}")) && body.contains("https://t.me/c/"), "{body}");
