@@ -175,8 +175,16 @@ pub async fn intent(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
         Ok(a) => a,
         Err(f) => return Ok(after_failure(f, now)),
     };
+    // The same guess again (the customer wrote more of the same): kept in the cache, and the
+    // card, which shows it already, is not edited.
+    let unchanged = app.store.suggestion(lead).await?.as_ref() == Some(&answered.value);
     let mut tx = app.store.begin().await?;
     store::keep_ai(&mut tx, &answered.keep).await?;
+    if unchanged {
+        tx.commit().await?;
+        debug!(lead = lead.0, "the intent guess is unchanged");
+        return Ok(Outcome::Done);
+    }
     store::set_suggestion(&mut tx, lead, &answered.value, &answered.fingerprint, now).await?;
     store::bump_card(&mut tx, lead, None, now).await?;
     store::jobs_enqueue(&mut tx, &crate::ingest::topic_sync_job(lead, now + CARD_AFTER_MS), now).await?;

@@ -600,3 +600,36 @@ async fn a_draft_reaches_the_customer_only_after_send_and_a_suggested_intent_onl
     assert!(t.store.parked_jobs().await.unwrap().is_empty());
     t.stop().await;
 }
+
+/// How many answers of the schema `name` the fake gave.
+fn asked(t: &TestApp, name: &str) -> usize {
+    fake_ai(t).seen().iter().filter(|s| s.name == name).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_advice_again_leaves_the_card_alone_and_new_advice_shows() {
+    let t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    let c = t.customer(7601, "Олег", None);
+    t.fake.customer_writes(&c, "Скільки коштує ваш Passat?");
+    let (chat, _, card) = t.topic_of(&c).await;
+    let lead = t.lead_of(&c).await.id;
+    t.card_shows(chat, card, "🤖 Seems to want: Buy a car (writes in uk)").await;
+    t.card_shows(chat, card, "🔥 45").await;
+    t.settled().await;
+    let before = t.lead(lead).await.card_version;
+    // More of the same: the model is asked again (the conversation grew), answers the same,
+    // and the card — which shows that already — is not asked to change.
+    let (scores, guesses) = (asked(&t, "hot_score"), asked(&t, "lead_intent"));
+    t.fake.customer_writes(&c, "А скільки в нього пробіг?");
+    t.until_ok("the model asked again", || asked(&t, "hot_score") > scores && asked(&t, "lead_intent") > guesses).await;
+    t.settled().await;
+    assert_eq!(t.lead(lead).await.card_version, before, "the same score and guess leave the card as it is");
+    // A new guess shows.
+    t.fake.customer_writes(&c, "Чи можу я продати вам свою машину?");
+    t.card_shows(chat, card, "🤖 Seems to want: Sell a car (writes in uk)").await;
+    assert!(t.lead(lead).await.card_version > before);
+    assert_eq!(t.lead(lead).await.intent, None, "a guess changes nothing by itself");
+    t.settled().await;
+    assert!(t.store.parked_jobs().await.unwrap().is_empty());
+    t.stop().await;
+}
