@@ -569,6 +569,29 @@ pub fn read_intent(content: &str) -> Result<IntentGuess, Rejected> {
     })
 }
 
+/// AI's lane keeps at most this many jobs queued per request it may have in flight.
+pub const QUEUED_PER_SLOT: usize = 4;
+
+/// How many of the due leads (oldest quiet first; each needs the number of jobs `jobs`
+/// gives: a score, and an intent guess while it has none) the sweep hands to AI now, when
+/// AI's lane has `queued` jobs waiting or running and may have `concurrency` requests in
+/// flight. Never more than [`QUEUED_PER_SLOT`] jobs a slot queued in all, and a lead's
+/// jobs are never split: a flood of messages queues no more than AI answers soon (the rest
+/// stay due, oldest first, for the next sweep), a draft a manager asks for waits behind a
+/// short queue, and the sweep writes at AI's pace, not at the messages'.
+pub fn sweep_take(queued: i64, concurrency: usize, jobs: &[usize]) -> usize {
+    let mut room = (QUEUED_PER_SLOT * concurrency.max(1)).saturating_sub(usize::try_from(queued).unwrap_or(0));
+    let mut take = 0;
+    for &n in jobs {
+        if n > room {
+            break;
+        }
+        room -= n;
+        take += 1;
+    }
+    take
+}
+
 /// The one-letter code of an intent in a button's data.
 pub fn intent_code(intent: &str) -> Option<char> {
     match intent {
@@ -593,6 +616,29 @@ pub fn intent_of_code(c: char) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sweep_queues_no_more_than_ai_answers_soon() {
+        // An empty lane with eight slots takes 32 jobs: sixteen leads of two.
+        assert_eq!(sweep_take(0, 8, &[2; 40]), 16);
+        assert_eq!(sweep_take(0, 8, &[1; 40]), 32);
+        // What is queued already counts; a full or overfull lane takes nothing.
+        assert_eq!(sweep_take(30, 8, &[1; 40]), 2);
+        assert_eq!(sweep_take(32, 8, &[1; 40]), 0);
+        assert_eq!(sweep_take(100, 8, &[1; 40]), 0);
+        // A lead's two jobs are not split, and the leads behind it wait their turn (oldest
+        // first), even one that would fit.
+        assert_eq!(sweep_take(31, 8, &[2, 1]), 0);
+        assert_eq!(sweep_take(29, 8, &[1, 2, 1]), 2);
+        // Fewer due leads than room: all of them; none due: none.
+        assert_eq!(sweep_take(0, 8, &[2, 1, 2]), 3);
+        assert_eq!(sweep_take(0, 8, &[]), 0);
+        // No slots configured counts as one; a count below zero as none.
+        assert_eq!(sweep_take(0, 0, &[1; 10]), QUEUED_PER_SLOT);
+        assert_eq!(sweep_take(-5, 1, &[1; 10]), QUEUED_PER_SLOT);
+        // A lead with nothing to ask (every feature off for it) takes no room.
+        assert_eq!(sweep_take(32, 8, &[0, 0]), 2);
+    }
 
     #[test]
     fn phones_and_emails_are_masked_and_nothing_else() {

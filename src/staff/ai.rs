@@ -8,7 +8,7 @@
 
 use crate::ai::{Ask, Failure};
 use crate::context::App;
-use crate::domain::ai::{hot_score_schema, intent_schema, read_hot_score, read_intent, Feature};
+use crate::domain::ai::{hot_score_schema, intent_schema, read_hot_score, read_intent, sweep_take, Feature};
 use crate::domain::{Channel, LeadId};
 use crate::jobs::Outcome;
 use crate::store;
@@ -205,27 +205,41 @@ pub fn sweep_job(now: i64) -> store::NewJob {
     crate::jobs::Job::AiSweep.into_new("ai_sweep".into(), Some("ai_sweep".into()), now)
 }
 
+/// When the sweep looks again while AI's lane is full and leads are still due.
+const SWEEP_FULL_MS: i64 = 1_000;
+
 /// `Job::AiSweep` (recurring, the AI lane): every lead whose newest customer message is
 /// later than its mark and has been quiet for `FORECOURT_AI_SCORE_AFTER_S` gets a score job
-/// (and, without an intent, an intent job), and its mark moves up. A burst of messages is
-/// scored once, after it; nothing of this runs in the bridge's transactions.
+/// (and, without an intent, an intent job), and its mark moves up — oldest quiet first, and
+/// only as many as AI's lane has room for (`domain::ai::sweep_take`); the rest wait for the
+/// next look, a second later. A burst of messages is scored once, after it; nothing of this
+/// runs in the bridge's transactions.
 pub async fn sweep(app: &Arc<App>) -> anyhow::Result<Outcome> {
     let Some(ai) = app.ai.as_ref() else { return Ok(Outcome::Done) };
     let now = app.clock.now_ms();
     let quiet = ai.config().score_after_s as i64 * 1_000;
     let next = Outcome::WaitUntil(now + (quiet / 2).clamp(2_000, 30_000));
+    let full = Outcome::WaitUntil(now + SWEEP_FULL_MS);
     let (score, intent) = (ai.on(Feature::HotScores), ai.on(Feature::Intent));
     if !score && !intent {
         return Ok(next);
     }
     loop {
-        let due = app.store.ai_due_leads(now - SWEEP_LOOKBACK_MS, now - quiet, SWEEP_PAGE as i64).await?;
-        if due.is_empty() {
-            break;
+        let queued = app.store.jobs_in_flight_in(i64::MAX, Some(store::Lane::Ai)).await?;
+        let room = sweep_take(queued, ai.config().concurrency, &[1; SWEEP_PAGE]);
+        if room == 0 {
+            return Ok(full);
+        }
+        let due = app.store.ai_due_leads(now - SWEEP_LOOKBACK_MS, now - quiet, room as i64).await?;
+        let jobs_of = |no_intent: bool| usize::from(score) + usize::from(intent && no_intent);
+        let per_lead: Vec<usize> = due.iter().map(|(_, _, no_intent)| jobs_of(*no_intent)).collect();
+        let take = sweep_take(queued, ai.config().concurrency, &per_lead);
+        if take == 0 {
+            return Ok(if due.is_empty() { next } else { full });
         }
         let mut tx = app.store.begin().await?;
-        let mut jobs = Vec::with_capacity(due.len() * 2);
-        for (lead, at, no_intent) in &due {
+        let mut jobs = Vec::with_capacity(take * 2);
+        for (lead, at, no_intent) in &due[..take] {
             store::mark_ai(&mut tx, *lead, *at).await?;
             if score {
                 jobs.push(crate::ai::score_job(*lead, now));
@@ -236,11 +250,13 @@ pub async fn sweep(app: &Arc<App>) -> anyhow::Result<Outcome> {
         }
         store::jobs_enqueue_many(&mut tx, &jobs, now).await?;
         tx.commit().await?;
-        if due.len() < SWEEP_PAGE {
-            break;
+        if take < due.len() {
+            return Ok(full);
+        }
+        if due.len() < room {
+            return Ok(next);
         }
     }
-    Ok(next)
 }
 
 /// What a job does when no answer came.

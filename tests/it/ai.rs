@@ -633,3 +633,54 @@ async fn the_same_advice_again_leaves_the_card_alone_and_new_advice_shows() {
     assert!(t.store.parked_jobs().await.unwrap().is_empty());
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_leads_queues_no_more_than_ai_answers_soon_and_every_lead_is_scored() {
+    let t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    fake_ai(&t).set_latency(Duration::from_millis(400));
+    // 24 leads the bot did not qualify: a score and an intent guess each, 48 jobs; eight
+    // requests in flight, so at most 32 queued at a time.
+    let people: Vec<_> = (0..24).map(|i| t.customer(7700 + i, &format!("Клієнт {i}"), None)).collect();
+    for p in &people {
+        t.fake.customer_writes(p, "Скільки коштує Skoda Octavia?");
+    }
+    let mut leads = Vec::new();
+    for p in &people {
+        leads.push(t.lead_of(p).await.id);
+    }
+    let cap = (forecourt::domain::ai::QUEUED_PER_SLOT * 8) as i64;
+    let (store, mut most) = (t.store.clone(), 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let queued = store.jobs_in_flight_in(i64::MAX, Some(forecourt::store::Lane::Ai)).await.unwrap();
+        most = most.max(queued);
+        assert!(queued <= cap, "{queued} AI jobs queued; at most {cap}");
+        let mut scored = 0;
+        for l in &leads {
+            scored += usize::from(store.hot_score(*l).await.unwrap().is_some());
+        }
+        if scored == leads.len() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {scored} of {} leads scored in a minute", leads.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(most > 8, "the lane was kept busy: at most {most} queued");
+    // Every guess came too, and each lead was asked about once for each.
+    let store = t.store.clone();
+    let leads2 = leads.clone();
+    eventually("every lead has a guess", || {
+        let (store, leads) = (store.clone(), leads2.clone());
+        async move {
+            for l in &leads {
+                store.suggestion(*l).await.ok()??;
+            }
+            Some(())
+        }
+    })
+    .await;
+    assert_eq!(asked(&t, "hot_score"), 24);
+    assert_eq!(asked(&t, "lead_intent"), 24);
+    assert!(t.store.parked_jobs().await.unwrap().is_empty());
+    t.stop().await;
+}
