@@ -366,11 +366,12 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     };
 
     // With AI on, the paced run starts once AI has the burst's leads to score (the sweep
-    // hands them over a second after they went quiet), so AI works at its full concurrency
-    // all through the run.
-    if ai {
+    // hands them over a second after they went quiet, as many as its lane has room for:
+    // `domain::ai::sweep_take`), so AI works at its full concurrency all through the run.
+    if let Some(c) = &app.config.ai {
+        let full = (crate::domain::ai::QUEUED_PER_SLOT * c.concurrency).min(customers) as i64;
         let deadline = Instant::now() + Duration::from_secs(60);
-        while app.store.jobs_in_flight_in(i64::MAX, Some(crate::store::Lane::Ai)).await? < customers as i64 {
+        while app.store.jobs_in_flight_in(i64::MAX, Some(crate::store::Lane::Ai)).await? < full {
             if Instant::now() > deadline {
                 bail!("AI was not handed the burst's leads in a minute");
             }
