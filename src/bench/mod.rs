@@ -181,6 +181,19 @@ pub(crate) fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// The CPU time this process has used so far (user and system), in seconds (Linux; the
+/// kernel counts it in ticks of 1/100 s). Unlike latency, it does not move with what else
+/// the host runs: the figure that compares runs on a shared machine.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command's name (which may hold spaces) in parentheses:
+    // state is the first, utime the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// The process's peak resident memory, in MB (Linux).
 pub fn peak_memory_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -382,6 +395,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
 
     // Paced: `rate` a second for `seconds`, for latency.
     let ai_before = model.as_ref().map_or(0, |m| m.requests());
+    let cpu_before = cpu_seconds();
     let paced = rate * seconds as usize;
     let t0 = Instant::now();
     for k in 0..paced {
@@ -392,6 +406,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         fake.customer_writes(&people[i % customers], &format!("bench m{i} and the price?"));
     }
     let seen = wait_all(messages + paced, Duration::from_secs(600)).await?;
+    let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
     let lat_in_order: Vec<i64> = (messages..messages + paced).map(|i| seen[&i] - sent_at[i]).collect();
     // The p99 of each fifth of the paced run, in order: a tail that only the first fifth
     // has is the burst's, a tail in every fifth is the steady state's.
@@ -412,7 +427,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         "throughput {engine} (bot {}, AI {}): burst {messages} msgs from {customers} customers (injected in {} ms): stored {ingest_rate:.0} msgs/s, \
          in the topics {burst_rate:.0} msgs/s ({sends} sends after merging, {edits} edits in all); \
          the burst's work done {} ms after its last message showed; \
-         paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms (by fifths: {} ms), max {} ms; stored {stored}; peak memory {:.0} MB",
+         paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms (by fifths: {} ms), max {} ms; CPU in the paced run {}; stored {stored}; peak memory {:.0} MB",
         if bot { "on" } else { "off" },
         match &model {
             Some(m) => format!("on, {} requests, {} of them in the paced run", m.requests(), m.requests() - ai_before),
@@ -424,6 +439,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         ms(percentile(&lat, 0.99)),
         fifths.join(" / "),
         ms(lat.last().copied().unwrap_or(0)),
+        cpu.map_or("unknown".to_string(), |c| format!("{c:.1} s")),
         peak_memory_mb().unwrap_or(0.0)
     );
     running.stop().await;

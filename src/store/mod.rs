@@ -370,4 +370,27 @@ mod tests {
         assert_eq!(sqlite_path("sqlite:///tmp/x/y.db").as_deref(), Some("/tmp/x/y.db"));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
+
+    /// Background work (the AI lane) reads through connections of its own: with every
+    /// connection of the main pool taken (busy bridge writers), its reads still go through
+    /// at once, while a read of the bridge's own waits for the main pool.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_reads_do_not_wait_for_the_main_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}/r.db", dir.path().display())).await.unwrap();
+        store.migrate().await.unwrap();
+        let mut taken = Vec::new();
+        while let Ok(Ok(c)) = tokio::time::timeout(Duration::from_millis(200), store.pool.acquire()).await {
+            taken.push(c);
+        }
+        assert_eq!(taken.len(), 4, "the main pool's four connections are all taken");
+        let quick = Duration::from_secs(5);
+        let read = tokio::time::timeout(quick, background(true, store.lead_ids())).await;
+        assert!(matches!(read, Ok(Ok(ref ids)) if ids.is_empty()), "a background read went through: {read:?}");
+        let read = tokio::time::timeout(Duration::from_millis(300), background(false, store.lead_ids())).await;
+        assert!(read.is_err(), "a foreground read waits for the main pool");
+        drop(taken);
+        let read = tokio::time::timeout(quick, store.lead_ids()).await;
+        assert!(matches!(read, Ok(Ok(_))), "and goes through once a connection is back");
+    }
 }

@@ -864,6 +864,13 @@ impl Store {
     }
 }
 
+impl Store {
+    /// When the first digest of this installation was claimed, if any was.
+    pub async fn first_digest_at(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(created_at) FROM digests").fetch_one(self.reader()).await?)
+    }
+}
+
 /// Claim a digest's period: true the first time (the caller sends it), false after.
 pub async fn claim_digest(
     conn: &mut super::Conn,

@@ -454,6 +454,37 @@ async fn the_daily_digest_reaches_every_supervisor_with_its_chart_once_across_a_
     assert_eq!(rows, 1);
 }
 
+/// A version before `digests_since` sent digests; this one is installed over it after the
+/// service was down over a digest time: that digest goes out late, as it would have before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_installation_down_over_a_digest_time_sends_it_late() {
+    let mut t = TestApp::start_with(Opts { speed: 1.0, ..Opts::default() }).await;
+    let sofia = t.staff(9821, "Sofia Lysenko", Role::Supervisor).await;
+    t.fake.customer_writes(&sofia, "/start");
+    t.until("Sofia's private chat is open", |f| !f.bot_messages_to(sofia.id).is_empty()).await;
+    let now = t.clock.now_ms();
+    // Today's digest fell due an hour ago, while it was down.
+    let due = t.app().local(now) - chrono::Duration::hours(1);
+    t.crash();
+    // As the earlier version left the database: a digest claimed yesterday, no key.
+    sqlx::query("DELETE FROM kv WHERE key = 'digests_since'").execute(t.store.pool()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO digests (period_key, kind, due_at, recipients, created_at) VALUES ('daily:earlier', 'daily', $1, 1, $1)",
+    )
+    .bind(now - 86_400_000)
+    .execute(t.store.pool())
+    .await
+    .unwrap();
+    t.config.reports.daily_at = forecourt::domain::digest::At::daily(&due.format("%H:%M").to_string()).ok();
+    t.config.reports.weekly_at = None;
+    t.start_again().await;
+    t.until("the late digest arrives", |f| f.bot_messages_to(sofia.id).iter().any(|m| says(m, "Daily digest ·"))).await;
+    let since: String =
+        sqlx::query_scalar("SELECT value FROM kv WHERE key = 'digests_since'").fetch_one(t.store.pool()).await.unwrap();
+    assert_eq!(since, (now - 86_400_000).to_string(), "counted from its first digest");
+    t.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forecourt_digest_send_sends_one_now_from_the_command_line() {
     let t = TestApp::start().await;

@@ -27,6 +27,8 @@ pub const CHART_DAYS: i64 = 14;
 const NAMED: usize = 5;
 
 /// `kv`: when this installation first looked for due digests (ms); none due before is sent.
+/// Set on the first look: then, or when the installation sent digests before this key
+/// existed (an upgrade), when it claimed its first.
 const DIGESTS_SINCE: &str = "digests_since";
 
 pub fn timers_job(now: i64) -> store::NewJob {
@@ -55,7 +57,8 @@ pub async fn timers(app: &Arc<App>) -> anyhow::Result<Outcome> {
     let since = match app.store.kv_get(DIGESTS_SINCE).await?.and_then(|v| v.parse::<i64>().ok()) {
         Some(since) => since,
         None => {
-            app.store.kv_insert_if_absent(DIGESTS_SINCE, &now.to_string()).await?;
+            let first = app.store.first_digest_at().await?.map_or(now, |at| at.min(now));
+            app.store.kv_insert_if_absent(DIGESTS_SINCE, &first.to_string()).await?;
             app.store.kv_get(DIGESTS_SINCE).await?.and_then(|v| v.parse().ok()).unwrap_or(now)
         }
     };
