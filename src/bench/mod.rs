@@ -75,10 +75,16 @@ enum BenchKind {
         /// The bot's flows: `on` as in production (the default), `off` to see what they cost.
         #[arg(long, default_value = "on")]
         bot: String,
-        /// AI against the fake OpenAI-compatible server (300 ms a request): `on` scores and
-        /// guesses every lead while the messages flow, `off` (the default) without AI.
+        /// AI against the fake OpenAI-compatible server (300 ms a request, in a process of its
+        /// own): `on` scores and guesses every lead while the messages flow, `off` (the
+        /// default) without AI, `alternate` switches AI's features on and off every
+        /// `--window-s` seconds of the paced run (as an admin can while it runs) and compares
+        /// the latency of the messages sent in each: both halves meet the same host.
         #[arg(long, default_value = "off")]
         ai: String,
+        /// With `--ai alternate`: seconds of each window.
+        #[arg(long, default_value_t = 10)]
+        window_s: u64,
         /// Seconds of quiet between the burst's work and the paced run (to compare runs whose
         /// bursts take different times to settle, as with AI on).
         #[arg(long, default_value_t = 0)]
@@ -114,6 +120,16 @@ enum BenchKind {
         #[arg(long, default_value = "bursty")]
         pattern: String,
     },
+    /// The fake OpenAI-compatible server on its own, for `bench throughput --ai on` (which
+    /// starts it as a child process, so that the model's own work is not counted as the
+    /// bridge's): prints `url <base>`, then answers each line on stdin with the requests
+    /// answered so far; stops when stdin closes.
+    #[command(hide = true)]
+    FakeModel {
+        /// Every answer waits this long.
+        #[arg(long, default_value_t = 300)]
+        latency_ms: u64,
+    },
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -128,6 +144,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             workers,
             bot,
             ai,
+            window_s,
             rest_s,
         } => {
             let engines = engines(&engine)?;
@@ -136,12 +153,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "off" => false,
                 other => bail!("--bot: `{other}` is not on or off"),
             };
-            let ai = match ai.as_str() {
-                "on" => true,
-                "off" => false,
-                other => bail!("--ai: `{other}` is not on or off"),
+            let (ai, alternate_s) = match ai.as_str() {
+                "on" => (true, None),
+                "off" => (false, None),
+                "alternate" => (true, Some(window_s.max(1))),
+                other => bail!("--ai: `{other}` is not on, off or alternate"),
             };
-            let shape = Shape { messages, customers: customers.max(1), rate: rate.max(1), seconds, bot, ai, rest_s };
+            let shape = Shape {
+                messages,
+                customers: customers.max(1),
+                rate: rate.max(1),
+                seconds,
+                bot,
+                ai,
+                alternate_s,
+                rest_s,
+            };
             for e in engines {
                 throughput(e, &shape, &postgres_url, workers.clamp(1, 256)).await?;
             }
@@ -153,6 +180,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchKind::Assignment(a) => assign::run(a).await?,
         BenchKind::Reports(a) => reports::run(a).await?,
         BenchKind::Ai(a) => ai::run(a).await?,
+        BenchKind::FakeModel { latency_ms } => fake_model(latency_ms).await?,
         BenchKind::Limits { minutes, speed, pattern } => {
             if pattern != "bursty" && pattern != "round-robin" {
                 bail!("--pattern: `{pattern}` is not bursty or round-robin");
@@ -294,26 +322,29 @@ struct Shape {
     seconds: u64,
     bot: bool,
     ai: bool,
+    /// AI's features switched on and off every so many seconds of the paced run.
+    alternate_s: Option<u64>,
     rest_s: u64,
 }
 
 async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: usize) -> anyhow::Result<()> {
-    let &Shape { messages, customers, rate, seconds, bot, ai, rest_s } = shape;
+    let &Shape { messages, customers, rate, seconds, bot, ai, alternate_s, rest_s } = shape;
     let Setup { clock, fake, staff, dir: _dir, mut config } = setup(engine, postgres_url).await?;
     config.telegram.rate_limits = false;
     config.jobs.workers = workers;
     if !bot {
         config.flows.dir = None;
     }
-    let model = if ai {
-        let f = crate::sandbox::openai::FakeOpenAi::start(None).await?;
-        f.set_latency(Duration::from_millis(300));
-        let mut c = crate::config::AiConfig::new(f.url());
+    // The model runs in a process of its own (as it does in production, on another machine
+    // or at least in another program), so the CPU and latency measured here are Forecourt's.
+    let mut model = if ai {
+        let m = ModelChild::start(300).await?;
+        let mut c = crate::config::AiConfig::new(m.url.clone());
         c.score_after_s = 1;
         c.requests_per_minute = 1_000_000;
         c.daily_requests = 0;
         config.ai = Some(c);
-        Some(f)
+        Some(m)
     } else {
         None
     };
@@ -394,20 +425,51 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     tokio::time::sleep(Duration::from_secs(rest_s)).await;
 
     // Paced: `rate` a second for `seconds`, for latency.
-    let ai_before = model.as_ref().map_or(0, |m| m.requests());
+    let ai_before = match model.as_mut() {
+        Some(m) => m.requests().await?,
+        None => 0,
+    };
     let cpu_before = cpu_seconds();
     let paced = rate * seconds as usize;
+    let per_window = alternate_s.map(|w| (rate * w as usize).max(1));
+    let features = app.ai.as_ref().map(|a| a.features());
+    let mut windows: Vec<Window> = Vec::new();
     let t0 = Instant::now();
     for k in 0..paced {
         let i = messages + k;
         let due = t0 + Duration::from_secs_f64(k as f64 / rate as f64);
         tokio::time::sleep_until(due.into()).await;
+        if let (Some(w), Some(ai), Some(all)) = (per_window, app.ai.as_ref(), features) {
+            if k % w == 0 {
+                let requests = match model.as_mut() {
+                    Some(m) => m.requests().await?,
+                    None => 0,
+                };
+                let cpu = cpu_seconds().unwrap_or(0.0);
+                if let Some(last) = windows.last_mut() {
+                    last.close(k, cpu, requests);
+                }
+                let on = (k / w) % 2 == 0;
+                ai.set_features(if on { all } else { crate::domain::ai::Features::NONE });
+                windows.push(Window { on, from: k, to: paced, cpu: -cpu, requests: -(requests as i64) });
+            }
+        }
         sent_at.push(clock.now_us());
         fake.customer_writes(&people[i % customers], &format!("bench m{i} and the price?"));
+    }
+    if let Some(last) = windows.last_mut() {
+        let requests = match model.as_mut() {
+            Some(m) => m.requests().await?,
+            None => 0,
+        };
+        last.close(paced, cpu_seconds().unwrap_or(0.0), requests);
     }
     let seen = wait_all(messages + paced, Duration::from_secs(600)).await?;
     let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
     let lat_in_order: Vec<i64> = (messages..messages + paced).map(|i| seen[&i] - sent_at[i]).collect();
+    if !windows.is_empty() {
+        println!("{}", alternating(&windows, &lat_in_order, alternate_s.unwrap_or(0)));
+    }
     // The p99 of each fifth of the paced run, in order: a tail that only the first fifth
     // has is the burst's, a tail in every fifth is the steady state's.
     let fifths: Vec<String> = lat_in_order
@@ -423,14 +485,18 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     let (_, _, stored) = app.store.counts().await?;
     let sends = fake.calls_of("sendmessage").len();
     let edits = fake.calls_of("editmessagetext").len();
+    let ai_requests = match model.as_mut() {
+        Some(m) => Some(m.requests().await?),
+        None => None,
+    };
     println!(
         "throughput {engine} (bot {}, AI {}): burst {messages} msgs from {customers} customers (injected in {} ms): stored {ingest_rate:.0} msgs/s, \
          in the topics {burst_rate:.0} msgs/s ({sends} sends after merging, {edits} edits in all); \
          the burst's work done {} ms after its last message showed; \
          paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms (by fifths: {} ms), max {} ms; CPU in the paced run {}; stored {stored}; peak memory {:.0} MB",
         if bot { "on" } else { "off" },
-        match &model {
-            Some(m) => format!("on, {} requests, {} of them in the paced run", m.requests(), m.requests() - ai_before),
+        match ai_requests {
+            Some(n) => format!("on, {n} requests, {} of them in the paced run", n - ai_before),
             None => "off".to_string(),
         },
         injected - start,
@@ -445,9 +511,164 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     running.stop().await;
     fake.stop();
     if let Some(m) = model {
-        m.stop();
+        m.stop().await;
     }
     Ok(())
+}
+
+/// A window of the paced run with AI's features on or off (`--ai alternate`).
+struct Window {
+    on: bool,
+    /// The paced messages sent in it: `from..to`.
+    from: usize,
+    to: usize,
+    /// CPU seconds and model requests in the window (negative while it is open).
+    cpu: f64,
+    requests: i64,
+}
+
+impl Window {
+    fn close(&mut self, to: usize, cpu: f64, requests: usize) {
+        self.to = to;
+        self.cpu += cpu;
+        self.requests += requests as i64;
+    }
+}
+
+/// What `--ai alternate` found: the latency of the messages sent while AI was on against
+/// those sent while it was off — all of each; the median of the windows' p99s, which one
+/// window's bad luck with the host does not move; and the median of each on window's p99
+/// over the next off window's, a pair that met much the same host — with CPU and requests.
+fn alternating(windows: &[Window], lat_in_order: &[i64], window_s: u64) -> String {
+    let p99_of = |w: &Window| {
+        let mut l = lat_in_order[w.from..w.to].to_vec();
+        l.sort_unstable();
+        percentile(&l, 0.99)
+    };
+    let half = |on: bool| {
+        let ws: Vec<&Window> = windows.iter().filter(|w| w.on == on).collect();
+        let mut all: Vec<i64> = ws.iter().flat_map(|w| lat_in_order[w.from..w.to].iter().copied()).collect();
+        all.sort_unstable();
+        let in_order: Vec<i64> = ws.iter().map(|w| p99_of(w)).collect();
+        let cpu: f64 = ws.iter().map(|w| w.cpu).sum();
+        let requests: i64 = ws.iter().map(|w| w.requests).sum();
+        (ws.len(), all, in_order, cpu, requests)
+    };
+    let (on, off) = (half(true), half(false));
+    let sorted = |v: &[i64]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v
+    };
+    let line = |name: &str, (n, all, p99s, cpu, requests): &(usize, Vec<i64>, Vec<i64>, f64, i64)| {
+        format!(
+            "AI {name} ({n} windows, {} msgs, {requests} model requests): p50 {} ms, p99 {} ms, median of the windows' p99 {} ms (in order: {} ms), CPU {cpu:.1} s",
+            all.len(),
+            ms(percentile(all, 0.5)),
+            ms(percentile(all, 0.99)),
+            ms(median(&sorted(p99s))),
+            p99s.iter().map(|p| ms(*p)).collect::<Vec<_>>().join(" / "),
+        )
+    };
+    let ratio = |a: i64, b: i64| a as f64 / b.max(1) as f64;
+    let mut pairs: Vec<f64> = pair_ratios(windows, p99_of);
+    pairs.sort_by(f64::total_cmp);
+    let pair_median = pairs.get(pairs.len().saturating_sub(1) / 2).copied().unwrap_or(1.0);
+    format!(
+        "alternating AI every {window_s} s: {}; {}; on/off: p99 {:.2}, median window p99 {:.2}, median of {} pairs' p99 ratios {pair_median:.2} (each: {}), CPU {:.2}",
+        line("on", &on),
+        line("off", &off),
+        ratio(percentile(&on.1, 0.99), percentile(&off.1, 0.99)),
+        ratio(median(&sorted(&on.2)), median(&sorted(&off.2))),
+        pairs.len(),
+        pair_ratios(windows, p99_of).iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" "),
+        on.3 / off.3.max(0.01)
+    )
+}
+
+/// Each on window's figure over the figure of the off window right after it, in order.
+fn pair_ratios(windows: &[Window], figure: impl Fn(&Window) -> i64) -> Vec<f64> {
+    windows
+        .windows(2)
+        .filter(|p| p[0].on && !p[1].on)
+        .map(|p| figure(&p[0]) as f64 / figure(&p[1]).max(1) as f64)
+        .collect()
+}
+
+/// The median of sorted values (the lower middle of an even count).
+fn median(sorted: &[i64]) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[(sorted.len() - 1) / 2]
+}
+
+/// `bench fake-model`: the fake model server in a process of its own. Prints `url <base>`,
+/// then answers every line read from stdin with the number of requests answered so far;
+/// stops when stdin closes (its parent ended, or let it go).
+async fn fake_model(latency_ms: u64) -> anyhow::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let f = crate::sandbox::openai::FakeOpenAi::start(None).await?;
+    f.set_latency(Duration::from_millis(latency_ms));
+    let mut out = tokio::io::stdout();
+    out.write_all(format!("url {}\n", f.url()).as_bytes()).await?;
+    out.flush().await?;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while lines.next_line().await?.is_some() {
+        out.write_all(format!("{}\n", f.requests()).as_bytes()).await?;
+        out.flush().await?;
+    }
+    f.stop();
+    Ok(())
+}
+
+/// The fake model server as a child process (`bench fake-model`).
+struct ModelChild {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    /// Its base URL (`FORECOURT_AI_BASE_URL`).
+    url: String,
+}
+
+impl ModelChild {
+    async fn start(latency_ms: u64) -> anyhow::Result<ModelChild> {
+        use tokio::io::AsyncBufReadExt;
+        let exe = std::env::current_exe().context("the forecourt binary")?;
+        let mut child = tokio::process::Command::new(exe)
+            .args(["bench", "fake-model", "--latency-ms", &latency_ms.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the fake model server")?;
+        let stdin = child.stdin.take().context("the fake model's stdin")?;
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().context("the fake model's stdout")?).lines();
+        let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+            .await
+            .context("the fake model server did not start in 30 s")??
+            .unwrap_or_default();
+        let Some(url) = first.strip_prefix("url ") else {
+            bail!("the fake model server said `{first}` instead of its URL");
+        };
+        Ok(ModelChild { url: url.to_string(), child, stdin, stdout })
+    }
+
+    /// Requests it has answered so far.
+    async fn requests(&mut self) -> anyhow::Result<usize> {
+        use tokio::io::AsyncWriteExt;
+        self.stdin.write_all(b"requests\n").await?;
+        self.stdin.flush().await?;
+        let line = self.stdout.next_line().await?.context("the fake model server ended")?;
+        line.trim().parse().with_context(|| format!("the fake model server said `{line}`"))
+    }
+
+    async fn stop(mut self) {
+        drop(self.stdin);
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
 }
 
 /// Microseconds as milliseconds with one decimal (a p99 of a few milliseconds moves by
@@ -589,4 +810,37 @@ async fn limits(minutes: i64, speed: f64, bursty: bool) -> anyhow::Result<()> {
     running.stop().await;
     fake.stop();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(on: bool, from: usize, to: usize) -> Window {
+        Window { on, from, to, cpu: 0.0, requests: 0 }
+    }
+
+    #[test]
+    fn each_on_window_is_set_against_the_off_window_after_it() {
+        // on, off, on, off, on: two pairs (the last on window has no off window after it).
+        let ws =
+            [window(true, 0, 2), window(false, 2, 4), window(true, 4, 6), window(false, 6, 8), window(true, 8, 10)];
+        let lat = [10, 30, 10, 10, 50, 20, 10, 40, 99, 99];
+        let worst = |w: &Window| lat[w.from..w.to].iter().copied().max().unwrap_or(0);
+        assert_eq!(pair_ratios(&ws, worst), vec![3.0, 1.25]);
+        let line = alternating(&ws, &lat, 10);
+        assert!(line.contains("median of 2 pairs' p99 ratios 1.25 (each: 3.00 1.25)"), "{line}");
+        assert!(line.contains("AI on (3 windows, 6 msgs"), "{line}");
+        assert!(line.contains("AI off (2 windows, 4 msgs"), "{line}");
+    }
+
+    #[test]
+    fn a_window_counts_what_happened_between_its_opening_and_its_close() {
+        let mut w = Window { on: true, from: 100, to: 0, cpu: -5.0, requests: -7 };
+        w.close(300, 7.5, 19);
+        assert_eq!((w.from, w.to, w.requests), (100, 300, 12));
+        assert!((w.cpu - 2.5).abs() < 1e-9);
+        assert_eq!(median(&[1, 2, 3, 4]), 2);
+        assert_eq!(median(&[]), 0);
+    }
 }
