@@ -254,14 +254,17 @@ impl<D: Dispatch> Runner<D> {
                 }
                 continue;
             }
-            let claimed =
-                match self.store.claim_lane(now, self.lease_ms(), free * CLAIM_PER_WORKER, self.settings.lane).await {
-                    Ok(j) => j,
-                    Err(e) => {
-                        error!(error = %e, "could not claim jobs");
-                        Vec::new()
-                    }
-                };
+            // The AI lane claims a job per free worker and no more: each is one request, and a
+            // job claimed ahead of a free worker would go before a draft asked for after it.
+            let per_worker = if self.settings.lane == Some(Lane::Ai) { 1 } else { CLAIM_PER_WORKER };
+            let claimed = match self.store.claim_lane(now, self.lease_ms(), free * per_worker, self.settings.lane).await
+            {
+                Ok(j) => j,
+                Err(e) => {
+                    error!(error = %e, "could not claim jobs");
+                    Vec::new()
+                }
+            };
             let got = claimed.len();
             for work in batches(self.dispatch.as_ref(), claimed, free as usize) {
                 let permit = permits.clone().acquire_owned().await.expect("semaphore is never closed");

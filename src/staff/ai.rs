@@ -53,6 +53,11 @@ struct Said {
 /// answered. Masked when it is sent.
 pub(crate) async fn conversation_input(app: &App, lead: &store::LeadRow) -> anyhow::Result<String> {
     let messages = app.store.conversation(lead.id, CONVERSATION).await?;
+    input_with(app, lead, &messages).await
+}
+
+/// [`conversation_input`] with the conversation already read.
+async fn input_with(app: &App, lead: &store::LeadRow, messages: &[store::SaidLine]) -> anyhow::Result<String> {
     let vehicles = app.store.lead_vehicles(lead.id).await?;
     let replies = app.store.reply_secs(lead.id).await?;
     let view = LeadView {
@@ -167,7 +172,7 @@ pub async fn intent(app: &Arc<App>, lead: LeadId) -> anyhow::Result<Outcome> {
         lead: Some(lead),
         call: None,
         system: ai.prompts.render("intent_system.txt", &serde_json::json!({})),
-        input: conversation_input(app, &row).await?,
+        input: input_with(app, &row, &said).await?,
         schema_name: "lead_intent",
         schema: intent_schema(),
     };

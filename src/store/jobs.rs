@@ -180,6 +180,12 @@ impl JobKind {
         )
     }
 
+    /// A job a person is waiting for (a manager pressed ✍️ Draft): claimed before the other
+    /// due jobs of its lane, whatever their age.
+    pub fn someone_waits(self) -> bool {
+        matches!(self, JobKind::AiDraft)
+    }
+
     /// A job that re-schedules itself for ever (a timer), never "work in flight".
     pub fn is_recurring(self) -> bool {
         matches!(
@@ -439,6 +445,19 @@ impl Store {
     /// Claim due jobs of one lane only (`None`: any job).
     pub async fn claim_lane(&self, now: i64, lease_ms: i64, limit: i64, lane: Option<Lane>) -> Result<Vec<JobRow>> {
         let only = lane_filter(lane, "j.");
+        // In the AI lane a draft someone waits for goes before the scores the sweep queued.
+        let first = match lane {
+            Some(Lane::Ai) => format!(
+                "CASE WHEN j.kind IN ({}) THEN 0 ELSE 1 END, ",
+                JobKind::ALL
+                    .iter()
+                    .filter(|k| k.someone_waits())
+                    .map(|k| format!("'{}'", k.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => String::new(),
+        };
         let mut tx = self.begin().await?;
         let lock = match self.engine {
             Engine::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -451,13 +470,13 @@ impl Store {
                 WHERE j.status = 'pending' AND j.run_at <= $1 {only}
                   AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.queue_key = j.queue_key AND e.id < j.id
                                   AND e.status IN ('pending', 'running'))
-                ORDER BY j.run_at, j.id LIMIT $3 {lock})
+                ORDER BY {first}j.run_at, j.id LIMIT $3 {lock})
              RETURNING {JOB_COLS}"
         );
         let rows = sqlx::query(&sql).bind(now).bind(now + lease_ms).bind(limit).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         let mut jobs = rows.iter().map(job_from).collect::<Result<Vec<_>>>()?;
-        jobs.sort_by_key(|j| j.id);
+        jobs.sort_by_key(|j| (!j.kind.someone_waits(), j.id));
         Ok(jobs)
     }
 

@@ -439,6 +439,9 @@ impl Store {
              ORDER BY lv.created_at, vehicles.id"
         );
         let rows = sqlx::query(&sql).bind(lead.0).fetch_all(self.reader()).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.reader().acquire().await?;
         let mut out = Vec::new();
         for r in &rows {

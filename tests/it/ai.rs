@@ -686,3 +686,44 @@ async fn a_flood_of_leads_queues_no_more_than_ai_answers_soon_and_every_lead_is_
     assert!(t.store.parked_jobs().await.unwrap().is_empty());
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_someone_waits_for_goes_before_the_queued_scores() {
+    let t = TestApp::start_with(ai_opts(Db::Sqlite)).await;
+    fake_ai(&t).set_latency(Duration::from_millis(400));
+    let slots = t.config.ai.as_ref().expect("AI is on").concurrency as i64;
+    let max = t.staff(9801, "Max Petrenko", Role::Manager).await;
+    let c = t.customer(7801, "Віра", None);
+    t.fake.customer_writes(&c, "Добрий день, цікавить Octavia");
+    let (chat, thread, card) = t.topic_of(&c).await;
+    t.settled().await;
+    // A flood of other leads fills AI's lane: more queued than run at once.
+    let people: Vec<_> = (0..24).map(|i| t.customer(7810 + i, &format!("Клієнт {i}"), None)).collect();
+    for p in &people {
+        t.fake.customer_writes(p, "Скільки коштує Skoda Octavia?");
+    }
+    let store = t.store.clone();
+    eventually("AI's lane is full", || {
+        let store = store.clone();
+        async move {
+            let queued = store.jobs_in_flight_in(i64::MAX, Some(forecourt::store::Lane::Ai)).await.ok()?;
+            (queued >= 3 * slots).then_some(())
+        }
+    })
+    .await;
+    // Max asks for a draft: it is the next request a free slot sends, not the last of the queue.
+    let shown = t.card_shows(chat, card, "Віра").await;
+    let ask = button_data(&shown, "Draft").expect("✍️ Draft on the card");
+    let before = fake_ai(&t).requests();
+    let cb = t.fake.staff_presses(chat, card, &max, &ask);
+    assert!(t.callback_answer(&cb).await.contains("Drafting"));
+    t.until_ok("the draft in the topic", || draft_in(&t, chat, thread).is_some_and(|m| m.reply_markup.is_some())).await;
+    let seen = fake_ai(&t).seen();
+    let at = seen.iter().position(|s| s.name == "reply_draft").expect("asked for a draft");
+    let ahead = at - before;
+    assert!(
+        (ahead as i64) <= slots,
+        "{ahead} requests went ahead of the draft; at most the {slots} already running may"
+    );
+    t.stop().await;
+}
