@@ -425,10 +425,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     tokio::time::sleep(Duration::from_secs(rest_s)).await;
 
     // Paced: `rate` a second for `seconds`, for latency.
-    let ai_before = match model.as_mut() {
-        Some(m) => m.requests().await?,
-        None => 0,
-    };
+    let ai_before = requests_of(&mut model).await?;
     let cpu_before = cpu_seconds();
     let paced = rate * seconds as usize;
     let per_window = alternate_s.map(|w| (rate * w as usize).max(1));
@@ -441,10 +438,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         tokio::time::sleep_until(due.into()).await;
         if let (Some(w), Some(ai), Some(all)) = (per_window, app.ai.as_ref(), features) {
             if k % w == 0 {
-                let requests = match model.as_mut() {
-                    Some(m) => m.requests().await?,
-                    None => 0,
-                };
+                let requests = requests_of(&mut model).await?;
                 let cpu = cpu_seconds().unwrap_or(0.0);
                 if let Some(last) = windows.last_mut() {
                     last.close(k, cpu, requests);
@@ -458,11 +452,7 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
         fake.customer_writes(&people[i % customers], &format!("bench m{i} and the price?"));
     }
     if let Some(last) = windows.last_mut() {
-        let requests = match model.as_mut() {
-            Some(m) => m.requests().await?,
-            None => 0,
-        };
-        last.close(paced, cpu_seconds().unwrap_or(0.0), requests);
+        last.close(paced, cpu_seconds().unwrap_or(0.0), requests_of(&mut model).await?);
     }
     let seen = wait_all(messages + paced, Duration::from_secs(600)).await?;
     let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
@@ -485,19 +475,17 @@ async fn throughput(engine: &str, shape: &Shape, postgres_url: &str, workers: us
     let (_, _, stored) = app.store.counts().await?;
     let sends = fake.calls_of("sendmessage").len();
     let edits = fake.calls_of("editmessagetext").len();
-    let ai_requests = match model.as_mut() {
-        Some(m) => Some(m.requests().await?),
-        None => None,
-    };
+    let ai_requests = requests_of(&mut model).await?;
     println!(
         "throughput {engine} (bot {}, AI {}): burst {messages} msgs from {customers} customers (injected in {} ms): stored {ingest_rate:.0} msgs/s, \
          in the topics {burst_rate:.0} msgs/s ({sends} sends after merging, {edits} edits in all); \
          the burst's work done {} ms after its last message showed; \
          paced {rate}/s × {seconds}s: latency p50 {} ms, p99 {} ms (by fifths: {} ms), max {} ms; CPU in the paced run {}; stored {stored}; peak memory {:.0} MB",
         if bot { "on" } else { "off" },
-        match ai_requests {
-            Some(n) => format!("on, {n} requests, {} of them in the paced run", n - ai_before),
-            None => "off".to_string(),
+        if model.is_some() {
+            format!("on, {ai_requests} requests, {} of them in the paced run", ai_requests - ai_before)
+        } else {
+            "off".to_string()
         },
         injected - start,
         settled_at - last,
@@ -571,9 +559,10 @@ fn alternating(windows: &[Window], lat_in_order: &[i64], window_s: u64) -> Strin
         )
     };
     let ratio = |a: i64, b: i64| a as f64 / b.max(1) as f64;
-    let mut pairs: Vec<f64> = pair_ratios(windows, p99_of);
-    pairs.sort_by(f64::total_cmp);
-    let pair_median = pairs.get(pairs.len().saturating_sub(1) / 2).copied().unwrap_or(1.0);
+    let pairs = pair_ratios(windows, p99_of);
+    let mut by_size = pairs.clone();
+    by_size.sort_by(f64::total_cmp);
+    let pair_median = by_size.get(by_size.len().saturating_sub(1) / 2).copied().unwrap_or(1.0);
     format!(
         "alternating AI every {window_s} s: {}; {}; on/off: p99 {:.2}, median window p99 {:.2}, median of {} pairs' p99 ratios {pair_median:.2} (each: {}), CPU {:.2}",
         line("on", &on),
@@ -581,7 +570,7 @@ fn alternating(windows: &[Window], lat_in_order: &[i64], window_s: u64) -> Strin
         ratio(percentile(&on.1, 0.99), percentile(&off.1, 0.99)),
         ratio(median(&sorted(&on.2)), median(&sorted(&off.2))),
         pairs.len(),
-        pair_ratios(windows, p99_of).iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" "),
+        pairs.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(" "),
         on.3 / off.3.max(0.01)
     )
 }
@@ -620,6 +609,14 @@ async fn fake_model(latency_ms: u64) -> anyhow::Result<()> {
     }
     f.stop();
     Ok(())
+}
+
+/// Requests the fake model has answered so far (0 without one).
+async fn requests_of(model: &mut Option<ModelChild>) -> anyhow::Result<usize> {
+    match model {
+        Some(m) => m.requests().await,
+        None => Ok(0),
+    }
 }
 
 /// The fake model server as a child process (`bench fake-model`).
